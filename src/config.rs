@@ -1,0 +1,230 @@
+//! Every setting of the binary: a flag, an environment variable of the same meaning, and a default,
+//! all shown by `--help`. Precedence is flag, then environment, then default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Generates realistic call records and infrastructure metrics into MongoDB.
+#[derive(Debug, Parser)]
+#[command(name = "linq-datagen", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Database connection settings.
+    #[command(flatten)]
+    pub db: DbSettings,
+    /// Logging settings.
+    #[command(flatten)]
+    pub log: LogSettings,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve(ServeSettings),
+    /// Generate documents into MongoDB from the command line, like the original scripts.
+    Generate(GenerateArgs),
+    /// Create collections, validators and indexes (idempotent; `serve` and `generate` do it too).
+    Setup,
+    /// Exit 0 when the service at --url answers /healthz, 1 otherwise (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Where MongoDB is and how the pooled client behaves.
+#[derive(Debug, Clone, Args)]
+pub struct DbSettings {
+    /// MongoDB connection string.
+    #[arg(
+        long,
+        env = "MONGO_URI",
+        default_value = "mongodb://localhost:27017",
+        global = true
+    )]
+    pub mongo_uri: String,
+    /// Database that holds the `calls`, `metrics` and `jobs` collections.
+    #[arg(long, env = "MONGO_DB", default_value = "linq_db", global = true)]
+    pub mongo_db: String,
+    /// Largest number of connections the client pool opens.
+    #[arg(long, env = "MONGO_POOL_SIZE", default_value_t = 16, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+    /// How long to wait for a reachable server before failing a request, in milliseconds.
+    #[arg(long, env = "MONGO_TIMEOUT_MS", default_value_t = 2000, global = true,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub mongo_timeout_ms: u64,
+    /// Documents per `insert_many` batch (batches also stop short of the 48 MB message limit).
+    #[arg(long, env = "BATCH_SIZE", default_value_t = 5000, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Insert batches kept in flight at once per run; generation runs ahead by as many.
+    #[arg(long, env = "INFLIGHT_BATCHES", default_value_t = 4, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub inflight_batches: u32,
+}
+
+impl DbSettings {
+    /// The server-selection and connect timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.mongo_timeout_ms)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `linq_datagen=debug,tower_http=info`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long = "listen", env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Largest `count` one request may ask for.
+    #[arg(long, env = "MAX_COUNT", default_value_t = 100_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+    pub max_count: u64,
+    /// Requests for more documents than this run as background jobs (202 + job id).
+    #[arg(long, env = "ASYNC_THRESHOLD", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub async_threshold: u64,
+    /// Background jobs this instance runs at once; more are refused with 429.
+    #[arg(long, env = "MAX_JOBS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_jobs: u32,
+    /// Synchronous generation requests served at once; more are refused with 503.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_requests: u32,
+    /// Longest a request may take before it is answered with 503, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests and jobs get to finish, in seconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub shutdown_timeout_secs: u64,
+}
+
+impl ServeSettings {
+    /// Settings for tests and embedding: port 0 on loopback, defaults otherwise.
+    pub fn for_tests() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_count: 100_000_000,
+            async_threshold: 100_000,
+            max_jobs: 2,
+            max_concurrent_requests: 8,
+            request_timeout_secs: 120,
+            shutdown_timeout_secs: 20,
+        }
+    }
+}
+
+/// Arguments of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate.
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+/// The datasets `generate` can produce.
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// Call records into `<MONGO_DB>.calls`.
+    Calls(CallArgs),
+    /// Metric points into `<MONGO_DB>.metrics`.
+    Metrics(MetricArgs),
+}
+
+/// Arguments of `generate calls`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Number of call records.
+    #[arg(long, env = "NUM_CALLS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+    pub count: u64,
+    /// Start times spread over this many days before --end.
+    #[arg(long, env = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// End of the time window (RFC 3339); default now.
+    #[arg(long)]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seed; the same seed and parameters give the same documents. Default random.
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+}
+
+/// Arguments of `generate metrics`.
+#[derive(Debug, Args)]
+pub struct MetricArgs {
+    /// Number of metric points.
+    #[arg(long, env = "NUM_METRICS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+    pub count: u64,
+    /// Seconds between consecutive points of a series, going back from --end.
+    #[arg(long, env = "STEP_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=31_536_000))]
+    pub step_seconds: u32,
+    /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cpu,memory,disk,latency,network"
+    )]
+    pub categories: Vec<String>,
+    /// Number of hosts reporting each category.
+    #[arg(long, env = "HOSTS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub hosts: u32,
+    /// Timestamp of the newest point (RFC 3339); default now.
+    #[arg(long)]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seed; the same seed and parameters give the same documents. Default random.
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+}
+
+/// Arguments of `healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL to probe.
+    #[arg(
+        long,
+        env = "HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/healthz"
+    )]
+    pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,322 @@
+//! Infrastructure metric points: one series per (host, category), each a bounded, mean-reverting
+//! random walk around a per-host base level, with a daily cycle and rare spikes.
+//!
+//! Points are laid out tick by tick: tick 0 is at `end`, tick `t` at `end - t × step`, and every tick
+//! has one point per series (hosts × categories, in that order), so a dashboard sees every host report
+//! every metric at every step. The walk of a series is sequential, so a run's points are produced in
+//! order by one [`MetricGenerator`]; the result depends only on (parameters, seed), never on how the
+//! points are later batched.
+
+use chrono::{DateTime, Utc};
+
+use super::RunId;
+use super::bson::DocWriter;
+use super::rng::{self, DocRng};
+
+/// What is measured; each category has its own unit and range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// CPU utilisation, percent.
+    Cpu,
+    /// Memory in use, percent of total.
+    Memory,
+    /// Disk space in use, percent of capacity.
+    Disk,
+    /// Request latency, milliseconds.
+    Latency,
+    /// Network throughput, Mbit/s.
+    Network,
+}
+
+/// How one category behaves: where it sits, how it moves, and where it must stay.
+struct Model {
+    unit: &'static str,
+    /// Bounds every value stays within (also enforced by the collection validator).
+    bounds: (f64, f64),
+    /// Range the per-host base level is drawn from.
+    base: (f64, f64),
+    /// Daily swing as a fraction of the base level (peak at 14:00 UTC).
+    daily: f64,
+    /// Walk noise per step, as a fraction of the base level.
+    noise: f64,
+    /// Mean reversion per step (1 = pure random walk).
+    phi: f64,
+    /// Chance per point of a spike, and its size as a multiple of the base level.
+    spike: (f64, f64),
+}
+
+impl Category {
+    /// Every category, in the order used for series and for the validator.
+    pub const ALL: [Category; 5] = [
+        Category::Cpu,
+        Category::Memory,
+        Category::Disk,
+        Category::Latency,
+        Category::Network,
+    ];
+
+    /// The value stored in the `category` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Cpu => "cpu",
+            Category::Memory => "memory",
+            Category::Disk => "disk",
+            Category::Latency => "latency",
+            Category::Network => "network",
+        }
+    }
+
+    /// Parses the stored name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The value stored in the `unit` field.
+    pub fn unit(self) -> &'static str {
+        self.model().unit
+    }
+
+    /// Inclusive bounds of `value` for this category.
+    pub fn bounds(self) -> (f64, f64) {
+        self.model().bounds
+    }
+
+    fn model(self) -> Model {
+        match self {
+            Category::Cpu => Model {
+                unit: "percent",
+                bounds: (0.0, 100.0),
+                base: (15.0, 55.0),
+                daily: 0.45,
+                noise: 0.08,
+                phi: 0.95,
+                spike: (0.002, 1.2),
+            },
+            Category::Memory => Model {
+                unit: "percent",
+                bounds: (0.0, 100.0),
+                base: (40.0, 75.0),
+                daily: 0.08,
+                noise: 0.02,
+                phi: 0.99,
+                spike: (0.0005, 0.25),
+            },
+            Category::Disk => Model {
+                unit: "percent",
+                bounds: (0.0, 100.0),
+                base: (30.0, 80.0),
+                daily: 0.005,
+                noise: 0.003,
+                phi: 0.999,
+                spike: (0.0, 0.0),
+            },
+            Category::Latency => Model {
+                unit: "ms",
+                bounds: (0.0, 60_000.0),
+                base: (20.0, 80.0),
+                daily: 0.30,
+                noise: 0.10,
+                phi: 0.90,
+                spike: (0.003, 8.0),
+            },
+            Category::Network => Model {
+                unit: "Mbit/s",
+                bounds: (0.0, 10_000.0),
+                base: (50.0, 400.0),
+                daily: 0.60,
+                noise: 0.08,
+                phi: 0.93,
+                spike: (0.002, 2.0),
+            },
+        }
+    }
+}
+
+/// What a request may choose about the metrics it generates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricParams {
+    /// Timestamp of the newest tick.
+    pub end: DateTime<Utc>,
+    /// Seconds between ticks (≥ 1).
+    pub step_seconds: u32,
+    /// Categories to generate, each once, in a fixed order.
+    pub categories: Vec<Category>,
+    /// Number of hosts (`host-01`, `host-02`, …), ≥ 1.
+    pub hosts: u32,
+}
+
+/// One generated point, before it is written as BSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    /// What is measured.
+    pub category: Category,
+    /// Host tag, `host-NN`.
+    pub host: u32,
+    /// The reading, within the category's bounds.
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+struct Series {
+    category: Category,
+    host: u32,
+    base: f64,
+    /// Deviation of the walk from the base level.
+    walk: f64,
+    model: Model,
+}
+
+/// Produces the points of one run in order; holds the state of every series' walk.
+pub struct MetricGenerator {
+    rng: DocRng,
+    series: Vec<Series>,
+    host_names: Vec<String>,
+    end_ms: i64,
+    step_ms: i64,
+    next: u64,
+}
+
+impl MetricGenerator {
+    /// A generator positioned at point 0 of the run for `params` and `seed`.
+    pub fn new(params: &MetricParams, seed: u64) -> Self {
+        let mut setup = rng::stream_rng(seed, u64::MAX);
+        let mut series = Vec::new();
+        for host in 1..=params.hosts.max(1) {
+            for &category in &params.categories {
+                let model = category.model();
+                let base = rng::uniform(&mut setup, model.base.0, model.base.1);
+                series.push(Series {
+                    category,
+                    host,
+                    base,
+                    walk: 0.0,
+                    model,
+                });
+            }
+        }
+        Self {
+            rng: rng::stream_rng(seed, u64::MAX - 1),
+            series,
+            host_names: (1..=params.hosts.max(1))
+                .map(|h| format!("host-{h:02}"))
+                .collect(),
+            end_ms: params.end.timestamp_millis(),
+            step_ms: i64::from(params.step_seconds.max(1)) * 1000,
+            next: 0,
+        }
+    }
+
+    /// The next point of the run.
+    pub fn next_point(&mut self) -> MetricPoint {
+        let n = self.series.len() as u64;
+        let tick = (self.next / n) as i64;
+        let s = &mut self.series[(self.next % n) as usize];
+        self.next += 1;
+
+        let timestamp_ms = self.end_ms - tick * self.step_ms;
+        let m = &s.model;
+        s.walk = m.phi * s.walk + m.noise * s.base * rng::normal(&mut self.rng);
+        let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0 - 14.0 / 24.0)
+            * std::f64::consts::TAU;
+        let mut value = s.base * (1.0 + m.daily * day_phase.cos()) + s.walk;
+        if rng::unit(&mut self.rng) < m.spike.0 {
+            value += s.base * m.spike.1 * (0.5 + rng::unit(&mut self.rng));
+        }
+        let (lo, hi) = m.bounds;
+        // Keep a little headroom off the floor so a series never sits flat at zero.
+        let value = value.clamp(lo + (hi - lo) * 0.001, hi);
+        MetricPoint {
+            category: s.category,
+            host: s.host,
+            value: (value * 100.0).round() / 100.0,
+            timestamp_ms,
+        }
+    }
+
+    /// The next point of the run as the BSON document that is inserted, with `_id` for `index`.
+    #[inline]
+    pub fn next_document(&mut self, run: RunId, index: u32) -> bson::RawDocumentBuf {
+        let p = self.next_point();
+        let mut w = DocWriter::with_capacity(128);
+        w.object_id("_id", run.object_id(index));
+        w.string("category", p.category.as_str());
+        w.string("host", &self.host_names[(p.host - 1) as usize]);
+        w.double("value", p.value);
+        w.string("unit", p.category.unit());
+        w.datetime("timestamp", p.timestamp_ms);
+        w.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::collections::HashMap;
+
+    fn params(categories: Vec<Category>, hosts: u32) -> MetricParams {
+        MetricParams {
+            end: Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
+            step_seconds: 30,
+            categories,
+            hosts,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_points() {
+        let p = params(Category::ALL.to_vec(), 3);
+        let (mut a, mut b) = (MetricGenerator::new(&p, 5), MetricGenerator::new(&p, 5));
+        for _ in 0..1000 {
+            assert_eq!(a.next_point(), b.next_point());
+        }
+        let mut c = MetricGenerator::new(&p, 6);
+        let mut a = MetricGenerator::new(&p, 5);
+        assert!((0..20).any(|_| a.next_point() != c.next_point()));
+    }
+
+    #[test]
+    fn values_stay_in_range_and_series_are_spaced_by_step() {
+        let p = params(Category::ALL.to_vec(), 4);
+        let mut g = MetricGenerator::new(&p, 1);
+        let mut last: HashMap<(Category, u32), i64> = HashMap::new();
+        for _ in 0..100_000 {
+            let pt = g.next_point();
+            let (lo, hi) = pt.category.bounds();
+            assert!(pt.value >= lo && pt.value <= hi, "{pt:?}");
+            if let Some(prev) = last.insert((pt.category, pt.host), pt.timestamp_ms) {
+                assert_eq!(prev - pt.timestamp_ms, 30_000, "{pt:?}");
+            } else {
+                assert_eq!(pt.timestamp_ms, p.end.timestamp_millis());
+            }
+        }
+        assert_eq!(last.len(), 20);
+    }
+
+    #[test]
+    fn only_requested_categories_appear() {
+        let p = params(vec![Category::Latency, Category::Disk], 2);
+        let mut g = MetricGenerator::new(&p, 1);
+        for _ in 0..1000 {
+            let c = g.next_point().category;
+            assert!(matches!(c, Category::Latency | Category::Disk));
+        }
+    }
+
+    #[test]
+    fn series_are_walks_not_independent_noise() {
+        // Neighbouring points of a walk are close; independent uniform draws over the range would
+        // differ by a third of the range on average.
+        let p = params(vec![Category::Cpu], 1);
+        let mut g = MetricGenerator::new(&p, 3);
+        let values: Vec<f64> = (0..10_000).map(|_| g.next_point().value).collect();
+        let mean_step =
+            values.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (values.len() - 1) as f64;
+        assert!(mean_step < 5.0, "mean step {mean_step}");
+        let (min, max) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(max - min > 10.0, "series is flat: {min}..{max}");
+    }
+}

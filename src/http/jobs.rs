@@ -1,0 +1,46 @@
+//! `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{ApiQuery, AppState};
+use crate::error::ApiError;
+use crate::jobs::JobView;
+
+/// Query of `GET /jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /jobs?limit=N`: the most recent jobs of every instance, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("must be between 1 and 1000, got {limit}")));
+    }
+    let now = Utc::now();
+    let jobs = state.jobs.list(limit).await?;
+    Ok(Json(jobs.iter().map(|j| j.view(now)).collect()))
+}
+
+/// `GET /jobs/{id}`.
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<JobView, ApiError> {
+    Ok(state.jobs.get(&id).await?.view(Utc::now()))
+}
+
+/// `DELETE /jobs/{id}`: cancels a running job; `200` with the final record once it has stopped,
+/// `202` if it is still finishing its last batch after the wait.
+pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (record, stopped) = state.jobs.cancel(&id).await?;
+    let status = if stopped { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(record.view(Utc::now()))).into_response())
+}

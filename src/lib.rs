@@ -1,0 +1,19 @@
+//! linq-datagen: a service that generates realistic telephone call records and infrastructure
+//! metrics into MongoDB, streams millions of them with flat memory, and serves aggregated
+//! statistics to dashboards.
+//!
+//! Layout: [`config`] (flags and env), [`generate`] (pure, seedable generators), [`pipeline`]
+//! (streaming generate-and-insert), [`store`] (MongoDB), [`jobs`] (background runs), [`http`]
+//! (routes and layers), [`error`] (the API's error type), [`startup`] (bind, serve, shut down),
+//! [`cli`] (the command-line subcommands), [`telemetry`] (logs).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod http;
+pub mod jobs;
+pub mod pipeline;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,19 @@
+//! Entry point: parse the command line, set up logging, dispatch.
+
+use clap::Parser;
+use linq_datagen::cli;
+use linq_datagen::config::{Cli, Command};
+use linq_datagen::startup::Application;
+use linq_datagen::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Cli::parse();
+    telemetry::init(&args.log);
+    match args.command {
+        Command::Serve(serve) => Application::build(&args.db, serve).await?.run_until_stopped().await,
+        Command::Generate(g) => cli::generate(&args.db, g.what).await,
+        Command::Setup => cli::setup(&args.db).await,
+        Command::Healthcheck(h) => cli::healthcheck(&h).await,
+    }
+}
