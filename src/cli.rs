@@ -16,7 +16,9 @@ use crate::store::Store;
 
 /// Turns `generate` arguments into a run, with the same bounds as the HTTP API.
 pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
-    let now = || chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default();
+    let now = || {
+        chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+    };
     let to_u32 = |n: u64| u32::try_from(n).context("--count must be at most 4294967295");
     Ok(match what {
         GenerateWhat::Calls(a) => RunSpec {
@@ -58,7 +60,10 @@ pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
 pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()> {
     let spec = spec(what)?;
     let store = Store::connect(db).await?;
-    store.setup().await.context("cannot set up the collections")?;
+    store
+        .setup()
+        .await
+        .context("cannot set up the collections")?;
     let tuning = Tuning {
         batch_size: db.batch_size as usize,
         inflight: db.inflight_batches as usize,
@@ -78,7 +83,10 @@ pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()>
     reporter.abort();
     let _ = reporter.await;
     let inserted = if outcome.uncertain {
-        store.count_run(spec.target(), run, spec.count).await.unwrap_or(outcome.acknowledged)
+        store
+            .count_run(spec.target(), run, spec.count)
+            .await
+            .unwrap_or(outcome.acknowledged)
     } else {
         outcome.acknowledged
     };
@@ -107,10 +115,8 @@ async fn report(progress: Arc<Progress>, total: u64) {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} ({per_sec}, ETA {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} ({per_sec}, ETA {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let _guard = scopeguard(bar.clone());
         loop {
@@ -122,7 +128,11 @@ async fn report(progress: Arc<Progress>, total: u64) {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let n = progress.inserted();
             let rate = n as f64 / started.elapsed().as_secs_f64();
-            let eta = if rate > 0.0 { total.saturating_sub(n) as f64 / rate } else { f64::NAN };
+            let eta = if rate > 0.0 {
+                total.saturating_sub(n) as f64 / rate
+            } else {
+                f64::NAN
+            };
             eprintln!("progress: {n}/{total} documents, {rate:.0} docs/s, ETA {eta:.0} s");
         }
     }
@@ -143,7 +153,10 @@ fn scopeguard(bar: indicatif::ProgressBar) -> impl Drop {
 pub async fn setup(db: &DbSettings) -> anyhow::Result<()> {
     let store = Store::connect(db).await?;
     store.setup().await.context("set-up failed")?;
-    println!("collections, validators and indexes of {} are in place", db.mongo_db);
+    println!(
+        "collections, validators and indexes of {} are in place",
+        db.mongo_db
+    );
     store.shutdown().await;
     Ok(())
 }
@@ -161,7 +174,8 @@ pub async fn healthcheck(args: &HealthcheckArgs) -> anyhow::Result<()> {
     };
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(authority).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut head = vec![0u8; 64];
         let n = stream.read(&mut head).await?;

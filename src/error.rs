@@ -136,7 +136,9 @@ impl IntoResponse for ApiError {
         };
         match &self {
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
-            ApiError::DatabaseUnavailable { source: Some(e), .. } => {
+            ApiError::DatabaseUnavailable {
+                source: Some(e), ..
+            } => {
                 tracing::warn!(error = %e, "database unavailable")
             }
             _ => {}
@@ -166,10 +168,13 @@ impl IntoResponse for ApiError {
 pub fn status_body(status: StatusCode) -> Response {
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
-            ("timeout", "the request took longer than the configured limit")
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
         }
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (
+            "timeout",
+            "the request took longer than the configured limit",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
         s if s.is_server_error() => ("internal", "internal error"),
         _ => ("bad_request", "bad request"),

@@ -129,18 +129,24 @@ impl JobRecord {
     pub fn view(&self, now: DateTime<Utc>) -> JobView {
         let requested = self.requested.max(0) as u64;
         let inserted = self.inserted.max(0) as u64;
-        let eta_seconds = (self.state == JobState::Running && self.docs_per_second > 0.0).then(|| {
-            let left = requested.saturating_sub(inserted) as f64 / self.docs_per_second;
-            let since_update = (now - self.updated_at.to_chrono()).num_milliseconds() as f64 / 1000.0;
-            ((left - since_update.max(0.0)).max(0.0) * 10.0).round() / 10.0
-        });
+        let eta_seconds =
+            (self.state == JobState::Running && self.docs_per_second > 0.0).then(|| {
+                let left = requested.saturating_sub(inserted) as f64 / self.docs_per_second;
+                let since_update =
+                    (now - self.updated_at.to_chrono()).num_milliseconds() as f64 / 1000.0;
+                ((left - since_update.max(0.0)).max(0.0) * 10.0).round() / 10.0
+            });
         JobView {
             id: self.id.clone(),
             kind: self.kind,
             state: self.state,
             requested,
             inserted,
-            progress: if requested == 0 { 1.0 } else { inserted as f64 / requested as f64 },
+            progress: if requested == 0 {
+                1.0
+            } else {
+                inserted as f64 / requested as f64
+            },
             docs_per_second: self.docs_per_second.round(),
             eta_seconds,
             seed: self.seed as u64,
@@ -263,7 +269,14 @@ impl JobManager {
         let progress = Arc::new(Progress::default());
         let started = Instant::now();
         let rate = |n: u64| n as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let work = pipeline::run(store, &spec, run, self.inner.tuning, progress.clone(), &token);
+        let work = pipeline::run(
+            store,
+            &spec,
+            run,
+            self.inner.tuning,
+            progress.clone(),
+            &token,
+        );
         tokio::pin!(work);
         let mut tick = tokio::time::interval(HEARTBEAT);
         tick.tick().await;
@@ -346,7 +359,11 @@ impl JobManager {
     async fn write_until_answered(&self, id: &str, update: Document) {
         let mut wait = Duration::from_millis(250);
         loop {
-            match self.collection().update_one(doc! { "_id": id }, update.clone()).await {
+            match self
+                .collection()
+                .update_one(doc! { "_id": id }, update.clone())
+                .await
+            {
                 Ok(_) => return,
                 Err(e) => tracing::warn!(job = id, error = %e, "cannot record the job's end yet"),
             }
@@ -389,8 +406,16 @@ impl JobManager {
     /// and mark it failed, so no job stays "running" forever.
     async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
         let age = Utc::now() - record.updated_at.to_chrono();
-        let ours = self.inner.running.lock().expect("job map lock").contains_key(&record.id);
-        if record.state != JobState::Running || ours || age.to_std().unwrap_or_default() < STALE_AFTER {
+        let ours = self
+            .inner
+            .running
+            .lock()
+            .expect("job map lock")
+            .contains_key(&record.id);
+        if record.state != JobState::Running
+            || ours
+            || age.to_std().unwrap_or_default() < STALE_AFTER
+        {
             return Ok(record);
         }
         let inserted = self
@@ -401,7 +426,10 @@ impl JobManager {
         let (state, error) = if inserted as i64 == record.requested {
             (JobState::Done, None)
         } else {
-            (JobState::Failed, Some("the instance running this job stopped responding".to_string()))
+            (
+                JobState::Failed,
+                Some("the instance running this job stopped responding".to_string()),
+            )
         };
         self.collection()
             .update_one(
@@ -430,7 +458,10 @@ impl JobManager {
             other => {
                 return Err(ApiError::Conflict(format!(
                     "job {id} has already ended ({})",
-                    serde_json::to_value(other).unwrap_or_default().as_str().unwrap_or("ended")
+                    serde_json::to_value(other)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("ended")
                 )));
             }
         }
@@ -463,7 +494,10 @@ impl JobManager {
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
-        if tokio::time::timeout(deadline, self.inner.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(deadline, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("jobs did not stop within the shutdown deadline");
         }
     }

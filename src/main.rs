@@ -11,7 +11,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Cli::parse();
     telemetry::init(&args.log);
     match args.command {
-        Command::Serve(serve) => Application::build(&args.db, serve).await?.run_until_stopped().await,
+        Command::Serve(serve) => {
+            Application::build(&args.db, serve)
+                .await?
+                .run_until_stopped()
+                .await
+        }
         Command::Generate(g) => cli::generate(&args.db, g.what).await,
         Command::Setup => cli::setup(&args.db).await,
         Command::Healthcheck(h) => cli::healthcheck(&h).await,

@@ -53,7 +53,11 @@ impl RunSpec {
 
     /// The documents of the run in order, batched: every batch holds at most `batch_size`
     /// documents and [`MAX_BATCH_BYTES`] bytes. Pure; used by the pipeline and by benchmarks.
-    pub fn batches(&self, run: RunId, batch_size: usize) -> impl Iterator<Item = Vec<RawDocumentBuf>> {
+    pub fn batches(
+        &self,
+        run: RunId,
+        batch_size: usize,
+    ) -> impl Iterator<Item = Vec<RawDocumentBuf>> {
         let mut source = DocSource::new(&self.dataset, self.seed);
         let count = self.count;
         let mut next = 0u32;

@@ -53,7 +53,10 @@ impl Application {
     /// Serves until `signal` completes; then stops accepting, lets in-flight requests and jobs
     /// finish within the shutdown deadline (jobs are stopped at a batch boundary and their records
     /// made final), and closes the database client.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let stop = tokio_util::sync::CancellationToken::new();

@@ -66,7 +66,9 @@ pub fn is_unavailable(e: &Error) -> bool {
         | ErrorKind::ConnectionPoolCleared { .. }
         | ErrorKind::DnsResolve { .. } => true,
         ErrorKind::Command(c) => TRANSIENT.contains(&c.code),
-        _ => e.contains_label("RetryableWriteError") || e.contains_label("TransientTransactionError"),
+        _ => {
+            e.contains_label("RetryableWriteError") || e.contains_label("TransientTransactionError")
+        }
     }
 }
 
@@ -106,7 +108,12 @@ impl Store {
             ("calls", calls_validator()),
             ("metrics", metrics_validator()),
         ] {
-            match self.db.create_collection(name).validator(validator.clone()).await {
+            match self
+                .db
+                .create_collection(name)
+                .validator(validator.clone())
+                .await
+            {
                 Ok(()) => {}
                 // NamespaceExists: bring the validator up to date instead.
                 Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 48) => {
@@ -336,9 +343,10 @@ impl Store {
             .max_time(STATS_MAX_TIME)
             .with_type::<T>()
             .await?;
-        cursor.try_next().await?.ok_or_else(|| {
-            Error::custom("$facet returned no document".to_string())
-        })
+        cursor
+            .try_next()
+            .await?
+            .ok_or_else(|| Error::custom("$facet returned no document".to_string()))
     }
 
     /// Closes the pool's connections; call once, after the last operation.

@@ -72,7 +72,11 @@ fn in_range(field: &str, value: i64, lo: i64, hi: i64) -> Result<i64, ApiError> 
 }
 
 /// Checks the window end: present-day defaults, and nothing that would put timestamps before 1970.
-fn window_end(field: &str, end: Option<DateTime<Utc>>, span_secs: i64) -> Result<DateTime<Utc>, ApiError> {
+fn window_end(
+    field: &str,
+    end: Option<DateTime<Utc>>,
+    span_secs: i64,
+) -> Result<DateTime<Utc>, ApiError> {
     let end = end.unwrap_or_else(|| {
         // Whole milliseconds: what BSON stores, so the reported `end` reproduces the run exactly.
         DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
@@ -80,7 +84,9 @@ fn window_end(field: &str, end: Option<DateTime<Utc>>, span_secs: i64) -> Result
     if end.timestamp() - span_secs < 0 {
         return Err(ApiError::invalid(
             field,
-            format!("the window reaching {span_secs} s back from {end} would start before 1970-01-01"),
+            format!(
+                "the window reaching {span_secs} s back from {end} would start before 1970-01-01"
+            ),
         ));
     }
     Ok(end)
@@ -105,13 +111,21 @@ impl MetricsRequest {
     /// Validates every field; the result can be run as is.
     pub fn into_spec(self, max_count: u64) -> Result<(RunSpec, bool), ApiError> {
         let count = in_range("count", self.count, 1, max_count as i64)? as u32;
-        let step = in_range("step_seconds", self.step_seconds.unwrap_or(30), 1, 31_536_000)? as u32;
+        let step = in_range(
+            "step_seconds",
+            self.step_seconds.unwrap_or(30),
+            1,
+            31_536_000,
+        )? as u32;
         let hosts = in_range("hosts", self.hosts.unwrap_or(3), 1, 10_000)? as u32;
         let categories = match self.categories {
             None => Category::ALL.to_vec(),
             Some(names) => {
                 if names.is_empty() {
-                    return Err(ApiError::invalid("categories", "must name at least one category"));
+                    return Err(ApiError::invalid(
+                        "categories",
+                        "must name at least one category",
+                    ));
                 }
                 let mut parsed = Vec::with_capacity(names.len());
                 for (i, name) in names.iter().enumerate() {
@@ -132,7 +146,11 @@ impl MetricsRequest {
         };
         let series = u64::from(hosts) * categories.len() as u64;
         let ticks = u64::from(count).div_ceil(series);
-        let end = window_end("step_seconds", self.end, ((ticks - 1) * u64::from(step)) as i64)?;
+        let end = window_end(
+            "step_seconds",
+            self.end,
+            ((ticks - 1) * u64::from(step)) as i64,
+        )?;
         let spec = RunSpec {
             dataset: Dataset::Metrics(MetricParams {
                 end,
@@ -196,7 +214,11 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Res
     .await;
     if let Some(e) = outcome.error {
         let written = if outcome.uncertain {
-            state.store.count_run(spec.target(), run, spec.count).await.ok()
+            state
+                .store
+                .count_run(spec.target(), run, spec.count)
+                .await
+                .ok()
         } else {
             Some(outcome.acknowledged)
         };

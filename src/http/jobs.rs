@@ -25,7 +25,10 @@ pub async fn list(
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and 1000, got {limit}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and 1000, got {limit}"),
+        ));
     }
     let now = Utc::now();
     let jobs = state.jobs.list(limit).await?;
@@ -33,14 +36,24 @@ pub async fn list(
 }
 
 /// `GET /jobs/{id}`.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<JobView, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JobView, ApiError> {
     Ok(state.jobs.get(&id).await?.view(Utc::now()))
 }
 
 /// `DELETE /jobs/{id}`: cancels a running job; `200` with the final record once it has stopped,
 /// `202` if it is still finishing its last batch after the wait.
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let (record, stopped) = state.jobs.cancel(&id).await?;
-    let status = if stopped { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if stopped {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok((status, Json(record.view(Utc::now()))).into_response())
 }

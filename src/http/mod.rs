@@ -138,10 +138,9 @@ async fn json_errors(req: Request, next: Next) -> Response {
             replaced.headers_mut().insert(header::ALLOW, allow.clone());
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            replaced.headers_mut().insert(
-                header::RETRY_AFTER,
-                crate::error::RETRY_AFTER_SECS.into(),
-            );
+            replaced
+                .headers_mut()
+                .insert(header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS.into());
         }
         return replaced;
     }

@@ -24,7 +24,9 @@ fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Ap
         return Ok(Some(t.with_timezone(&Utc)));
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()));
+        return Ok(Some(
+            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+        ));
     }
     Err(ApiError::invalid(
         field,

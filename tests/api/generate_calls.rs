@@ -1,0 +1,171 @@
+use bson::{Document, doc};
+use serde_json::{Value, json};
+
+use crate::helpers::{mongo_uri, spawn_app, spawn_app_with};
+
+/// The generated fields of a call, without the per-run `_id`.
+fn content(mut d: Document) -> Document {
+    d.remove("_id");
+    d
+}
+
+#[tokio::test]
+async fn generated_calls_are_all_in_the_database_and_keep_the_invariants() {
+    let app = spawn_app().await;
+    let res = app
+        .post("/generate/calls", &json!({ "count": 2500, "days": 7 }))
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["inserted"], 2500);
+    assert!(body["seed"].as_u64().is_some(), "seed reported: {body}");
+    assert_eq!(body["collection"], "calls");
+
+    let docs = app.all("calls").await;
+    assert_eq!(docs.len(), 2500);
+    let end = chrono::DateTime::parse_from_rfc3339(body["end"].as_str().unwrap()).unwrap();
+    let window_start = end.timestamp_millis() - 7 * 86_400_000;
+    let mut statuses = std::collections::HashSet::new();
+    for d in &docs {
+        let status = d.get_str("status").unwrap();
+        statuses.insert(status.to_string());
+        assert!(["voice", "video", "conference"].contains(&d.get_str("call_type").unwrap()));
+        let caller = d.get_str("caller").unwrap();
+        let callee = d.get_str("callee").unwrap();
+        assert_ne!(caller, callee);
+        assert!(caller.starts_with("+1") && caller.len() == 12, "{caller}");
+        uuid::Uuid::parse_str(d.get_str("call_id").unwrap()).unwrap();
+        // BSON dates, not strings: dashboards group on them.
+        let start = d.get_datetime("start_time").unwrap().timestamp_millis();
+        let stop = d.get_datetime("end_time").unwrap().timestamp_millis();
+        assert!(
+            start >= window_start && start < end.timestamp_millis(),
+            "{d}"
+        );
+        assert!(stop >= start);
+        let cost = d.get_f64("cost").unwrap();
+        if status == "completed" {
+            let duration = d.get_i32("duration").unwrap();
+            assert!((1..=7200).contains(&duration));
+            assert_eq!(stop - start, i64::from(duration) * 1000);
+            assert!(cost > 0.0);
+        } else {
+            assert!(
+                !d.contains_key("duration"),
+                "a {status} call has no duration field: {d}"
+            );
+            assert_eq!(cost, 0.0);
+        }
+    }
+    assert_eq!(
+        statuses.len(),
+        4,
+        "all statuses appear in 2500 calls: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn same_seed_and_end_give_the_same_calls_whatever_the_batching() {
+    let uri = mongo_uri();
+    let small = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 7;
+        db.inflight_batches = 1;
+    })
+    .await;
+    let large = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 1000;
+        db.inflight_batches = 8;
+    })
+    .await;
+    let req = json!({ "count": 777, "seed": 12345, "end": "2026-06-01T00:00:00Z" });
+    assert_eq!(small.post("/generate/calls", &req).await.status(), 201);
+    assert_eq!(large.post("/generate/calls", &req).await.status(), 201);
+    let a: Vec<Document> = small.all("calls").await.into_iter().map(content).collect();
+    let b: Vec<Document> = large.all("calls").await.into_iter().map(content).collect();
+    assert_eq!(a.len(), 777);
+    assert_eq!(a, b);
+
+    // Another seed gives other calls.
+    let other = spawn_app().await;
+    let res = other
+        .post(
+            "/generate/calls",
+            &json!({ "count": 10, "seed": 54321, "end": "2026-06-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let c: Vec<Document> = other.all("calls").await.into_iter().map(content).collect();
+    assert_ne!(c[0], a[0]);
+}
+
+#[tokio::test]
+async fn a_reported_seed_reproduces_the_run() {
+    let app = spawn_app().await;
+    let first: Value = app
+        .post("/generate/calls", &json!({ "count": 50 }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again = json!({ "count": 50, "seed": first["seed"], "end": first["end"] });
+    let second: Value = app
+        .post("/generate/calls", &again)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["seed"], first["seed"]);
+    let docs: Vec<Document> = app.all("calls").await.into_iter().map(content).collect();
+    assert_eq!(docs.len(), 100);
+    let (a, b) = docs.split_at(50);
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn the_calls_validator_rejects_bad_documents_written_directly() {
+    let app = spawn_app().await;
+    let calls = app.db.collection::<Document>("calls");
+    let good = doc! {
+        "call_id": "6f1d3a52-8c1e-4f7a-9b0e-1a2b3c4d5e6f",
+        "caller": "+12025550123",
+        "callee": "+13105550199",
+        "call_type": "voice",
+        "status": "completed",
+        "start_time": bson::DateTime::from_millis(1_700_000_000_000),
+        "end_time": bson::DateTime::from_millis(1_700_000_060_000),
+        "duration": 60,
+        "cost": 0.07,
+    };
+    calls
+        .insert_one(good.clone())
+        .await
+        .expect("a valid call is accepted");
+
+    let mut missed_with_duration = good.clone();
+    missed_with_duration.insert("status", "missed");
+    let mut completed_without_duration = good.clone();
+    completed_without_duration.remove("duration");
+    let mut string_date = good.clone();
+    string_date.insert("start_time", "2026-01-01T00:00:00Z");
+    let mut bad_status = good.clone();
+    bad_status.insert("status", "dropped");
+    let mut negative_cost = good.clone();
+    negative_cost.insert("cost", -1.0);
+    for bad in [
+        missed_with_duration,
+        completed_without_duration,
+        string_date,
+        bad_status,
+        negative_cost,
+    ] {
+        let err = calls
+            .insert_one(bad.clone())
+            .await
+            .expect_err(&format!("rejected: {bad}"));
+        assert!(
+            err.to_string().contains("121") || err.to_string().contains("validation"),
+            "{err}"
+        );
+    }
+    assert_eq!(app.count("calls", doc! {}).await, 1);
+}

@@ -1,0 +1,59 @@
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{closed_port_uri, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_and_readiness_answer_when_the_database_is_up() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_id_is_propagated() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn a_stopped_database_gets_a_quick_503_and_the_process_stays_up() {
+    let app = spawn_app_with(&closed_port_uri(), |_, _| {}).await;
+    for (method, path) in [
+        ("GET", "/readyz"),
+        ("POST", "/generate/calls"),
+        ("POST", "/generate/metrics"),
+        ("GET", "/stats"),
+    ] {
+        let started = Instant::now();
+        let res = if method == "GET" {
+            app.get(path).await
+        } else {
+            app.post(path, &json!({ "count": 10 })).await
+        };
+        // The driver's own default would wait 30 s; the configured timeout is 1 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(res.status(), 503, "{path}");
+        assert_eq!(res.headers()["retry-after"], "2");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "database_unavailable",
+            "{path}: {body}"
+        );
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

@@ -1,0 +1,266 @@
+//! `spawn_app()` and friends, after zero2prod's `tests/api/helpers.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use bson::{Document, doc};
+use linq_datagen::config::{DbSettings, LogFormat, LogSettings, ServeSettings};
+use linq_datagen::startup::Application;
+use mongodb::{Client, Database};
+use serde_json::Value;
+
+static TRACING: Once = Once::new();
+
+/// The server the suite runs against.
+pub fn mongo_uri() -> String {
+    std::env::var("TEST_MONGO_URI").expect(
+        "TEST_MONGO_URI is not set: run the suite with scripts/test.sh, which starts a server",
+    )
+}
+
+/// Settings for a test database on `uri`.
+pub fn db_settings(uri: &str, db: &str) -> DbSettings {
+    DbSettings {
+        mongo_uri: uri.to_string(),
+        mongo_db: db.to_string(),
+        pool_size: 8,
+        mongo_timeout_ms: 1000,
+        batch_size: 1000,
+        inflight_batches: 4,
+    }
+}
+
+/// A running app and a handle on its database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The test's own database.
+    pub db: Database,
+    /// Signals the app to shut down.
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The app's task; finishes after shutdown.
+    pub task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn init_logs() {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            linq_datagen::telemetry::init(&LogSettings {
+                log_format: LogFormat::Pretty,
+                log_level: "info,linq_datagen=debug".into(),
+            });
+        }
+    });
+}
+
+/// A unique database name for one test.
+pub fn unique_db() -> String {
+    format!("test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The app against the suite's server with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&mongo_uri(), |_, _| {}).await
+}
+
+/// The app against `uri`, with settings adjusted by `tweak`.
+pub async fn spawn_app_with(
+    uri: &str,
+    tweak: impl FnOnce(&mut DbSettings, &mut ServeSettings),
+) -> TestApp {
+    init_logs();
+    let mut db = db_settings(uri, &unique_db());
+    let mut serve = ServeSettings::for_tests();
+    tweak(&mut db, &mut serve);
+    let app = Application::build(&db, serve).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = Client::with_uri_str(uri).await.expect("test client");
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        db: client.database(&db.mongo_db),
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// POSTs a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GETs a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// DELETEs a path.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Documents in `collection` matching `filter`.
+    pub async fn count(&self, collection: &str, filter: Document) -> u64 {
+        self.db
+            .collection::<Document>(collection)
+            .count_documents(filter)
+            .await
+            .expect("count")
+    }
+
+    /// Every document of `collection`.
+    pub async fn all(&self, collection: &str) -> Vec<Document> {
+        use futures::TryStreamExt;
+        self.db
+            .collection::<Document>(collection)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .expect("find")
+            .try_collect()
+            .await
+            .expect("collect")
+    }
+
+    /// Stops the app gracefully and waits for it.
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.expect("app task"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let db = self.db.clone();
+        // Drop the database on a thread of its own: Drop cannot await, and the test's runtime may
+        // already be shutting down.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), db.drop()).await
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A private MongoDB-compatible server for tests that stop and restart the database.
+pub struct PrivateServer {
+    child: Option<Child>,
+    /// Its data directory (kept across restarts).
+    pub data: PathBuf,
+    /// Its port.
+    pub port: u16,
+}
+
+impl PrivateServer {
+    /// Starts one on a free port with a fresh data directory.
+    pub fn start() -> Self {
+        let data =
+            std::env::temp_dir().join(format!("linq-test-{}", uuid::Uuid::new_v4().simple()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut s = Self {
+            child: None,
+            data,
+            port,
+        };
+        s.restart();
+        s
+    }
+
+    /// Its connection string.
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the process on the same port and data directory, and waits until it accepts.
+    pub fn restart(&mut self) {
+        let bin = std::env::var("SECANTUSD_BIN")
+            .expect("SECANTUSD_BIN is not set: run the suite with scripts/test.sh");
+        let child = Command::new(bin)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--cache-size",
+                "256M",
+            ])
+            .arg("--storage-path")
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        self.child = Some(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        for _ in 0..200 {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("private server did not start on port {}", self.port);
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// A port nothing listens on, for "database down" tests.
+pub fn closed_port_uri() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("mongodb://127.0.0.1:{port}/?directConnection=true")
+}

@@ -1,0 +1,253 @@
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use serde_json::{Value, json};
+
+use crate::helpers::{PrivateServer, TestApp, mongo_uri, spawn_app_with};
+
+async fn job_app(uri: &str, max_jobs: u32) -> TestApp {
+    spawn_app_with(uri, |db, serve| {
+        db.batch_size = 2000;
+        db.inflight_batches = 2;
+        serve.async_threshold = 10_000;
+        serve.max_jobs = max_jobs;
+    })
+    .await
+}
+
+/// Polls the job until `done(job)` holds or `limit` passes; tolerates 503 while the database is away.
+async fn wait_for(
+    app: &TestApp,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let res = app.get(&format!("/jobs/{id}")).await;
+        if res.status() == 200 {
+            let job: Value = res.json().await.unwrap();
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job never reached the expected state: {job}"
+            );
+        } else {
+            assert_eq!(
+                res.status(),
+                503,
+                "only an unavailable database excuses a non-200"
+            );
+            assert!(Instant::now() < deadline, "database never came back");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start_job(app: &TestApp, path: &str, body: Value) -> String {
+    let res = app.post(path, &body).await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = res.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(location, format!("/jobs/{id}"));
+    assert_eq!(job["state"], "running");
+    id
+}
+
+#[tokio::test]
+async fn a_large_request_becomes_a_job_that_reports_progress_and_ends_with_exact_counts() {
+    let app = job_app(&mongo_uri(), 2).await;
+    let id = start_job(
+        &app,
+        "/generate/calls",
+        json!({ "count": 150_000, "seed": 8 }),
+    )
+    .await;
+
+    let mid = wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["state"] != "running" || j["inserted"].as_u64().unwrap() > 0
+    })
+    .await;
+    if mid["state"] == "running" {
+        let n = mid["inserted"].as_u64().unwrap();
+        assert!(n > 0 && n < 150_000, "progress is visible mid-run: {mid}");
+        assert!(mid["docs_per_second"].as_f64().unwrap() > 0.0);
+        assert!(mid["eta_seconds"].as_f64().is_some(), "{mid}");
+    }
+    let done = wait_for(&app, &id, Duration::from_secs(120), |j| {
+        j["state"] != "running"
+    })
+    .await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["inserted"], 150_000);
+    assert_eq!(done["requested"], 150_000);
+    assert_eq!(done["seed"], 8);
+    assert_eq!(done["eta_seconds"], Value::Null);
+    assert_eq!(app.count("calls", doc! {}).await, 150_000);
+
+    let list: Vec<Value> = app.get("/jobs").await.json().await.unwrap();
+    assert!(list.iter().any(|j| j["id"] == id.as_str()));
+}
+
+#[tokio::test]
+async fn cancelling_a_job_stops_it_with_the_exact_count() {
+    let app = job_app(&mongo_uri(), 2).await;
+    let id = start_job(&app, "/generate/metrics", json!({ "count": 5_000_000 })).await;
+    wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["inserted"].as_u64().unwrap() > 0
+    })
+    .await;
+
+    let res = app.delete(&format!("/jobs/{id}")).await;
+    assert_eq!(res.status(), 200);
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["state"], "cancelled", "{job}");
+    assert_eq!(job["cancel_requested"], true);
+    let inserted = job["inserted"].as_u64().unwrap();
+    assert!(inserted > 0 && inserted < 5_000_000, "{job}");
+    assert_eq!(
+        app.count("metrics", doc! {}).await,
+        inserted,
+        "the count is exact"
+    );
+
+    // Cancelling again is harmless; a finished job cannot be cancelled.
+    assert_eq!(app.delete(&format!("/jobs/{id}")).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.count("metrics", doc! {}).await,
+        inserted,
+        "nothing is written after the cancel"
+    );
+}
+
+#[tokio::test]
+async fn jobs_over_the_limit_get_429_and_small_async_requests_work() {
+    let app = job_app(&mongo_uri(), 1).await;
+    let first = start_job(&app, "/generate/calls", json!({ "count": 5_000_000 })).await;
+    let res = app
+        .post("/generate/calls", &json!({ "count": 50_000 }))
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_jobs");
+    // Small synchronous requests are not jobs and still go through.
+    assert_eq!(
+        app.post("/generate/calls", &json!({ "count": 10 }))
+            .await
+            .status(),
+        201
+    );
+
+    let cancelled: Value = app
+        .delete(&format!("/jobs/{first}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["state"], "cancelled");
+    let small = start_job(
+        &app,
+        "/generate/calls",
+        json!({ "count": 10, "async": true }),
+    )
+    .await;
+    let done = wait_for(&app, &small, Duration::from_secs(30), |j| {
+        j["state"] != "running"
+    })
+    .await;
+    assert_eq!(done["state"], "done");
+    assert_eq!(done["inserted"], 10);
+    let res = app.delete(&format!("/jobs/{small}")).await;
+    assert_eq!(res.status(), 409, "a finished job cannot be cancelled");
+}
+
+#[tokio::test]
+async fn metrics_are_the_same_whatever_the_batching() {
+    let uri = mongo_uri();
+    let small = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 7;
+        db.inflight_batches = 1;
+    })
+    .await;
+    let large = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 1000;
+        db.inflight_batches = 8;
+    })
+    .await;
+    let req = json!({ "count": 1234, "seed": 99, "hosts": 4, "end": "2026-06-01T00:00:00Z" });
+    assert_eq!(small.post("/generate/metrics", &req).await.status(), 201);
+    assert_eq!(large.post("/generate/metrics", &req).await.status(), 201);
+    let strip = |docs: Vec<Document>| -> Vec<Document> {
+        docs.into_iter()
+            .map(|mut d| {
+                d.remove("_id");
+                d
+            })
+            .collect()
+    };
+    let a = strip(small.all("metrics").await);
+    assert_eq!(a.len(), 1234);
+    assert_eq!(a, strip(large.all("metrics").await));
+}
+
+#[tokio::test]
+async fn a_job_whose_database_goes_away_fails_with_the_exact_count() {
+    let mut server = PrivateServer::start();
+    let app = job_app(&server.uri(), 2).await;
+    let id = start_job(&app, "/generate/calls", json!({ "count": 5_000_000 })).await;
+    wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["inserted"].as_u64().unwrap() >= 4000
+    })
+    .await;
+
+    server.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.restart();
+
+    let job = wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["state"] != "running"
+    })
+    .await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["last_error"].as_str().unwrap().contains("unavailable"),
+        "{job}"
+    );
+    let inserted = job["inserted"].as_u64().unwrap();
+    assert!(inserted < 5_000_000);
+    assert_eq!(
+        app.count("calls", doc! {}).await,
+        inserted,
+        "the job's count is what the database holds"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_during_a_job_leaves_a_truthful_record() {
+    let mut app = job_app(&mongo_uri(), 2).await;
+    let id = start_job(&app, "/generate/calls", json!({ "count": 5_000_000 })).await;
+    wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["inserted"].as_u64().unwrap() > 0
+    })
+    .await;
+
+    app.shutdown().await.expect("the service stops cleanly");
+
+    let record = app
+        .db
+        .collection::<Document>("jobs")
+        .find_one(doc! { "_id": &id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.get_str("state").unwrap(), "failed", "{record}");
+    assert!(record.get_str("last_error").unwrap().contains("shut down"));
+    let inserted = record.get_i64("inserted").unwrap() as u64;
+    assert!(inserted > 0 && inserted < 5_000_000);
+    assert_eq!(app.count("calls", doc! {}).await, inserted);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app on port 0 against a real MongoDB-compatible server, one database
+//! per test. `scripts/test.sh` starts the server and sets `TEST_MONGO_URI`.
+
+mod errors;
+mod generate_calls;
+mod generate_metrics;
+mod health;
+mod helpers;
+mod jobs;
+mod stats;

@@ -1,0 +1,137 @@
+use bson::doc;
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn stats_agree_with_independent_counts() {
+    let app = spawn_app().await;
+    let end = "2026-10-15T12:00:00Z";
+    assert_eq!(
+        app.post(
+            "/generate/calls",
+            &json!({ "count": 3000, "days": 10, "seed": 1, "end": end })
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        app.post(
+            "/generate/metrics",
+            &json!({ "count": 900, "step_seconds": 600, "seed": 2, "end": end })
+        )
+        .await
+        .status(),
+        201
+    );
+
+    let stats: Value = app.get("/stats").await.json().await.unwrap();
+    let calls = &stats["calls"];
+    assert_eq!(calls["total"], 3000);
+    for row in calls["by_status"].as_array().unwrap() {
+        let status = row["status"].as_str().unwrap();
+        let expected = app.count("calls", doc! { "status": status }).await;
+        assert_eq!(row["count"].as_u64().unwrap(), expected, "{status}");
+        if status != "completed" {
+            assert_eq!(row["total_cost"], 0.0);
+            assert_eq!(row["avg_duration"], Value::Null);
+        }
+    }
+    for row in calls["by_type"].as_array().unwrap() {
+        let t = row["call_type"].as_str().unwrap();
+        assert_eq!(
+            row["count"].as_u64().unwrap(),
+            app.count("calls", doc! { "call_type": t }).await
+        );
+    }
+    // Per day and status: every (day, status) cell matches a count over that day.
+    let by_day = calls["by_day"].as_array().unwrap();
+    assert!(
+        by_day.len() >= 10 * 3,
+        "10 days of 4 statuses: {}",
+        by_day.len()
+    );
+    let sum: u64 = by_day.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum, 3000);
+    for row in by_day.iter().take(8) {
+        let day =
+            chrono::NaiveDate::parse_from_str(row["date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+        let from = bson::DateTime::from_chrono(day.and_hms_opt(0, 0, 0).unwrap().and_utc());
+        let to = bson::DateTime::from_chrono(
+            day.succ_opt()
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc(),
+        );
+        let filter = doc! {
+            "status": row["status"].as_str().unwrap(),
+            "start_time": { "$gte": from, "$lt": to },
+        };
+        assert_eq!(
+            row["count"].as_u64().unwrap(),
+            app.count("calls", filter).await,
+            "{row}"
+        );
+    }
+
+    let metrics = &stats["metrics"];
+    assert_eq!(metrics["total"], 900);
+    for row in metrics["by_category"].as_array().unwrap() {
+        let c = row["category"].as_str().unwrap();
+        assert_eq!(
+            row["count"].as_u64().unwrap(),
+            app.count("metrics", doc! { "category": c }).await
+        );
+        assert!(row["min"].as_f64().unwrap() <= row["avg"].as_f64().unwrap());
+        assert!(row["avg"].as_f64().unwrap() <= row["max"].as_f64().unwrap());
+    }
+    let metric_days: u64 = metrics["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(metric_days, 900);
+}
+
+#[tokio::test]
+async fn stats_respect_the_range() {
+    let app = spawn_app().await;
+    let req = json!({ "count": 2000, "days": 10, "seed": 5, "end": "2026-10-15T00:00:00Z" });
+    assert_eq!(app.post("/generate/calls", &req).await.status(), 201);
+    let stats: Value = app
+        .get("/stats?from=2026-10-10&to=2026-10-12T00:00:00Z")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let from = bson::DateTime::parse_rfc3339_str("2026-10-10T00:00:00Z").unwrap();
+    let to = bson::DateTime::parse_rfc3339_str("2026-10-12T00:00:00Z").unwrap();
+    let expected = app
+        .count("calls", doc! { "start_time": { "$gte": from, "$lt": to } })
+        .await;
+    assert!(expected > 0 && expected < 2000);
+    assert_eq!(stats["calls"]["total"].as_u64().unwrap(), expected);
+    let days: Vec<&str> = stats["calls"]["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    assert!(
+        days.iter()
+            .all(|d| *d == "2026-10-10" || *d == "2026-10-11"),
+        "{days:?}"
+    );
+}
+
+#[tokio::test]
+async fn stats_of_an_empty_database_are_zero() {
+    let app = spawn_app().await;
+    let stats: Value = app.get("/stats").await.json().await.unwrap();
+    assert_eq!(stats["calls"]["total"], 0);
+    assert_eq!(stats["metrics"]["total"], 0);
+    assert_eq!(stats["calls"]["by_day"], json!([]));
+}
