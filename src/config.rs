@@ -57,7 +57,7 @@ pub struct DbSettings {
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub mongo_timeout_ms: u64,
     /// Documents per `insert_many` batch (batches also stop short of the 48 MB message limit).
-    #[arg(long, env = "BATCH_SIZE", default_value_t = 5000, global = true,
+    #[arg(long, env = "BATCH_SIZE", default_value_t = 10_000, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
     /// Insert batches kept in flight at once per run; generation runs ahead by as many.

@@ -1,0 +1,312 @@
+//! Throughput benchmark: generation alone, the raw insert ceiling of the server, and the service end
+//! to end over HTTP, with the service's peak memory. Run it with `scripts/bench.sh` (see the README's
+//! Performance section); it needs `BENCH_MONGO_URI` and a release build of the binary.
+//!
+//! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bson::RawDocumentBuf;
+use chrono::{TimeZone, Utc};
+use futures::StreamExt;
+use linq_datagen::config::DbSettings;
+use linq_datagen::generate::{CallParams, Category, MetricParams, RunId};
+use linq_datagen::pipeline::{Dataset, RunSpec};
+use linq_datagen::store::Store;
+use mongodb::Client;
+use serde_json::{Value, json};
+
+fn call_spec(count: u32) -> RunSpec {
+    RunSpec {
+        dataset: Dataset::Calls(CallParams {
+            end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            days: 30,
+        }),
+        count,
+        seed: 1,
+    }
+}
+
+fn metric_spec(count: u32) -> RunSpec {
+    RunSpec {
+        dataset: Dataset::Metrics(MetricParams {
+            end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            step_seconds: 30,
+            categories: Category::ALL.to_vec(),
+            hosts: 3,
+        }),
+        count,
+        seed: 1,
+    }
+}
+
+/// (a) Documents per second of generation alone, on this thread (one core).
+fn generation_rate(spec: &RunSpec) -> f64 {
+    let run = RunId::new(1, 2);
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    for batch in spec.batches(run, 5000) {
+        bytes += batch.iter().map(|d| d.as_bytes().len()).sum::<usize>();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(bytes > 0);
+    f64::from(spec.count) / secs
+}
+
+/// (b) The best insert rate of pre-built documents over a few batch sizes and concurrencies, into
+/// collections set up exactly as the service sets up its own (validators and indexes), so the
+/// server does the same work per document in (b) and (c).
+async fn insert_ceiling(uri: &str, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
+    let settings = DbSettings {
+        mongo_uri: uri.to_string(),
+        mongo_db: "bench_ceiling".into(),
+        pool_size: 16,
+        mongo_timeout_ms: 5000,
+        batch_size: 5000,
+        inflight_batches: 4,
+    };
+    let store = Store::connect(&settings).await.unwrap();
+    let db = store.database().clone();
+    let coll = store.raw(spec.target());
+    let mut best = (0.0, 0, 0);
+    for batch_size in [2000usize, 5000, 10_000] {
+        if docs > 500_000 && batch_size == 2000 {
+            continue; // a long run: keep the grid to the sizes that win
+        }
+        for concurrency in [2usize, 4, 8] {
+            let _ = db.drop().await;
+            store.setup().await.unwrap();
+            let mut spec = spec.clone();
+            spec.count = docs;
+            let batches: Vec<Vec<RawDocumentBuf>> =
+                spec.batches(RunId::new(3, 4), batch_size).collect();
+            let started = Instant::now();
+            let coll = coll.clone();
+            futures::stream::iter(batches)
+                .map(|b| {
+                    let coll = coll.clone();
+                    async move { coll.insert_many(b).ordered(false).await.unwrap() }
+                })
+                .buffer_unordered(concurrency)
+                .for_each(|_| async {})
+                .await;
+            let rate = f64::from(docs) / started.elapsed().as_secs_f64();
+            println!(
+                "  ceiling {}: batch {batch_size:>6}, {concurrency} concurrent: {rate:>9.0} docs/s",
+                spec.target().collection()
+            );
+            if rate > best.0 {
+                best = (rate, batch_size, concurrency);
+            }
+        }
+    }
+    let _ = db.drop().await;
+    best
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Service {
+    fn start(uri: &str, db: &str, batch_size: usize, inflight: usize) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bin = std::env::var("BENCH_SERVICE_BIN")
+            .unwrap_or_else(|_| "target/release/linq-datagen".into());
+        let child = Command::new(bin)
+            .arg("serve")
+            .env("MONGO_URI", uri)
+            .env("MONGO_DB", db)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("BATCH_SIZE", batch_size.to_string())
+            .env("INFLIGHT_BATCHES", inflight.to_string())
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("service binary runs (build it with cargo build --release)");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (c) One job over HTTP: returns (docs/s from request to done, seconds until 100,000 documents
+/// were queryable).
+async fn end_to_end(
+    svc: &Service,
+    http: &reqwest::Client,
+    path: &str,
+    count: u64,
+    uri: &str,
+    db: &str,
+) -> (f64, f64) {
+    for _ in 0..200 {
+        if http
+            .get(format!("{}/readyz", svc.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = Client::with_uri_str(uri).await.unwrap();
+    let coll = client
+        .database(db)
+        .collection::<bson::Document>(if path.ends_with("calls") {
+            "calls"
+        } else {
+            "metrics"
+        });
+    let before = coll.estimated_document_count().await.unwrap();
+    let started = Instant::now();
+    let res = http
+        .post(format!("{}{path}", svc.base))
+        .json(&json!({ "count": count, "seed": 7, "async": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let job: Value = res.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    let mut first_100k = f64::NAN;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "job did not finish in 30 minutes"
+        );
+        if first_100k.is_nan() {
+            let n = coll.estimated_document_count().await.unwrap_or(0);
+            if n >= before + 100_000.min(count) {
+                first_100k = started.elapsed().as_secs_f64();
+            }
+        }
+        let job: Value = http
+            .get(format!("{}/jobs/{id}", svc.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["state"] != "running" {
+            assert_eq!(job["state"], "done", "{job}");
+            assert_eq!(job["inserted"].as_u64().unwrap(), count);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(if first_100k.is_nan() {
+            100
+        } else {
+            250
+        }))
+        .await;
+    }
+    (count as f64 / started.elapsed().as_secs_f64(), first_100k)
+}
+
+#[tokio::main]
+async fn main() {
+    let uri = std::env::var("BENCH_MONGO_URI").expect("BENCH_MONGO_URI (scripts/bench.sh sets it)");
+    let e2e_count: u64 = std::env::var("BENCH_E2E_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let big_count: u64 = std::env::var("BENCH_BIG_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    // The ceiling inserts as many documents as the end-to-end run: insert cost grows with the size
+    // of the collection's indexes, so a shorter ceiling run would flatter the server.
+    let ceiling_docs: u32 = std::env::var("BENCH_CEILING_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(e2e_count as u32);
+
+    println!("(a) generation alone, one core");
+    let gen_calls = generation_rate(&call_spec(2_000_000));
+    let gen_metrics = generation_rate(&metric_spec(2_000_000));
+    println!("  calls:   {gen_calls:>12.0} docs/s");
+    println!("  metrics: {gen_metrics:>12.0} docs/s");
+
+    println!("(b) raw insert ceiling: pre-built documents, same driver, unordered, concurrent");
+    let (ceil_calls, cb, cc) = insert_ceiling(&uri, &call_spec(0), ceiling_docs).await;
+    let (ceil_metrics, mb, mc) = insert_ceiling(&uri, &metric_spec(0), ceiling_docs).await;
+    println!("  best calls:   {ceil_calls:>9.0} docs/s (batch {cb}, {cc} concurrent)");
+    println!("  best metrics: {ceil_metrics:>9.0} docs/s (batch {mb}, {mc} concurrent)");
+
+    let http = reqwest::Client::new();
+    println!(
+        "(c) service end to end over HTTP, {e2e_count} documents each, tuned like the best ceiling run"
+    );
+    let db = "bench_e2e";
+    let mut peak_rss: f64 = 0.0;
+    for (path, ceiling, batch, inflight) in [
+        ("/generate/calls", ceil_calls, cb, cc),
+        ("/generate/metrics", ceil_metrics, mb, mc),
+    ] {
+        let _ = Client::with_uri_str(&uri)
+            .await
+            .unwrap()
+            .database(db)
+            .drop()
+            .await;
+        let svc = Service::start(&uri, db, batch, inflight);
+        let (rate, first) = end_to_end(&svc, &http, path, e2e_count, &uri, db).await;
+        peak_rss = peak_rss.max(svc.peak_rss_mb());
+        println!(
+            "  {path}: {rate:>9.0} docs/s (batch {batch}, {inflight} in flight), ratio to ceiling {:.2}, first 100k queryable after {first:.2} s",
+            rate / ceiling
+        );
+    }
+    println!("(d) peak RSS of the service during (c): {peak_rss:.1} MB");
+
+    let _ = Client::with_uri_str(&uri)
+        .await
+        .unwrap()
+        .database(db)
+        .drop()
+        .await;
+    if big_count > 0 {
+        let svc = Service::start(&uri, db, 10_000, 4);
+        let (rate, _) = end_to_end(&svc, &http, "/generate/calls", big_count, &uri, db).await;
+        println!(
+            "(d) {big_count}-call job, default settings: {rate:.0} docs/s, peak RSS {:.1} MB",
+            svc.peak_rss_mb()
+        );
+        drop(svc);
+        let _ = Client::with_uri_str(&uri)
+            .await
+            .unwrap()
+            .database(db)
+            .drop()
+            .await;
+    }
+}
