@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: format and lint checks, then unit and integration tests
-# against a real MongoDB-compatible server started here on a free port with a throw-away data dir.
+# against a real MongoDB-compatible server started here on a free port with a throw-away data dir,
+# then schemathesis against the live service (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --no-fail-fast "$@"
 fi
+
+# The live service against its OpenAPI description.
+scripts/fuzz.sh

@@ -115,6 +115,7 @@ impl ApiError {
 
 impl From<mongodb::error::Error> for ApiError {
     fn from(e: mongodb::error::Error) -> Self {
+        crate::telemetry::record_db_error(&e);
         if crate::store::is_unavailable(&e) {
             ApiError::DatabaseUnavailable {
                 message: "the database is unavailable; retry later".into(),

@@ -192,6 +192,7 @@ fn params_doc(spec: &RunSpec) -> Document {
 impl JobManager {
     /// A manager running at most `max_jobs` jobs at once on this instance.
     pub fn new(store: Store, tuning: Tuning, max_jobs: u32) -> Self {
+        metrics::gauge!("jobs_running").set(0.0);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -248,6 +249,7 @@ impl JobManager {
             .lock()
             .expect("job map lock")
             .insert(record.id.clone(), token.clone());
+        self.update_gauge();
         let manager = self.clone();
         let job = record.clone();
         self.inner
@@ -305,7 +307,10 @@ impl JobManager {
 
         let interrupted = token.is_cancelled() && self.inner.shutdown.is_cancelled();
         let (state, last_error) = match (&outcome.error, outcome.cancelled) {
-            (Some(e), _) => (JobState::Failed, Some(describe(e))),
+            (Some(e), _) => {
+                crate::telemetry::record_db_error(e);
+                (JobState::Failed, Some(describe(e)))
+            }
             (None, true) if interrupted => (
                 JobState::Failed,
                 Some("interrupted: the service shut down".to_string()),
@@ -338,6 +343,11 @@ impl JobManager {
 
     fn forget(&self, id: &str) {
         self.inner.running.lock().expect("job map lock").remove(id);
+        self.update_gauge();
+    }
+
+    fn update_gauge(&self) {
+        metrics::gauge!("jobs_running").set(self.running() as f64);
     }
 
     /// Counts the run's documents, retrying while the database is away (until shutdown).

@@ -148,8 +148,11 @@ pub async fn run(
     let inflight = tuning.inflight.max(1);
     let (tx, mut rx) = mpsc::channel::<Vec<RawDocumentBuf>>(inflight);
     let producer_spec = spec.clone();
+    let collection = spec.target().collection();
     let producer = tokio::task::spawn_blocking(move || {
         for batch in producer_spec.batches(run, tuning.batch_size.max(1)) {
+            metrics::counter!("documents_generated_total", "collection" => collection)
+                .increment(batch.len() as u64);
             if tx.blocking_send(batch).is_err() {
                 break; // the consumer stopped: cancelled or failed
             }

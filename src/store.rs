@@ -143,6 +143,17 @@ impl Store {
 
     /// One unordered `insert_many`, and exactly how many of its documents are in the database.
     pub async fn insert_batch(&self, target: Target, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
+        let started = std::time::Instant::now();
+        let outcome = self.insert_batch_inner(target, docs).await;
+        let collection = target.collection();
+        metrics::histogram!("insert_batch_duration_seconds", "collection" => collection)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("documents_inserted_total", "collection" => collection)
+            .increment(outcome.inserted);
+        outcome
+    }
+
+    async fn insert_batch_inner(&self, target: Target, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
         let n = docs.len() as u64;
         match self.raw(target).insert_many(docs).ordered(false).await {
             Ok(r) => BatchOutcome {

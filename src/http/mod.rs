@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{OnceCell, Semaphore};
@@ -54,6 +54,8 @@ pub struct AppState {
 impl AppState {
     /// State for `store` with `settings`.
     pub fn new(store: Store, settings: ServeSettings, tuning: Tuning) -> Self {
+        // Installed before anything records a metric (the job gauge starts at 0 right below).
+        crate::telemetry::prometheus();
         let jobs = JobManager::new(store.clone(), tuning, settings.max_jobs);
         Self {
             limiter: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
@@ -76,52 +78,72 @@ impl AppState {
     }
 }
 
+/// The OpenAPI description of this API, served at `GET /openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+/// Every route: path, method, handler. The router is built from this table and the OpenAPI test
+/// compares the same table with `openapi.yaml`, so neither can drift from the other unnoticed.
+fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
+    vec![
+        ("/generate/calls", Method::POST, post(generate::calls)),
+        ("/generate/metrics", Method::POST, post(generate::metrics)),
+        ("/stats", Method::GET, get(stats::stats)),
+        ("/jobs", Method::GET, get(jobs::list)),
+        ("/jobs/{id}", Method::GET, get(jobs::get)),
+        ("/jobs/{id}", Method::DELETE, delete(jobs::cancel)),
+        ("/healthz", Method::GET, get(healthz)),
+        ("/readyz", Method::GET, get(readyz)),
+        ("/metrics", Method::GET, get(prometheus_metrics)),
+        ("/openapi.yaml", Method::GET, get(openapi)),
+    ]
+}
+
+/// (path, method) of every route the router serves.
+pub fn routes() -> Vec<(&'static str, Method)> {
+    route_table().into_iter().map(|(p, m, _)| (p, m)).collect()
+}
+
 /// The application's routes and layers.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
-    Router::new()
-        .route("/generate/calls", post(generate::calls))
-        .route("/generate/metrics", post(generate::metrics))
-        .route("/stats", get(stats::stats))
-        .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::get).delete(jobs::cancel))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .fallback(not_found)
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let route = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(|p| p.as_str().to_owned());
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        uri = %req.uri(),
-                        route = route.as_deref().unwrap_or("unmatched"),
-                        request_id = %id,
-                    )
-                }))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(|_| {
-                    status_body(StatusCode::INTERNAL_SERVER_ERROR)
-                }))
-                .layer(middleware::from_fn(json_errors))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    timeout,
-                ))
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                .layer(CompressionLayer::new()),
-        )
+    let mut routes = Router::new();
+    for (path, _, handler) in route_table() {
+        routes = routes.route(path, handler);
+    }
+    routes.fallback(not_found).with_state(state).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_owned());
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    uri = %req.uri(),
+                    route = route.as_deref().unwrap_or("unmatched"),
+                    request_id = %id,
+                )
+            }))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(track_metrics))
+            .layer(CatchPanicLayer::custom(|_| {
+                status_body(StatusCode::INTERNAL_SERVER_ERROR)
+            }))
+            .layer(middleware::from_fn(json_errors))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            ))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(CompressionLayer::new()),
+    )
 }
 
 /// Gives error statuses produced outside the handlers (405, timeouts, …) the API's JSON body.
@@ -145,6 +167,43 @@ async fn json_errors(req: Request, next: Next) -> Response {
         return replaced;
     }
     response
+}
+
+/// Counts and times every request by method, matched route (never the raw URL) and status.
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn prometheus_metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// `GET /openapi.yaml`.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
 }
 
 async fn not_found() -> ApiError {

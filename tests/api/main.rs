@@ -7,4 +7,6 @@ mod generate_metrics;
 mod health;
 mod helpers;
 mod jobs;
+mod openapi;
+mod shutdown;
 mod stats;

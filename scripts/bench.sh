@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The throughput benchmark (README, Performance): a fresh local server on a free port, a release build
+# of the service, then benches/throughput.rs. All traffic stays on 127.0.0.1.
+#   BENCH_E2E_COUNT   documents per end-to-end run and per ceiling run (default 1000000)
+#   BENCH_BIG_COUNT   size of the large job whose peak RSS is measured (default 10000000; 0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+data="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+pid="$(scripts/mongodb.sh start "$data" "$port")"
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+
+cargo build --release --quiet --bin linq-datagen
+BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench throughput

@@ -1,0 +1,117 @@
+//! `openapi.yaml` describes exactly the routes the router serves, and the service serves it.
+
+use std::collections::BTreeSet;
+
+use linq_datagen::http::{OPENAPI_YAML, routes};
+use serde_yaml_ng::Value;
+
+use crate::helpers::spawn_app;
+
+fn documented() -> BTreeSet<(String, String)> {
+    let spec: Value = serde_yaml_ng::from_str(OPENAPI_YAML).expect("openapi.yaml is YAML");
+    let mut ops = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method != "parameters" {
+                ops.insert((path.as_str().unwrap().to_string(), method.to_uppercase()));
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn the_spec_and_the_router_list_the_same_operations() {
+    let served: BTreeSet<(String, String)> = routes()
+        .into_iter()
+        .map(|(p, m)| (p.to_string(), m.as_str().to_string()))
+        .collect();
+    assert_eq!(documented(), served);
+}
+
+#[test]
+fn every_error_code_the_service_uses_is_in_the_spec() {
+    let spec: Value = serde_yaml_ng::from_str(OPENAPI_YAML).unwrap();
+    let codes = format!(
+        "{:?}",
+        spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    );
+    let source = include_str!("../../src/error.rs");
+    for code in source.split('"').skip(1).step_by(2) {
+        if code.chars().all(|c| c.is_ascii_lowercase() || c == '_') && code.contains('_') {
+            assert!(
+                codes.contains(code),
+                "error code {code} is missing from the spec"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_the_spec_is_served() {
+    let app = spawn_app().await;
+    for (path, method) in documented() {
+        let url = format!("{}{}", app.address, path.replace("{id}", "no-such-job"));
+        let res = app
+            .http
+            .request(method.parse().unwrap(), url)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 405, "{method} {path} is not routed");
+        if res.status() == 404 {
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_ne!(
+                body["error"]["message"], "no such route",
+                "{method} {path} is not routed"
+            );
+        }
+    }
+    let res = app.get("/openapi.yaml").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), OPENAPI_YAML);
+}
+
+#[tokio::test]
+async fn metrics_scrape_cleanly_after_traffic() {
+    let app = spawn_app().await;
+    let res = app
+        .post("/generate/calls", &serde_json::json!({ "count": 20 }))
+        .await;
+    assert_eq!(res.status(), 201);
+    app.get("/stats").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for needle in [
+        "http_requests_total{",
+        "route=\"/generate/calls\"",
+        "http_request_duration_seconds_bucket{",
+        "documents_generated_total{collection=\"calls\"}",
+        "documents_inserted_total{collection=\"calls\"}",
+        "insert_batch_duration_seconds_bucket{",
+        "jobs_running",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    // Every sample line is `name{labels} value` or `name value` with a numeric value.
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(
+            value.parse::<f64>().is_ok() || value == "+Inf",
+            "bad sample: {line}"
+        );
+    }
+}

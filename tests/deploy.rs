@@ -1,0 +1,189 @@
+//! The container files cannot be run here (no Docker engine), so they are checked against the binary
+//! they run: every environment variable the compose file sets is one the binary reads, and every
+//! command the Dockerfile and compose file run parses as a real subcommand.
+
+use std::collections::BTreeSet;
+
+use clap::CommandFactory;
+use linq_datagen::config::Cli;
+use serde_yaml_ng::Value;
+
+/// Every environment variable any subcommand of the binary reads.
+fn accepted_env() -> BTreeSet<String> {
+    fn walk(cmd: &clap::Command, out: &mut BTreeSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.insert(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(&Cli::command(), &mut out);
+    out
+}
+
+/// Whether `args` (without the program name) parse as a command line of the binary.
+fn parses(args: &[&str]) -> Result<(), String> {
+    let mut argv = vec!["linq-datagen"];
+    argv.extend_from_slice(args);
+    Cli::command()
+        .try_get_matches_from(argv)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn compose() -> Value {
+    serde_yaml_ng::from_str(include_str!("../docker-compose.yml")).expect("compose file is YAML")
+}
+
+#[test]
+fn compose_sets_only_variables_the_binary_reads() {
+    let accepted = accepted_env();
+    assert!(accepted.contains("MONGO_URI") && accepted.contains("NUM_CALLS"));
+    let compose = compose();
+    let services = compose["services"].as_mapping().expect("services");
+    let mut checked = 0;
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        if name == "mongo" {
+            continue;
+        }
+        let env = service["environment"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{name} has an environment map"));
+        for (key, value) in env {
+            let key = key.as_str().unwrap();
+            assert!(
+                accepted.contains(key),
+                "{name} sets {key}, which the binary does not read"
+            );
+            assert!(
+                value.is_string(),
+                "{name}: quote {key}'s value so YAML keeps it a string"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "the compose file configures the service through its env vars"
+    );
+}
+
+#[test]
+fn compose_wires_mongo_health_and_profiles() {
+    let compose = compose();
+    let s = &compose["services"];
+    assert!(s["mongo"]["image"].as_str().unwrap().starts_with("mongo:"));
+    let health = format!("{:?}", s["mongo"]["healthcheck"]["test"]);
+    assert!(
+        health.contains("mongosh") && health.contains("ping"),
+        "{health}"
+    );
+    assert!(!s["mongo"]["volumes"].as_sequence().unwrap().is_empty());
+    for svc in ["service", "seed"] {
+        assert_eq!(
+            s[svc]["depends_on"]["mongo"]["condition"], "service_healthy",
+            "{svc}"
+        );
+        let uri = s[svc]["environment"]["MONGO_URI"].as_str().unwrap();
+        assert_eq!(
+            uri, "mongodb://mongo:27017",
+            "{svc} reaches mongo by its service name"
+        );
+    }
+    assert_eq!(s["seed"]["profiles"][0], "seed");
+    let port = s["service"]["ports"][0].as_str().unwrap();
+    let listen = s["service"]["environment"]["LISTEN_ADDR"].as_str().unwrap();
+    assert!(
+        listen.ends_with(port.split(':').next_back().unwrap()),
+        "{listen} vs {port}"
+    );
+}
+
+#[test]
+fn compose_commands_are_real_subcommands() {
+    let compose = compose();
+    let entry: Vec<&str> = compose["services"]["seed"]["entrypoint"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let script = entry.last().unwrap();
+    let mut found = 0;
+    for part in script.split("&&") {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        assert_eq!(words[0], "linq-datagen", "{part}");
+        parses(&words[1..]).unwrap_or_else(|e| panic!("{part}: {e}"));
+        found += 1;
+    }
+    assert_eq!(found, 2);
+}
+
+/// The JSON-array arguments of the Dockerfile instruction `name` (ENTRYPOINT, CMD, HEALTHCHECK).
+fn exec_form(dockerfile: &str, name: &str) -> Vec<String> {
+    let joined = dockerfile.replace("\\\n", " ");
+    let line = joined
+        .lines()
+        .find(|l| l.trim_start().starts_with(name))
+        .unwrap_or_else(|| panic!("Dockerfile has {name}"));
+    let array = &line[line.find('[').expect("exec form")..=line.rfind(']').unwrap()];
+    serde_json::from_str(array).expect("exec form is a JSON array")
+}
+
+#[test]
+fn dockerfile_runs_real_subcommands_as_a_non_root_user() {
+    let dockerfile = include_str!("../Dockerfile");
+    let entry = exec_form(dockerfile, "ENTRYPOINT");
+    assert_eq!(entry, ["linq-datagen"]);
+    let cmd = exec_form(dockerfile, "CMD");
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    parses(&args).unwrap();
+    assert_eq!(args, ["serve"]);
+    let health = exec_form(dockerfile, "HEALTHCHECK");
+    assert_eq!(health[0], "linq-datagen");
+    let args: Vec<&str> = health[1..].iter().map(String::as_str).collect();
+    parses(&args).unwrap();
+    assert_eq!(args[0], "healthcheck");
+
+    assert!(
+        dockerfile.contains("--bin linq-datagen"),
+        "builds the binary it runs"
+    );
+    assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
+    let user = dockerfile
+        .lines()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER instruction");
+    assert_ne!(user.trim(), "USER root");
+    // Variables the image sets are ones the binary reads.
+    let accepted = accepted_env();
+    for line in dockerfile
+        .replace("\\\n", " ")
+        .lines()
+        .filter(|l| l.starts_with("ENV "))
+    {
+        for pair in line[4..].split_whitespace() {
+            let key = pair.split('=').next().unwrap();
+            assert!(
+                accepted.contains(key),
+                "Dockerfile sets {key}, which the binary does not read"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_documents_every_environment_variable() {
+    let readme = include_str!("../README.md");
+    for env in accepted_env() {
+        assert!(
+            readme.contains(&format!("`{env}`")),
+            "README's settings table lacks {env}"
+        );
+    }
+}
