@@ -30,17 +30,8 @@ pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
             }),
         },
         GenerateWhat::Metrics(a) => {
-            let mut categories = Vec::new();
-            for name in &a.categories {
-                match Category::parse(name.trim()) {
-                    Some(c) => categories.push(c),
-                    None => bail!(
-                        "unknown category {name:?}; expected one of cpu, memory, disk, latency, network"
-                    ),
-                }
-            }
-            categories.sort();
-            categories.dedup();
+            let categories =
+                Category::parse_list(&a.categories).map_err(|(_, m)| anyhow::anyhow!(m))?;
             RunSpec {
                 count: to_u32(a.count)?,
                 seed: a.seed.unwrap_or_else(rng::random_seed),

@@ -179,14 +179,19 @@ struct Inner {
 
 fn params_doc(spec: &RunSpec) -> Document {
     match &spec.dataset {
-        Dataset::Calls(p) => doc! { "days": p.days, "end": p.end.to_rfc3339() },
+        Dataset::Calls(p) => doc! { "days": p.days, "end": rfc3339(p.end) },
         Dataset::Metrics(p) => doc! {
             "step_seconds": p.step_seconds,
             "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "hosts": p.hosts,
-            "end": p.end.to_rfc3339(),
+            "end": rfc3339(p.end),
         },
     }
+}
+
+/// The same text as the API's other timestamps (`…Z`, milliseconds).
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl JobManager {

@@ -97,10 +97,15 @@ fn field_name(path: &str, message: &str) -> String {
         .unwrap_or_else(|| "body".to_string())
 }
 
-/// serde_json appends "at line 1 column 12"; the field name already says where.
+/// serde_json appends "at line 1 column 12" (the field name already says where) and names Rust
+/// types; say it in JSON's terms instead.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    message
+        .replace("expected i64", "expected an integer")
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected u32", "expected a non-negative integer")
 }

@@ -127,21 +127,9 @@ impl MetricsRequest {
                         "must name at least one category",
                     ));
                 }
-                let mut parsed = Vec::with_capacity(names.len());
-                for (i, name) in names.iter().enumerate() {
-                    let c = Category::parse(name).ok_or_else(|| {
-                        ApiError::invalid(
-                            format!("categories[{i}]"),
-                            format!(
-                                "unknown category {name:?}; expected one of cpu, memory, disk, latency, network"
-                            ),
-                        )
-                    })?;
-                    parsed.push(c);
-                }
-                parsed.sort();
-                parsed.dedup();
-                parsed
+                Category::parse_list(&names).map_err(|(i, message)| {
+                    ApiError::invalid(format!("categories[{i}]"), message)
+                })?
             }
         };
         let series = u64::from(hosts) * categories.len() as u64;
