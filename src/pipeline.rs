@@ -198,6 +198,11 @@ pub async fn run(
     }
     // Drain what the producer may still hold so its thread ends promptly.
     drop(rx);
-    let _ = producer.await;
+    if let Err(e) = producer.await
+        && outcome.error.is_none()
+    {
+        // A generator bug must not pass for a short but successful run.
+        outcome.error = Some(mongodb::error::Error::custom(format!("generation failed: {e}")));
+    }
     outcome
 }
