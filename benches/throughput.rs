@@ -54,10 +54,9 @@ fn generation_rate(spec: &RunSpec) -> f64 {
     f64::from(spec.count) / secs
 }
 
-/// (b) The best insert rate of pre-built documents over a few batch sizes and concurrencies, into
-/// collections set up exactly as the service sets up its own (validators and indexes), so the
+/// Collections set up exactly as the service sets up its own (validators and indexes), so the
 /// server does the same work per document in (b) and (c).
-async fn insert_ceiling(uri: &str, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
+async fn ceiling_store(uri: &str) -> Store {
     let settings = DbSettings {
         mongo_uri: uri.to_string(),
         mongo_db: "bench_ceiling".into(),
@@ -66,32 +65,44 @@ async fn insert_ceiling(uri: &str, spec: &RunSpec, docs: u32) -> (f64, usize, us
         batch_size: 5000,
         inflight_batches: 4,
     };
-    let store = Store::connect(&settings).await.unwrap();
-    let db = store.database().clone();
+    Store::connect(&settings).await.unwrap()
+}
+
+/// (b) One ceiling run: `docs` pre-built documents of `spec`'s shape, inserted unordered in
+/// batches of `batch_size` with `concurrency` `insert_many` calls in flight, into fresh collections.
+async fn ceiling_once(
+    store: &Store,
+    spec: &RunSpec,
+    docs: u32,
+    batch_size: usize,
+    concurrency: usize,
+) -> f64 {
+    let _ = store.database().drop().await;
+    store.setup().await.unwrap();
+    let mut spec = spec.clone();
+    spec.count = docs;
+    let batches: Vec<Vec<RawDocumentBuf>> = spec.batches(RunId::new(3, 4), batch_size).collect();
     let coll = store.raw(spec.target());
-    let mut best = (0.0, 0, 0);
-    for batch_size in [2000usize, 5000, 10_000] {
-        if docs > 500_000 && batch_size == 2000 {
-            continue; // a long run: keep the grid to the sizes that win
-        }
-        for concurrency in [2usize, 4, 8] {
-            let _ = db.drop().await;
-            store.setup().await.unwrap();
-            let mut spec = spec.clone();
-            spec.count = docs;
-            let batches: Vec<Vec<RawDocumentBuf>> =
-                spec.batches(RunId::new(3, 4), batch_size).collect();
-            let started = Instant::now();
+    let started = Instant::now();
+    futures::stream::iter(batches)
+        .map(|b| {
             let coll = coll.clone();
-            futures::stream::iter(batches)
-                .map(|b| {
-                    let coll = coll.clone();
-                    async move { coll.insert_many(b).ordered(false).await.unwrap() }
-                })
-                .buffer_unordered(concurrency)
-                .for_each(|_| async {})
-                .await;
-            let rate = f64::from(docs) / started.elapsed().as_secs_f64();
+            async move { coll.insert_many(b).ordered(false).await.unwrap() }
+        })
+        .buffer_unordered(concurrency)
+        .for_each(|_| async {})
+        .await;
+    let rate = f64::from(docs) / started.elapsed().as_secs_f64();
+    let _ = store.database().drop().await;
+    rate
+}
+
+/// (b) The best ceiling over a few batch sizes and concurrencies: (rate, batch size, concurrency).
+async fn insert_ceiling(store: &Store, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
+    let mut best = (0.0, 0, 0);
+    for batch_size in [5000usize, 10_000] {
+        for concurrency in [2usize, 4, 8] {
+            let rate = ceiling_once(store, spec, docs, batch_size, concurrency).await;
             println!(
                 "  ceiling {}: batch {batch_size:>6}, {concurrency} concurrent: {rate:>9.0} docs/s",
                 spec.target().collection()
@@ -101,8 +112,12 @@ async fn insert_ceiling(uri: &str, spec: &RunSpec, docs: u32) -> (f64, usize, us
             }
         }
     }
-    let _ = db.drop().await;
     best
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 struct Service {
@@ -249,6 +264,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(e2e_count as u32);
+    let reps: usize = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
 
     println!("(a) generation alone, one core");
     let gen_calls = generation_rate(&call_spec(2_000_000));
@@ -256,34 +275,61 @@ async fn main() {
     println!("  calls:   {gen_calls:>12.0} docs/s");
     println!("  metrics: {gen_metrics:>12.0} docs/s");
 
-    println!("(b) raw insert ceiling: pre-built documents, same driver, unordered, concurrent");
-    let (ceil_calls, cb, cc) = insert_ceiling(&uri, &call_spec(0), ceiling_docs).await;
-    let (ceil_metrics, mb, mc) = insert_ceiling(&uri, &metric_spec(0), ceiling_docs).await;
+    println!(
+        "(b) raw insert ceiling: pre-built documents, same driver, unordered, concurrent, {ceiling_docs} each"
+    );
+    let store = ceiling_store(&uri).await;
+    let (ceil_calls, cb, cc) = insert_ceiling(&store, &call_spec(0), ceiling_docs).await;
+    let (ceil_metrics, mb, mc) = insert_ceiling(&store, &metric_spec(0), ceiling_docs).await;
     println!("  best calls:   {ceil_calls:>9.0} docs/s (batch {cb}, {cc} concurrent)");
     println!("  best metrics: {ceil_metrics:>9.0} docs/s (batch {mb}, {mc} concurrent)");
 
+    // One service run against the best of a noisy grid would measure the noise. So, at each
+    // dataset's best configuration, ceiling runs and service runs alternate and medians are compared.
     let http = reqwest::Client::new();
-    println!(
-        "(c) service end to end over HTTP, {e2e_count} documents each, tuned like the best ceiling run"
-    );
     let db = "bench_e2e";
     let mut peak_rss: f64 = 0.0;
-    for (path, ceiling, batch, inflight) in [
-        ("/generate/calls", ceil_calls, cb, cc),
-        ("/generate/metrics", ceil_metrics, mb, mc),
+    println!(
+        "(c) service end to end over HTTP, {e2e_count} documents a run, {reps} runs alternating with ceiling runs at the best configuration"
+    );
+    for (path, spec, grid_best, batch, inflight) in [
+        ("/generate/calls", call_spec(0), ceil_calls, cb, cc),
+        ("/generate/metrics", metric_spec(0), ceil_metrics, mb, mc),
     ] {
-        let _ = Client::with_uri_str(&uri)
-            .await
-            .unwrap()
-            .database(db)
-            .drop()
-            .await;
-        let svc = Service::start(&uri, db, batch, inflight);
-        let (rate, first) = end_to_end(&svc, &http, path, e2e_count, &uri, db).await;
-        peak_rss = peak_rss.max(svc.peak_rss_mb());
+        let (mut ceilings, mut services, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..reps {
+            ceilings.push(ceiling_once(&store, &spec, e2e_count as u32, batch, inflight).await);
+            let _ = Client::with_uri_str(&uri)
+                .await
+                .unwrap()
+                .database(db)
+                .drop()
+                .await;
+            let svc = Service::start(&uri, db, batch, inflight);
+            let (rate, first) = end_to_end(&svc, &http, path, e2e_count, &uri, db).await;
+            peak_rss = peak_rss.max(svc.peak_rss_mb());
+            services.push(rate);
+            firsts.push(first);
+        }
+        let (c, e) = (median(ceilings.clone()), median(services.clone()));
+        let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
+        println!("  {path} (batch {batch}, {inflight} in flight):");
         println!(
-            "  {path}: {rate:>9.0} docs/s (batch {batch}, {inflight} in flight), ratio to ceiling {:.2}, first 100k queryable after {first:.2} s",
-            rate / ceiling
+            "    ceiling runs {:?} docs/s, median {c:.0}",
+            rounded(&ceilings)
+        );
+        println!(
+            "    service runs {:?} docs/s, median {e:.0}",
+            rounded(&services)
+        );
+        println!(
+            "    ratio service/ceiling: {:.2} (paired medians); {:.2} against the grid's best single run",
+            e / c,
+            e / grid_best
+        );
+        println!(
+            "    first 100,000 documents queryable after {:.2} s (median)",
+            median(firsts)
         );
     }
     println!("(d) peak RSS of the service during (c): {peak_rss:.1} MB");

@@ -3,6 +3,7 @@
 # of the service, then benches/throughput.rs. All traffic stays on 127.0.0.1.
 #   BENCH_E2E_COUNT   documents per end-to-end run and per ceiling run (default 1000000)
 #   BENCH_BIG_COUNT   size of the large job whose peak RSS is measured (default 10000000; 0 skips it)
+#   BENCH_REPS        alternating ceiling and service runs per dataset (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

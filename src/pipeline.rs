@@ -202,7 +202,9 @@ pub async fn run(
         && outcome.error.is_none()
     {
         // A generator bug must not pass for a short but successful run.
-        outcome.error = Some(mongodb::error::Error::custom(format!("generation failed: {e}")));
+        outcome.error = Some(mongodb::error::Error::custom(format!(
+            "generation failed: {e}"
+        )));
     }
     outcome
 }

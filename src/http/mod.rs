@@ -18,11 +18,12 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{OnceCell, Semaphore};
 use tower::ServiceBuilder;
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 
@@ -113,24 +114,33 @@ pub fn router(state: AppState) -> Router {
     routes.fallback(not_found).with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|p| p.as_str().to_owned());
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    uri = %req.uri(),
-                    route = route.as_deref().unwrap_or("unmatched"),
-                    request_id = %id,
-                )
-            }))
+            .layer(
+                TraceLayer::new_for_http()
+                    // One access-log line per request at INFO, inside the request's span.
+                    .on_response(
+                        DefaultOnResponse::new()
+                            .level(tracing::Level::INFO)
+                            .latency_unit(LatencyUnit::Millis),
+                    )
+                    .make_span_with(|req: &Request| {
+                        let route = req
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map(|p| p.as_str().to_owned());
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            uri = %req.uri(),
+                            route = route.as_deref().unwrap_or("unmatched"),
+                            request_id = %id,
+                        )
+                    }),
+            )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(track_metrics))
             .layer(CatchPanicLayer::custom(|_| {
