@@ -177,6 +177,11 @@ pub fn status_body(status: StatusCode) -> Response {
             "the request took longer than the configured limit",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
+        // The timeout layer answers 503 (handlers render their own 503s as JSON).
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "timeout",
+            "the request took longer than the configured limit",
+        ),
         s if s.is_server_error() => ("internal", "internal error"),
         _ => ("bad_request", "bad request"),
     };

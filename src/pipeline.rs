@@ -196,7 +196,7 @@ pub async fn run(
             else => break,
         }
     }
-    // Drain what the producer may still hold so its thread ends promptly.
+    // Dropping the receiver discards any batch still queued and ends the producer at its next send.
     drop(rx);
     if let Err(e) = producer.await
         && outcome.error.is_none()

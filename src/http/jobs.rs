@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{ApiQuery, AppState};
+use super::{ApiQuery, AppState, bounded};
 use crate::error::ApiError;
 use crate::jobs::JobView;
 
@@ -31,7 +31,7 @@ pub async fn list(
         ));
     }
     let now = Utc::now();
-    let jobs = state.jobs.list(limit).await?;
+    let jobs = bounded(state.jobs.list(limit)).await?;
     Ok(Json(jobs.iter().map(|j| j.view(now)).collect()))
 }
 
@@ -40,7 +40,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<JobView, ApiError> {
-    Ok(state.jobs.get(&id).await?.view(Utc::now()))
+    Ok(bounded(state.jobs.get(&id)).await?.view(Utc::now()))
 }
 
 /// `DELETE /jobs/{id}`: cancels a running job; `200` with the final record once it has stopped,

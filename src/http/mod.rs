@@ -6,6 +6,7 @@ pub mod generate;
 mod jobs;
 mod stats;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -220,6 +221,25 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
+/// How long a status read (a job, readiness) may take before it is answered 503: a stalled database
+/// should not hold a polling dashboard for the whole request timeout.
+pub const STATUS_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a status read within [`STATUS_READ_TIMEOUT`].
+async fn bounded<T>(read: impl Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+    tokio::time::timeout(STATUS_READ_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::DatabaseUnavailable {
+                message: format!(
+                    "the database did not answer within {} s; retry later",
+                    STATUS_READ_TIMEOUT.as_secs()
+                ),
+                source: None,
+            })
+        })
+}
+
 /// `GET /healthz`: the process is up and serving.
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
@@ -227,8 +247,11 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// `GET /readyz`: the database answers and the collections are set up.
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    state.store.ping().await?;
-    state.ensure_setup().await?;
+    bounded(async {
+        state.store.ping().await?;
+        state.ensure_setup().await
+    })
+    .await?;
     Ok(Json(json!({ "status": "ready" })))
 }
 
