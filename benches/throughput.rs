@@ -115,6 +115,16 @@ async fn insert_ceiling(store: &Store, spec: &RunSpec, docs: u32) -> (f64, usize
     best
 }
 
+/// Starts the next run on an empty database.
+async fn drop_db(uri: &str, db: &str) {
+    let _ = Client::with_uri_str(uri)
+        .await
+        .unwrap()
+        .database(db)
+        .drop()
+        .await;
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -311,12 +321,7 @@ async fn main() {
         let (mut ceilings, mut services, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
             ceilings.push(ceiling_once(&store, &spec, e2e_count as u32, batch, inflight).await);
-            let _ = Client::with_uri_str(&uri)
-                .await
-                .unwrap()
-                .database(db)
-                .drop()
-                .await;
+            drop_db(&uri, db).await;
             let svc = Service::start(&uri, db, batch, inflight);
             let (rate, first) = end_to_end(&svc, &http, path, e2e_count, &uri, db).await;
             peak_rss = peak_rss.max(svc.peak_rss_mb());
@@ -353,12 +358,7 @@ async fn main() {
 async fn big_job(uri: &str, big_count: u64) {
     let db = "bench_e2e";
     let uri = uri.to_string();
-    let _ = Client::with_uri_str(&uri)
-        .await
-        .unwrap()
-        .database(db)
-        .drop()
-        .await;
+    drop_db(&uri, db).await;
     if big_count > 0 {
         let svc = Service::start(&uri, db, 10_000, 4);
         let (rate, _) = end_to_end(
@@ -375,11 +375,6 @@ async fn big_job(uri: &str, big_count: u64) {
             svc.peak_rss_mb()
         );
         drop(svc);
-        let _ = Client::with_uri_str(&uri)
-            .await
-            .unwrap()
-            .database(db)
-            .drop()
-            .await;
+        drop_db(&uri, db).await;
     }
 }

@@ -1,13 +1,7 @@
 use bson::{Document, doc};
 use serde_json::{Value, json};
 
-use crate::helpers::{mongo_uri, spawn_app, spawn_app_with};
-
-/// The generated fields of a call, without the per-run `_id`.
-fn content(mut d: Document) -> Document {
-    d.remove("_id");
-    d
-}
+use crate::helpers::{spawn_app, spawn_small_and_large_batching};
 
 #[tokio::test]
 async fn generated_calls_are_all_in_the_database_and_keep_the_invariants() {
@@ -66,22 +60,12 @@ async fn generated_calls_are_all_in_the_database_and_keep_the_invariants() {
 
 #[tokio::test]
 async fn same_seed_and_end_give_the_same_calls_whatever_the_batching() {
-    let uri = mongo_uri();
-    let small = spawn_app_with(&uri, |db, _| {
-        db.batch_size = 7;
-        db.inflight_batches = 1;
-    })
-    .await;
-    let large = spawn_app_with(&uri, |db, _| {
-        db.batch_size = 1000;
-        db.inflight_batches = 8;
-    })
-    .await;
+    let (small, large) = spawn_small_and_large_batching().await;
     let req = json!({ "count": 777, "seed": 12345, "end": "2026-06-01T00:00:00Z" });
     assert_eq!(small.post("/generate/calls", &req).await.status(), 201);
     assert_eq!(large.post("/generate/calls", &req).await.status(), 201);
-    let a: Vec<Document> = small.all("calls").await.into_iter().map(content).collect();
-    let b: Vec<Document> = large.all("calls").await.into_iter().map(content).collect();
+    let a: Vec<Document> = small.generated("calls").await;
+    let b: Vec<Document> = large.generated("calls").await;
     assert_eq!(a.len(), 777);
     assert_eq!(a, b);
 
@@ -94,7 +78,7 @@ async fn same_seed_and_end_give_the_same_calls_whatever_the_batching() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let c: Vec<Document> = other.all("calls").await.into_iter().map(content).collect();
+    let c: Vec<Document> = other.generated("calls").await;
     assert_ne!(c[0], a[0]);
 }
 
@@ -115,7 +99,7 @@ async fn a_reported_seed_reproduces_the_run() {
         .await
         .unwrap();
     assert_eq!(second["seed"], first["seed"]);
-    let docs: Vec<Document> = app.all("calls").await.into_iter().map(content).collect();
+    let docs = app.generated("calls").await;
     assert_eq!(docs.len(), 100);
     let (a, b) = docs.split_at(50);
     assert_eq!(a, b);

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use bson::{Document, doc};
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_small_and_large_batching};
 
 #[tokio::test]
 async fn metric_series_are_spaced_by_the_step_and_within_bounds() {
@@ -102,4 +102,16 @@ async fn the_metrics_validator_rejects_bad_documents_written_directly() {
             .expect_err(&format!("rejected: {bad}"));
     }
     assert_eq!(app.count("metrics", doc! {}).await, 1);
+}
+
+#[tokio::test]
+async fn same_seed_and_end_give_the_same_metrics_whatever_the_batching() {
+    // The walks carry state from point to point: batching must not cut them differently.
+    let (small, large) = spawn_small_and_large_batching().await;
+    let req = json!({ "count": 1234, "seed": 99, "hosts": 4, "end": "2026-06-01T00:00:00Z" });
+    assert_eq!(small.post("/generate/metrics", &req).await.status(), 201);
+    assert_eq!(large.post("/generate/metrics", &req).await.status(), 201);
+    let a = small.generated("metrics").await;
+    assert_eq!(a.len(), 1234);
+    assert_eq!(a, large.generated("metrics").await);
 }

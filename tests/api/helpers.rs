@@ -145,6 +145,16 @@ impl TestApp {
             .expect("collect")
     }
 
+    /// Every document of `collection` without its `_id` (which identifies the run, not the
+    /// content), in insertion order: what two runs with one seed must agree on.
+    pub async fn generated(&self, collection: &str) -> Vec<Document> {
+        let mut docs = self.all(collection).await;
+        for d in &mut docs {
+            d.remove("_id");
+        }
+        docs
+    }
+
     /// Stops the app gracefully and waits for it.
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.stop.take() {
@@ -174,6 +184,23 @@ impl Drop for TestApp {
         })
         .join();
     }
+}
+
+/// Two apps on the suite's server, one inserting 7 documents at a time one batch after the other,
+/// one 1000 at a time with 8 batches in flight: the same request must give the same documents.
+pub async fn spawn_small_and_large_batching() -> (TestApp, TestApp) {
+    let uri = mongo_uri();
+    let small = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 7;
+        db.inflight_batches = 1;
+    })
+    .await;
+    let large = spawn_app_with(&uri, |db, _| {
+        db.batch_size = 1000;
+        db.inflight_batches = 8;
+    })
+    .await;
+    (small, large)
 }
 
 /// A private MongoDB-compatible server for tests that stop and restart the database.
