@@ -6,26 +6,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs};
-use crate::generate::{CallParams, Category, MetricParams, RunId, rng};
+use crate::generate::{CallParams, Category, MetricParams, rng};
 use crate::pipeline::{self, Dataset, Progress, RunSpec, Tuning};
 use crate::store::Store;
 
 /// Turns `generate` arguments into a run, with the same bounds as the HTTP API.
 pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
-    let now = || {
-        chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
-    };
     let to_u32 = |n: u64| u32::try_from(n).context("--count must be at most 4294967295");
     Ok(match what {
         GenerateWhat::Calls(a) => RunSpec {
             count: to_u32(a.count)?,
             seed: a.seed.unwrap_or_else(rng::random_seed),
             dataset: Dataset::Calls(CallParams {
-                end: a.end.unwrap_or_else(now),
+                end: a.end.unwrap_or_else(pipeline::now_millis),
                 days: a.days,
             }),
         },
@@ -36,7 +32,7 @@ pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
                 count: to_u32(a.count)?,
                 seed: a.seed.unwrap_or_else(rng::random_seed),
                 dataset: Dataset::Metrics(MetricParams {
-                    end: a.end.unwrap_or_else(now),
+                    end: a.end.unwrap_or_else(pipeline::now_millis),
                     step_seconds: a.step_seconds,
                     categories,
                     hosts: a.hosts,
@@ -55,11 +51,7 @@ pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()>
         .setup()
         .await
         .context("cannot set up the collections")?;
-    let tuning = Tuning {
-        batch_size: db.batch_size as usize,
-        inflight: db.inflight_batches as usize,
-    };
-    let run = RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32);
+    let run = pipeline::new_run_id();
     let progress = Arc::new(Progress::default());
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
@@ -70,17 +62,13 @@ pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()>
     });
     let reporter = tokio::spawn(report(progress.clone(), u64::from(spec.count)));
     let started = Instant::now();
-    let outcome = pipeline::run(&store, &spec, run, tuning, progress, &cancel).await;
+    let outcome = pipeline::run(&store, &spec, run, Tuning::from(db), progress, &cancel).await;
     reporter.abort();
     let _ = reporter.await;
-    let inserted = if outcome.uncertain {
-        store
-            .count_run(spec.target(), run, spec.count)
-            .await
-            .unwrap_or(outcome.acknowledged)
-    } else {
-        outcome.acknowledged
-    };
+    let inserted = outcome
+        .written(&store, &spec, run)
+        .await
+        .unwrap_or(outcome.acknowledged);
     let secs = started.elapsed().as_secs_f64();
     println!(
         "inserted {inserted} of {} documents into {}.{} in {secs:.2} s ({:.0} docs/s), seed {}",

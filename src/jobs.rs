@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
-use crate::generate::{RunId, rng};
+use crate::generate::RunId;
 use crate::pipeline::{self, Dataset, Progress, RunSpec, Tuning};
 use crate::store::{Store, Target};
 
@@ -228,7 +228,7 @@ impl JobManager {
             return Err(ApiError::Overloaded);
         }
         let now = bson::DateTime::now();
-        let run = RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32);
+        let run = pipeline::new_run_id();
         let record = JobRecord {
             id: uuid::Uuid::new_v4().to_string(),
             kind: spec.target(),

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bson::RawDocumentBuf;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::generate::{CallGenerator, CallParams, MetricGenerator, MetricParams, RunId};
+use crate::config::DbSettings;
+use crate::generate::{CallGenerator, CallParams, MetricGenerator, MetricParams, RunId, rng};
 use crate::store::{Store, Target};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
@@ -109,6 +111,26 @@ pub struct Tuning {
     pub inflight: usize,
 }
 
+impl From<&DbSettings> for Tuning {
+    fn from(db: &DbSettings) -> Self {
+        Self {
+            batch_size: db.batch_size as usize,
+            inflight: db.inflight_batches as usize,
+        }
+    }
+}
+
+/// The `_id` range of a run starting now (the generators themselves never read the clock).
+pub fn new_run_id() -> RunId {
+    RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32)
+}
+
+/// The default end of a generation window: now, in whole milliseconds, which is what BSON stores,
+/// so the reported `end` reproduces the run exactly.
+pub fn now_millis() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
 /// Counters a run updates as it goes, read by progress reporters.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -133,6 +155,23 @@ pub struct RunOutcome {
     pub uncertain: bool,
     /// The run stopped because it was cancelled.
     pub cancelled: bool,
+}
+
+impl RunOutcome {
+    /// How many of the run's documents are in the database: the acknowledged count, or, when a
+    /// batch's answer was lost, a count of the run's `_id` range (which needs the database).
+    pub async fn written(
+        &self,
+        store: &Store,
+        spec: &RunSpec,
+        run: RunId,
+    ) -> Result<u64, mongodb::error::Error> {
+        if self.uncertain {
+            store.count_run(spec.target(), run, spec.count).await
+        } else {
+            Ok(self.acknowledged)
+        }
+    }
 }
 
 /// Generates and inserts `spec` as run `run`. Stops at the first failed batch or when `cancel`

@@ -25,11 +25,7 @@ impl Application {
         let store = Store::connect(db).await?;
         let listener = TcpListener::bind(serve.listen).await?;
         let shutdown_timeout = Duration::from_secs(serve.shutdown_timeout_secs);
-        let tuning = Tuning {
-            batch_size: db.batch_size as usize,
-            inflight: db.inflight_batches as usize,
-        };
-        let state = AppState::new(store, serve, tuning);
+        let state = AppState::new(store, serve, Tuning::from(db));
         if let Err(e) = state.ensure_setup().await {
             tracing::warn!(error = %e, "collection set-up deferred until the database answers");
         }

@@ -258,7 +258,7 @@ impl Store {
         let row = |key: &Document, g: Group| CallGroup {
             date: key.get_str("date").ok().map(str::to_owned),
             status: key.get_str("status").ok().map(str::to_owned),
-            call_type: None,
+            call_type: key.get_str("call_type").ok().map(str::to_owned),
             count: g.count,
             total_duration: g.total_duration.unwrap_or(0),
             avg_duration: g.avg_duration.map(round2),
@@ -281,10 +281,7 @@ impl Store {
                 .collect()
         };
         let by_status = keyed(facet.by_status, "status");
-        let mut by_type = keyed(facet.by_type, "status");
-        for t in &mut by_type {
-            t.call_type = t.status.take();
-        }
+        let by_type = keyed(facet.by_type, "call_type");
         Ok(CallStats {
             total: by_status.iter().map(|s| s.count).sum(),
             by_day,

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::extract::ApiJson;
 use crate::error::ApiError;
-use crate::generate::{CallParams, Category, MetricParams, RunId, rng};
+use crate::generate::{CallParams, Category, MetricParams, rng};
 use crate::pipeline::{self, Dataset, Progress, RunSpec};
 
 /// Body of `POST /generate/calls`.
@@ -77,10 +77,7 @@ fn window_end(
     end: Option<DateTime<Utc>>,
     span_secs: i64,
 ) -> Result<DateTime<Utc>, ApiError> {
-    let end = end.unwrap_or_else(|| {
-        // Whole milliseconds: what BSON stores, so the reported `end` reproduces the run exactly.
-        DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
-    });
+    let end = end.unwrap_or_else(pipeline::now_millis);
     if end.timestamp() - span_secs < 0 {
         return Err(ApiError::invalid(
             field,
@@ -190,8 +187,8 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Res
     state.ensure_setup().await?;
 
     let started = Instant::now();
-    let run = RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32);
-    let outcome = pipeline::run(
+    let run = pipeline::new_run_id();
+    let mut outcome = pipeline::run(
         &state.store,
         &spec,
         run,
@@ -200,19 +197,10 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Res
         &CancellationToken::new(),
     )
     .await;
-    if let Some(e) = outcome.error {
-        let written = if outcome.uncertain {
-            state
-                .store
-                .count_run(spec.target(), run, spec.count)
-                .await
-                .ok()
-        } else {
-            Some(outcome.acknowledged)
-        };
-        let written = match written {
-            Some(n) => format!("{n} of {} documents were written", spec.count),
-            None => format!(
+    if let Some(e) = outcome.error.take() {
+        let written = match outcome.written(&state.store, &spec, run).await {
+            Ok(n) => format!("{n} of {} documents were written", spec.count),
+            Err(_) => format!(
                 "at least {} of {} documents were written",
                 outcome.acknowledged, spec.count
             ),

@@ -186,6 +186,15 @@ impl Drop for TestApp {
     }
 }
 
+/// The stored record of job `id` in `db`, read directly (not through the API).
+pub async fn stored_job(db: &Database, id: &str) -> Document {
+    db.collection::<Document>("jobs")
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("find job")
+        .unwrap_or_else(|| panic!("job {id} is recorded"))
+}
+
 /// Two apps on the suite's server, one inserting 7 documents at a time one batch after the other,
 /// one 1000 at a time with 8 batches in flight: the same request must give the same documents.
 pub async fn spawn_small_and_large_batching() -> (TestApp, TestApp) {

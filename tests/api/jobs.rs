@@ -1,9 +1,9 @@
 use std::time::{Duration, Instant};
 
-use bson::{Document, doc};
+use bson::doc;
 use serde_json::{Value, json};
 
-use crate::helpers::{PrivateServer, TestApp, mongo_uri, spawn_app_with};
+use crate::helpers::{PrivateServer, TestApp, mongo_uri, spawn_app_with, stored_job};
 
 async fn job_app(uri: &str, max_jobs: u32) -> TestApp {
     spawn_app_with(uri, |db, serve| {
@@ -211,13 +211,7 @@ async fn shutdown_during_a_job_leaves_a_truthful_record() {
 
     app.shutdown().await.expect("the service stops cleanly");
 
-    let record = app
-        .db
-        .collection::<Document>("jobs")
-        .find_one(doc! { "_id": &id })
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored_job(&app.db, &id).await;
     assert_eq!(record.get_str("state").unwrap(), "failed", "{record}");
     assert!(record.get_str("last_error").unwrap().contains("shut down"));
     let inserted = record.get_i64("inserted").unwrap() as u64;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bson::{Document, doc};
 use serde_json::{Value, json};
 
-use crate::helpers::{mongo_uri, unique_db};
+use crate::helpers::{mongo_uri, stored_job, unique_db};
 
 #[tokio::test]
 async fn sigterm_during_a_job_exits_0_with_the_job_count_matching_the_database() {
@@ -87,12 +87,7 @@ async fn sigterm_during_a_job_exits_0_with_the_job_count_matching_the_database()
 
     let client = mongodb::Client::with_uri_str(mongo_uri()).await.unwrap();
     let db = client.database(&db_name);
-    let record = db
-        .collection::<Document>("jobs")
-        .find_one(doc! { "_id": &id })
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored_job(&db, &id).await;
     assert_eq!(record.get_str("state").unwrap(), "failed", "{record}");
     let inserted = record.get_i64("inserted").unwrap() as u64;
     let in_db = db
