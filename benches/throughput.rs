@@ -11,7 +11,7 @@ use bson::RawDocumentBuf;
 use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use linq_datagen::config::DbSettings;
-use linq_datagen::generate::{CallParams, Category, MetricParams, RunId};
+use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
 use linq_datagen::pipeline::{Dataset, RunSpec};
 use linq_datagen::store::Store;
 use mongodb::Client;
@@ -30,7 +30,7 @@ fn call_spec(count: u32) -> RunSpec {
 
 fn metric_spec(count: u32) -> RunSpec {
     RunSpec {
-        dataset: Dataset::Metrics(MetricParams {
+        dataset: Dataset::Metrics(PointParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             step_seconds: 30,
             categories: Category::ALL.to_vec(),

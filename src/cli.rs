@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs};
-use crate::generate::{CallParams, Category, MetricParams, rng};
+use crate::generate::{CallParams, Category, PointParams, rng};
 use crate::pipeline::{self, Dataset, Progress, RunSpec, Tuning};
 use crate::store::Store;
 
@@ -31,7 +31,7 @@ pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
             RunSpec {
                 count: to_u32(a.count)?,
                 seed: a.seed.unwrap_or_else(rng::random_seed),
-                dataset: Dataset::Metrics(MetricParams {
+                dataset: Dataset::Metrics(PointParams {
                     end: a.end.unwrap_or_else(pipeline::now_millis),
                     step_seconds: a.step_seconds,
                     categories,

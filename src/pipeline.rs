@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
-use crate::generate::{CallGenerator, CallParams, MetricGenerator, MetricParams, RunId, rng};
+use crate::generate::{CallGenerator, CallParams, PointGenerator, PointParams, RunId, rng};
 use crate::store::{Store, Target};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
@@ -30,7 +30,7 @@ pub enum Dataset {
     /// Call records.
     Calls(CallParams),
     /// Metric points.
-    Metrics(MetricParams),
+    Metrics(PointParams),
 }
 
 /// A complete description of one run: the same spec gives the same documents.
@@ -82,14 +82,14 @@ impl RunSpec {
 
 enum DocSource {
     Calls(CallGenerator),
-    Metrics(Box<MetricGenerator>),
+    Metrics(Box<PointGenerator>),
 }
 
 impl DocSource {
     fn new(dataset: &Dataset, seed: u64) -> Self {
         match dataset {
             Dataset::Calls(p) => DocSource::Calls(CallGenerator::new(*p, seed)),
-            Dataset::Metrics(p) => DocSource::Metrics(Box::new(MetricGenerator::new(p, seed))),
+            Dataset::Metrics(p) => DocSource::Metrics(Box::new(PointGenerator::new(p, seed))),
         }
     }
 

@@ -6,12 +6,12 @@
 
 mod bson;
 pub mod calls;
-pub mod metrics;
+pub mod points;
 pub mod rng;
 
 pub use self::bson::DocWriter;
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
-pub use metrics::{Category, MetricGenerator, MetricParams};
+pub use points::{Category, PointGenerator, PointParams};
 
 /// Identifies one generation run inside the `_id`s it writes.
 ///

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::extract::ApiJson;
 use crate::error::ApiError;
-use crate::generate::{CallParams, Category, MetricParams, rng};
+use crate::generate::{CallParams, Category, PointParams, rng};
 use crate::pipeline::{self, Dataset, Progress, RunSpec};
 
 /// Body of `POST /generate/calls`.
@@ -137,7 +137,7 @@ impl MetricsRequest {
             ((ticks - 1) * u64::from(step)) as i64,
         )?;
         let spec = RunSpec {
-            dataset: Dataset::Metrics(MetricParams {
+            dataset: Dataset::Metrics(PointParams {
                 end,
                 step_seconds: step,
                 categories,

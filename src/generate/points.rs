@@ -4,7 +4,7 @@
 //! Points are laid out tick by tick: tick 0 is at `end`, tick `t` at `end - t × step`, and every tick
 //! has one point per series (hosts × categories, in that order), so a dashboard sees every host report
 //! every metric at every step. The walk of a series is sequential, so a run's points are produced in
-//! order by one [`MetricGenerator`]; the result depends only on (parameters, seed), never on how the
+//! order by one [`PointGenerator`]; the result depends only on (parameters, seed), never on how the
 //! points are later batched.
 
 use chrono::{DateTime, Utc};
@@ -155,7 +155,7 @@ impl Category {
 
 /// What a request may choose about the metrics it generates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricParams {
+pub struct PointParams {
     /// Timestamp of the newest tick.
     pub end: DateTime<Utc>,
     /// Seconds between ticks (≥ 1).
@@ -168,7 +168,7 @@ pub struct MetricParams {
 
 /// One generated point, before it is written as BSON.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricPoint {
+pub struct Point {
     /// What is measured.
     pub category: Category,
     /// Host tag, `host-NN`.
@@ -189,7 +189,7 @@ struct Series {
 }
 
 /// Produces the points of one run in order; holds the state of every series' walk.
-pub struct MetricGenerator {
+pub struct PointGenerator {
     rng: DocRng,
     series: Vec<Series>,
     host_names: Vec<String>,
@@ -198,9 +198,9 @@ pub struct MetricGenerator {
     next: u64,
 }
 
-impl MetricGenerator {
+impl PointGenerator {
     /// A generator positioned at point 0 of the run for `params` and `seed`.
-    pub fn new(params: &MetricParams, seed: u64) -> Self {
+    pub fn new(params: &PointParams, seed: u64) -> Self {
         let mut setup = rng::stream_rng(seed, u64::MAX);
         let mut series = Vec::new();
         for host in 1..=params.hosts.max(1) {
@@ -229,7 +229,7 @@ impl MetricGenerator {
     }
 
     /// The next point of the run.
-    pub fn next_point(&mut self) -> MetricPoint {
+    pub fn next_point(&mut self) -> Point {
         let n = self.series.len() as u64;
         let tick = (self.next / n) as i64;
         let s = &mut self.series[(self.next % n) as usize];
@@ -247,7 +247,7 @@ impl MetricGenerator {
         let (lo, hi) = m.bounds;
         // Keep a little headroom off the floor so a series never sits flat at zero.
         let value = value.clamp(lo + (hi - lo) * 0.001, hi);
-        MetricPoint {
+        Point {
             category: s.category,
             host: s.host,
             value: (value * 100.0).round() / 100.0,
@@ -276,8 +276,8 @@ mod tests {
     use chrono::TimeZone;
     use std::collections::HashMap;
 
-    fn params(categories: Vec<Category>, hosts: u32) -> MetricParams {
-        MetricParams {
+    fn params(categories: Vec<Category>, hosts: u32) -> PointParams {
+        PointParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
             step_seconds: 30,
             categories,
@@ -288,19 +288,19 @@ mod tests {
     #[test]
     fn same_seed_same_points() {
         let p = params(Category::ALL.to_vec(), 3);
-        let (mut a, mut b) = (MetricGenerator::new(&p, 5), MetricGenerator::new(&p, 5));
+        let (mut a, mut b) = (PointGenerator::new(&p, 5), PointGenerator::new(&p, 5));
         for _ in 0..1000 {
             assert_eq!(a.next_point(), b.next_point());
         }
-        let mut c = MetricGenerator::new(&p, 6);
-        let mut a = MetricGenerator::new(&p, 5);
+        let mut c = PointGenerator::new(&p, 6);
+        let mut a = PointGenerator::new(&p, 5);
         assert!((0..20).any(|_| a.next_point() != c.next_point()));
     }
 
     #[test]
     fn values_stay_in_range_and_series_are_spaced_by_step() {
         let p = params(Category::ALL.to_vec(), 4);
-        let mut g = MetricGenerator::new(&p, 1);
+        let mut g = PointGenerator::new(&p, 1);
         let mut last: HashMap<(Category, u32), i64> = HashMap::new();
         for _ in 0..100_000 {
             let pt = g.next_point();
@@ -318,7 +318,7 @@ mod tests {
     /// A change here changes every dataset users generated from a seed: make it on purpose only.
     #[test]
     fn seed_42_points_are_pinned() {
-        let mut g = MetricGenerator::new(&params(Category::ALL.to_vec(), 2), 42);
+        let mut g = PointGenerator::new(&params(Category::ALL.to_vec(), 2), 42);
         let values: Vec<f64> = (0..10).map(|_| g.next_point().value).collect();
         assert_eq!(values, PINNED, "seed 42 changed: {values:?}");
     }
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn only_requested_categories_appear() {
         let p = params(vec![Category::Latency, Category::Disk], 2);
-        let mut g = MetricGenerator::new(&p, 1);
+        let mut g = PointGenerator::new(&p, 1);
         for _ in 0..1000 {
             let c = g.next_point().category;
             assert!(matches!(c, Category::Latency | Category::Disk));
@@ -341,7 +341,7 @@ mod tests {
         // Neighbouring points of a walk are close; independent uniform draws over the range would
         // differ by a third of the range on average.
         let p = params(vec![Category::Cpu], 1);
-        let mut g = MetricGenerator::new(&p, 3);
+        let mut g = PointGenerator::new(&p, 3);
         let values: Vec<f64> = (0..10_000).map(|_| g.next_point().value).collect();
         let mean_step =
             values.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (values.len() - 1) as f64;
