@@ -11,15 +11,16 @@ use bson::RawDocumentBuf;
 use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use linq_datagen::config::DbSettings;
+use linq_datagen::generate::Params;
 use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
-use linq_datagen::pipeline::{Dataset, RunSpec};
+use linq_datagen::pipeline::RunSpec;
 use linq_datagen::store::Store;
 use mongodb::Client;
 use serde_json::{Value, json};
 
 fn call_spec(count: u32) -> RunSpec {
     RunSpec {
-        dataset: Dataset::Calls(CallParams {
+        params: Params::Calls(CallParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             days: 30,
         }),
@@ -30,7 +31,7 @@ fn call_spec(count: u32) -> RunSpec {
 
 fn metric_spec(count: u32) -> RunSpec {
     RunSpec {
-        dataset: Dataset::Metrics(PointParams {
+        params: Params::Metrics(PointParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             step_seconds: 30,
             categories: Category::ALL.to_vec(),
@@ -56,7 +57,7 @@ fn generation_rate(spec: &RunSpec) -> f64 {
 
 /// Collections set up exactly as the service sets up its own (validators and indexes), so the
 /// server does the same work per document in (b) and (c).
-async fn ceiling_store(uri: &str) -> Store {
+async fn ceiling_store(uri: &str) -> Ceiling {
     let settings = DbSettings {
         mongo_uri: uri.to_string(),
         mongo_db: "bench_ceiling".into(),
@@ -65,24 +66,39 @@ async fn ceiling_store(uri: &str) -> Store {
         batch_size: 5000,
         inflight_batches: 4,
     };
-    Store::connect(&settings).await.unwrap()
+    Ceiling {
+        store: Store::connect(&settings).await.unwrap(),
+        db: Client::with_uri_str(uri)
+            .await
+            .unwrap()
+            .database(&settings.mongo_db),
+    }
+}
+
+/// The service's store (for the set-up) and a plain driver handle on the same database (for the
+/// raw inserts).
+struct Ceiling {
+    store: Store,
+    db: mongodb::Database,
 }
 
 /// (b) One ceiling run: `docs` pre-built documents of `spec`'s shape, inserted unordered in
 /// batches of `batch_size` with `concurrency` `insert_many` calls in flight, into fresh collections.
 async fn ceiling_once(
-    store: &Store,
+    ceiling: &Ceiling,
     spec: &RunSpec,
     docs: u32,
     batch_size: usize,
     concurrency: usize,
 ) -> f64 {
-    let _ = store.database().drop().await;
-    store.setup().await.unwrap();
+    let _ = ceiling.db.drop().await;
+    ceiling.store.setup().await.unwrap();
     let mut spec = spec.clone();
     spec.count = docs;
     let batches: Vec<Vec<RawDocumentBuf>> = spec.batches(RunId::new(3, 4), batch_size).collect();
-    let coll = store.raw(spec.target());
+    let coll = ceiling
+        .db
+        .collection::<RawDocumentBuf>(spec.kind().collection());
     let started = Instant::now();
     futures::stream::iter(batches)
         .map(|b| {
@@ -93,19 +109,19 @@ async fn ceiling_once(
         .for_each(|_| async {})
         .await;
     let rate = f64::from(docs) / started.elapsed().as_secs_f64();
-    let _ = store.database().drop().await;
+    let _ = ceiling.db.drop().await;
     rate
 }
 
 /// (b) The best ceiling over a few batch sizes and concurrencies: (rate, batch size, concurrency).
-async fn insert_ceiling(store: &Store, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
+async fn insert_ceiling(ceiling: &Ceiling, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
     let mut best = (0.0, 0, 0);
     for batch_size in [5000usize, 10_000] {
         for concurrency in [2usize, 4, 8] {
-            let rate = ceiling_once(store, spec, docs, batch_size, concurrency).await;
+            let rate = ceiling_once(ceiling, spec, docs, batch_size, concurrency).await;
             println!(
                 "  ceiling {}: batch {batch_size:>6}, {concurrency} concurrent: {rate:>9.0} docs/s",
-                spec.target().collection()
+                spec.kind().collection()
             );
             if rate > best.0 {
                 best = (rate, batch_size, concurrency);

@@ -9,49 +9,63 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs};
-use crate::generate::{CallParams, Category, PointParams, rng};
-use crate::pipeline::{self, Dataset, Progress, RunSpec, Tuning};
-use crate::store::Store;
+use crate::generate::{CallParams, ParamError, Params, PointParams, params};
+use crate::pipeline::{self, Progress, Run, RunSpec, Tuning};
+use crate::store::{RetryPolicy, Store};
 
-/// Turns `generate` arguments into a run, with the same bounds as the HTTP API.
-pub fn spec(what: GenerateWhat) -> anyhow::Result<RunSpec> {
-    let to_u32 = |n: u64| u32::try_from(n).context("--count must be at most 4294967295");
+/// How long `generate` keeps asking a database that went away how many documents arrived.
+const RECONCILE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Turns `generate` arguments into a run, through the same constructors (bounds, defaults, window
+/// rule) as the HTTP API.
+pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
+    let now = pipeline::now_millis();
+    let count = |n: u64| params::count(i64::try_from(n).unwrap_or(i64::MAX), u64::MAX);
     Ok(match what {
-        GenerateWhat::Calls(a) => RunSpec {
-            count: to_u32(a.count)?,
-            seed: a.seed.unwrap_or_else(rng::random_seed),
-            dataset: Dataset::Calls(CallParams {
-                end: a.end.unwrap_or_else(pipeline::now_millis),
-                days: a.days,
-            }),
-        },
+        GenerateWhat::Calls(a) => {
+            let count = count(a.count)?;
+            let p = CallParams::new(Some(a.days.into()), a.end, now)?;
+            RunSpec::new(Params::Calls(p), count, a.seed)
+        }
         GenerateWhat::Metrics(a) => {
-            let categories =
-                Category::parse_list(&a.categories).map_err(|(_, m)| anyhow::anyhow!(m))?;
-            RunSpec {
-                count: to_u32(a.count)?,
-                seed: a.seed.unwrap_or_else(rng::random_seed),
-                dataset: Dataset::Metrics(PointParams {
-                    end: a.end.unwrap_or_else(pipeline::now_millis),
-                    step_seconds: a.step_seconds,
-                    categories,
-                    hosts: a.hosts,
-                }),
-            }
+            let count = count(a.count)?;
+            let p = PointParams::new(
+                count,
+                Some(a.step_seconds.into()),
+                Some(&a.categories),
+                Some(a.hosts.into()),
+                a.end,
+                now,
+            )?;
+            RunSpec::new(Params::Metrics(p), count, a.seed)
         }
     })
+}
+
+/// The message and exit status (2, like clap's own usage errors) of parameters out of bounds.
+pub fn usage_error(e: &ParamError) -> (String, i32) {
+    let flag = e
+        .field
+        .split('[')
+        .next()
+        .unwrap_or(&e.field)
+        .replace('_', "-");
+    (
+        format!("error: invalid value for --{flag}: {}", e.message),
+        2,
+    )
 }
 
 /// `generate`: runs the pipeline with a progress bar on a terminal (plain lines otherwise) and
 /// prints a summary. Ctrl-C stops at a batch boundary and reports the exact count.
 pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()> {
-    let spec = spec(what)?;
+    let run = Run::new(spec(what)?);
+    let spec = run.spec();
     let store = Store::connect(db).await?;
     store
         .setup()
         .await
         .context("cannot set up the collections")?;
-    let run = pipeline::new_run_id();
     let progress = Arc::new(Progress::default());
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
@@ -61,29 +75,29 @@ pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()>
         }
     });
     let reporter = tokio::spawn(report(progress.clone(), u64::from(spec.count)));
-    let started = Instant::now();
-    let outcome = pipeline::run(&store, &spec, run, Tuning::from(db), progress, &cancel).await;
+    let reconcile = RetryPolicy::for_up_to(RECONCILE_PATIENCE);
+    let report = run
+        .execute(&store, Tuning::from(db), &progress, &cancel, &reconcile)
+        .await;
     reporter.abort();
     let _ = reporter.await;
-    let inserted = outcome
-        .written(&store, &spec, run)
-        .await
-        .unwrap_or(outcome.acknowledged);
-    let secs = started.elapsed().as_secs_f64();
+    let written = report.written;
+    let at_least = if report.exact { "" } else { "at least " };
     println!(
-        "inserted {inserted} of {} documents into {}.{} in {secs:.2} s ({:.0} docs/s), seed {}",
+        "inserted {at_least}{written} of {} documents into {}.{} in {:.2} s ({:.0} docs/s), seed {}",
         spec.count,
         db.mongo_db,
-        spec.target().collection(),
-        inserted as f64 / secs.max(1e-6),
+        spec.kind().collection(),
+        report.elapsed.as_secs_f64(),
+        report.docs_per_second(),
         spec.seed,
     );
     store.shutdown().await;
-    if let Some(e) = outcome.error {
-        bail!("stopped after {inserted} documents: {e}");
+    if let Some(e) = report.error {
+        bail!("stopped after {at_least}{written} documents: {e}");
     }
-    if outcome.cancelled {
-        bail!("interrupted after {inserted} documents");
+    if report.cancelled {
+        bail!("interrupted after {at_least}{written} documents");
     }
     Ok(())
 }
@@ -99,13 +113,13 @@ async fn report(progress: Arc<Progress>, total: u64) {
         );
         let _guard = scopeguard(bar.clone());
         loop {
-            bar.set_position(progress.inserted());
+            bar.set_position(progress.written());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     } else {
         loop {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let n = progress.inserted();
+            let n = progress.written();
             let rate = n as f64 / started.elapsed().as_secs_f64();
             let eta = if rate > 0.0 {
                 total.saturating_sub(n) as f64 / rate

@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::generate::params::{
+    DEFAULT_DAYS, DEFAULT_HOSTS, DEFAULT_STEP_SECONDS, MAX_COUNT, MAX_DAYS, MAX_HOSTS,
+    MAX_STEP_SECONDS,
+};
+
 /// Generates realistic call records and infrastructure metrics into MongoDB.
 #[derive(Debug, Parser)]
 #[command(name = "linq-datagen", version, about, propagate_version = true)]
@@ -101,7 +106,7 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     /// Largest `count` one request may ask for.
     #[arg(long, env = "MAX_COUNT", default_value_t = 100_000_000,
-          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(MAX_COUNT)))]
     pub max_count: u64,
     /// Requests for more documents than this run as background jobs (202 + job id).
     #[arg(long, env = "ASYNC_THRESHOLD", default_value_t = 100_000,
@@ -162,11 +167,11 @@ pub enum GenerateWhat {
 pub struct CallArgs {
     /// Number of call records.
     #[arg(long, env = "NUM_CALLS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(MAX_COUNT)))]
     pub count: u64,
     /// Start times spread over this many days before --end.
-    #[arg(long, env = "DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(long, env = "DAYS", default_value_t = DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
     pub days: u32,
     /// End of the time window (RFC 3339); default now.
     #[arg(long)]
@@ -181,11 +186,11 @@ pub struct CallArgs {
 pub struct MetricArgs {
     /// Number of metric points.
     #[arg(long, env = "NUM_METRICS", default_value_t = 200,
-          value_parser = clap::value_parser!(u64).range(1..=4_000_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(MAX_COUNT)))]
     pub count: u64,
     /// Seconds between consecutive points of a series, going back from --end.
-    #[arg(long, env = "STEP_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u32).range(1..=31_536_000))]
+    #[arg(long, env = "STEP_SECONDS", default_value_t = DEFAULT_STEP_SECONDS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_STEP_SECONDS)))]
     pub step_seconds: u32,
     /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
     #[arg(
@@ -195,8 +200,8 @@ pub struct MetricArgs {
     )]
     pub categories: Vec<String>,
     /// Number of hosts reporting each category.
-    #[arg(long, env = "HOSTS", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "HOSTS", default_value_t = DEFAULT_HOSTS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HOSTS)))]
     pub hosts: u32,
     /// Timestamp of the newest point (RFC 3339); default now.
     #[arg(long)]

@@ -1,15 +1,89 @@
 //! The one error type of the HTTP API and how it renders.
 //!
 //! Every error body is `{"error": {"code": "...", "message": "..."}}` (plus `field` where one field is
-//! at fault). Codes are stable and meant for programs; messages are for people. 4xx messages say
-//! exactly what is wrong with the input; 5xx messages are opaque and the cause is logged once, here.
+//! at fault). Codes are stable and meant for programs ([`ErrorCode`] lists them all); messages are for
+//! people. 4xx messages say exactly what is wrong with the input; 5xx messages are opaque and the
+//! cause is logged once, when the response is rendered.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::generate::ParamError;
+use crate::store::DbError;
+
 /// Seconds a client should wait before retrying after a 429 or 503.
 pub const RETRY_AFTER_SECS: u64 = 2;
+
+/// Every machine-readable error code the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body or query string cannot be parsed at all.
+    MalformedRequest,
+    /// 400: any other client error produced outside the handlers.
+    BadRequest,
+    /// 422: a field is of the wrong type, unknown, or out of bounds.
+    InvalidField,
+    /// 404: no such route or resource.
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 409: the resource's state does not allow the request.
+    Conflict,
+    /// 413: the body is too large.
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// 429: this instance runs its maximum of background jobs.
+    TooManyJobs,
+    /// 503: this instance is at its limit of concurrent generation requests.
+    Overloaded,
+    /// 503: MongoDB cannot be reached.
+    DatabaseUnavailable,
+    /// 503/504: the request took longer than the configured limit.
+    Timeout,
+    /// 500: anything else.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the OpenAPI test that checks the spec lists them all.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::MalformedRequest,
+        ErrorCode::BadRequest,
+        ErrorCode::InvalidField,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::TooManyJobs,
+        ErrorCode::Overloaded,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::Timeout,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as it appears in error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::TooManyJobs => "too_many_jobs",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +122,9 @@ pub enum ApiError {
     DatabaseUnavailable {
         /// What the client should know (never the driver's error text).
         message: String,
-        /// The driver error, for the log.
+        /// The database error, for the log.
         #[source]
-        source: Option<mongodb::error::Error>,
+        source: Option<DbError>,
     },
     /// 500 `internal`: anything else; the body says nothing, the log says everything.
     #[error("internal error: {0:#}")]
@@ -64,7 +138,7 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Detail<'a> {
-    code: &'a str,
+    code: ErrorCode,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
@@ -97,32 +171,40 @@ impl ApiError {
     }
 
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Malformed(_) => "malformed_request",
-            ApiError::InvalidField { .. } => "invalid_field",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::TooManyJobs(_) => "too_many_jobs",
-            ApiError::Overloaded => "overloaded",
-            ApiError::DatabaseUnavailable { .. } => "database_unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Malformed(_) => ErrorCode::MalformedRequest,
+            ApiError::InvalidField { .. } => ErrorCode::InvalidField,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::TooManyJobs(_) => ErrorCode::TooManyJobs,
+            ApiError::Overloaded => ErrorCode::Overloaded,
+            ApiError::DatabaseUnavailable { .. } => ErrorCode::DatabaseUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
-impl From<mongodb::error::Error> for ApiError {
-    fn from(e: mongodb::error::Error) -> Self {
-        crate::telemetry::record_db_error(&e);
-        if crate::store::is_unavailable(&e) {
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
             ApiError::DatabaseUnavailable {
                 message: "the database is unavailable; retry later".into(),
                 source: Some(e),
             }
         } else {
             ApiError::Internal(e.into())
+        }
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::InvalidField {
+            field: e.field,
+            message: e.message,
         }
     }
 }
@@ -139,58 +221,53 @@ impl IntoResponse for ApiError {
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
             ApiError::DatabaseUnavailable {
                 source: Some(e), ..
-            } => {
-                tracing::warn!(error = %e, "database unavailable")
-            }
+            } => tracing::warn!(error = %e, "database unavailable"),
             _ => {}
         }
-        let body = Body {
-            error: Detail {
-                code: self.code(),
-                message,
-                field,
-            },
-        };
-        let mut response = (status, axum::Json(body)).into_response();
-        if matches!(
-            status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        ) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
-        response
+        render(status, self.code(), message, field)
     }
+}
+
+/// The API's error body with `Retry-After` on 429 and 503.
+fn render(status: StatusCode, code: ErrorCode, message: String, field: Option<&str>) -> Response {
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            field,
+        },
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// Renders a bare error status (one produced by a layer or by axum itself, with no JSON body) in
 /// the API's error format, so clients see one shape for every error.
 pub fn status_body(status: StatusCode) -> Response {
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method_not_allowed", "method not allowed on this route")
-        }
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (
-            "timeout",
-            "the request took longer than the configured limit",
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
         // The timeout layer answers 503 (handlers render their own 503s as JSON).
-        StatusCode::SERVICE_UNAVAILABLE => (
-            "timeout",
+        StatusCode::REQUEST_TIMEOUT
+        | StatusCode::GATEWAY_TIMEOUT
+        | StatusCode::SERVICE_UNAVAILABLE => (
+            ErrorCode::Timeout,
             "the request took longer than the configured limit",
         ),
-        s if s.is_server_error() => ("internal", "internal error"),
-        _ => ("bad_request", "bad request"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body is too large"),
+        s if s.is_server_error() => (ErrorCode::Internal, "internal error"),
+        _ => (ErrorCode::BadRequest, "bad request"),
     };
-    let body = Body {
-        error: Detail {
-            code,
-            message: message.into(),
-            field: None,
-        },
-    };
-    (status, axum::Json(body)).into_response()
+    render(status, code, message.into(), None)
 }

@@ -3,6 +3,7 @@
 use clap::Parser;
 use linq_datagen::cli;
 use linq_datagen::config::{Cli, Command};
+use linq_datagen::generate::ParamError;
 use linq_datagen::startup::Application;
 use linq_datagen::telemetry;
 
@@ -10,7 +11,7 @@ use linq_datagen::telemetry;
 async fn main() -> anyhow::Result<()> {
     let args = Cli::parse();
     telemetry::init(&args.log);
-    match args.command {
+    let result = match args.command {
         Command::Serve(serve) => {
             Application::build(&args.db, serve)
                 .await?
@@ -20,5 +21,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Generate(g) => cli::generate(&args.db, g.what).await,
         Command::Setup => cli::setup(&args.db).await,
         Command::Healthcheck(h) => cli::healthcheck(&h).await,
+    };
+    if let Some(e) = result
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<ParamError>())
+    {
+        let (message, code) = cli::usage_error(e);
+        eprintln!("{message}");
+        std::process::exit(code);
     }
+    result
 }

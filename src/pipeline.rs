@@ -1,13 +1,14 @@
-//! The streaming write path: generate a batch, insert it, keep a few batches in flight, never hold
-//! more than that. Memory stays flat whatever the count; the database, not the generator, sets the
-//! pace.
+//! The one way to run a generation: a [`Run`] owns its `_id` range, streams generated batches into
+//! the database with a few inserts in flight, honours cancellation, and ends with a [`RunReport`]
+//! whose count is exact. The CLI, the synchronous HTTP path and background jobs all call it.
 //!
 //! One producer thread generates batches in document order (so the output depends only on the
 //! run's parameters and seed) and hands them over a bounded channel; the async side keeps up to
-//! `inflight` unordered `insert_many` calls running at once.
+//! `inflight` unordered `insert_many` calls running at once. Memory stays flat whatever the count;
+//! the database, not the generator, sets the pace.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bson::RawDocumentBuf;
 use chrono::{DateTime, Utc};
@@ -17,27 +18,19 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
-use crate::generate::{CallGenerator, CallParams, PointGenerator, PointParams, RunId, rng};
-use crate::store::{Store, Target};
+use crate::generate::{CallGenerator, Kind, Params, PointGenerator, RunId, rng};
+use crate::store::write::BatchOutcome;
+use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
 pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
-/// What to generate.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Dataset {
-    /// Call records.
-    Calls(CallParams),
-    /// Metric points.
-    Metrics(PointParams),
-}
-
 /// A complete description of one run: the same spec gives the same documents.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {
     /// What to generate and how.
-    pub dataset: Dataset,
+    pub params: Params,
     /// How many documents (at most `u32::MAX`, the size of the index part of an `_id`).
     pub count: u32,
     /// The seed.
@@ -45,12 +38,18 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// The collection the run writes to.
-    pub fn target(&self) -> Target {
-        match self.dataset {
-            Dataset::Calls(_) => Target::Calls,
-            Dataset::Metrics(_) => Target::Metrics,
+    /// A spec with the given seed, or a fresh random one.
+    pub fn new(params: Params, count: u32, seed: Option<u64>) -> Self {
+        Self {
+            params,
+            count,
+            seed: seed.unwrap_or_else(rng::random_seed),
         }
+    }
+
+    /// The kind of data, and so the collection, the run writes.
+    pub fn kind(&self) -> Kind {
+        self.params.kind()
     }
 
     /// The documents of the run in order, batched: every batch holds at most `batch_size`
@@ -59,8 +58,8 @@ impl RunSpec {
         &self,
         run: RunId,
         batch_size: usize,
-    ) -> impl Iterator<Item = Vec<RawDocumentBuf>> {
-        let mut source = DocSource::new(&self.dataset, self.seed);
+    ) -> impl Iterator<Item = Vec<RawDocumentBuf>> + use<> {
+        let mut generator = Generator::new(&self.params, self.seed);
         let count = self.count;
         let mut next = 0u32;
         std::iter::from_fn(move || {
@@ -70,7 +69,7 @@ impl RunSpec {
             let mut batch = Vec::with_capacity(batch_size.min((count - next) as usize));
             let mut bytes = 0;
             while next < count && batch.len() < batch_size && bytes < MAX_BATCH_BYTES {
-                let doc = source.document(run, next);
+                let doc = generator.document(run, next);
                 bytes += doc.as_bytes().len();
                 batch.push(doc);
                 next += 1;
@@ -80,24 +79,25 @@ impl RunSpec {
     }
 }
 
-enum DocSource {
+/// The generator of either kind, behind one call.
+enum Generator {
     Calls(CallGenerator),
-    Metrics(Box<PointGenerator>),
+    Points(Box<PointGenerator>),
 }
 
-impl DocSource {
-    fn new(dataset: &Dataset, seed: u64) -> Self {
-        match dataset {
-            Dataset::Calls(p) => DocSource::Calls(CallGenerator::new(*p, seed)),
-            Dataset::Metrics(p) => DocSource::Metrics(Box::new(PointGenerator::new(p, seed))),
+impl Generator {
+    fn new(params: &Params, seed: u64) -> Self {
+        match params {
+            Params::Calls(p) => Generator::Calls(CallGenerator::new(*p, seed)),
+            Params::Metrics(p) => Generator::Points(Box::new(PointGenerator::new(p, seed))),
         }
     }
 
     #[inline]
     fn document(&mut self, run: RunId, index: u32) -> RawDocumentBuf {
         match self {
-            DocSource::Calls(g) => g.document(run, index),
-            DocSource::Metrics(g) => g.next_document(run, index),
+            Generator::Calls(g) => g.document(run, index),
+            Generator::Points(g) => g.next_document(run, index),
         }
     }
 }
@@ -120,130 +120,176 @@ impl From<&DbSettings> for Tuning {
     }
 }
 
-/// The `_id` range of a run starting now (the generators themselves never read the clock).
-pub fn new_run_id() -> RunId {
-    RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32)
-}
-
 /// The default end of a generation window: now, in whole milliseconds, which is what BSON stores,
 /// so the reported `end` reproduces the run exactly.
 pub fn now_millis() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
 }
 
-/// Counters a run updates as it goes, read by progress reporters.
+/// Counters a run updates as it goes, read by progress reporters while it runs.
 #[derive(Debug, Default)]
 pub struct Progress {
-    inserted: AtomicU64,
+    written: AtomicU64,
 }
 
 impl Progress {
     /// Documents acknowledged so far.
-    pub fn inserted(&self) -> u64 {
-        self.inserted.load(Ordering::Relaxed)
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
+}
+
+/// Why a run stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A batch failed in the database.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// The generator itself failed (a bug): the run must not pass for a short success.
+    #[error("generation failed: {0}")]
+    Generation(String),
 }
 
 /// How a run ended.
 #[derive(Debug)]
-pub struct RunOutcome {
-    /// Documents the server acknowledged.
-    pub acknowledged: u64,
+pub struct RunReport {
+    /// The run's documents in the database: exact when `exact`, otherwise those acknowledged (a
+    /// lower bound: a batch's answer was lost and the database could not be asked afterwards).
+    pub written: u64,
+    /// `written` is the exact count.
+    pub exact: bool,
     /// The first error, if any; the run stopped at it.
-    pub error: Option<mongodb::error::Error>,
-    /// A batch failed without an answer: the exact count needs [`Store::count_run`].
-    pub uncertain: bool,
+    pub error: Option<RunError>,
     /// The run stopped because it was cancelled.
     pub cancelled: bool,
+    /// Wall time of the run, reconciliation included.
+    pub elapsed: Duration,
 }
 
-impl RunOutcome {
-    /// How many of the run's documents are in the database: the acknowledged count, or, when a
-    /// batch's answer was lost, a count of the run's `_id` range (which needs the database).
-    pub async fn written(
-        &self,
-        store: &Store,
-        spec: &RunSpec,
-        run: RunId,
-    ) -> Result<u64, mongodb::error::Error> {
-        if self.uncertain {
-            store.count_run(spec.target(), run, spec.count).await
-        } else {
-            Ok(self.acknowledged)
-        }
+impl RunReport {
+    /// Documents written per second over the run.
+    pub fn docs_per_second(&self) -> f64 {
+        self.written as f64 / self.elapsed.as_secs_f64().max(1e-6)
     }
 }
 
-/// Generates and inserts `spec` as run `run`. Stops at the first failed batch or when `cancel`
-/// fires; either way the batches already sent are waited for, so the counts are final.
-pub async fn run(
-    store: &Store,
-    spec: &RunSpec,
-    run: RunId,
-    tuning: Tuning,
-    progress: Arc<Progress>,
-    cancel: &CancellationToken,
-) -> RunOutcome {
-    let inflight = tuning.inflight.max(1);
-    let (tx, mut rx) = mpsc::channel::<Vec<RawDocumentBuf>>(inflight);
-    let producer_spec = spec.clone();
-    let collection = spec.target().collection();
-    let producer = tokio::task::spawn_blocking(move || {
-        for batch in producer_spec.batches(run, tuning.batch_size.max(1)) {
-            metrics::counter!("documents_generated_total", "collection" => collection)
-                .increment(batch.len() as u64);
-            if tx.blocking_send(batch).is_err() {
-                break; // the consumer stopped: cancelled or failed
-            }
-        }
-    });
+/// One run: a spec and the `_id` range its documents occupy, known before it starts so a job can
+/// record it (and anyone can count the run's documents later).
+#[derive(Debug, Clone)]
+pub struct Run {
+    spec: RunSpec,
+    id: RunId,
+}
 
-    let target = spec.target();
-    let mut pending = FuturesUnordered::new();
-    let mut outcome = RunOutcome {
-        acknowledged: 0,
-        error: None,
-        uncertain: false,
-        cancelled: false,
-    };
-    let mut accepting = true;
-    loop {
-        tokio::select! {
-            biased;
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                let done: crate::store::BatchOutcome = done;
-                outcome.acknowledged += done.inserted;
-                progress.inserted.fetch_add(done.inserted, Ordering::Relaxed);
-                if let Some(e) = done.error {
-                    outcome.uncertain |= done.uncertain;
-                    if outcome.error.is_none() {
-                        outcome.error = Some(e);
+impl Run {
+    /// A run of `spec` starting now, with a fresh `_id` range.
+    pub fn new(spec: RunSpec) -> Self {
+        let id = RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32);
+        Self { spec, id }
+    }
+
+    /// The run's `_id` range.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// What the run generates.
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// Generates and inserts the run. Stops at the first failed batch or when `cancel` fires;
+    /// either way the batches already sent are waited for, and when a batch's answer was lost the
+    /// run's `_id` range is counted (retrying per `reconcile`), so the reported count is exact.
+    pub async fn execute(
+        &self,
+        store: &Store,
+        tuning: Tuning,
+        progress: &Progress,
+        cancel: &CancellationToken,
+        reconcile: &RetryPolicy,
+    ) -> RunReport {
+        let started = Instant::now();
+        let (acknowledged, uncertain, error, cancelled) =
+            self.stream(store, tuning, progress, cancel).await;
+        let (written, exact) = if uncertain {
+            let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+            match until_answered("counting a run", reconcile, || {
+                store.count_run(kind, id, count)
+            })
+            .await
+            {
+                Ok(n) => (n, true),
+                Err(_) => (acknowledged, false),
+            }
+        } else {
+            (acknowledged, true)
+        };
+        RunReport {
+            written,
+            exact,
+            error,
+            cancelled,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn stream(
+        &self,
+        store: &Store,
+        tuning: Tuning,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> (u64, bool, Option<RunError>, bool) {
+        let inflight = tuning.inflight.max(1);
+        let (tx, mut rx) = mpsc::channel::<Vec<RawDocumentBuf>>(inflight);
+        let (spec, id) = (self.spec.clone(), self.id);
+        let kind = spec.kind();
+        let producer = tokio::task::spawn_blocking(move || {
+            for batch in spec.batches(id, tuning.batch_size.max(1)) {
+                metrics::counter!("documents_generated_total", "collection" => kind.collection())
+                    .increment(batch.len() as u64);
+                if tx.blocking_send(batch).is_err() {
+                    break; // the consumer stopped: cancelled or failed
+                }
+            }
+        });
+
+        let mut pending = FuturesUnordered::new();
+        let (mut acknowledged, mut uncertain, mut cancelled) = (0u64, false, false);
+        let mut error: Option<RunError> = None;
+        let mut accepting = true;
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = pending.next(), if !pending.is_empty() => {
+                    let done: BatchOutcome = done;
+                    acknowledged += done.written;
+                    progress.written.fetch_add(done.written, Ordering::Relaxed);
+                    if let Some(e) = done.error {
+                        uncertain |= done.uncertain;
+                        error.get_or_insert(RunError::Database(e));
+                        accepting = false;
+                        rx.close();
                     }
+                }
+                _ = cancel.cancelled(), if accepting => {
+                    cancelled = true;
                     accepting = false;
                     rx.close();
                 }
+                batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
+                    Some(docs) => pending.push(store.insert_batch(kind, docs)),
+                    None => accepting = false,
+                },
+                else => break,
             }
-            _ = cancel.cancelled(), if accepting => {
-                outcome.cancelled = true;
-                accepting = false;
-                rx.close();
-            }
-            batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                Some(docs) => pending.push(store.insert_batch(target, docs)),
-                None => accepting = false,
-            },
-            else => break,
         }
+        // Dropping the receiver discards any batch still queued and ends the producer at its next send.
+        drop(rx);
+        if let Err(e) = producer.await {
+            error.get_or_insert(RunError::Generation(e.to_string()));
+        }
+        (acknowledged, uncertain, error, cancelled)
     }
-    // Dropping the receiver discards any batch still queued and ends the producer at its next send.
-    drop(rx);
-    if let Err(e) = producer.await
-        && outcome.error.is_none()
-    {
-        // A generator bug must not pass for a short but successful run.
-        outcome.error = Some(mongodb::error::Error::custom(format!(
-            "generation failed: {e}"
-        )));
-    }
-    outcome
 }

@@ -84,19 +84,3 @@ fn describe() {
         "Failed database operations, by kind"
     );
 }
-
-/// Counts a failed database operation under a coarse, bounded `kind` label.
-pub fn record_db_error(e: &mongodb::error::Error) {
-    let kind = if crate::store::is_unavailable(e) {
-        "unavailable"
-    } else {
-        match e.kind.as_ref() {
-            mongodb::error::ErrorKind::InsertMany(_) | mongodb::error::ErrorKind::Write(_) => {
-                "write"
-            }
-            mongodb::error::ErrorKind::Command(_) => "command",
-            _ => "other",
-        }
-    };
-    metrics::counter!("database_errors_total", "kind" => kind).increment(1);
-}

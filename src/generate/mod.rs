@@ -6,11 +6,13 @@
 
 mod bson;
 pub mod calls;
+pub mod params;
 pub mod points;
 pub mod rng;
 
 pub use self::bson::DocWriter;
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
+pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};
 
 /// Identifies one generation run inside the `_id`s it writes.

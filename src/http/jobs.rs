@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{ApiQuery, AppState, bounded};
 use crate::error::ApiError;
-use crate::jobs::JobView;
+use crate::jobs::{self as job, JobView};
 
 /// Query of `GET /jobs`.
 #[derive(Debug, Deserialize)]
@@ -32,15 +32,16 @@ pub async fn list(
     }
     let now = Utc::now();
     let jobs = bounded(state.jobs.list(limit)).await?;
-    Ok(Json(jobs.iter().map(|j| j.view(now)).collect()))
+    Ok(Json(jobs.iter().map(|j| job::view(j, now)).collect()))
 }
 
 /// `GET /jobs/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<JobView, ApiError> {
-    Ok(bounded(state.jobs.get(&id)).await?.view(Utc::now()))
+) -> Result<Json<JobView>, ApiError> {
+    let record = bounded(state.jobs.get(&id)).await?;
+    Ok(Json(job::view(&record, Utc::now())))
 }
 
 /// `DELETE /jobs/{id}`: cancels a running job; `200` with the final record once it has stopped,
@@ -55,5 +56,5 @@ pub async fn cancel(
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(record.view(Utc::now()))).into_response())
+    Ok((status, Json(job::view(&record, Utc::now()))).into_response())
 }

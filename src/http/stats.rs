@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{ApiQuery, AppState};
 use crate::error::ApiError;
-use crate::store::Stats;
+use crate::store::stats::Stats;
 
 /// Query of `GET /stats`.
 #[derive(Debug, Deserialize)]

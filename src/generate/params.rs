@@ -1,0 +1,301 @@
+//! What a run may be asked for, parsed once for every caller ("parse, don't validate"): the HTTP API
+//! and the command line build [`CallParams`] and [`PointParams`] through these constructors, which
+//! own the bounds, the defaults and the window rule, and name the field at fault.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::calls::{CallParams, DURATION_BOUNDS};
+use super::points::{Category, PointParams};
+
+/// Largest `count` of one run: the index part of a run's `_id` is 32 bits.
+pub const MAX_COUNT: u32 = 4_000_000_000;
+/// Default and largest call window, in days.
+pub const DEFAULT_DAYS: u32 = 30;
+/// Largest call window, in days (ten years).
+pub const MAX_DAYS: u32 = 3650;
+/// Default spacing of a metric series, in seconds.
+pub const DEFAULT_STEP_SECONDS: u32 = 30;
+/// Largest spacing of a metric series: a year.
+pub const MAX_STEP_SECONDS: u32 = 31_536_000;
+/// Default number of hosts per category.
+pub const DEFAULT_HOSTS: u32 = 3;
+/// Largest number of hosts per category.
+pub const MAX_HOSTS: u32 = 10_000;
+/// Every generated timestamp is at or after this instant (1970-01-01T00:00:00Z, in ms) …
+pub const EARLIEST_MS: i64 = 0;
+/// … and before this one (10000-01-01T00:00:00Z, in ms): beyond it dates have no 4-digit year and
+/// `$dateToString` fails on them.
+pub const LATEST_MS_EXCLUSIVE: i64 = 253_402_300_800_000;
+
+/// The two kinds of data the service generates, each into its own collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Call records, into `calls`.
+    Calls,
+    /// Metric points, into `metrics`.
+    Metrics,
+}
+
+impl Kind {
+    /// The collection documents of this kind are written to.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Kind::Calls => "calls",
+            Kind::Metrics => "metrics",
+        }
+    }
+}
+
+/// The parameters of one run, of either kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// Call records.
+    Calls(CallParams),
+    /// Metric points.
+    Metrics(PointParams),
+}
+
+impl Params {
+    /// Which kind of data these parameters generate.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Params::Calls(_) => Kind::Calls,
+            Params::Metrics(_) => Kind::Metrics,
+        }
+    }
+
+    /// The end of the time window.
+    pub fn end(&self) -> DateTime<Utc> {
+        match self {
+            Params::Calls(p) => p.end,
+            Params::Metrics(p) => p.end,
+        }
+    }
+}
+
+/// A parameter out of its bounds: which one, and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ParamError {
+    /// The field (or flag, without dashes) at fault, e.g. `count` or `categories[1]`.
+    pub field: String,
+    /// What is wrong, naming the bound.
+    pub message: String,
+}
+
+impl ParamError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `value` within `lo..=hi`, or an error naming `field` and the bounds.
+pub fn bounded(field: &str, value: i64, lo: i64, hi: i64) -> Result<i64, ParamError> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ParamError::new(
+            field,
+            format!("must be between {lo} and {hi}, got {value}"),
+        ))
+    }
+}
+
+/// A run's document count, within `1..=max` (and never above [`MAX_COUNT`]).
+pub fn count(value: i64, max: u64) -> Result<u32, ParamError> {
+    let max = max.min(u64::from(MAX_COUNT)) as i64;
+    bounded("count", value, 1, max).map(|n| n as u32)
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Checks that `end` itself lies in the representable window.
+fn check_end(end: DateTime<Utc>, latest_exclusive: i64) -> Result<(), ParamError> {
+    let ms = end.timestamp_millis();
+    if ms < EARLIEST_MS {
+        return Err(ParamError::new(
+            "end",
+            format!("must not be before {}, got {end}", rfc3339(EARLIEST_MS)),
+        ));
+    }
+    if ms >= latest_exclusive {
+        return Err(ParamError::new(
+            "end",
+            format!(
+                "must be before {} so that every generated time stays before year 10000, got {end}",
+                rfc3339(latest_exclusive)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl CallParams {
+    /// Call parameters with their defaults (`days` 30, `end` = `now`), checked so that every start
+    /// and end time falls between 1970-01-01 and 9999-12-31.
+    pub fn new(
+        days: Option<i64>,
+        end: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ParamError> {
+        let days = bounded(
+            "days",
+            days.unwrap_or(i64::from(DEFAULT_DAYS)),
+            1,
+            i64::from(MAX_DAYS),
+        )? as u32;
+        let end = end.unwrap_or(now);
+        // The longest call ends DURATION_BOUNDS.1 seconds after a start just before `end`.
+        check_end(
+            end,
+            LATEST_MS_EXCLUSIVE - i64::from(DURATION_BOUNDS.1) * 1000,
+        )?;
+        let span_ms = i64::from(days) * 86_400_000;
+        if end.timestamp_millis() - span_ms < EARLIEST_MS {
+            return Err(ParamError::new(
+                "end",
+                format!(
+                    "a window of {days} days back from {end} would start before 1970-01-01; \
+                     choose a later end or fewer days"
+                ),
+            ));
+        }
+        Ok(Self { end, days })
+    }
+}
+
+impl PointParams {
+    /// Metric parameters for a run of `count` points with their defaults (`step_seconds` 30, all
+    /// categories, 3 hosts, `end` = `now`), checked so that every tick falls between 1970-01-01
+    /// and 9999-12-31.
+    pub fn new(
+        count: u32,
+        step_seconds: Option<i64>,
+        categories: Option<&[String]>,
+        hosts: Option<i64>,
+        end: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ParamError> {
+        let step_seconds = bounded(
+            "step_seconds",
+            step_seconds.unwrap_or(i64::from(DEFAULT_STEP_SECONDS)),
+            1,
+            i64::from(MAX_STEP_SECONDS),
+        )? as u32;
+        let hosts = bounded(
+            "hosts",
+            hosts.unwrap_or(i64::from(DEFAULT_HOSTS)),
+            1,
+            i64::from(MAX_HOSTS),
+        )? as u32;
+        let categories = match categories {
+            None => Category::ALL.to_vec(),
+            Some([]) => {
+                return Err(ParamError::new(
+                    "categories",
+                    "must name at least one category",
+                ));
+            }
+            Some(names) => Category::parse_list(names)
+                .map_err(|(i, message)| ParamError::new(format!("categories[{i}]"), message))?,
+        };
+        let end = end.unwrap_or(now);
+        check_end(end, LATEST_MS_EXCLUSIVE)?;
+        let series = u64::from(hosts) * categories.len() as u64;
+        let ticks = u64::from(count.max(1)).div_ceil(series);
+        let span_ms = (ticks - 1) as i64 * i64::from(step_seconds) * 1000;
+        if end.timestamp_millis() - span_ms < EARLIEST_MS {
+            return Err(ParamError::new(
+                "step_seconds",
+                format!(
+                    "{ticks} ticks of {step_seconds} s back from {end} would reach before \
+                     1970-01-01; choose a smaller count or step_seconds, or a later end"
+                ),
+            ));
+        }
+        Ok(Self {
+            end,
+            step_seconds,
+            categories,
+            hosts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = CallParams::new(None, None, now()).unwrap();
+        assert_eq!((c.days, c.end), (DEFAULT_DAYS, now()));
+        let p = PointParams::new(200, None, None, None, None, now()).unwrap();
+        assert_eq!(p.step_seconds, DEFAULT_STEP_SECONDS);
+        assert_eq!(p.hosts, DEFAULT_HOSTS);
+        assert_eq!(p.categories, Category::ALL.to_vec());
+    }
+
+    #[test]
+    fn bounds_name_their_field() {
+        assert_eq!(count(0, 100).unwrap_err().field, "count");
+        assert_eq!(count(101, 100).unwrap_err().field, "count");
+        assert_eq!(
+            CallParams::new(Some(3651), None, now()).unwrap_err().field,
+            "days"
+        );
+        let names = ["cpu".to_string(), "gpu".to_string()];
+        let e = PointParams::new(10, None, Some(&names), None, None, now()).unwrap_err();
+        assert_eq!(e.field, "categories[1]");
+        let e = PointParams::new(10, None, Some(&[]), None, None, now()).unwrap_err();
+        assert_eq!(e.field, "categories");
+        let e = PointParams::new(10, None, None, Some(0), None, now()).unwrap_err();
+        assert_eq!(e.field, "hosts");
+    }
+
+    #[test]
+    fn every_timestamp_stays_between_1970_and_9999() {
+        // 3000 points of 5 series at one year apart reach back 600 years: before 1970.
+        let e = PointParams::new(3000, Some(31_536_000), None, None, None, now()).unwrap_err();
+        assert_eq!(e.field, "step_seconds");
+        let before = Utc.with_ymd_and_hms(1969, 12, 31, 0, 0, 0).unwrap();
+        let e = PointParams::new(1, None, None, None, Some(before), now()).unwrap_err();
+        assert_eq!(e.field, "end");
+        let far = Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap();
+        let e = PointParams::new(1, None, None, None, Some(far), now()).unwrap_err();
+        assert_eq!(e.field, "end");
+        let e = CallParams::new(Some(30), Some(far), now()).unwrap_err();
+        assert_eq!(e.field, "end");
+        // The last call may run two hours past `end`: that must stay in year 9999 too.
+        let late = Utc.with_ymd_and_hms(9999, 12, 31, 23, 0, 0).unwrap();
+        assert_eq!(
+            CallParams::new(None, Some(late), now()).unwrap_err().field,
+            "end"
+        );
+        let early = Utc.with_ymd_and_hms(1970, 1, 10, 0, 0, 0).unwrap();
+        assert_eq!(
+            CallParams::new(Some(30), Some(early), now())
+                .unwrap_err()
+                .field,
+            "end"
+        );
+        assert!(CallParams::new(Some(9), Some(early), now()).is_ok());
+        // Exactly at the edges is fine.
+        let p = PointParams::new(1, None, None, None, Some(DateTime::UNIX_EPOCH), now());
+        assert!(p.is_ok());
+    }
+}

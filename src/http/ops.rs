@@ -1,0 +1,44 @@
+//! Operational endpoints: liveness, readiness, the Prometheus scrape and the OpenAPI description.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::{AppState, bounded};
+use crate::error::ApiError;
+
+/// The OpenAPI description of this API, served at `GET /openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+/// `GET /healthz`: the process is up and serving.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers and the collections are set up.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    bounded(async {
+        state.store.ping().await?;
+        state.ensure_setup().await
+    })
+    .await?;
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn prometheus_metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// `GET /openapi.yaml`.
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
+}

@@ -1,0 +1,312 @@
+//! Background jobs: large runs answer `202` at once and go on here. Their records — state, counts,
+//! rate, errors, cancellation — live in MongoDB (see [`crate::store::jobs`]), so any replica can
+//! report on or cancel a job that another one runs. This module keeps what is local to one
+//! instance: job slots, cancellation tokens, the heartbeat loop and the decision to reap a job whose
+//! instance vanished.
+//!
+//! Exactness: a job's count is the number of its documents in the database; [`Run::execute`]
+//! makes it exact, and a job whose end could not be recorded is settled by counting its `_id`
+//! range when it is next read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::ApiError;
+use crate::pipeline::{Progress, Run, RunError, RunSpec, Tuning};
+use crate::store::jobs::{JobEnd, JobRecord, JobState};
+use crate::store::{RetryPolicy, Store, until_answered};
+
+/// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A running job whose record has not been touched for this long lost its instance.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+/// How long `DELETE /jobs/{id}` waits for the job to stop before answering.
+pub const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// How long a job keeps asking a database that went away for its final count and record; past
+/// that (or at shutdown) the record is left for the stale-job reaper to settle.
+pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
+
+mod view;
+
+use view::params_doc;
+pub use view::{JobView, view};
+
+/// Runs this instance's jobs and reads everyone's. Cheap to clone.
+#[derive(Clone)]
+pub struct JobManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    tuning: Tuning,
+    slots: Arc<Semaphore>,
+    max_jobs: u32,
+    instance: String,
+    tracker: TaskTracker,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    shutdown: CancellationToken,
+}
+
+impl JobManager {
+    /// A manager running at most `max_jobs` jobs at once on this instance.
+    pub fn new(store: Store, tuning: Tuning, max_jobs: u32) -> Self {
+        metrics::gauge!("jobs_running").set(0.0);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                tuning,
+                slots: Arc::new(Semaphore::new(max_jobs as usize)),
+                max_jobs,
+                instance: uuid::Uuid::new_v4().to_string(),
+                tracker: TaskTracker::new(),
+                running: Mutex::new(HashMap::new()),
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Records and starts a job for `spec`; `429` when this instance is at its limit.
+    pub async fn start(&self, spec: RunSpec) -> Result<JobRecord, ApiError> {
+        let permit = self
+            .inner
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs))?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ApiError::Overloaded);
+        }
+        let now = bson::DateTime::now();
+        let run = Run::new(spec);
+        let spec = run.spec();
+        let record = JobRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: spec.kind(),
+            state: JobState::Running,
+            requested: i64::from(spec.count),
+            written: 0,
+            seed: spec.seed as i64,
+            params: params_doc(&spec.params),
+            run_started: i64::from(run.id().started),
+            run_nonce: i64::from(run.id().nonce),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            docs_per_second: 0.0,
+            last_error: None,
+            cancel_requested: false,
+            owner: self.inner.instance.clone(),
+        };
+        self.inner.store.insert_job(&record).await?;
+        let token = self.inner.shutdown.child_token();
+        self.inner
+            .running
+            .lock()
+            .expect("job map lock")
+            .insert(record.id.clone(), token.clone());
+        self.update_gauge();
+        let manager = self.clone();
+        let id = record.id.clone();
+        self.inner
+            .tracker
+            .spawn(async move { manager.run(id, run, token, permit).await });
+        tracing::info!(job = %record.id, kind = ?record.kind, requested = record.requested, "job started");
+        Ok(record)
+    }
+
+    async fn run(
+        &self,
+        id: String,
+        run: Run,
+        token: CancellationToken,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        let store = &self.inner.store;
+        let progress = Progress::default();
+        let started = Instant::now();
+        let rate = |n: u64| n as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        let reconcile = RetryPolicy {
+            patience: FINISH_PATIENCE,
+            stop: self.inner.shutdown.clone(),
+        };
+        let work = run.execute(store, self.inner.tuning, &progress, &token, &reconcile);
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.tick().await;
+        let report = loop {
+            tokio::select! {
+                report = &mut work => break report,
+                _ = tick.tick() => {
+                    let n = progress.written();
+                    // A failed heartbeat is not fatal: the run meets the same outage itself.
+                    if let Ok(Some(true)) = store.job_heartbeat(&id, n, rate(n)).await {
+                        token.cancel();
+                    }
+                }
+            }
+        };
+
+        if !report.exact {
+            tracing::error!(job = %id, "database gone; job left for the stale-job reaper");
+            self.forget(&id);
+            return;
+        }
+        let interrupted = token.is_cancelled() && self.inner.shutdown.is_cancelled();
+        let (state, last_error) = match (&report.error, report.cancelled) {
+            (Some(e), _) => (JobState::Failed, Some(describe(e))),
+            (None, true) if interrupted => (
+                JobState::Failed,
+                Some("interrupted: the service shut down".to_string()),
+            ),
+            (None, true) => (JobState::Cancelled, None),
+            (None, false) => (JobState::Done, None),
+        };
+        let end = JobEnd {
+            state,
+            written: report.written,
+            docs_per_second: report.docs_per_second(),
+            last_error,
+        };
+        if let Err(e) = until_answered("recording a job's end", &reconcile, || {
+            store.finish_job(&id, &end)
+        })
+        .await
+        {
+            tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
+        }
+        self.forget(&id);
+        tracing::info!(job = %id, ?state, written = report.written, error = end.last_error.as_deref(), "job ended");
+    }
+
+    fn forget(&self, id: &str) {
+        self.inner.running.lock().expect("job map lock").remove(id);
+        self.update_gauge();
+    }
+
+    fn update_gauge(&self) {
+        metrics::gauge!("jobs_running").set(self.running() as f64);
+    }
+
+    fn not_found(id: &str) -> ApiError {
+        ApiError::NotFound(format!("no job with id {id:?}"))
+    }
+
+    /// One job, with a job whose instance vanished marked failed first.
+    pub async fn get(&self, id: &str) -> Result<JobRecord, ApiError> {
+        let record = self
+            .inner
+            .store
+            .job(id)
+            .await?
+            .ok_or_else(|| Self::not_found(id))?;
+        self.reap_if_stale(record).await
+    }
+
+    /// The most recent jobs, newest first.
+    pub async fn list(&self, limit: i64) -> Result<Vec<JobRecord>, ApiError> {
+        let records = self.inner.store.recent_jobs(limit).await?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(self.reap_if_stale(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// A running job nobody has updated for [`STALE_AFTER`] lost its instance: count what it wrote
+    /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
+    async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
+        let age = Utc::now() - record.updated_at.to_chrono();
+        let ours = self
+            .inner
+            .running
+            .lock()
+            .expect("job map lock")
+            .contains_key(&record.id);
+        if record.state != JobState::Running
+            || ours
+            || age.to_std().unwrap_or_default() < STALE_AFTER
+        {
+            return Ok(record);
+        }
+        let store = &self.inner.store;
+        let written = store
+            .count_run(record.kind, record.run_id(), record.requested as u32)
+            .await?;
+        let (state, error) = if written as i64 == record.requested {
+            (JobState::Done, None)
+        } else {
+            (
+                JobState::Failed,
+                Some("the instance running this job stopped responding".to_string()),
+            )
+        };
+        store
+            .settle_stale_job(&record, state, written, error)
+            .await?
+            .ok_or_else(|| Self::not_found(&record.id))
+    }
+
+    /// Asks a job to stop and waits (up to [`CANCEL_WAIT`]) until it has, so the answer carries the
+    /// exact count. Returns the record and whether the job has stopped.
+    pub async fn cancel(&self, id: &str) -> Result<(JobRecord, bool), ApiError> {
+        let record = self.get(id).await?;
+        match record.state {
+            JobState::Running => {}
+            JobState::Cancelled => return Ok((record, true)),
+            other => {
+                return Err(ApiError::Conflict(format!(
+                    "job {id} has already ended ({})",
+                    other.as_str()
+                )));
+            }
+        }
+        self.inner.store.request_job_cancel(id).await?;
+        if let Some(token) = self.inner.running.lock().expect("job map lock").get(id) {
+            token.cancel();
+        }
+        let deadline = Instant::now() + CANCEL_WAIT;
+        loop {
+            let record = self.get(id).await?;
+            if record.state != JobState::Running || Instant::now() >= deadline {
+                let stopped = record.state != JobState::Running;
+                return Ok((record, stopped));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Number of jobs running on this instance.
+    pub fn running(&self) -> usize {
+        self.inner.running.lock().expect("job map lock").len()
+    }
+
+    /// Stops every job of this instance and waits up to `deadline` for their records to be final.
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        if tokio::time::timeout(deadline, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("jobs did not stop within the shutdown deadline");
+        }
+    }
+}
+
+/// A job error as users see it: one short line that names the failure without secrets.
+fn describe(e: &RunError) -> String {
+    match e {
+        RunError::Database(e) if e.is_unavailable() => {
+            "the database became unavailable".to_string()
+        }
+        RunError::Database(e) => format!("insert failed: {e}"),
+        RunError::Generation(m) => format!("generation failed: {m}"),
+    }
+}

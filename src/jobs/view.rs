@@ -1,0 +1,96 @@
+//! What the API shows of a job, and the parameters as a user would send them again.
+
+use bson::{Document, doc};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::generate::{Kind, Params};
+use crate::store::jobs::{JobRecord, JobState};
+
+/// What the API shows of a job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobView {
+    /// Job id.
+    pub id: String,
+    /// `calls` or `metrics`.
+    pub kind: Kind,
+    /// Life-cycle state.
+    pub state: JobState,
+    /// Documents asked for.
+    pub requested: u64,
+    /// Documents in the database so far (`inserted` on the wire).
+    #[serde(rename = "inserted")]
+    pub written: u64,
+    /// Share done, 0–1.
+    pub progress: f64,
+    /// Insert rate so far.
+    pub docs_per_second: f64,
+    /// Estimated seconds to completion while running.
+    pub eta_seconds: Option<f64>,
+    /// Seed; the same seed and params give the same documents.
+    pub seed: u64,
+    /// Generation parameters.
+    pub params: serde_json::Value,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Last progress update.
+    pub updated_at: DateTime<Utc>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed, if it did.
+    pub last_error: Option<String>,
+    /// A cancellation was asked for.
+    pub cancel_requested: bool,
+}
+
+/// The API's view of a record, with the ETA as of `now`.
+pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
+    let requested = record.requested.max(0) as u64;
+    let written = record.written.max(0) as u64;
+    let eta_seconds =
+        (record.state == JobState::Running && record.docs_per_second > 0.0).then(|| {
+            let left = requested.saturating_sub(written) as f64 / record.docs_per_second;
+            let since_update =
+                (now - record.updated_at.to_chrono()).num_milliseconds() as f64 / 1000.0;
+            ((left - since_update.max(0.0)).max(0.0) * 10.0).round() / 10.0
+        });
+    JobView {
+        id: record.id.clone(),
+        kind: record.kind,
+        state: record.state,
+        requested,
+        written,
+        progress: if requested == 0 {
+            1.0
+        } else {
+            written as f64 / requested as f64
+        },
+        docs_per_second: record.docs_per_second.round(),
+        eta_seconds,
+        seed: record.seed as u64,
+        params: serde_json::to_value(&record.params).unwrap_or_default(),
+        created_at: record.created_at.to_chrono(),
+        updated_at: record.updated_at.to_chrono(),
+        finished_at: record.finished_at.map(|d| d.to_chrono()),
+        last_error: record.last_error.clone(),
+        cancel_requested: record.cancel_requested,
+    }
+}
+
+/// The parameters as the user would send them again.
+pub(super) fn params_doc(params: &Params) -> Document {
+    match params {
+        Params::Calls(p) => doc! { "days": p.days, "end": rfc3339(p.end) },
+        Params::Metrics(p) => doc! {
+            "step_seconds": p.step_seconds,
+            "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "hosts": p.hosts,
+            "end": rfc3339(p.end),
+        },
+    }
+}
+
+/// The same text as the API's other timestamps (`…Z`, milliseconds).
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

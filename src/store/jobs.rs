@@ -1,0 +1,196 @@
+//! Job records in the `jobs` collection: how any replica learns about, follows and cancels a job
+//! that another one runs.
+
+use bson::{Document, doc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+use serde::{Deserialize, Serialize};
+
+use super::{DbError, Store};
+use crate::generate::{Kind, RunId};
+
+/// Name of the collection job records live in.
+pub const COLLECTION: &str = "jobs";
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Generating and inserting.
+    Running,
+    /// Every requested document is in the database.
+    Done,
+    /// Stopped by an error (or by its instance stopping); `written` says how far it got.
+    Failed,
+    /// Stopped on request; `written` says how far it got.
+    Cancelled,
+}
+
+impl JobState {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A job as stored in MongoDB.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Job id (UUID v4).
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Collection written to.
+    pub kind: Kind,
+    /// Life-cycle state.
+    pub state: JobState,
+    /// Documents asked for.
+    pub requested: i64,
+    /// Documents in the database so far (exact once the job has ended). Stored as `inserted`.
+    #[serde(rename = "inserted")]
+    pub written: i64,
+    /// Seed, stored as its bit pattern (BSON has no unsigned 64-bit integer).
+    pub seed: i64,
+    /// The generation parameters, as the user would send them again.
+    pub params: Document,
+    /// Start of the job's `_id` range (seconds part of [`RunId`]).
+    pub run_started: i64,
+    /// Nonce of the job's `_id` range.
+    pub run_nonce: i64,
+    /// When the job was accepted.
+    pub created_at: bson::DateTime,
+    /// Last progress write; a running job's heartbeat.
+    pub updated_at: bson::DateTime,
+    /// When the job ended.
+    pub finished_at: Option<bson::DateTime>,
+    /// Insert rate so far.
+    pub docs_per_second: f64,
+    /// Why the job failed, or what interrupted it.
+    pub last_error: Option<String>,
+    /// Someone asked for the job to stop.
+    pub cancel_requested: bool,
+    /// Instance running the job.
+    pub owner: String,
+}
+
+impl JobRecord {
+    /// The `_id` range the job writes.
+    pub fn run_id(&self) -> RunId {
+        RunId::new(self.run_started as u32, self.run_nonce as u32)
+    }
+}
+
+/// How a job ended, as written to its record.
+#[derive(Debug, Clone)]
+pub struct JobEnd {
+    /// Final state.
+    pub state: JobState,
+    /// Documents in the database.
+    pub written: u64,
+    /// Insert rate over the job.
+    pub docs_per_second: f64,
+    /// Why it failed, if it did.
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    pub(super) fn jobs(&self) -> Collection<JobRecord> {
+        self.db.collection(COLLECTION)
+    }
+
+    /// Records a new job.
+    pub async fn insert_job(&self, record: &JobRecord) -> Result<(), DbError> {
+        self.jobs().insert_one(record).await?;
+        Ok(())
+    }
+
+    /// Writes a running job's progress and heartbeat; answers whether a cancellation was asked for
+    /// (on any replica), or `None` when the record is gone.
+    pub async fn job_heartbeat(
+        &self,
+        id: &str,
+        written: u64,
+        docs_per_second: f64,
+    ) -> Result<Option<bool>, DbError> {
+        let update = doc! { "$set": {
+            "inserted": written as i64,
+            "docs_per_second": docs_per_second,
+            "updated_at": bson::DateTime::now(),
+        } };
+        let before = self
+            .jobs()
+            .find_one_and_update(doc! { "_id": id }, update)
+            .await?;
+        Ok(before.map(|r| r.cancel_requested))
+    }
+
+    /// Makes a job's record final.
+    pub async fn finish_job(&self, id: &str, end: &JobEnd) -> Result<(), DbError> {
+        let now = bson::DateTime::now();
+        let update = doc! { "$set": {
+            "state": end.state.as_str(),
+            "inserted": end.written as i64,
+            "docs_per_second": end.docs_per_second,
+            "last_error": end.last_error.clone(),
+            "updated_at": now,
+            "finished_at": now,
+        } };
+        self.jobs().update_one(doc! { "_id": id }, update).await?;
+        Ok(())
+    }
+
+    /// Settles a job whose instance vanished, unless it moved since `seen` was read (its heartbeat
+    /// changed or it ended), and returns the record as it now is.
+    pub async fn settle_stale_job(
+        &self,
+        seen: &JobRecord,
+        state: JobState,
+        written: u64,
+        error: Option<String>,
+    ) -> Result<Option<JobRecord>, DbError> {
+        self.jobs()
+            .update_one(
+                doc! { "_id": &seen.id, "state": "running", "updated_at": seen.updated_at },
+                doc! { "$set": {
+                    "state": state.as_str(),
+                    "inserted": written as i64,
+                    "last_error": error,
+                    "finished_at": bson::DateTime::now(),
+                } },
+            )
+            .await?;
+        self.job(&seen.id).await
+    }
+
+    /// Flags a running job for cancellation; its owner reads the flag with its next heartbeat.
+    pub async fn request_job_cancel(&self, id: &str) -> Result<(), DbError> {
+        self.jobs()
+            .update_one(
+                doc! { "_id": id, "state": "running" },
+                doc! { "$set": { "cancel_requested": true } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// One job record.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, DbError> {
+        Ok(self.jobs().find_one(doc! { "_id": id }).await?)
+    }
+
+    /// The most recent job records, newest first.
+    pub async fn recent_jobs(&self, limit: i64) -> Result<Vec<JobRecord>, DbError> {
+        Ok(self
+            .jobs()
+            .find(doc! {})
+            .sort(doc! { "created_at": -1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+}

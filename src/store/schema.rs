@@ -1,0 +1,105 @@
+//! Collections, their `$jsonSchema` validators and indexes, created idempotently at start-up.
+
+use bson::{Document, doc};
+use mongodb::IndexModel;
+use mongodb::error::ErrorKind;
+
+use super::{DbError, Store};
+use crate::generate::{CallStatus, CallType, Category, Kind};
+
+impl Store {
+    /// Creates the collections with their validators and the indexes the statistics use.
+    /// Idempotent: an existing collection gets its validator replaced with the current one.
+    pub async fn setup(&self) -> Result<(), DbError> {
+        for (kind, validator) in [
+            (Kind::Calls, calls_validator()),
+            (Kind::Metrics, metrics_validator()),
+        ] {
+            let name = kind.collection();
+            match self
+                .db
+                .create_collection(name)
+                .validator(validator.clone())
+                .await
+            {
+                Ok(()) => {}
+                // NamespaceExists: bring the validator up to date instead.
+                Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 48) => {
+                    self.db
+                        .run_command(doc! { "collMod": name, "validator": validator })
+                        .await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let index = |keys: Document| IndexModel::builder().keys(keys).build();
+        self.raw(Kind::Calls)
+            .create_indexes([index(doc! { "start_time": 1, "status": 1 })])
+            .await?;
+        self.raw(Kind::Metrics)
+            .create_indexes([
+                index(doc! { "category": 1, "timestamp": 1 }),
+                index(doc! { "timestamp": 1 }),
+            ])
+            .await?;
+        self.jobs()
+            .create_indexes([index(doc! { "created_at": -1 })])
+            .await?;
+        Ok(())
+    }
+}
+
+/// `$jsonSchema` for `calls`: required fields and types, enums, bounds, and "a duration exactly when
+/// completed".
+pub fn calls_validator() -> Document {
+    let types: Vec<&str> = CallType::ALL.iter().map(|t| t.as_str()).collect();
+    let statuses: Vec<&str> = CallStatus::ALL.iter().map(|s| s.as_str()).collect();
+    doc! {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "required": ["call_id", "caller", "callee", "call_type", "status", "start_time", "end_time", "cost"],
+            "properties": {
+                "call_id": { "bsonType": "string", "minLength": 36, "maxLength": 36 },
+                "caller": { "bsonType": "string", "minLength": 3 },
+                "callee": { "bsonType": "string", "minLength": 3 },
+                "call_type": { "enum": types },
+                "status": { "enum": statuses },
+                "start_time": { "bsonType": "date" },
+                "end_time": { "bsonType": "date" },
+                "duration": { "bsonType": "int", "minimum": 1, "maximum": 7200 },
+                "cost": { "bsonType": "double", "minimum": 0 },
+            },
+        },
+        "$or": [
+            { "status": "completed", "duration": { "$exists": true } },
+            { "status": { "$ne": "completed" }, "duration": { "$exists": false }, "cost": 0.0 },
+        ],
+    }
+}
+
+/// `$jsonSchema` for `metrics`: required fields and types, the category enum, and each category's
+/// value bounds and unit.
+pub fn metrics_validator() -> Document {
+    let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    let per_category: Vec<Document> = Category::ALL
+        .iter()
+        .map(|c| {
+            let (lo, hi) = c.bounds();
+            doc! { "category": c.as_str(), "unit": c.unit(), "value": { "$gte": lo, "$lte": hi } }
+        })
+        .collect();
+    doc! {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "required": ["category", "value", "unit", "timestamp", "host"],
+            "properties": {
+                "category": { "enum": names },
+                "value": { "bsonType": "double", "minimum": 0, "maximum": 60000 },
+                "unit": { "bsonType": "string" },
+                "timestamp": { "bsonType": "date" },
+                "host": { "bsonType": "string", "minLength": 1 },
+            },
+        },
+        "$or": per_category,
+    }
+}

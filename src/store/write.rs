@@ -1,0 +1,83 @@
+//! Batch inserts and the exact count of a run's documents.
+
+use bson::{RawDocumentBuf, doc, oid::ObjectId};
+use mongodb::error::ErrorKind;
+
+use super::{DbError, Store};
+use crate::generate::{Kind, RunId};
+
+/// How one `insert_many` ended.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// Documents of the batch now in the database (exact unless `uncertain`).
+    pub written: u64,
+    /// The error, if the batch did not fully succeed.
+    pub error: Option<DbError>,
+    /// The batch's fate is unknown (the connection failed mid-flight): count the run afterwards.
+    pub uncertain: bool,
+}
+
+impl Store {
+    /// One unordered `insert_many`, and exactly how many of its documents are in the database.
+    pub async fn insert_batch(&self, kind: Kind, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
+        let started = std::time::Instant::now();
+        let outcome = self.insert_batch_inner(kind, docs).await;
+        let collection = kind.collection();
+        metrics::histogram!("insert_batch_duration_seconds", "collection" => collection)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("documents_inserted_total", "collection" => collection)
+            .increment(outcome.written);
+        outcome
+    }
+
+    async fn insert_batch_inner(&self, kind: Kind, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
+        let n = docs.len() as u64;
+        let e = match self.raw(kind).insert_many(docs).ordered(false).await {
+            Ok(r) => {
+                return BatchOutcome {
+                    written: r.inserted_ids.len() as u64,
+                    error: None,
+                    uncertain: false,
+                };
+            }
+            Err(e) => e,
+        };
+        let (written, uncertain, failed) = match e.kind.as_ref() {
+            ErrorKind::InsertMany(m) if m.write_concern_error.is_none() => {
+                // A duplicate `_id` can only be this run's own document, written by an attempt
+                // the driver retried: it is in the database.
+                let rejected = m
+                    .write_errors
+                    .iter()
+                    .flatten()
+                    .filter(|w| w.code != 11000)
+                    .count() as u64;
+                (n - rejected, false, rejected > 0)
+            }
+            // No server was selected, so nothing was sent.
+            ErrorKind::ServerSelection { .. } => (0, false, true),
+            _ => (0, true, true),
+        };
+        BatchOutcome {
+            written,
+            error: failed.then(|| e.into()),
+            uncertain,
+        }
+    }
+
+    /// How many documents of the run of `count` documents are in the `kind` collection: the exact
+    /// figure after a failure whose outcome was lost.
+    pub async fn count_run(&self, kind: Kind, run: RunId, count: u32) -> Result<u64, DbError> {
+        if count == 0 {
+            return Ok(0);
+        }
+        let (first, last) = run.id_range(count);
+        Ok(self
+            .raw(kind)
+            .count_documents(doc! { "_id": {
+                "$gte": ObjectId::from_bytes(first),
+                "$lte": ObjectId::from_bytes(last),
+            } })
+            .await?)
+    }
+}

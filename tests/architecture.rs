@@ -1,0 +1,185 @@
+//! The layout rules of README "Architecture", kept by reading the source: `http`/`cli` → `jobs` →
+//! `pipeline` → `store` → `generate`, with `config`, `error` and `telemetry` beside; MongoDB is
+//! reached only from `src/store/`; no module imports one that imports it back; no file grows into a
+//! room of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Longest a source file may grow before it should be split.
+const MAX_LINES: usize = 400;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The top-level module a file belongs to (`src/store/write.rs` → `store`).
+fn module_of(path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(src()).ok()?;
+    let first = rel.components().next()?.as_os_str().to_string_lossy();
+    let name = first.trim_end_matches(".rs").to_string();
+    (!matches!(name.as_str(), "lib" | "main")).then_some(name)
+}
+
+/// Code without `//` comments, so prose mentioning a module is not taken for a use of it.
+fn code(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Which top-level modules each module refers to through `crate::…`.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let Some(module) = module_of(&file) else {
+            continue;
+        };
+        let entry = deps.entry(module.clone()).or_default();
+        let text = code(&file);
+        for (i, _) in text.match_indices("crate::") {
+            let rest = &text[i + "crate::".len()..];
+            let target: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !target.is_empty() && target != module {
+                entry.insert(target);
+            }
+        }
+        // `use crate::{a, b}` groups.
+        if let Some(i) = text.find("use crate::{") {
+            let group = &text[i..text[i..].find('}').map_or(text.len(), |j| i + j)];
+            for name in group["use crate::{".len()..].split(',') {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module {
+                    entry.insert(name);
+                }
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn only_the_store_reaches_mongodb() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let store = src().join("store");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&store))
+        .filter(|f| {
+            let text = code(f);
+            text.contains("mongodb::") || text.contains("use mongodb")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "mongodb used outside src/store/: {offenders:?}"
+    );
+}
+
+#[test]
+fn modules_form_no_import_circle() {
+    let deps = dependencies();
+    // Depth-first search for a back edge.
+    fn visit(
+        node: &str,
+        deps: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if done.contains(node) {
+            return;
+        }
+        if let Some(i) = path.iter().position(|n| n == node) {
+            panic!("import circle: {} -> {node}", path[i..].join(" -> "));
+        }
+        path.push(node.to_string());
+        for next in deps.get(node).into_iter().flatten() {
+            visit(next, deps, path, done);
+        }
+        path.pop();
+        done.insert(node.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for module in deps.keys() {
+        visit(module, &deps, &mut Vec::new(), &mut done);
+    }
+}
+
+#[test]
+fn layers_only_point_down() {
+    let deps = dependencies();
+    let forbidden: [(&str, &[&str]); 5] = [
+        (
+            "generate",
+            &[
+                "config",
+                "error",
+                "telemetry",
+                "store",
+                "pipeline",
+                "jobs",
+                "http",
+                "cli",
+                "startup",
+            ],
+        ),
+        (
+            "store",
+            &["error", "pipeline", "jobs", "http", "cli", "startup"],
+        ),
+        ("pipeline", &["error", "jobs", "http", "cli", "startup"]),
+        ("jobs", &["http", "cli", "startup"]),
+        ("error", &["pipeline", "jobs", "http", "cli", "startup"]),
+    ];
+    for (module, banned) in forbidden {
+        let uses = deps.get(module).cloned().unwrap_or_default();
+        for b in banned {
+            assert!(!uses.contains(*b), "{module} must not import {b}: {uses:?}");
+        }
+    }
+    // The dependency reader does see real imports.
+    assert!(deps["pipeline"].contains("store"), "{deps:?}");
+    assert!(deps["http"].contains("jobs"), "{deps:?}");
+}
+
+#[test]
+fn no_source_file_is_a_room_of_its_own() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for f in files {
+        let lines = std::fs::read_to_string(&f).unwrap().lines().count();
+        assert!(
+            lines <= MAX_LINES,
+            "{} has {lines} lines; split it by concern",
+            f.display()
+        );
+    }
+}
