@@ -128,6 +128,24 @@ pub struct ServeSettings {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub shutdown_timeout_secs: u64,
+    /// Statistics reads run against the database at once (identical requests share one); more
+    /// wait up to 2 s, then get 503.
+    #[arg(long, env = "STATS_MAX_CONCURRENT", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub stats_max_concurrent: u32,
+    /// `Cache-Control: max-age` of statistics answers, in seconds.
+    #[arg(long, env = "STATS_MAX_AGE_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub stats_max_age_secs: u32,
+    /// Browser origins allowed by CORS: `*` lets any origin read (GET) but not write; a
+    /// comma-separated list of origins may read and write; empty disables CORS.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
+    /// A running job whose heartbeat is older than this lost its instance and is settled by the
+    /// next read, in seconds.
+    #[arg(long, env = "JOB_STALE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(2..=86_400))]
+    pub job_stale_secs: u64,
 }
 
 impl ServeSettings {
@@ -141,6 +159,10 @@ impl ServeSettings {
             max_concurrent_requests: 8,
             request_timeout_secs: 120,
             shutdown_timeout_secs: 20,
+            stats_max_concurrent: 4,
+            stats_max_age_secs: 5,
+            cors_origins: "*".into(),
+            job_stale_secs: 30,
         }
     }
 }

@@ -117,6 +117,14 @@ pub enum ApiError {
     /// 503 `overloaded`: this instance is at its limit of concurrent generation requests.
     #[error("the service is at its limit of concurrent generation requests; retry later")]
     Overloaded,
+    /// 503 `overloaded`: too many statistics reads are already waiting for the database.
+    #[error("too many statistics reads are waiting for the database; retry shortly")]
+    StatsBusy,
+    /// 503 `timeout`: the database did not finish a read within its time limit.
+    #[error(
+        "the database did not finish the query within its time limit; retry later or ask for less"
+    )]
+    QueryTimeout,
     /// 503 `database_unavailable`: MongoDB cannot be reached; retry later.
     #[error("{message}")]
     DatabaseUnavailable {
@@ -163,9 +171,10 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Overloaded | ApiError::DatabaseUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Overloaded
+            | ApiError::StatsBusy
+            | ApiError::QueryTimeout
+            | ApiError::DatabaseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -180,16 +189,44 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::TooManyJobs(_) => ErrorCode::TooManyJobs,
-            ApiError::Overloaded => ErrorCode::Overloaded,
+            ApiError::Overloaded | ApiError::StatsBusy => ErrorCode::Overloaded,
+            ApiError::QueryTimeout => ErrorCode::Timeout,
             ApiError::DatabaseUnavailable { .. } => ErrorCode::DatabaseUnavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
+impl ApiError {
+    /// A copy of a shared error (one answer read once for several waiting requests): the same
+    /// status, code and message; the cause stays with the original.
+    pub fn shared(e: &ApiError) -> ApiError {
+        match e {
+            ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
+            ApiError::InvalidField { field, message } => ApiError::invalid(field, message),
+            ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
+            ApiError::Conflict(m) => ApiError::Conflict(m.clone()),
+            ApiError::PayloadTooLarge(n) => ApiError::PayloadTooLarge(*n),
+            ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+            ApiError::TooManyJobs(n) => ApiError::TooManyJobs(*n),
+            ApiError::Overloaded => ApiError::Overloaded,
+            ApiError::StatsBusy => ApiError::StatsBusy,
+            ApiError::QueryTimeout => ApiError::QueryTimeout,
+            ApiError::DatabaseUnavailable { message, .. } => ApiError::DatabaseUnavailable {
+                message: message.clone(),
+                source: None,
+            },
+            ApiError::Internal(e) => ApiError::Internal(anyhow::anyhow!("{e:#}")),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        if e.is_unavailable() {
+        if e.is_timeout() {
+            tracing::warn!(error = %e, "database query timed out");
+            ApiError::QueryTimeout
+        } else if e.is_unavailable() {
             ApiError::DatabaseUnavailable {
                 message: "the database is unavailable; retry later".into(),
                 source: Some(e),

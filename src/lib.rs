@@ -15,5 +15,6 @@ pub mod http;
 pub mod jobs;
 pub mod pipeline;
 pub mod startup;
+pub mod stats;
 pub mod store;
 pub mod telemetry;

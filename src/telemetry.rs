@@ -78,6 +78,11 @@ fn describe() {
         Unit::Seconds,
         "Latency of one insert_many batch, by collection"
     );
+    describe_histogram!(
+        "rollup_apply_duration_seconds",
+        Unit::Seconds,
+        "Latency of adding one batch's contribution to the rollups, by collection"
+    );
     describe_gauge!("jobs_running", "Background jobs running on this instance");
     describe_counter!(
         "database_errors_total",

@@ -1,17 +1,18 @@
-//! The middleware stack, outermost first: request id → trace span → request id echo → metrics →
-//! panic catcher → JSON error bodies → timeout → body limit → compression.
+//! The middleware stack, outermost first: request id → trace span → request id echo → CORS →
+//! metrics → panic catcher → JSON error bodies → timeout → body limit → compression.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -22,8 +23,48 @@ use crate::error::status_body;
 /// The header carrying the request id in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The CORS policy for `origins` (see `CORS_ORIGINS`): `*` lets any origin read; a list of origins
+/// may read and write; empty turns CORS off.
+pub fn cors(origins: &str) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let reads = [Method::GET, Method::HEAD];
+    let headers = [
+        header::CONTENT_TYPE,
+        header::AUTHORIZATION,
+        header::IF_NONE_MATCH,
+        REQUEST_ID,
+    ];
+    let expose = [
+        header::ETAG,
+        header::LOCATION,
+        header::RETRY_AFTER,
+        REQUEST_ID,
+    ];
+    if origins.is_empty() {
+        CorsLayer::new()
+    } else if origins.iter().any(|o| o == "*") {
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods(reads)
+            .allow_headers(headers)
+            .expose_headers(expose)
+    } else {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE])
+            .allow_headers(headers)
+            .expose_headers(expose)
+            .vary([header::ORIGIN])
+    }
+}
+
 /// Wraps `routes` in the service's layers; `timeout` bounds every request.
-pub fn apply(routes: Router, timeout: Duration) -> Router {
+pub fn apply(routes: Router, timeout: Duration, cors: CorsLayer) -> Router {
     routes.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -38,6 +79,7 @@ pub fn apply(routes: Router, timeout: Duration) -> Router {
                     .make_span_with(request_span),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(cors)
             .layer(middleware::from_fn(track_metrics))
             .layer(CatchPanicLayer::custom(|_| {
                 status_body(StatusCode::INTERNAL_SERVER_ERROR)

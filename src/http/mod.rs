@@ -27,6 +27,7 @@ use crate::config::ServeSettings;
 use crate::error::ApiError;
 use crate::jobs::JobManager;
 use crate::pipeline::Tuning;
+use crate::stats::StatsReader;
 use crate::store::Store;
 
 /// Everything a handler may need; cloned per request (all fields are handles).
@@ -42,6 +43,8 @@ pub struct AppState {
     pub limiter: Arc<Semaphore>,
     /// Background jobs.
     pub jobs: JobManager,
+    /// Statistics reads, shared and bounded.
+    pub stats: StatsReader,
     setup: Arc<OnceCell<()>>,
 }
 
@@ -50,8 +53,14 @@ impl AppState {
     pub fn new(store: Store, settings: ServeSettings, tuning: Tuning) -> Self {
         // Installed before anything records a metric (the job gauge starts at 0 right below).
         crate::telemetry::prometheus();
-        let jobs = JobManager::new(store.clone(), tuning, settings.max_jobs);
+        let jobs = JobManager::new(
+            store.clone(),
+            tuning,
+            settings.max_jobs,
+            Duration::from_secs(settings.job_stale_secs),
+        );
         Self {
+            stats: StatsReader::new(store.clone(), settings.stats_max_concurrent as usize),
             limiter: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
             store,
             tuning,
@@ -79,6 +88,12 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/generate/calls", Method::POST, post(generate::calls)),
         ("/generate/metrics", Method::POST, post(generate::metrics)),
         ("/stats", Method::GET, get(stats::stats)),
+        ("/stats/calls/series", Method::GET, get(stats::calls_series)),
+        (
+            "/stats/metrics/series",
+            Method::GET,
+            get(stats::metrics_series),
+        ),
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),
         ("/jobs/{id}", Method::DELETE, delete(jobs::cancel)),
@@ -101,7 +116,8 @@ pub fn router(state: AppState) -> Router {
     for (path, _, handler) in route_table() {
         routes = routes.route(path, handler);
     }
-    layers::apply(routes.fallback(not_found).with_state(state), timeout)
+    let cors = layers::cors(&state.settings.cors_origins);
+    layers::apply(routes.fallback(not_found).with_state(state), timeout, cors)
 }
 
 async fn not_found() -> ApiError {

@@ -1,51 +1,296 @@
-//! `GET /stats`: aggregation pipelines over both collections, for dashboards.
+//! `GET /stats` and the series endpoints: parse what a dashboard sends, read through the
+//! [`StatsReader`](crate::stats::StatsReader), answer with a strong `ETag` and `Cache-Control`, and
+//! `304` when the client already has the answer.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
 use serde::Deserialize;
 
 use super::{ApiQuery, AppState};
 use crate::error::ApiError;
-use crate::store::stats::Stats;
+use crate::generate::Kind;
+use crate::stats::overview::{self, Stats};
+use crate::stats::query::{self, Interval, MAX_BUCKETS, MAX_RAW_RANGE_MS, present};
+use crate::stats::series::{self, CallSplit, MetricSplit};
+use crate::stats::{Source, StatsReader};
+use crate::store::rollup::{DAY_MS, HOUR_MS};
+use crate::store::stats::KeyFilter;
 
-/// Query of `GET /stats`.
+/// Query of `GET /stats`. Unknown parameters (cache busters like `_`) are ignored.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     from: Option<String>,
     to: Option<String>,
+    source: Option<String>,
 }
 
-/// An RFC 3339 instant, or a date meaning its midnight UTC.
-fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let Some(v) = value else { return Ok(None) };
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(Some(t.with_timezone(&Utc)));
+/// Query of the series endpoints.
+#[derive(Debug, Deserialize)]
+pub struct SeriesQuery {
+    from: Option<String>,
+    to: Option<String>,
+    interval: Option<String>,
+    max_points: Option<String>,
+    by: Option<String>,
+    category: Option<String>,
+    host: Option<String>,
+    source: Option<String>,
+}
+
+fn source(v: &Option<String>) -> Result<Source, ApiError> {
+    match present(v) {
+        None | Some("rollups") => Ok(Source::Rollups),
+        Some("raw") => Ok(Source::Raw),
+        Some(other) => Err(ApiError::invalid(
+            "source",
+            format!("expected rollups or raw, got {other:?}"),
+        )),
     }
-    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(Some(
-            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
-        ));
-    }
-    Err(ApiError::invalid(
-        field,
-        format!("expected an RFC 3339 timestamp or a YYYY-MM-DD date, got {v:?}"),
-    ))
 }
 
 /// `GET /stats?from=&to=`: calls per day and status, per status and per type; metrics per day and
 /// category and per category. `from` is inclusive, `to` exclusive.
 pub async fn stats(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> Result<Json<Stats>, ApiError> {
-    let from = instant("from", q.from.as_deref())?;
-    let to = instant("to", q.to.as_deref())?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f >= t
-    {
-        return Err(ApiError::invalid("to", "must be later than from"));
+) -> Result<Response, ApiError> {
+    let (from, to) = query::range(present(&q.from), present(&q.to))?;
+    let source = source(&q.source)?;
+    let reader = state.stats.clone();
+    let key = format!("overview|{from:?}|{to:?}|{source:?}");
+    let body = state
+        .stats
+        .shared(key, async move {
+            let keys = KeyFilter::default();
+            let (calls, metrics) = tokio::try_join!(
+                reader.hourly(Kind::Calls, from, to, &keys, source),
+                reader.hourly(Kind::Metrics, from, to, &keys, source),
+            )?;
+            let stats = Stats {
+                from: from.and_then(DateTime::from_timestamp_millis),
+                to: to.and_then(DateTime::from_timestamp_millis),
+                calls: overview::calls(&calls),
+                metrics: overview::metrics(&metrics),
+            };
+            serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
+        })
+        .await?;
+    Ok(cached(&headers, state.settings.stats_max_age_secs, body))
+}
+
+/// A series request resolved: range, bucket width, and whether buckets come from raw documents.
+struct Plan {
+    from: i64,
+    to: i64,
+    width: i64,
+    fine: bool,
+}
+
+/// Resolves the range (default: the last 24 hours) and the bucket width, refusing what would be
+/// too expensive to answer.
+fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
+    let (from, to) = query::range(present(&q.from), present(&q.to))?;
+    let to = to.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let from = from.unwrap_or(to - DAY_MS);
+    if from >= to {
+        return Err(ApiError::invalid("from", "must be earlier than to"));
     }
-    Ok(Json(state.store.stats(from, to).await?))
+    let max_points = match present(&q.max_points) {
+        None => 500,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_BUCKETS).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "max_points",
+                    format!("must be an integer between 1 and {MAX_BUCKETS}, got {v:?}"),
+                )
+            })?,
+    };
+    let span = to - from;
+    let width = match query::interval(present(&q.interval))? {
+        Interval::Auto => query::auto_width(span, max_points),
+        Interval::Fixed(w) => w,
+    };
+    let fine = width < HOUR_MS;
+    if fine && span > MAX_RAW_RANGE_MS {
+        return Err(ApiError::invalid(
+            "interval",
+            format!(
+                "buckets under an hour are computed from the raw documents and are limited to a \
+                 range of 24 h; this range is {:.1} h: ask for an interval of 1h or more, or a \
+                 shorter range",
+                span as f64 / HOUR_MS as f64
+            ),
+        ));
+    }
+    if !fine && width % HOUR_MS != 0 {
+        return Err(ApiError::invalid(
+            "interval",
+            "an interval of an hour or more must be a whole number of hours",
+        ));
+    }
+    if query::ceil_div(span, width) > MAX_BUCKETS {
+        return Err(ApiError::invalid(
+            "interval",
+            format!(
+                "the range would need more than {MAX_BUCKETS} buckets; ask for a larger interval"
+            ),
+        ));
+    }
+    Ok(Plan {
+        from,
+        to,
+        width,
+        fine,
+    })
+}
+
+/// Comma-separated values of a filter parameter.
+fn list(v: &Option<String>) -> Option<Vec<String>> {
+    present(v).map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+}
+
+async fn cells(
+    reader: &StatsReader,
+    kind: Kind,
+    plan: &Plan,
+    keys: &KeyFilter,
+    source: Source,
+) -> Result<crate::store::rollup::Cells, ApiError> {
+    if plan.fine {
+        reader
+            .fine(kind, plan.from, plan.to, plan.width, keys)
+            .await
+    } else {
+        reader
+            .hourly(kind, Some(plan.from), Some(plan.to), keys, source)
+            .await
+    }
+}
+
+/// `GET /stats/calls/series`: calls per bucket, split by status, call type or not at all.
+pub async fn calls_series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let plan = plan(&q)?;
+    let split = match present(&q.by) {
+        None | Some("status") => CallSplit::Status,
+        Some("call_type") => CallSplit::CallType,
+        Some("none") => CallSplit::None,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "by",
+                format!("expected status, call_type or none, got {other:?}"),
+            ));
+        }
+    };
+    let source = source(&q.source)?;
+    let reader = state.stats.clone();
+    let key = format!(
+        "calls|{}|{}|{}|{split:?}|{source:?}",
+        plan.from, plan.to, plan.width
+    );
+    let body = state
+        .stats
+        .shared(key, async move {
+            let cells = cells(&reader, Kind::Calls, &plan, &KeyFilter::default(), source).await?;
+            serde_json::to_vec(&series::calls(&cells, plan.width, split))
+                .map_err(|e| ApiError::Internal(e.into()))
+        })
+        .await?;
+    Ok(cached(&headers, state.settings.stats_max_age_secs, body))
+}
+
+/// `GET /stats/metrics/series`: min/avg/max per bucket and category (and host, with `by=host`),
+/// optionally for some categories or hosts only.
+pub async fn metrics_series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let plan = plan(&q)?;
+    let split = match present(&q.by) {
+        None | Some("category") => MetricSplit::Category,
+        Some("host") => MetricSplit::Host,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "by",
+                format!("expected category or host, got {other:?}"),
+            ));
+        }
+    };
+    let keys = KeyFilter {
+        a: list(&q.category),
+        b: list(&q.host),
+    };
+    if let Some(cats) = &keys.a {
+        crate::generate::Category::parse_list(cats)
+            .map_err(|(_, message)| ApiError::invalid("category", message))?;
+    }
+    let source = source(&q.source)?;
+    let reader = state.stats.clone();
+    let key = format!(
+        "metrics|{}|{}|{}|{split:?}|{keys:?}|{source:?}",
+        plan.from, plan.to, plan.width
+    );
+    let body = state
+        .stats
+        .shared(key, async move {
+            let cells = cells(&reader, Kind::Metrics, &plan, &keys, source).await?;
+            serde_json::to_vec(&series::metrics(&cells, plan.width, split))
+                .map_err(|e| ApiError::Internal(e.into()))
+        })
+        .await?;
+    Ok(cached(&headers, state.settings.stats_max_age_secs, body))
+}
+
+/// FNV-1a: a hash that is the same on every replica and release, for ETags.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A JSON answer with a strong `ETag` of its bytes (so it changes exactly when the answer does),
+/// `Cache-Control: max-age`, and `304` when `If-None-Match` already names it.
+fn cached(headers: &HeaderMap, max_age: u32, body: Arc<Vec<u8>>) -> Response {
+    let etag = format!("\"{:016x}-{:x}\"", fnv1a(&body), body.len());
+    let cache = format!("max-age={max_age}");
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == etag || t.trim() == "*");
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Arc::unwrap_or_clone(body),
+        )
+            .into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    response
 }

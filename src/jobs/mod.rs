@@ -24,8 +24,6 @@ use crate::store::{RetryPolicy, Store, until_answered};
 
 /// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// A running job whose record has not been touched for this long lost its instance.
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
 /// How long `DELETE /jobs/{id}` waits for the job to stop before answering.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(10);
 /// How long a job keeps asking a database that went away for its final count and record; past
@@ -48,6 +46,7 @@ struct Inner {
     tuning: Tuning,
     slots: Arc<Semaphore>,
     max_jobs: u32,
+    stale_after: Duration,
     instance: String,
     tracker: TaskTracker,
     running: Mutex<HashMap<String, CancellationToken>>,
@@ -55,8 +54,9 @@ struct Inner {
 }
 
 impl JobManager {
-    /// A manager running at most `max_jobs` jobs at once on this instance.
-    pub fn new(store: Store, tuning: Tuning, max_jobs: u32) -> Self {
+    /// A manager running at most `max_jobs` jobs at once on this instance; a running job whose
+    /// heartbeat is older than `stale_after` lost its instance.
+    pub fn new(store: Store, tuning: Tuning, max_jobs: u32, stale_after: Duration) -> Self {
         metrics::gauge!("jobs_running").set(0.0);
         Self {
             inner: Arc::new(Inner {
@@ -64,6 +64,7 @@ impl JobManager {
                 tuning,
                 slots: Arc::new(Semaphore::new(max_jobs as usize)),
                 max_jobs,
+                stale_after,
                 instance: uuid::Uuid::new_v4().to_string(),
                 tracker: TaskTracker::new(),
                 running: Mutex::new(HashMap::new()),
@@ -219,7 +220,7 @@ impl JobManager {
         Ok(out)
     }
 
-    /// A running job nobody has updated for [`STALE_AFTER`] lost its instance: count what it wrote
+    /// A running job nobody has updated for the stale-after time lost its instance: count what it wrote
     /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
     async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
         let age = Utc::now() - record.updated_at.to_chrono();
@@ -231,7 +232,7 @@ impl JobManager {
             .contains_key(&record.id);
         if record.state != JobState::Running
             || ours
-            || age.to_std().unwrap_or_default() < STALE_AFTER
+            || age.to_std().unwrap_or_default() < self.inner.stale_after
         {
             return Ok(record);
         }

@@ -2,9 +2,11 @@
 //! records. No other module imports `mongodb`; callers get domain values and [`DbError`].
 //!
 //! Rooms: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
-//! [`stats`] (aggregation pipelines and their answers), [`jobs`] (job record queries).
+//! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
+//! raw documents), [`jobs`] (job record queries).
 
 pub mod jobs;
+pub mod rollup;
 pub mod schema;
 pub mod stats;
 pub mod write;
@@ -34,6 +36,7 @@ pub struct Store {
 #[error("{source}")]
 pub struct DbError {
     unavailable: bool,
+    timed_out: bool,
     #[source]
     source: Error,
 }
@@ -44,11 +47,18 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         self.unavailable
     }
+
+    /// True when the server gave up on a query at its time limit (`maxTimeMS`).
+    pub fn is_timeout(&self) -> bool {
+        self.timed_out
+    }
 }
 
 impl From<Error> for DbError {
     fn from(source: Error) -> Self {
         let unavailable = is_unavailable(&source);
+        // 50: MaxTimeMSExpired.
+        let timed_out = matches!(source.kind.as_ref(), ErrorKind::Command(c) if c.code == 50);
         let kind = if unavailable {
             "unavailable"
         } else {
@@ -62,6 +72,7 @@ impl From<Error> for DbError {
         metrics::counter!("database_errors_total", "kind" => kind).increment(1);
         Self {
             unavailable,
+            timed_out,
             source,
         }
     }
@@ -137,6 +148,7 @@ where
         result = retried => result,
         _ = stop.cancelled() => Err(DbError {
             unavailable: true,
+            timed_out: false,
             source: Error::custom(format!("{what}: stopped while waiting for the database")),
         }),
     }

@@ -45,6 +45,12 @@ impl Store {
         self.jobs()
             .create_indexes([index(doc! { "created_at": -1 })])
             .await?;
+        for kind in [Kind::Calls, Kind::Metrics] {
+            self.db
+                .collection::<Document>(super::rollup::collection_name(kind))
+                .create_indexes([index(doc! { "day": 1 }), index(doc! { "applied": 1 })])
+                .await?;
+        }
         Ok(())
     }
 }

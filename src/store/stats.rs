@@ -1,310 +1,229 @@
-//! The statistics pipelines over the raw collections and the shapes they answer with.
+//! Reading cells for the statistics: from the rollups (whole hours, cheap) or from the raw
+//! collections (any slot width, index-served for short ranges, a full scan when asked to be).
 
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use serde::{Deserialize, Serialize};
 
+use super::rollup::{Cell, CellKey, Cells, DAY_MS, HOUR_MS, add_cell, key_fields};
 use super::{DbError, Store};
 use crate::generate::Kind;
 
-/// Longest a statistics pipeline may run on the server.
-pub const STATS_MAX_TIME: Duration = Duration::from_secs(60);
+/// Longest a statistics query may run on the server.
+pub const STATS_MAX_TIME: Duration = Duration::from_secs(30);
 
-impl Store {
-    /// Aggregated statistics of both collections over `[from, to)`.
-    pub async fn stats(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<Stats, DbError> {
-        let (calls, metrics) = tokio::try_join!(
-            self.call_stats(range_filter("start_time", from, to)),
-            self.metric_stats(range_filter("timestamp", from, to)),
-        )?;
-        Ok(Stats {
-            from,
-            to,
-            calls,
-            metrics,
-        })
-    }
+/// Restricts a read to some values of the key fields (e.g. categories, hosts); `None` means all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct KeyFilter {
+    /// Allowed values of the first key field (status, or category).
+    pub a: Option<Vec<String>>,
+    /// Allowed values of the second key field (call type, or host).
+    pub b: Option<Vec<String>>,
+}
 
-    async fn call_stats(&self, filter: Document) -> Result<CallStats, DbError> {
-        let sums = doc! {
-            "count": { "$sum": 1 },
-            "total_duration": { "$sum": "$duration" },
-            "avg_duration": { "$avg": "$duration" },
-            "total_cost": { "$sum": "$cost" },
-        };
-        let group = |key: Bson| {
-            let mut g = doc! { "_id": key };
-            g.extend(sums.clone());
-            g
-        };
-        let pipeline = [
-            doc! { "$match": filter },
-            doc! { "$facet": {
-                "by_day": [
-                    { "$group": group(doc! { "date": day("$start_time"), "status": "$status" }.into()) },
-                    { "$sort": { "_id.date": 1, "_id.status": 1 } },
-                ],
-                "by_status": [
-                    { "$group": group("$status".into()) },
-                    { "$sort": { "_id": 1 } },
-                ],
-                "by_type": [
-                    { "$group": group("$call_type".into()) },
-                    { "$sort": { "_id": 1 } },
-                ],
-            } },
-        ];
-        let facet: CallFacet = self.one(Kind::Calls, pipeline).await?;
-        let row = |key: &Document, g: Group| CallGroup {
-            date: key.get_str("date").ok().map(str::to_owned),
-            status: key.get_str("status").ok().map(str::to_owned),
-            call_type: key.get_str("call_type").ok().map(str::to_owned),
-            count: g.count,
-            total_duration: g.total_duration.unwrap_or(0),
-            avg_duration: g.avg_duration.map(round2),
-            total_cost: round2(g.total_cost.unwrap_or(0.0)),
-        };
-        let by_day = facet
-            .by_day
-            .into_iter()
-            .map(|k| {
-                let key = k.id.as_document().cloned().unwrap_or_default();
-                row(&key, k.group)
-            })
-            .collect();
-        let keyed = |rows: Vec<Keyed>, field: &str| -> Vec<CallGroup> {
-            rows.into_iter()
-                .map(|k| {
-                    let name = k.id.as_str().unwrap_or_default().to_owned();
-                    row(&doc! { field: name }, k.group)
-                })
-                .collect()
-        };
-        let by_status = keyed(facet.by_status, "status");
-        let by_type = keyed(facet.by_type, "call_type");
-        Ok(CallStats {
-            total: by_status.iter().map(|s| s.count).sum(),
-            by_day,
-            by_status,
-            by_type,
-        })
-    }
-
-    async fn metric_stats(&self, filter: Document) -> Result<MetricStats, DbError> {
-        let aggs = doc! {
-            "count": { "$sum": 1 },
-            "min": { "$min": "$value" },
-            "avg": { "$avg": "$value" },
-            "max": { "$max": "$value" },
-        };
-        let mut by_day = doc! { "_id": { "date": day("$timestamp"), "category": "$category" } };
-        by_day.extend(aggs.clone());
-        let mut by_category = doc! { "_id": "$category" };
-        by_category.extend(aggs);
-        let pipeline = [
-            doc! { "$match": filter },
-            doc! { "$facet": {
-                "by_day": [ { "$group": by_day }, { "$sort": { "_id.date": 1, "_id.category": 1 } } ],
-                "by_category": [ { "$group": by_category }, { "$sort": { "_id": 1 } } ],
-            } },
-        ];
-        let facet: MetricFacet = self.one(Kind::Metrics, pipeline).await?;
-        let row = |date: Option<String>, category: String, a: MetricAgg| MetricGroup {
-            date,
-            category,
-            count: a.count,
-            min: a.min,
-            avg: a.avg.map(round2),
-            max: a.max,
-        };
-        let by_day = facet
-            .by_day
-            .into_iter()
-            .map(|r| {
-                let key = r.id.as_document().cloned().unwrap_or_default();
-                let date = key.get_str("date").ok().map(str::to_owned);
-                let category = key.get_str("category").unwrap_or_default().to_owned();
-                row(date, category, r.agg)
-            })
-            .collect();
-        let by_category: Vec<MetricGroup> = facet
-            .by_category
-            .into_iter()
-            .map(|r| row(None, r.id.as_str().unwrap_or_default().to_owned(), r.agg))
-            .collect();
-        Ok(MetricStats {
-            total: by_category.iter().map(|c| c.count).sum(),
-            by_day,
-            by_category,
-        })
-    }
-
-    /// Runs a pipeline that yields exactly one document (a `$facet`) and decodes it.
-    async fn one<T: serde::de::DeserializeOwned + Send + Sync>(
-        &self,
-        kind: Kind,
-        pipeline: impl IntoIterator<Item = Document>,
-    ) -> Result<T, DbError> {
-        let mut cursor = self
-            .raw(kind)
-            .aggregate(pipeline)
-            .max_time(STATS_MAX_TIME)
-            .with_type::<T>()
-            .await?;
-        cursor.try_next().await?.ok_or_else(|| {
-            mongodb::error::Error::custom("$facet returned no document".to_string()).into()
-        })
+impl KeyFilter {
+    fn apply(&self, kind: Kind, filter: &mut Document) {
+        let (fa, fb) = key_fields(kind);
+        if let Some(a) = &self.a {
+            filter.insert(fa, doc! { "$in": a.clone() });
+        }
+        if let Some(b) = &self.b {
+            filter.insert(fb, doc! { "$in": b.clone() });
+        }
     }
 }
 
-fn day(field: &str) -> Document {
-    doc! { "$dateToString": { "format": "%Y-%m-%d", "date": field } }
+/// The time field of documents of `kind`.
+pub fn time_field(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Calls => "start_time",
+        Kind::Metrics => "timestamp",
+    }
 }
 
-fn range_filter(field: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Document {
-    let mut range = Document::new();
+fn range(from: Option<i64>, to: Option<i64>) -> Option<Document> {
+    let mut r = Document::new();
     if let Some(f) = from {
-        range.insert("$gte", bson::DateTime::from_chrono(f));
+        r.insert("$gte", bson::DateTime::from_millis(f));
     }
     if let Some(t) = to {
-        range.insert("$lt", bson::DateTime::from_chrono(t));
+        r.insert("$lt", bson::DateTime::from_millis(t));
     }
-    if range.is_empty() {
-        Document::new()
-    } else {
-        doc! { field: range }
+    (!r.is_empty()).then_some(r)
+}
+
+/// A number as BSON stores it after `$inc`/`$sum` (int32, int64 or double).
+fn num(d: &Document, key: &str) -> Option<f64> {
+    match d.get(key)? {
+        Bson::Int32(x) => Some(f64::from(*x)),
+        Bson::Int64(x) => Some(*x as f64),
+        Bson::Double(x) => Some(*x),
+        _ => None,
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+fn int(d: &Document, key: &str) -> i64 {
+    num(d, key).map_or(0, |x| x.round() as i64)
 }
 
-#[derive(Deserialize)]
-struct Group {
-    count: i64,
-    total_duration: Option<i64>,
-    avg_duration: Option<f64>,
-    total_cost: Option<f64>,
+impl Store {
+    /// Cells of whole hours in `[from, to)` (hour-aligned; `None` leaves that side open), read
+    /// from the rollups: cost grows with days × keys, not with documents.
+    pub async fn rollup_cells(
+        &self,
+        kind: Kind,
+        from: Option<i64>,
+        to: Option<i64>,
+        keys: &KeyFilter,
+    ) -> Result<Cells, DbError> {
+        let mut filter = Document::new();
+        let day_from = from.map(|f| f - f.rem_euclid(DAY_MS));
+        if let Some(days) = range(day_from, to) {
+            filter.insert("day", days);
+        }
+        keys.apply(kind, &mut filter);
+        let (fa, fb) = key_fields(kind);
+        let mut cursor = self
+            .rollup(kind)
+            .find(filter)
+            .projection(doc! { "applied": 0 })
+            .max_time(STATS_MAX_TIME)
+            .await?;
+        let mut cells = Cells::new();
+        while let Some(d) = cursor.try_next().await? {
+            let (Ok(day), Ok(a), Ok(b), Ok(hours)) = (
+                d.get_datetime("day"),
+                d.get_str(fa),
+                d.get_str(fb),
+                d.get_document("h"),
+            ) else {
+                continue;
+            };
+            let day = day.timestamp_millis();
+            for (hour, cell) in hours {
+                let (Ok(hour), Some(cell)) = (hour.parse::<i64>(), cell.as_document()) else {
+                    continue;
+                };
+                let t = day + hour * HOUR_MS;
+                if from.is_some_and(|f| t < f) || to.is_some_and(|e| t >= e) {
+                    continue;
+                }
+                let key = CellKey {
+                    t,
+                    a: a.to_owned(),
+                    b: b.to_owned(),
+                };
+                add_cell(&mut cells, key, &stored_cell(kind, cell));
+            }
+        }
+        Ok(cells)
+    }
+
+    /// Cells of `[from, to)` computed from the raw collection, in slots of `slot_ms` aligned to
+    /// the epoch. Index-served for a bounded range; with both sides open it scans everything.
+    pub async fn raw_cells(
+        &self,
+        kind: Kind,
+        from: Option<i64>,
+        to: Option<i64>,
+        slot_ms: i64,
+        keys: &KeyFilter,
+    ) -> Result<Cells, DbError> {
+        let field = time_field(kind);
+        let mut filter = Document::new();
+        if let Some(r) = range(from, to) {
+            filter.insert(field, r);
+        }
+        keys.apply(kind, &mut filter);
+        let at = format!("${field}");
+        let ms = doc! { "$toLong": &at };
+        let slot = doc! { "$subtract": [ms.clone(), { "$mod": [ms, slot_ms] }] };
+        let (fa, fb) = key_fields(kind);
+        let mut group = doc! {
+            "_id": { "t": slot, "a": format!("${fa}"), "b": format!("${fb}") },
+            "n": { "$sum": 1 },
+        };
+        match kind {
+            Kind::Calls => group.extend(doc! {
+                "nx": { "$sum": { "$cond": [{ "$eq": [{ "$type": "$duration" }, "missing"] }, 0, 1] } },
+                "sx": { "$sum": "$duration" },
+                "min": { "$min": "$duration" },
+                "max": { "$max": "$duration" },
+                "cents": { "$sum": { "$round": [{ "$multiply": ["$cost", 100] }, 0] } },
+            }),
+            Kind::Metrics => group.extend(doc! {
+                "nx": { "$sum": 1 },
+                "sx": { "$sum": { "$round": [{ "$multiply": ["$value", 100] }, 0] } },
+                "min": { "$min": "$value" },
+                "max": { "$max": "$value" },
+            }),
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(kind.collection())
+            .aggregate([doc! { "$match": filter }, doc! { "$group": group }])
+            .max_time(STATS_MAX_TIME)
+            .await?;
+        let mut cells = Cells::new();
+        while let Some(d) = cursor.try_next().await? {
+            let Ok(id) = d.get_document("_id") else {
+                continue;
+            };
+            let key = CellKey {
+                t: int(id, "t"),
+                a: id.get_str("a").unwrap_or_default().to_owned(),
+                b: id.get_str("b").unwrap_or_default().to_owned(),
+            };
+            let cell = Cell {
+                n: int(&d, "n"),
+                nx: int(&d, "nx"),
+                sx: int(&d, "sx"),
+                min: num(&d, "min"),
+                max: num(&d, "max"),
+                cents: int(&d, "cents"),
+            };
+            add_cell(&mut cells, key, &cell);
+        }
+        Ok(cells)
+    }
+
+    /// The earliest and latest document time of `kind`, read from the time index (used to walk a
+    /// rebuild day by day).
+    pub async fn time_bounds(&self, kind: Kind) -> Result<Option<(i64, i64)>, DbError> {
+        let field = time_field(kind);
+        let coll = self.db.collection::<Document>(kind.collection());
+        let edge = |dir: i32| {
+            coll.find_one(doc! { field: { "$type": "date" } })
+                .sort(doc! { field: dir })
+                .projection(doc! { field: 1 })
+        };
+        let (first, last) = (edge(1).await?, edge(-1).await?);
+        let t = |d: Option<Document>| {
+            d.and_then(|d| d.get_datetime(field).ok().map(|t| t.timestamp_millis()))
+        };
+        Ok(t(first).zip(t(last)))
+    }
 }
 
-#[derive(Deserialize)]
-struct Keyed {
-    #[serde(rename = "_id")]
-    id: Bson,
-    #[serde(flatten)]
-    group: Group,
-}
-
-#[derive(Deserialize)]
-struct CallFacet {
-    by_day: Vec<Keyed>,
-    by_status: Vec<Keyed>,
-    by_type: Vec<Keyed>,
-}
-
-#[derive(Deserialize)]
-struct MetricAgg {
-    count: i64,
-    min: Option<f64>,
-    avg: Option<f64>,
-    max: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct MetricRow {
-    #[serde(rename = "_id")]
-    id: Bson,
-    #[serde(flatten)]
-    agg: MetricAgg,
-}
-
-#[derive(Deserialize)]
-struct MetricFacet {
-    by_day: Vec<MetricRow>,
-    by_category: Vec<MetricRow>,
-}
-
-/// What `GET /stats` answers.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct Stats {
-    /// Start of the range (inclusive), if one was given.
-    pub from: Option<DateTime<Utc>>,
-    /// End of the range (exclusive), if one was given.
-    pub to: Option<DateTime<Utc>>,
-    /// Call record statistics.
-    pub calls: CallStats,
-    /// Metric statistics.
-    pub metrics: MetricStats,
-}
-
-/// Call records grouped three ways.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct CallStats {
-    /// Calls in the range.
-    pub total: i64,
-    /// Per UTC day (start time) and status, oldest day first.
-    pub by_day: Vec<CallGroup>,
-    /// Per status.
-    pub by_status: Vec<CallGroup>,
-    /// Per call type.
-    pub by_type: Vec<CallGroup>,
-}
-
-/// One group of call records.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct CallGroup {
-    /// UTC day, `YYYY-MM-DD` (in `by_day`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub date: Option<String>,
-    /// Status (in `by_day` and `by_status`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub status: Option<String>,
-    /// Call type (in `by_type`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub call_type: Option<String>,
-    /// Number of calls.
-    pub count: i64,
-    /// Sum of durations in seconds (completed calls only have one).
-    pub total_duration: i64,
-    /// Mean duration in seconds over calls that have one; null when none does.
-    pub avg_duration: Option<f64>,
-    /// Sum of costs, USD.
-    pub total_cost: f64,
-}
-
-/// Metric points grouped by day and category.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct MetricStats {
-    /// Points in the range.
-    pub total: i64,
-    /// Per UTC day and category, oldest day first.
-    pub by_day: Vec<MetricGroup>,
-    /// Per category over the whole range.
-    pub by_category: Vec<MetricGroup>,
-}
-
-/// One group of metric points.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct MetricGroup {
-    /// UTC day, `YYYY-MM-DD` (in `by_day`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub date: Option<String>,
-    /// Category.
-    pub category: String,
-    /// Number of points.
-    pub count: i64,
-    /// Smallest value.
-    pub min: Option<f64>,
-    /// Mean value.
-    pub avg: Option<f64>,
-    /// Largest value.
-    pub max: Option<f64>,
+/// A stored rollup cell in the common shape.
+fn stored_cell(kind: Kind, c: &Document) -> Cell {
+    match kind {
+        Kind::Calls => Cell {
+            n: int(c, "n"),
+            nx: int(c, "nd"),
+            sx: int(c, "d"),
+            min: num(c, "dmin"),
+            max: num(c, "dmax"),
+            cents: int(c, "c"),
+        },
+        Kind::Metrics => Cell {
+            n: int(c, "n"),
+            nx: int(c, "n"),
+            sx: int(c, "s"),
+            min: num(c, "min"),
+            max: num(c, "max"),
+            cents: 0,
+        },
+    }
 }

@@ -11,6 +11,8 @@ use crate::generate::{Kind, RunId};
 pub struct BatchOutcome {
     /// Documents of the batch now in the database (exact unless `uncertain`).
     pub written: u64,
+    /// Positions in the batch of the documents the server rejected.
+    pub rejected: Vec<usize>,
     /// The error, if the batch did not fully succeed.
     pub error: Option<DbError>,
     /// The batch's fate is unknown (the connection failed mid-flight): count the run afterwards.
@@ -36,31 +38,35 @@ impl Store {
             Ok(r) => {
                 return BatchOutcome {
                     written: r.inserted_ids.len() as u64,
+                    rejected: Vec::new(),
                     error: None,
                     uncertain: false,
                 };
             }
             Err(e) => e,
         };
-        let (written, uncertain, failed) = match e.kind.as_ref() {
+        let (rejected, uncertain) = match e.kind.as_ref() {
             ErrorKind::InsertMany(m) if m.write_concern_error.is_none() => {
                 // A duplicate `_id` can only be this run's own document, written by an attempt
-                // the driver retried: it is in the database.
-                let rejected = m
+                // the driver retried: it is in the database. A duplicate on another unique index
+                // (one a user added) is a rejection like any other.
+                let rejected: Vec<usize> = m
                     .write_errors
                     .iter()
                     .flatten()
-                    .filter(|w| w.code != 11000)
-                    .count() as u64;
-                (n - rejected, false, rejected > 0)
+                    .filter(|w| !(w.code == 11000 && w.message.contains("index: _id_")))
+                    .map(|w| w.index)
+                    .collect();
+                (rejected, false)
             }
             // No server was selected, so nothing was sent.
-            ErrorKind::ServerSelection { .. } => (0, false, true),
-            _ => (0, true, true),
+            ErrorKind::ServerSelection { .. } => ((0..n as usize).collect(), false),
+            _ => ((0..n as usize).collect(), true),
         };
         BatchOutcome {
-            written,
-            error: failed.then(|| e.into()),
+            written: n - rejected.len() as u64,
+            error: (!rejected.is_empty()).then(|| e.into()),
+            rejected,
             uncertain,
         }
     }

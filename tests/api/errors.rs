@@ -159,11 +159,31 @@ async fn bad_queries_routes_and_methods_get_json_errors() {
         Some("to"),
     )
     .await;
+    // Dashboards add cache busters (`_=…`) and send empty variables: both are accepted.
+    assert_eq!(
+        app.get("/stats?_=1700000000000&from=&to=").await.status(),
+        200
+    );
     assert_error(
-        app.get("/stats?colour=red").await,
+        app.get("/stats?source=cache").await,
         422,
         "invalid_field",
-        Some("colour"),
+        Some("source"),
+    )
+    .await;
+    assert_error(
+        app.get("/stats/calls/series?interval=1M").await,
+        422,
+        "invalid_field",
+        Some("interval"),
+    )
+    .await;
+    assert_error(
+        app.get("/stats/calls/series?from=2026-01-01&to=2026-01-05&interval=5m")
+            .await,
+        422,
+        "invalid_field",
+        Some("interval"),
     )
     .await;
     assert_error(

@@ -19,8 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
 use crate::generate::{CallGenerator, Kind, Params, PointGenerator, RunId, rng};
+use crate::store::rollup::BatchRollup;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
+
+mod repair;
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -158,6 +161,9 @@ pub struct RunReport {
     pub written: u64,
     /// `written` is the exact count.
     pub exact: bool,
+    /// The rollups hold exactly this run's written documents (false only when the database went
+    /// away before they could be repaired: a job is then settled by the stale-job reaper).
+    pub rollups_exact: bool,
     /// The first error, if any; the run stopped at it.
     pub error: Option<RunError>,
     /// The run stopped because it was cancelled.
@@ -210,26 +216,42 @@ impl Run {
         reconcile: &RetryPolicy,
     ) -> RunReport {
         let started = Instant::now();
-        let (acknowledged, uncertain, error, cancelled) =
-            self.stream(store, tuning, progress, cancel).await;
-        let (written, exact) = if uncertain {
-            let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+        let streamed = self.stream(store, tuning, progress, cancel).await;
+        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+        let (written, exact) = if streamed.uncertain {
             match until_answered("counting a run", reconcile, || {
                 store.count_run(kind, id, count)
             })
             .await
             {
                 Ok(n) => (n, true),
-                Err(_) => (acknowledged, false),
+                Err(_) => (streamed.acknowledged, false),
             }
         } else {
-            (acknowledged, true)
+            (streamed.acknowledged, true)
         };
+        let mut rollups_exact = !streamed.rollups_pending;
+        if streamed.rollups_pending && exact {
+            let batch_size = tuning.batch_size.max(1);
+            rollups_exact = until_answered("repairing rollups", reconcile, || {
+                self.repair_rollups(store, batch_size)
+            })
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "rollups of a run left for repair"))
+            .is_ok();
+        }
+        if exact && rollups_exact {
+            // Tokens only guard against applying a batch twice; a finished run needs none.
+            if let Err(e) = store.prune_rollup_tokens(kind, id, count).await {
+                tracing::warn!(error = %e, "rollup tokens of a finished run not pruned");
+            }
+        }
         RunReport {
             written,
             exact,
-            error,
-            cancelled,
+            rollups_exact,
+            error: streamed.error,
+            cancelled: streamed.cancelled,
             elapsed: started.elapsed(),
         }
     }
@@ -240,15 +262,18 @@ impl Run {
         tuning: Tuning,
         progress: &Progress,
         cancel: &CancellationToken,
-    ) -> (u64, bool, Option<RunError>, bool) {
+    ) -> Streamed {
         let inflight = tuning.inflight.max(1);
-        let (tx, mut rx) = mpsc::channel::<Vec<RawDocumentBuf>>(inflight);
+        let (tx, mut rx) = mpsc::channel::<Batch>(inflight);
         let (spec, id) = (self.spec.clone(), self.id);
         let kind = spec.kind();
         let producer = tokio::task::spawn_blocking(move || {
-            for batch in spec.batches(id, tuning.batch_size.max(1)) {
+            let mut first = 0u32;
+            for docs in spec.batches(id, tuning.batch_size.max(1)) {
                 metrics::counter!("documents_generated_total", "collection" => kind.collection())
-                    .increment(batch.len() as u64);
+                    .increment(docs.len() as u64);
+                let batch = Batch::new(kind, id, first, docs);
+                first += batch.docs.len() as u32;
                 if tx.blocking_send(batch).is_err() {
                     break; // the consumer stopped: cancelled or failed
                 }
@@ -256,30 +281,38 @@ impl Run {
         });
 
         let mut pending = FuturesUnordered::new();
-        let (mut acknowledged, mut uncertain, mut cancelled) = (0u64, false, false);
-        let mut error: Option<RunError> = None;
+        let mut out = Streamed::default();
         let mut accepting = true;
         loop {
             tokio::select! {
                 biased;
                 Some(done) = pending.next(), if !pending.is_empty() => {
-                    let done: BatchOutcome = done;
-                    acknowledged += done.written;
+                    let (done, applied): (BatchOutcome, Result<(), DbError>) = done;
+                    out.acknowledged += done.written;
                     progress.written.fetch_add(done.written, Ordering::Relaxed);
-                    if let Some(e) = done.error {
-                        uncertain |= done.uncertain;
-                        error.get_or_insert(RunError::Database(e));
+                    out.uncertain |= done.uncertain;
+                    out.rollups_pending |= done.uncertain;
+                    let error = match (done.error, applied) {
+                        (Some(e), _) => Some(e),
+                        (None, Err(e)) => {
+                            out.rollups_pending = true;
+                            Some(e)
+                        }
+                        (None, Ok(())) => None,
+                    };
+                    if let Some(e) = error {
+                        out.error.get_or_insert(RunError::Database(e));
                         accepting = false;
                         rx.close();
                     }
                 }
                 _ = cancel.cancelled(), if accepting => {
-                    cancelled = true;
+                    out.cancelled = true;
                     accepting = false;
                     rx.close();
                 }
                 batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                    Some(docs) => pending.push(store.insert_batch(kind, docs)),
+                    Some(batch) => pending.push(batch.write(store)),
                     None => accepting = false,
                 },
                 else => break,
@@ -288,8 +321,57 @@ impl Run {
         // Dropping the receiver discards any batch still queued and ends the producer at its next send.
         drop(rx);
         if let Err(e) = producer.await {
-            error.get_or_insert(RunError::Generation(e.to_string()));
+            out.error.get_or_insert(RunError::Generation(e.to_string()));
         }
-        (acknowledged, uncertain, error, cancelled)
+        out
+    }
+}
+
+/// What streaming a run's batches came to, before reconciliation.
+#[derive(Debug, Default)]
+struct Streamed {
+    acknowledged: u64,
+    uncertain: bool,
+    rollups_pending: bool,
+    error: Option<RunError>,
+    cancelled: bool,
+}
+
+/// One batch on its way to the database: its documents and their contribution to the rollups.
+struct Batch {
+    kind: Kind,
+    token: bson::oid::ObjectId,
+    docs: Vec<RawDocumentBuf>,
+    rollup: BatchRollup,
+}
+
+impl Batch {
+    /// Batch of `docs`, documents `first..` of run `id`.
+    fn new(kind: Kind, id: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
+        let mut rollup = BatchRollup::new(kind, docs.len());
+        for d in &docs {
+            rollup.push(d);
+        }
+        Self {
+            kind,
+            token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
+            docs,
+            rollup,
+        }
+    }
+
+    /// Inserts the documents, then adds what the server accepted to the rollups (when the insert's
+    /// answer was lost, the rollups wait for the run's repair instead).
+    async fn write(self, store: &Store) -> (BatchOutcome, Result<(), DbError>) {
+        let outcome = store.insert_batch(self.kind, self.docs).await;
+        if outcome.uncertain || outcome.written == 0 {
+            return (outcome, Ok(()));
+        }
+        let started = Instant::now();
+        let cells = self.rollup.cells(|i| !outcome.rejected.contains(&i));
+        let applied = store.apply_rollup(self.kind, self.token, &cells).await;
+        metrics::histogram!("rollup_apply_duration_seconds", "collection" => self.kind.collection())
+            .record(started.elapsed().as_secs_f64());
+        (outcome, applied)
     }
 }

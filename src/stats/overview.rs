@@ -1,0 +1,179 @@
+//! `GET /stats`: the overview a dashboard's summary panels read, assembled from hourly cells.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::rollup::{Cell, Cells};
+
+/// What `GET /stats` answers.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    /// Start of the range (inclusive), if one was given.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range (exclusive), if one was given.
+    pub to: Option<DateTime<Utc>>,
+    /// Call record statistics.
+    pub calls: CallStats,
+    /// Metric statistics.
+    pub metrics: MetricStats,
+}
+
+/// Call records grouped three ways.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct CallStats {
+    /// Calls in the range.
+    pub total: i64,
+    /// Per UTC day (start time) and status, oldest day first.
+    pub by_day: Vec<CallGroup>,
+    /// Per status.
+    pub by_status: Vec<CallGroup>,
+    /// Per call type.
+    pub by_type: Vec<CallGroup>,
+}
+
+/// One group of call records.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct CallGroup {
+    /// UTC day, `YYYY-MM-DD` (in `by_day`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub date: Option<String>,
+    /// Status (in `by_day` and `by_status`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    /// Call type (in `by_type`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub call_type: Option<String>,
+    /// Number of calls.
+    pub count: i64,
+    /// Sum of durations in seconds (completed calls only have one).
+    pub total_duration: i64,
+    /// Mean duration in seconds over calls that have one; null when none does.
+    pub avg_duration: Option<f64>,
+    /// Sum of costs, USD.
+    pub total_cost: f64,
+}
+
+/// Metric points grouped by day and category.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct MetricStats {
+    /// Points in the range.
+    pub total: i64,
+    /// Per UTC day and category, oldest day first.
+    pub by_day: Vec<MetricGroup>,
+    /// Per category over the whole range.
+    pub by_category: Vec<MetricGroup>,
+}
+
+/// One group of metric points.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct MetricGroup {
+    /// UTC day, `YYYY-MM-DD` (in `by_day`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub date: Option<String>,
+    /// Category.
+    pub category: String,
+    /// Number of points.
+    pub count: i64,
+    /// Smallest value.
+    pub min: Option<f64>,
+    /// Mean value.
+    pub avg: Option<f64>,
+    /// Largest value.
+    pub max: Option<f64>,
+}
+
+/// Rounds to cents (or hundredths), as every figure of the API is shown.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn date(t: i64) -> String {
+    DateTime::from_timestamp_millis(t)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Cells summed per group key.
+fn group<K: Ord>(cells: &Cells, key: impl Fn(i64, &str, &str) -> K) -> BTreeMap<K, Cell> {
+    let mut out: BTreeMap<K, Cell> = BTreeMap::new();
+    for (k, c) in cells {
+        out.entry(key(k.t, &k.a, &k.b)).or_default().merge(c);
+    }
+    out
+}
+
+/// A call group's figures from its summed cell.
+pub fn call_figures(c: &Cell) -> (i64, i64, Option<f64>, f64) {
+    let avg = (c.nx > 0).then(|| round2(c.sx as f64 / c.nx as f64));
+    (c.n, c.sx, avg, c.cents as f64 / 100.0)
+}
+
+/// A metric group's figures from its summed cell (sums are kept in hundredths).
+pub fn metric_figures(c: &Cell) -> (i64, Option<f64>, Option<f64>, Option<f64>) {
+    let avg = (c.nx > 0).then(|| round2(c.sx as f64 / 100.0 / c.nx as f64));
+    (c.n, c.min, avg, c.max)
+}
+
+/// The calls part of the overview.
+pub fn calls(cells: &Cells) -> CallStats {
+    let row = |date: Option<String>, status: Option<&str>, call_type: Option<&str>, c: &Cell| {
+        let (count, total_duration, avg_duration, total_cost) = call_figures(c);
+        CallGroup {
+            date,
+            status: status.map(str::to_owned),
+            call_type: call_type.map(str::to_owned),
+            count,
+            total_duration,
+            avg_duration,
+            total_cost,
+        }
+    };
+    let by_day = group(cells, |t, a, _| (date(t), a.to_owned()))
+        .iter()
+        .map(|((d, s), c)| row(Some(d.clone()), Some(s), None, c))
+        .collect();
+    let by_status: Vec<CallGroup> = group(cells, |_, a, _| a.to_owned())
+        .iter()
+        .map(|(s, c)| row(None, Some(s), None, c))
+        .collect();
+    let by_type = group(cells, |_, _, b| b.to_owned())
+        .iter()
+        .map(|(t, c)| row(None, None, Some(t), c))
+        .collect();
+    CallStats {
+        total: by_status.iter().map(|s| s.count).sum(),
+        by_day,
+        by_status,
+        by_type,
+    }
+}
+
+/// The metrics part of the overview.
+pub fn metrics(cells: &Cells) -> MetricStats {
+    let row = |date: Option<String>, category: &str, c: &Cell| {
+        let (count, min, avg, max) = metric_figures(c);
+        MetricGroup {
+            date,
+            category: category.to_owned(),
+            count,
+            min,
+            avg,
+            max,
+        }
+    };
+    let by_day = group(cells, |t, a, _| (date(t), a.to_owned()))
+        .iter()
+        .map(|((d, cat), c)| row(Some(d.clone()), cat, c))
+        .collect();
+    let by_category: Vec<MetricGroup> = group(cells, |_, a, _| a.to_owned())
+        .iter()
+        .map(|(cat, c)| row(None, cat, c))
+        .collect();
+    MetricStats {
+        total: by_category.iter().map(|c| c.count).sum(),
+        by_day,
+        by_category,
+    }
+}
