@@ -41,6 +41,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The test's own database.
     pub db: Database,
+    /// The server `db` lives on.
+    uri: String,
     /// Signals the app to shut down.
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The app's task; finishes after shutdown.
@@ -88,6 +90,7 @@ pub async fn spawn_app_with(
         address,
         http: reqwest::Client::new(),
         db: client.database(&db.mongo_db),
+        uri: uri.to_string(),
         stop: Some(tx),
         task: Some(task),
     }
@@ -169,21 +172,56 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let db = self.db.clone();
-        // Drop the database on a thread of its own: Drop cannot await, and the test's runtime may
-        // already be shutting down.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let _ = rt.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(5), db.drop()).await
-                });
-            }
-        })
-        .join();
+        drop_database(&self.uri, self.db.name());
     }
+}
+
+/// Drops database `name` on `uri`, from synchronous code (a `Drop`), through a client of its own.
+///
+/// The test's client cannot do it: its connection pool is a task on the test's runtime, and a
+/// `Drop` running on that runtime's only thread blocks it, so an operation through that client
+/// waits for a connection that never comes (until its timeout: this used to add 5 s to every test
+/// and leave every test database behind).
+pub fn drop_database(uri: &str, name: &str) {
+    let (uri, name) = (uri.to_owned(), name.to_owned());
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let Ok(mut options) = mongodb::options::ClientOptions::parse(&uri).await else {
+                return;
+            };
+            // Nothing answers there (a "database down" test): there is nothing to drop, and
+            // server selection would only wait out its timeout.
+            if !options.hosts.iter().any(answers) {
+                return;
+            }
+            options.server_selection_timeout = Some(Duration::from_secs(2));
+            let Ok(client) = Client::with_options(options) else {
+                return;
+            };
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), client.database(&name).drop()).await;
+        });
+    })
+    .join();
+}
+
+/// Whether something accepts TCP connections at `host`.
+fn answers(host: &mongodb::options::ServerAddress) -> bool {
+    use std::net::ToSocketAddrs;
+    let mongodb::options::ServerAddress::Tcp { host, port } = host else {
+        return false;
+    };
+    (host.as_str(), port.unwrap_or(27017))
+        .to_socket_addrs()
+        .into_iter()
+        .flatten()
+        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
 }
 
 /// The stored record of job `id` in `db`, read directly (not through the API).
