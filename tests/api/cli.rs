@@ -2,14 +2,15 @@
 
 use std::process::Command;
 
-use crate::helpers::closed_port_uri;
+use crate::processes::ClosedPort;
 
 fn generate(args: &[&str]) -> std::process::Output {
+    let closed = ClosedPort::bind();
     Command::new(env!("CARGO_BIN_EXE_linq-datagen"))
         .args(["generate"])
         .args(args)
         // Nothing listens there: a rejected run must fail before it needs the database.
-        .env("MONGO_URI", closed_port_uri())
+        .env("MONGO_URI", closed.mongo_uri())
         .env("MONGO_TIMEOUT_MS", "200")
         .output()
         .expect("binary runs")

@@ -2,7 +2,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{closed_port_uri, spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with};
+use crate::processes::ClosedPort;
 
 #[tokio::test]
 async fn health_and_readiness_answer_when_the_database_is_up() {
@@ -28,7 +29,8 @@ async fn a_request_id_is_propagated() {
 
 #[tokio::test]
 async fn a_stopped_database_gets_a_quick_503_and_the_process_stays_up() {
-    let app = spawn_app_with(&closed_port_uri(), |_, _| {}).await;
+    let closed = ClosedPort::bind();
+    let app = spawn_app_with(&closed.mongo_uri(), |_, _| {}).await;
     for (method, path) in [
         ("GET", "/readyz"),
         ("POST", "/generate/calls"),

@@ -8,6 +8,8 @@ mod generate_metrics;
 mod health;
 mod helpers;
 mod jobs;
+mod logs;
 mod openapi;
+mod processes;
 mod shutdown;
 mod stats;
