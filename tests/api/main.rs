@@ -8,6 +8,7 @@ mod generate_metrics;
 mod health;
 mod helpers;
 mod jobs;
+mod limits;
 mod logs;
 mod openapi;
 mod processes;
