@@ -20,5 +20,7 @@ else
   echo "run.sh: MongoDB-compatible server on 127.0.0.1:$MONGO_PORT (pid $server_pid, data in .data/mongo)" >&2
 fi
 
-cargo build --release --quiet
-target/release/linq-datagen serve "$@"
+echo "run.sh: building linq-datagen (release) — the first build takes a few minutes, later ones seconds" >&2
+cargo build --release
+echo "run.sh: starting linq-datagen serve${*:+ $*} (Ctrl-C stops it, and the server if run.sh started it)" >&2
+"${CARGO_TARGET_DIR:-target}/release/linq-datagen" serve "$@"

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use bson::{Document, doc};
 use serde_json::{Value, json};
 
@@ -152,4 +154,35 @@ async fn the_calls_validator_rejects_bad_documents_written_directly() {
         );
     }
     assert_eq!(app.count("calls", doc! {}).await, 1);
+}
+
+#[tokio::test]
+async fn seeds_chosen_by_the_service_are_below_2_pow_53_and_differ() {
+    let app = spawn_app().await;
+    let mut seeds = BTreeSet::new();
+    for i in 0..50 {
+        let path = if i % 2 == 0 {
+            "/generate/calls"
+        } else {
+            "/generate/metrics"
+        };
+        // Every tenth as a job: a job's seed is chosen the same way.
+        let res = app
+            .post(path, &json!({ "count": 1, "async": i % 10 == 9 }))
+            .await;
+        assert!(
+            res.status() == 201 || res.status() == 202,
+            "{}",
+            res.status()
+        );
+        let body: Value = res.json().await.unwrap();
+        let seed = body["seed"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("an integer seed: {body}"));
+        assert!(seed < 1 << 53, "seed {seed} is not below 2^53: {body}");
+        // Exactly representable as a double, as JavaScript and jq read it.
+        assert_eq!(seed as f64 as u64, seed);
+        seeds.insert(seed);
+    }
+    assert_eq!(seeds.len(), 50, "50 runs, 50 different seeds: {seeds:?}");
 }

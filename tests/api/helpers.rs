@@ -1,10 +1,7 @@
 //! `spawn_app()` and friends, after zero2prod's `tests/api/helpers.rs`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Once;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use linq_datagen::config::{DbSettings, LogFormat, LogSettings, ServeSettings};
@@ -41,6 +38,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The test's own database.
     pub db: Database,
+    /// The server `db` lives on.
+    uri: String,
     /// Signals the app to shut down.
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The app's task; finishes after shutdown.
@@ -88,6 +87,7 @@ pub async fn spawn_app_with(
         address,
         http: reqwest::Client::new(),
         db: client.database(&db.mongo_db),
+        uri: uri.to_string(),
         stop: Some(tx),
         task: Some(task),
     }
@@ -169,21 +169,124 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let db = self.db.clone();
-        // Drop the database on a thread of its own: Drop cannot await, and the test's runtime may
-        // already be shutting down.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let _ = rt.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(5), db.drop()).await
-                });
-            }
-        })
-        .join();
+        drop_database(&self.uri, self.db.name());
     }
+}
+
+/// Drops database `name` on `uri`, from synchronous code (a `Drop`), through a client of its own.
+///
+/// The test's client cannot do it: its connection pool is a task on the test's runtime, and a
+/// `Drop` running on that runtime's only thread blocks it, so an operation through that client
+/// waits for a connection that never comes (until its timeout: this used to add 5 s to every test
+/// and leave every test database behind).
+pub fn drop_database(uri: &str, name: &str) {
+    let (uri, name) = (uri.to_owned(), name.to_owned());
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let Ok(mut options) = mongodb::options::ClientOptions::parse(&uri).await else {
+                return;
+            };
+            // Nothing answers there (a "database down" test): there is nothing to drop, and
+            // server selection would only wait out its timeout.
+            if !options.hosts.iter().any(answers) {
+                return;
+            }
+            options.server_selection_timeout = Some(Duration::from_secs(2));
+            let Ok(client) = Client::with_options(options) else {
+                return;
+            };
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), client.database(&name).drop()).await;
+        });
+    })
+    .join();
+}
+
+/// Whether something accepts TCP connections at `host`.
+fn answers(host: &mongodb::options::ServerAddress) -> bool {
+    use std::net::ToSocketAddrs;
+    let mongodb::options::ServerAddress::Tcp { host, port } = host else {
+        return false;
+    };
+    (host.as_str(), port.unwrap_or(27017))
+        .to_socket_addrs()
+        .into_iter()
+        .flatten()
+        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+}
+
+/// A database made outside a [`TestApp`] (e.g. for the binary), dropped when this goes out of scope,
+/// also when the test fails.
+pub struct TempDb {
+    /// The server.
+    pub uri: String,
+    /// The database's name.
+    pub name: String,
+}
+
+impl TempDb {
+    /// A unique database name on the suite's server.
+    pub fn unique() -> Self {
+        Self {
+            uri: mongo_uri(),
+            name: unique_db(),
+        }
+    }
+
+    /// A handle on it through a new client (on the caller's runtime).
+    pub async fn handle(&self) -> Database {
+        Client::with_uri_str(&self.uri)
+            .await
+            .expect("test client")
+            .database(&self.name)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        drop_database(&self.uri, &self.name);
+    }
+}
+
+/// How often [`poll_until`] and [`wait_until`] look again.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Asks `probe` every [`POLL`] until it answers `Ok`, and returns that; after `limit`, fails naming
+/// `what` and the last `Err` (a description of what was seen instead).
+pub async fn poll_until<T>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "waited {limit:?} for {what}, in vain; last seen: {seen}"
+            ),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until `condition` holds, looking every [`POLL`]; fails naming `what` after `limit`.
+pub async fn wait_until(limit: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    poll_until(limit, what, async || {
+        if condition().await {
+            Ok(())
+        } else {
+            Err("the condition did not hold".to_string())
+        }
+    })
+    .await
 }
 
 /// The stored record of job `id` in `db`, read directly (not through the API).
@@ -210,93 +313,4 @@ pub async fn spawn_small_and_large_batching() -> (TestApp, TestApp) {
     })
     .await;
     (small, large)
-}
-
-/// A private MongoDB-compatible server for tests that stop and restart the database.
-pub struct PrivateServer {
-    child: Option<Child>,
-    /// Its data directory (kept across restarts).
-    pub data: PathBuf,
-    /// Its port.
-    pub port: u16,
-}
-
-impl PrivateServer {
-    /// Starts one on a free port with a fresh data directory.
-    pub fn start() -> Self {
-        let data =
-            std::env::temp_dir().join(format!("linq-test-{}", uuid::Uuid::new_v4().simple()));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = Self {
-            child: None,
-            data,
-            port,
-        };
-        s.restart();
-        s
-    }
-
-    /// Its connection string.
-    pub fn uri(&self) -> String {
-        format!("mongodb://127.0.0.1:{}", self.port)
-    }
-
-    /// (Re)starts the process on the same port and data directory, and waits until it accepts.
-    pub fn restart(&mut self) {
-        let bin = std::env::var("SECANTUSD_BIN")
-            .expect("SECANTUSD_BIN is not set: run the suite with scripts/test.sh");
-        let child = Command::new(bin)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--cache-size",
-                "256M",
-            ])
-            .arg("--storage-path")
-            .arg(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        for _ in 0..200 {
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("private server did not start on port {}", self.port);
-    }
-
-    /// Kills the process (SIGKILL) and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
-
-/// A port nothing listens on, for "database down" tests.
-pub fn closed_port_uri() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("mongodb://127.0.0.1:{port}/?directConnection=true")
 }

@@ -1,9 +1,10 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bson::doc;
 use serde_json::{Value, json};
 
-use crate::helpers::{PrivateServer, TestApp, mongo_uri, spawn_app_with, stored_job};
+use crate::helpers::{TestApp, mongo_uri, poll_until, spawn_app_with, stored_job};
+use crate::processes::PrivateServer;
 
 async fn job_app(uri: &str, max_jobs: u32) -> TestApp {
     spawn_app_with(uri, |db, serve| {
@@ -15,35 +16,57 @@ async fn job_app(uri: &str, max_jobs: u32) -> TestApp {
     .await
 }
 
-/// Polls the job until `done(job)` holds or `limit` passes; tolerates 503 while the database is away.
+/// What every observation of a running job must show: progress is inserted/requested and within
+/// 0..=1; the ETA is missing only while there is no rate yet, and is never negative.
+fn check_running(job: &Value) {
+    let requested = job["requested"].as_u64().unwrap();
+    let inserted = job["inserted"].as_u64().unwrap();
+    let progress = job["progress"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&progress),
+        "progress out of 0..=1: {job}"
+    );
+    assert!(
+        (progress - inserted as f64 / requested as f64).abs() < 1e-9,
+        "progress is not inserted/requested: {job}"
+    );
+    let rate = job["docs_per_second"].as_f64().unwrap();
+    assert!(rate >= 0.0, "{job}");
+    match &job["eta_seconds"] {
+        Value::Null => assert_eq!(rate, 0.0, "no ETA although there is a rate: {job}"),
+        eta => assert!(eta.as_f64().is_some_and(|e| e >= 0.0), "bad ETA: {job}"),
+    }
+}
+
+/// Polls the job until `done(job)` holds or `limit` passes, checking every running observation
+/// with [`check_running`]; tolerates 503 while the database is away.
 async fn wait_for(
     app: &TestApp,
     id: &str,
     limit: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
+    poll_until(limit, "the job to reach the expected state", async || {
         let res = app.get(&format!("/jobs/{id}")).await;
-        if res.status() == 200 {
-            let job: Value = res.json().await.unwrap();
-            if done(&job) {
-                return job;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job never reached the expected state: {job}"
-            );
-        } else {
+        if res.status() != 200 {
             assert_eq!(
                 res.status(),
                 503,
                 "only an unavailable database excuses a non-200"
             );
-            assert!(Instant::now() < deadline, "database never came back");
+            return Err("503: the database is away".to_string());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let job: Value = res.json().await.unwrap();
+        if job["state"] == "running" {
+            check_running(&job);
+        }
+        if done(&job) {
+            Ok(job)
+        } else {
+            Err(job.to_string())
+        }
+    })
+    .await
 }
 
 async fn start_job(app: &TestApp, path: &str, body: Value) -> String {
@@ -59,34 +82,48 @@ async fn start_job(app: &TestApp, path: &str, body: Value) -> String {
 
 #[tokio::test]
 async fn a_large_request_becomes_a_job_that_reports_progress_and_ends_with_exact_counts() {
-    let app = job_app(&mongo_uri(), 2).await;
+    // 400 small batches one at a time (about 3 s here): long enough that the job is seen running
+    // after its first heartbeat (1 s) has recorded a rate.
+    let app = spawn_app_with(&mongo_uri(), |db, serve| {
+        db.batch_size = 50;
+        db.inflight_batches = 1;
+        serve.async_threshold = 10_000;
+    })
+    .await;
+    let count = 20_000;
     let id = start_job(
         &app,
         "/generate/calls",
-        json!({ "count": 150_000, "seed": 8 }),
+        json!({ "count": count, "seed": 8 }),
     )
     .await;
 
     let mid = wait_for(&app, &id, Duration::from_secs(60), |j| {
-        j["state"] != "running" || j["inserted"].as_u64().unwrap() > 0
+        j["state"] != "running" || j["docs_per_second"].as_f64().unwrap() > 0.0
     })
     .await;
-    if mid["state"] == "running" {
-        let n = mid["inserted"].as_u64().unwrap();
-        assert!(n > 0 && n < 150_000, "progress is visible mid-run: {mid}");
-        assert!(mid["docs_per_second"].as_f64().unwrap() > 0.0);
-        assert!(mid["eta_seconds"].as_f64().is_some(), "{mid}");
-    }
+    assert_eq!(
+        mid["state"], "running",
+        "the job was never seen running with a rate: {mid}"
+    );
+    let n = mid["inserted"].as_u64().unwrap();
+    assert!(n > 0 && n < count, "progress is visible mid-run: {mid}");
+    assert!(
+        mid["eta_seconds"].as_f64().is_some_and(|e| e >= 0.0),
+        "{mid}"
+    );
+
     let done = wait_for(&app, &id, Duration::from_secs(120), |j| {
         j["state"] != "running"
     })
     .await;
     assert_eq!(done["state"], "done", "{done}");
-    assert_eq!(done["inserted"], 150_000);
-    assert_eq!(done["requested"], 150_000);
+    assert_eq!(done["inserted"], count);
+    assert_eq!(done["requested"], count);
+    assert_eq!(done["progress"], 1.0);
     assert_eq!(done["seed"], 8);
     assert_eq!(done["eta_seconds"], Value::Null);
-    assert_eq!(app.count("calls", doc! {}).await, 150_000);
+    assert_eq!(app.count("calls", doc! {}).await, count);
 
     let list: Vec<Value> = app.get("/jobs").await.json().await.unwrap();
     assert!(list.iter().any(|j| j["id"] == id.as_str()));
@@ -96,10 +133,18 @@ async fn a_large_request_becomes_a_job_that_reports_progress_and_ends_with_exact
 async fn cancelling_a_job_stops_it_with_the_exact_count() {
     let app = job_app(&mongo_uri(), 2).await;
     let id = start_job(&app, "/generate/metrics", json!({ "count": 5_000_000 })).await;
-    wait_for(&app, &id, Duration::from_secs(60), |j| {
-        j["inserted"].as_u64().unwrap() > 0
+    // A job this large is still running after its first heartbeats, on any machine: it is seen
+    // running with a rate and an ETA.
+    let mid = wait_for(&app, &id, Duration::from_secs(60), |j| {
+        j["docs_per_second"].as_f64().unwrap() > 0.0
     })
     .await;
+    assert_eq!(mid["state"], "running", "{mid}");
+    assert!(mid["inserted"].as_u64().unwrap() > 0, "{mid}");
+    assert!(
+        mid["eta_seconds"].as_f64().is_some_and(|e| e > 0.0),
+        "{mid}"
+    );
 
     let res = app.delete(&format!("/jobs/{id}")).await;
     assert_eq!(res.status(), 200);
@@ -116,6 +161,7 @@ async fn cancelling_a_job_stops_it_with_the_exact_count() {
 
     // Cancelling again is harmless; a finished job cannot be cancelled.
     assert_eq!(app.delete(&format!("/jobs/{id}")).await.status(), 200);
+    // This sleep is the point: give a write that should not happen the time to land.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         app.count("metrics", doc! {}).await,
@@ -177,7 +223,8 @@ async fn a_job_whose_database_goes_away_fails_with_the_exact_count() {
     .await;
 
     // The driver rides out short outages (a retry plus up to two back-off retries, each waiting up
-    // to the 1 s server-selection timeout): stay down well past that, so the batches fail.
+    // to the 1 s server-selection timeout): stay down well past that, so the batches fail. This
+    // sleep is the point of the test; no condition to wait for can replace it.
     server.kill();
     tokio::time::sleep(Duration::from_secs(10)).await;
     server.restart();
