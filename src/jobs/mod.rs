@@ -32,8 +32,8 @@ pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
 
 mod view;
 
-use view::params_doc;
 pub use view::{JobView, view};
+use view::{params_doc, spec_of};
 
 /// Runs this instance's jobs and reads everyone's. Cheap to clone.
 #[derive(Clone)]
@@ -104,6 +104,7 @@ impl JobManager {
             last_error: None,
             cancel_requested: false,
             owner: self.inner.instance.clone(),
+            batch_size: Some(self.inner.tuning.batch_size as i64),
         };
         self.inner.store.insert_job(&record).await?;
         let token = self.inner.shutdown.child_token();
@@ -154,7 +155,9 @@ impl JobManager {
             }
         };
 
-        if !report.exact {
+        if !report.exact || !report.rollups_exact {
+            // The reaper counts the run's documents and repairs its rollups once the database
+            // answers again.
             tracing::error!(job = %id, "database gone; job left for the stale-job reaper");
             self.forget(&id);
             return;
@@ -240,6 +243,18 @@ impl JobManager {
         let written = store
             .count_run(record.kind, record.run_id(), record.requested as u32)
             .await?;
+        // The lost instance may have written documents whose rollup update never happened.
+        match (spec_of(&record), record.batch_size) {
+            (Some(spec), Some(batch_size)) => {
+                Run::resume(spec, record.run_id())
+                    .repair_rollups(store, batch_size.max(1) as usize)
+                    .await?;
+            }
+            _ => tracing::warn!(
+                job = %record.id,
+                "a stale job's rollups cannot be repaired from its record; POST /stats/rebuild"
+            ),
+        }
         let (state, error) = if written as i64 == record.requested {
             (JobState::Done, None)
         } else {

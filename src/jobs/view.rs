@@ -4,7 +4,8 @@ use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::generate::{Kind, Params};
+use crate::generate::{CallParams, Kind, Params, PointParams};
+use crate::pipeline::RunSpec;
 use crate::store::jobs::{JobRecord, JobState};
 
 /// What the API shows of a job.
@@ -93,4 +94,44 @@ pub(super) fn params_doc(params: &Params) -> Document {
 /// The same text as the API's other timestamps (`…Z`, milliseconds).
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The spec a job ran, rebuilt from its record (the inverse of [`params_doc`]), so the documents
+/// and batches it wrote can be generated again; `None` for a record this version cannot read.
+pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
+    let p = &record.params;
+    let int = |k: &str| p.get_i32(k).map(i64::from).or_else(|_| p.get_i64(k)).ok();
+    let end = p
+        .get_str("end")
+        .ok()
+        .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+        .map(|e| e.with_timezone(&Utc));
+    let count = u32::try_from(record.requested).ok()?;
+    let params = match record.kind {
+        Kind::Calls => Params::Calls(CallParams::new(int("days"), end, end?).ok()?),
+        Kind::Metrics => {
+            let categories: Vec<String> = p
+                .get_array("categories")
+                .ok()?
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect();
+            Params::Metrics(
+                PointParams::new(
+                    count,
+                    int("step_seconds"),
+                    Some(&categories),
+                    int("hosts"),
+                    end,
+                    end?,
+                )
+                .ok()?,
+            )
+        }
+    };
+    Some(RunSpec {
+        params,
+        count,
+        seed: record.seed as u64,
+    })
 }

@@ -194,6 +194,11 @@ impl Run {
         Self { spec, id }
     }
 
+    /// A run that already started with `_id` range `id` (a job's, read back from its record).
+    pub fn resume(spec: RunSpec, id: RunId) -> Self {
+        Self { spec, id }
+    }
+
     /// The run's `_id` range.
     pub fn id(&self) -> RunId {
         self.id

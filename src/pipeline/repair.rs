@@ -18,9 +18,17 @@ impl Run {
     pub async fn repair_rollups(&self, store: &Store, batch_size: usize) -> Result<(), DbError> {
         let kind = self.spec.kind();
         let (spec, id) = (self.spec.clone(), self.id);
+        let Some(last_index) = store.last_run_index(kind, id, spec.count).await? else {
+            return Ok(()); // nothing of the run is in the database
+        };
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let producer = tokio::task::spawn_blocking(move || {
+            let mut first = 0u64;
             for docs in spec.batches(id, batch_size) {
+                if first > u64::from(last_index) {
+                    break; // no document of this batch or any later one reached the database
+                }
+                first += docs.len() as u64;
                 let mut rollup = BatchRollup::new(kind, docs.len());
                 let ids: Vec<ObjectId> = docs
                     .iter()

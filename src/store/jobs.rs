@@ -75,6 +75,10 @@ pub struct JobRecord {
     pub cancel_requested: bool,
     /// Instance running the job.
     pub owner: String,
+    /// Documents per insert batch: with the seed and parameters, it decides the batches and so
+    /// the rollup tokens a repair must use.
+    #[serde(default)]
+    pub batch_size: Option<i64>,
 }
 
 impl JobRecord {

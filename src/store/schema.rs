@@ -48,7 +48,7 @@ impl Store {
         for kind in [Kind::Calls, Kind::Metrics] {
             self.db
                 .collection::<Document>(super::rollup::collection_name(kind))
-                .create_indexes([index(doc! { "day": 1 }), index(doc! { "applied": 1 })])
+                .create_indexes([index(doc! { "day": 1 })])
                 .await?;
         }
         Ok(())

@@ -69,7 +69,7 @@ fn int(d: &Document, key: &str) -> i64 {
 
 impl Store {
     /// Cells of whole hours in `[from, to)` (hour-aligned; `None` leaves that side open), read
-    /// from the rollups: cost grows with days × keys, not with documents.
+    /// from the rollups: cost grows with days (× hosts), not with documents.
     pub async fn rollup_cells(
         &self,
         kind: Kind,
@@ -82,39 +82,60 @@ impl Store {
         if let Some(days) = range(day_from, to) {
             filter.insert("day", days);
         }
-        keys.apply(kind, &mut filter);
-        let (fa, fb) = key_fields(kind);
+        if let (Kind::Metrics, Some(hosts)) = (kind, &keys.b) {
+            filter.insert("host", doc! { "$in": hosts.clone() });
+        }
         let mut cursor = self
             .rollup(kind)
             .find(filter)
             .projection(doc! { "applied": 0 })
             .max_time(STATS_MAX_TIME)
             .await?;
+        let allowed = |v: &str, set: &Option<Vec<String>>| {
+            set.as_ref().is_none_or(|s| s.iter().any(|x| x == v))
+        };
         let mut cells = Cells::new();
         while let Some(d) = cursor.try_next().await? {
-            let (Ok(day), Ok(a), Ok(b), Ok(hours)) = (
-                d.get_datetime("day"),
-                d.get_str(fa),
-                d.get_str(fb),
-                d.get_document("h"),
-            ) else {
+            let (Ok(day), Ok(hours)) = (d.get_datetime("day"), d.get_document("h")) else {
                 continue;
             };
             let day = day.timestamp_millis();
-            for (hour, cell) in hours {
-                let (Ok(hour), Some(cell)) = (hour.parse::<i64>(), cell.as_document()) else {
+            for (hour, by_a) in hours {
+                let (Ok(hour), Some(by_a)) = (hour.parse::<i64>(), by_a.as_document()) else {
                     continue;
                 };
                 let t = day + hour * HOUR_MS;
                 if from.is_some_and(|f| t < f) || to.is_some_and(|e| t >= e) {
                     continue;
                 }
-                let key = CellKey {
-                    t,
-                    a: a.to_owned(),
-                    b: b.to_owned(),
-                };
-                add_cell(&mut cells, key, &stored_cell(kind, cell));
+                for (a, inner) in by_a {
+                    let Some(inner) = inner.as_document() else {
+                        continue;
+                    };
+                    if !allowed(a, &keys.a) {
+                        continue;
+                    }
+                    let mut add = |b: &str, cell: &Document| {
+                        if allowed(b, &keys.b) {
+                            let key = CellKey {
+                                t,
+                                a: a.clone(),
+                                b: b.to_owned(),
+                            };
+                            add_cell(&mut cells, key, &stored_cell(kind, cell));
+                        }
+                    };
+                    match kind {
+                        Kind::Calls => {
+                            for (b, cell) in inner {
+                                if let Some(cell) = cell.as_document() {
+                                    add(b, cell);
+                                }
+                            }
+                        }
+                        Kind::Metrics => add(d.get_str("host").unwrap_or_default(), inner),
+                    }
+                }
             }
         }
         Ok(cells)

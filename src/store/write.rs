@@ -71,6 +71,34 @@ impl Store {
         }
     }
 
+    /// The highest index of the run's documents in the database, if any is: batches past it need
+    /// no repair.
+    pub async fn last_run_index(
+        &self,
+        kind: Kind,
+        run: RunId,
+        count: u32,
+    ) -> Result<Option<u32>, DbError> {
+        if count == 0 {
+            return Ok(None);
+        }
+        let (first, last) = run.id_range(count);
+        let found = self
+            .db
+            .collection::<bson::Document>(kind.collection())
+            .find_one(doc! { "_id": {
+                "$gte": ObjectId::from_bytes(first),
+                "$lte": ObjectId::from_bytes(last),
+            } })
+            .sort(doc! { "_id": -1 })
+            .projection(doc! { "_id": 1 })
+            .await?;
+        Ok(found.and_then(|d| d.get_object_id("_id").ok()).map(|id| {
+            let b = id.bytes();
+            u32::from_be_bytes([b[8], b[9], b[10], b[11]])
+        }))
+    }
+
     /// How many documents of the run of `count` documents are in the `kind` collection: the exact
     /// figure after a failure whose outcome was lost.
     pub async fn count_run(&self, kind: Kind, run: RunId, count: u32) -> Result<u64, DbError> {

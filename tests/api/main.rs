@@ -12,5 +12,6 @@ mod limits;
 mod logs;
 mod openapi;
 mod processes;
+mod rollups;
 mod shutdown;
 mod stats;

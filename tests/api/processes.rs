@@ -88,6 +88,7 @@ fn hold(port: u16) -> Option<TcpSocket> {
 /// A private MongoDB-compatible server for tests that stop and restart the database.
 pub struct PrivateServer {
     child: Option<ChildGuard>,
+    standalone: bool,
     held: Option<TcpSocket>,
     /// Its data directory (kept across restarts).
     pub data: PathBuf,
@@ -98,11 +99,22 @@ pub struct PrivateServer {
 impl PrivateServer {
     /// Starts one on a port of its own choosing (`--port 0`) with a fresh data directory.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts one without the replica-set hello (`--standalone`): no transactions, no change
+    /// streams, like a plain `mongod`.
+    pub fn start_standalone() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(standalone: bool) -> Self {
         let data =
             std::env::temp_dir().join(format!("linq-test-{}", uuid::Uuid::new_v4().simple()));
-        let (child, port) = launch_server(&data, 0);
+        let (child, port) = launch_server(&data, 0, standalone);
         Self {
             child: Some(child),
+            standalone,
             held: None,
             data,
             port,
@@ -118,7 +130,7 @@ impl PrivateServer {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is running");
         self.held = None;
-        let (child, port) = launch_server(&self.data, self.port);
+        let (child, port) = launch_server(&self.data, self.port, self.standalone);
         assert_eq!(port, self.port);
         self.child = Some(child);
     }
@@ -140,12 +152,13 @@ impl Drop for PrivateServer {
 
 /// Starts `secantusd-rs` on `port` (0: its choice) and returns it with the port it reports
 /// (`secantusd-rs listening on 127.0.0.1:PORT` on stdout) once it accepts connections.
-fn launch_server(data: &std::path::Path, port: u16) -> (ChildGuard, u16) {
+fn launch_server(data: &std::path::Path, port: u16, standalone: bool) -> (ChildGuard, u16) {
     let bin = std::env::var("SECANTUSD_BIN")
         .expect("SECANTUSD_BIN is not set: run the suite with scripts/test.sh");
     let mut child = Command::new(bin)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--cache-size", "256M"])
+        .args(standalone.then_some("--standalone"))
         .arg("--storage-path")
         .arg(data)
         .stdin(Stdio::null())
