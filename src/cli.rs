@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs};
-use crate::generate::{CallParams, ParamError, Params, PointParams, params};
+use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs, StatsCommand};
+use crate::generate::{CallParams, Kind, ParamError, Params, PointParams, params};
 use crate::pipeline::{self, Progress, Run, RunSpec, Tuning};
 use crate::store::{RetryPolicy, Store};
 
@@ -140,6 +140,49 @@ fn scopeguard(bar: indicatif::ProgressBar) -> impl Drop {
         }
     }
     Clear(bar)
+}
+
+/// `stats rebuild`: recomputes the rollups of one or both collections from the raw documents.
+pub async fn stats(db: &DbSettings, what: StatsCommand) -> anyhow::Result<()> {
+    let StatsCommand::Rebuild { kind } = what;
+    let kinds = match kind.as_deref() {
+        Some("calls") => vec![Kind::Calls],
+        Some("metrics") => vec![Kind::Metrics],
+        _ => vec![Kind::Calls, Kind::Metrics],
+    };
+    let store = Store::connect(db).await?;
+    store
+        .setup()
+        .await
+        .context("cannot set up the collections")?;
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    for kind in kinds {
+        let report = pipeline::rebuild(&store, kind, &Progress::default(), &cancel).await;
+        println!(
+            "rebuilt the rollups of {}.{} from {} documents in {:.2} s",
+            db.mongo_db,
+            kind.collection(),
+            report.written,
+            report.elapsed.as_secs_f64()
+        );
+        if let Some(e) = report.error {
+            bail!("rebuild of {} failed: {e}", kind.collection());
+        }
+        if report.cancelled {
+            bail!(
+                "interrupted: the rollups of {} are incomplete",
+                kind.collection()
+            );
+        }
+    }
+    store.shutdown().await;
+    Ok(())
 }
 
 /// `setup`: creates collections, validators and indexes.

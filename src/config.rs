@@ -35,6 +35,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Create collections, validators and indexes (idempotent; `serve` and `generate` do it too).
     Setup,
+    /// Statistics maintenance.
+    Stats(StatsArgs),
     /// Exit 0 when the service at --url answers /healthz, 1 otherwise (for container health checks).
     Healthcheck(HealthcheckArgs),
 }
@@ -231,6 +233,26 @@ pub struct MetricArgs {
     /// Seed; the same seed and parameters give the same documents. Default random.
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
+}
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub what: StatsCommand,
+}
+
+/// The `stats` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Recompute the rollups from the raw collections (after loading or deleting data with other
+    /// tools); run it while no generation job writes.
+    Rebuild {
+        /// Only this collection's rollups: `calls` or `metrics` (default both).
+        #[arg(long, value_parser = ["calls", "metrics"])]
+        kind: Option<String>,
+    },
 }
 
 /// Arguments of `healthcheck`.

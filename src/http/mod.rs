@@ -94,6 +94,7 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             Method::GET,
             get(stats::metrics_series),
         ),
+        ("/stats/rebuild", Method::POST, post(stats::rebuild)),
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),
         ("/jobs/{id}", Method::DELETE, delete(jobs::cancel)),

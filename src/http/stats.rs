@@ -294,3 +294,28 @@ fn cached(headers: &HeaderMap, max_age: u32, body: Arc<Vec<u8>>) -> Response {
     }
     response
 }
+
+/// Body of `POST /stats/rebuild`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildRequest {
+    kind: Kind,
+}
+
+/// `POST /stats/rebuild`: recomputes one kind's rollups from the raw documents as a background
+/// job (`202` + `Location`), for data loaded or deleted by other tools.
+pub async fn rebuild(
+    State(state): State<AppState>,
+    super::ApiJson(body): super::ApiJson<RebuildRequest>,
+) -> Result<Response, ApiError> {
+    state.ensure_setup().await?;
+    let job = state.jobs.start_rebuild(body.kind).await?;
+    let location = format!("/jobs/{}", job.id);
+    let view = crate::jobs::view(&job, chrono::Utc::now());
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        axum::Json(view),
+    )
+        .into_response())
+}

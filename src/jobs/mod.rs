@@ -12,14 +12,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use bson::Document;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
-use crate::pipeline::{Progress, Run, RunError, RunSpec, Tuning};
-use crate::store::jobs::{JobEnd, JobRecord, JobState};
+use crate::generate::Kind;
+use crate::pipeline::{self, Progress, Run, RunError, RunSpec, Tuning};
+use crate::store::jobs::{JobEnd, JobRecord, JobState, Task};
 use crate::store::{RetryPolicy, Store, until_answered};
 
 /// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
@@ -30,10 +31,19 @@ pub const CANCEL_WAIT: Duration = Duration::from_secs(10);
 /// that (or at shutdown) the record is left for the stale-job reaper to settle.
 pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
 
+mod reap;
 mod view;
 
+use view::params_doc;
 pub use view::{JobView, view};
-use view::{params_doc, spec_of};
+
+/// What a job's task runs.
+enum Work {
+    /// A generation run.
+    Generate(Run),
+    /// A rebuild of one kind's rollups.
+    Rebuild(Kind),
+}
 
 /// Runs this instance's jobs and reads everyone's. Cheap to clone.
 #[derive(Clone)]
@@ -75,15 +85,7 @@ impl JobManager {
 
     /// Records and starts a job for `spec`; `429` when this instance is at its limit.
     pub async fn start(&self, spec: RunSpec) -> Result<JobRecord, ApiError> {
-        let permit = self
-            .inner
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs))?;
-        if self.inner.shutdown.is_cancelled() {
-            return Err(ApiError::Overloaded);
-        }
+        let permit = self.slot()?;
         let now = bson::DateTime::now();
         let run = Run::new(spec);
         let spec = run.spec();
@@ -105,7 +107,61 @@ impl JobManager {
             cancel_requested: false,
             owner: self.inner.instance.clone(),
             batch_size: Some(self.inner.tuning.batch_size as i64),
+            task: Task::Generate,
         };
+        self.launch(record, Work::Generate(run), permit).await
+    }
+
+    /// Records and starts a rebuild of `kind`'s rollups from the raw documents; `429` when this
+    /// instance is at its job limit.
+    pub async fn start_rebuild(&self, kind: Kind) -> Result<JobRecord, ApiError> {
+        let permit = self.slot()?;
+        let now = bson::DateTime::now();
+        let requested = self.inner.store.estimated_count(kind).await?;
+        let record = JobRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            task: Task::Rebuild,
+            kind,
+            state: JobState::Running,
+            requested: requested as i64,
+            written: 0,
+            seed: 0,
+            params: Document::new(),
+            run_started: 0,
+            run_nonce: 0,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            docs_per_second: 0.0,
+            last_error: None,
+            cancel_requested: false,
+            owner: self.inner.instance.clone(),
+            batch_size: None,
+        };
+        self.launch(record, Work::Rebuild(kind), permit).await
+    }
+
+    /// A job slot of this instance, or `429`.
+    fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let permit = self
+            .inner
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs))?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ApiError::Overloaded);
+        }
+        Ok(permit)
+    }
+
+    /// Stores `record` and runs `work` for it in the background.
+    async fn launch(
+        &self,
+        record: JobRecord,
+        work: Work,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<JobRecord, ApiError> {
         self.inner.store.insert_job(&record).await?;
         let token = self.inner.shutdown.child_token();
         self.inner
@@ -118,7 +174,7 @@ impl JobManager {
         let id = record.id.clone();
         self.inner
             .tracker
-            .spawn(async move { manager.run(id, run, token, permit).await });
+            .spawn(async move { manager.run(id, work, token, permit).await });
         tracing::info!(job = %record.id, kind = ?record.kind, requested = record.requested, "job started");
         Ok(record)
     }
@@ -126,7 +182,7 @@ impl JobManager {
     async fn run(
         &self,
         id: String,
-        run: Run,
+        work: Work,
         token: CancellationToken,
         _permit: OwnedSemaphorePermit,
     ) {
@@ -138,7 +194,16 @@ impl JobManager {
             patience: FINISH_PATIENCE,
             stop: self.inner.shutdown.clone(),
         };
-        let work = run.execute(store, self.inner.tuning, &progress, &token, &reconcile);
+        let is_rebuild = matches!(work, Work::Rebuild(_));
+        let work = async {
+            match &work {
+                Work::Generate(run) => {
+                    run.execute(store, self.inner.tuning, &progress, &token, &reconcile)
+                        .await
+                }
+                Work::Rebuild(kind) => pipeline::rebuild(store, *kind, &progress, &token).await,
+            }
+        };
         tokio::pin!(work);
         let mut tick = tokio::time::interval(HEARTBEAT);
         tick.tick().await;
@@ -155,7 +220,7 @@ impl JobManager {
             }
         };
 
-        if !report.exact || !report.rollups_exact {
+        if !is_rebuild && (!report.exact || !report.rollups_exact) {
             // The reaper counts the run's documents and repairs its rollups once the database
             // answers again.
             tracing::error!(job = %id, "database gone; job left for the stale-job reaper");
@@ -168,6 +233,10 @@ impl JobManager {
             (None, true) if interrupted => (
                 JobState::Failed,
                 Some("interrupted: the service shut down".to_string()),
+            ),
+            (None, true) if is_rebuild => (
+                JobState::Cancelled,
+                Some("cancelled: the rollups cover only part of the data; rebuild again".into()),
             ),
             (None, true) => (JobState::Cancelled, None),
             (None, false) => (JobState::Done, None),
@@ -198,7 +267,7 @@ impl JobManager {
         metrics::gauge!("jobs_running").set(self.running() as f64);
     }
 
-    fn not_found(id: &str) -> ApiError {
+    pub(crate) fn not_found(id: &str) -> ApiError {
         ApiError::NotFound(format!("no job with id {id:?}"))
     }
 
@@ -221,52 +290,6 @@ impl JobManager {
             out.push(self.reap_if_stale(r).await?);
         }
         Ok(out)
-    }
-
-    /// A running job nobody has updated for the stale-after time lost its instance: count what it wrote
-    /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
-    async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
-        let age = Utc::now() - record.updated_at.to_chrono();
-        let ours = self
-            .inner
-            .running
-            .lock()
-            .expect("job map lock")
-            .contains_key(&record.id);
-        if record.state != JobState::Running
-            || ours
-            || age.to_std().unwrap_or_default() < self.inner.stale_after
-        {
-            return Ok(record);
-        }
-        let store = &self.inner.store;
-        let written = store
-            .count_run(record.kind, record.run_id(), record.requested as u32)
-            .await?;
-        // The lost instance may have written documents whose rollup update never happened.
-        match (spec_of(&record), record.batch_size) {
-            (Some(spec), Some(batch_size)) => {
-                Run::resume(spec, record.run_id())
-                    .repair_rollups(store, batch_size.max(1) as usize)
-                    .await?;
-            }
-            _ => tracing::warn!(
-                job = %record.id,
-                "a stale job's rollups cannot be repaired from its record; POST /stats/rebuild"
-            ),
-        }
-        let (state, error) = if written as i64 == record.requested {
-            (JobState::Done, None)
-        } else {
-            (
-                JobState::Failed,
-                Some("the instance running this job stopped responding".to_string()),
-            )
-        };
-        store
-            .settle_stale_job(&record, state, written, error)
-            .await?
-            .ok_or_else(|| Self::not_found(&record.id))
     }
 
     /// Asks a job to stop and waits (up to [`CANCEL_WAIT`]) until it has, so the answer carries the

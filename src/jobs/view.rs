@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::generate::{CallParams, Kind, Params, PointParams};
 use crate::pipeline::RunSpec;
-use crate::store::jobs::{JobRecord, JobState};
+use crate::store::jobs::{JobRecord, JobState, Task};
 
 /// What the API shows of a job.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JobView {
     /// Job id.
     pub id: String,
+    /// `generate` or `rebuild` (of the rollups).
+    pub task: Task,
     /// `calls` or `metrics`.
     pub kind: Kind,
     /// Life-cycle state.
@@ -57,6 +59,7 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
         });
     JobView {
         id: record.id.clone(),
+        task: record.task,
         kind: record.kind,
         state: record.state,
         requested,

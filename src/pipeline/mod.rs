@@ -23,7 +23,10 @@ use crate::store::rollup::BatchRollup;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
+mod rebuild;
 mod repair;
+
+pub use rebuild::rebuild;
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).

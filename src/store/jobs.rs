@@ -38,13 +38,27 @@ impl JobState {
     }
 }
 
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Generates documents into the collection of its kind.
+    #[default]
+    Generate,
+    /// Recomputes the rollups of its kind from the raw documents.
+    Rebuild,
+}
+
 /// A job as stored in MongoDB.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobRecord {
     /// Job id (UUID v4).
     #[serde(rename = "_id")]
     pub id: String,
-    /// Collection written to.
+    /// What the job does (records from before rebuild jobs existed are generations).
+    #[serde(default)]
+    pub task: Task,
+    /// Collection written to (or whose rollups are rebuilt).
     pub kind: Kind,
     /// Life-cycle state.
     pub state: JobState,

@@ -332,6 +332,29 @@ impl Store {
         Ok(())
     }
 
+    /// Empties the rollups of `kind` (the first step of a rebuild).
+    pub async fn clear_rollup(&self, kind: Kind) -> Result<(), DbError> {
+        self.rollup(kind).delete_many(doc! {}).await?;
+        Ok(())
+    }
+
+    /// Forgets every token of `kind`'s rollups (the last step of a rebuild, whose days need none).
+    pub async fn clear_rollup_tokens(&self, kind: Kind) -> Result<(), DbError> {
+        self.rollup(kind)
+            .update_many(doc! {}, doc! { "$set": { "applied": [] } })
+            .await?;
+        Ok(())
+    }
+
+    /// The number of documents of `kind`, from the collection's metadata (no scan).
+    pub async fn estimated_count(&self, kind: Kind) -> Result<u64, DbError> {
+        Ok(self
+            .db
+            .collection::<Document>(kind.collection())
+            .estimated_document_count()
+            .await?)
+    }
+
     /// Which `_id`s of the run's documents `first..=last` are in the collection of `kind`.
     pub async fn present_ids(
         &self,

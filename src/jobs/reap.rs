@@ -1,0 +1,70 @@
+//! Settling jobs whose instance vanished: their count is read from the database, their rollups
+//! repaired, and their record made final, by whichever replica reads them next.
+
+use chrono::Utc;
+
+use super::JobManager;
+use super::view::spec_of;
+use crate::error::ApiError;
+use crate::pipeline::Run;
+use crate::store::jobs::{JobRecord, JobState, Task};
+
+impl JobManager {
+    /// A running job nobody has updated for the stale-after time lost its instance: count what it wrote
+    /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
+    pub(super) async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
+        let age = Utc::now() - record.updated_at.to_chrono();
+        let ours = self
+            .inner
+            .running
+            .lock()
+            .expect("job map lock")
+            .contains_key(&record.id);
+        if record.state != JobState::Running
+            || ours
+            || age.to_std().unwrap_or_default() < self.inner.stale_after
+        {
+            return Ok(record);
+        }
+        let store = &self.inner.store;
+        if record.task == Task::Rebuild {
+            let error = "the instance running this rebuild stopped responding; rebuild again";
+            return store
+                .settle_stale_job(
+                    &record,
+                    JobState::Failed,
+                    record.written.max(0) as u64,
+                    Some(error.into()),
+                )
+                .await?
+                .ok_or_else(|| Self::not_found(&record.id));
+        }
+        let written = store
+            .count_run(record.kind, record.run_id(), record.requested as u32)
+            .await?;
+        // The lost instance may have written documents whose rollup update never happened.
+        match (spec_of(&record), record.batch_size) {
+            (Some(spec), Some(batch_size)) => {
+                Run::resume(spec, record.run_id())
+                    .repair_rollups(store, batch_size.max(1) as usize)
+                    .await?;
+            }
+            _ => tracing::warn!(
+                job = %record.id,
+                "a stale job's rollups cannot be repaired from its record; POST /stats/rebuild"
+            ),
+        }
+        let (state, error) = if written as i64 == record.requested {
+            (JobState::Done, None)
+        } else {
+            (
+                JobState::Failed,
+                Some("the instance running this job stopped responding".to_string()),
+            )
+        };
+        store
+            .settle_stale_job(&record, state, written, error)
+            .await?
+            .ok_or_else(|| Self::not_found(&record.id))
+    }
+}

@@ -1,0 +1,77 @@
+//! Recomputing the rollups from the raw documents, for data loaded or deleted by other tools: the
+//! rollup collection is cleared, then filled day by day from index-served aggregations of the raw
+//! collection. Reads see the rollups grow while it runs; writes by generation runs meanwhile would
+//! be counted twice or not at all, so run it while no job writes (the README says so).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bson::oid::ObjectId;
+use tokio_util::sync::CancellationToken;
+
+use super::{Progress, RunError, RunReport};
+use crate::generate::Kind;
+use crate::store::rollup::{DAY_MS, HOUR_MS};
+use crate::store::stats::KeyFilter;
+use crate::store::{DbError, Store};
+
+/// Rebuilds the rollups of `kind`; `progress` counts the raw documents aggregated so far. Stops
+/// between two days when `cancel` fires (the rollups then cover only the days done).
+pub async fn rebuild(
+    store: &Store,
+    kind: Kind,
+    progress: &Progress,
+    cancel: &CancellationToken,
+) -> RunReport {
+    let started = Instant::now();
+    let result = days(store, kind, progress, cancel).await;
+    let (error, cancelled) = match result {
+        Ok(cancelled) => (None, cancelled),
+        Err(e) => (Some(RunError::Database(e)), false),
+    };
+    RunReport {
+        written: progress.written(),
+        exact: true,
+        rollups_exact: error.is_none() && !cancelled,
+        error,
+        cancelled,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The day-by-day walk; `Ok(true)` when cancelled.
+async fn days(
+    store: &Store,
+    kind: Kind,
+    progress: &Progress,
+    cancel: &CancellationToken,
+) -> Result<bool, DbError> {
+    store.clear_rollup(kind).await?;
+    let Some((first, last)) = store.time_bounds(kind).await? else {
+        return Ok(false);
+    };
+    let mut day = first - first.rem_euclid(DAY_MS);
+    while day <= last {
+        if cancel.is_cancelled() {
+            return Ok(true);
+        }
+        let cells = store
+            .raw_cells(
+                kind,
+                Some(day),
+                Some(day + DAY_MS),
+                HOUR_MS,
+                &KeyFilter::default(),
+            )
+            .await?;
+        // A fresh token per day: the collection was cleared, so nothing can be applied twice.
+        store.apply_rollup(kind, ObjectId::new(), &cells).await?;
+        let n: i64 = cells.values().map(|c| c.n).sum();
+        progress
+            .written
+            .fetch_add(n.max(0) as u64, Ordering::Relaxed);
+        day += DAY_MS;
+    }
+    store.clear_rollup_tokens(kind).await?;
+    Ok(false)
+}
