@@ -65,3 +65,38 @@ mod tests {
         assert_eq!(last, run.object_id(999));
     }
 }
+
+/// Generation speed on one core, for before/after comparisons of generator changes. Not a pass/fail
+/// check: run it in release with `cargo test --release --lib generate::speed -- --ignored --nocapture`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use std::time::Instant;
+
+    fn rate(n: u32, mut make: impl FnMut(u32) -> usize) -> f64 {
+        let started = Instant::now();
+        let bytes: usize = (0..n).map(&mut make).sum();
+        assert!(bytes > 0);
+        f64::from(n) / started.elapsed().as_secs_f64()
+    }
+
+    #[test]
+    #[ignore = "timing report, run in release"]
+    fn documents_per_second() {
+        let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let run = RunId::new(1, 2);
+        let n = 3_000_000;
+        let calls = CallGenerator::new(CallParams { end, days: 30 }, 1);
+        let call_rate = rate(n, |i| calls.document(run, i).as_bytes().len());
+        let params = PointParams {
+            end,
+            step_seconds: 30,
+            categories: Category::ALL.to_vec(),
+            hosts: 3,
+        };
+        let mut points = PointGenerator::new(&params, 1);
+        let point_rate = rate(n, |i| points.next_document(run, i).as_bytes().len());
+        println!("calls: {call_rate:.0} docs/s, points: {point_rate:.0} docs/s");
+    }
+}
