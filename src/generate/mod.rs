@@ -8,6 +8,8 @@ mod bson;
 pub mod calls;
 pub mod points;
 pub mod rng;
+#[cfg(test)]
+mod stats;
 
 pub use self::bson::DocWriter;
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
