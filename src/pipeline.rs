@@ -60,7 +60,7 @@ impl RunSpec {
         run: RunId,
         batch_size: usize,
     ) -> impl Iterator<Item = Vec<RawDocumentBuf>> {
-        let mut source = DocSource::new(&self.dataset, self.seed);
+        let mut source = DocSource::new(&self.dataset, self.seed, self.count);
         let count = self.count;
         let mut next = 0u32;
         std::iter::from_fn(move || {
@@ -86,9 +86,9 @@ enum DocSource {
 }
 
 impl DocSource {
-    fn new(dataset: &Dataset, seed: u64) -> Self {
+    fn new(dataset: &Dataset, seed: u64, count: u32) -> Self {
         match dataset {
-            Dataset::Calls(p) => DocSource::Calls(CallGenerator::new(*p, seed)),
+            Dataset::Calls(p) => DocSource::Calls(CallGenerator::new(*p, seed, count)),
             Dataset::Metrics(p) => DocSource::Metrics(Box::new(PointGenerator::new(p, seed))),
         }
     }

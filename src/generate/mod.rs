@@ -89,7 +89,7 @@ mod speed {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let run = RunId::new(1, 2);
         let n = 3_000_000;
-        let calls = CallGenerator::new(CallParams { end, days: 30 }, 1);
+        let calls = CallGenerator::new(CallParams { end, days: 30 }, 1, n);
         let call_rate = rate(n, |i| calls.document(run, i).as_bytes().len());
         let params = PointParams {
             end,
