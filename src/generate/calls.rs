@@ -1,6 +1,9 @@
 //! Telephone call records (CDRs) with the distributions of real traffic.
 //!
 //! The model, documented for users in the README:
+//! - caller and callee: distinct valid NANP numbers in E.164 form, `+1 NXX NXX XXXX` with N = 2–9
+//!   and X = 0–9, where neither the area code nor the exchange is a reserved N11 code (211 … 911);
+//!   digits from `fake`'s number formatter, drafts breaking a rule drawn again;
 //! - call type: voice 70 %, video 22 %, conference 8 %;
 //! - status: completed 85 %, missed 6 %, busy 4 %, failed 5 %;
 //! - start time: over the window `[end - days, end)` with a call volume per millisecond of
@@ -112,7 +115,8 @@ pub const DURATION_SIGMA: f64 = 1.2;
 pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
 /// Flat fee charged once per completed call, in USD.
 pub const CONNECTION_FEE: f64 = 0.05;
-/// Phone numbers are NANP numbers in E.164 form: `+1`, area code, exchange, line.
+/// Draft of a phone number for `fake`: `+1`, area code, exchange, line (`^` is 1–9, `#` is 0–9);
+/// [`phone_number`] keeps only drafts that are valid NANP numbers.
 const PHONE_FORMAT: &str = "+1^##^######";
 
 /// What a request may choose about the calls it generates.
@@ -182,9 +186,9 @@ impl CallGenerator {
     pub fn record(&self, index: u64) -> CallRecord {
         let mut rng = rng::stream_rng(self.seed, index);
         let call_id = uuid_v4(&mut rng);
-        let caller: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(&mut rng);
+        let caller = phone_number(&mut rng);
         let callee = loop {
-            let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(&mut rng);
+            let n = phone_number(&mut rng);
             if n != caller {
                 break n;
             }
@@ -342,6 +346,27 @@ pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
     round_cents(CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute())
 }
 
+/// A valid NANP number in E.164 form, `+1 NXX NXX XXXX`.
+///
+/// `fake` draws the digits from [`PHONE_FORMAT`], whose `^` is 1–9 and `#` is 0–9; drafts with an
+/// area code or exchange starting with 1, or of the reserved N11 form (211, 311, … 911), are drawn
+/// again (23 % of drafts), so accepted numbers are uniform over the valid ones.
+fn phone_number(rng: &mut DocRng) -> String {
+    loop {
+        let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(rng);
+        let d = n.as_bytes();
+        if nanp_code_ok(d[2], d[3], d[4]) && nanp_code_ok(d[5], d[6], d[7]) {
+            return n;
+        }
+    }
+}
+
+/// Whether three ASCII digits form an `NXX` code that is not `N11`.
+#[inline]
+fn nanp_code_ok(a: u8, b: u8, c: u8) -> bool {
+    a >= b'2' && !(b == b'1' && c == b'1')
+}
+
 /// Log-normal talk time in whole seconds, clipped to [`DURATION_BOUNDS`].
 fn duration_seconds(rng: &mut DocRng) -> u32 {
     let secs = (DURATION_MU + DURATION_SIGMA * rng::normal(rng))
@@ -401,6 +426,22 @@ mod tests {
         (end - i64::from(p.days) * MS_PER_DAY, end)
     }
 
+    /// NANP rules spelled out independently of the generator: `+1`, then `NXX NXX XXXX` with N
+    /// in 2–9, and neither the area code nor the exchange of the reserved N11 form.
+    fn valid_nanp(n: &str) -> bool {
+        let Some(digits) = n.strip_prefix("+1") else {
+            return false;
+        };
+        if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let area: u32 = digits[..3].parse().unwrap();
+        let exchange: u32 = digits[3..6].parse().unwrap();
+        [area, exchange]
+            .iter()
+            .all(|&code| code >= 200 && code % 100 != 11)
+    }
+
     #[test]
     fn same_seed_same_records_and_documents() {
         let g = |seed| CallGenerator::new(four_weeks(), seed, 100_000);
@@ -447,11 +488,6 @@ mod tests {
         let (start, end) = window_ms(four_weeks());
         for r in run() {
             assert_ne!(r.caller, r.callee);
-            for n in [&r.caller, &r.callee] {
-                assert_eq!(n.len(), 12, "{n}");
-                assert!(n.starts_with("+1"), "{n}");
-                assert!(n[2..].bytes().all(|b| b.is_ascii_digit()), "{n}");
-            }
             assert!(uuid::Uuid::parse_str(&r.call_id).unwrap().get_version_num() == 4);
             assert!((start..end).contains(&r.start_ms));
             assert!(r.end_ms >= r.start_ms);
@@ -471,6 +507,41 @@ mod tests {
                 assert_eq!(r.cost, 0.0);
             }
         }
+    }
+
+    #[test]
+    fn every_number_is_a_valid_nanp_number() {
+        for r in run() {
+            assert!(valid_nanp(&r.caller), "{r:?}");
+            assert!(valid_nanp(&r.callee), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_former_number_format_fails_the_nanp_check() {
+        // What the generator used before: area codes and exchanges starting with 1, and N11.
+        let mut rng = rng::stream_rng(1, 0);
+        let bad = (0..1000)
+            .map(|_| NumberWithFormat(EN, "+1^##^######").fake_with_rng::<String, _>(&mut rng))
+            .filter(|n| !valid_nanp(n))
+            .count();
+        assert!(bad > 100, "{bad} of 1000 invalid");
+    }
+
+    #[test]
+    fn codes_are_spread_evenly_over_leading_digits() {
+        // Each leading digit 2–9 heads 99 valid codes (100 less its N11), so equal shares, for
+        // area codes and exchanges alike.
+        let mut area = [0u64; 8];
+        let mut exchange = [0u64; 8];
+        for r in run() {
+            for n in [&r.caller, &r.callee] {
+                area[usize::from(n.as_bytes()[2] - b'2')] += 1;
+                exchange[usize::from(n.as_bytes()[5] - b'2')] += 1;
+            }
+        }
+        stats::assert_fits("area code leading digit", &area, &[1.0; 8]);
+        stats::assert_fits("exchange leading digit", &exchange, &[1.0; 8]);
     }
 
     #[test]
@@ -621,7 +692,9 @@ mod pinned {
     /// A change here changes every dataset users generated from a seed: make it on purpose only.
     ///
     /// Re-pinned when start times became time-ordered (stratified over the run's count, so call 0
-    /// now starts at the beginning of the window).
+    /// now starts at the beginning of the window), and again when numbers became valid NANP
+    /// numbers (drafts with a leading 1 or an N11 code are drawn again, which shifts later draws:
+    /// call 500's caller was +12361024819, exchange 102).
     #[test]
     fn seed_42_call_0_is_pinned() {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
@@ -631,6 +704,6 @@ mod pinned {
     }
     const PINNED: &str = concat!(
         "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+12925020006\", callee: \"+13715517423\", call_type: Conference, status: Completed, start_ms: 1790908270560, end_ms: 1790908623560, duration: Some(353), cost: 0.53 }\n",
-        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+12361024819\", callee: \"+18257480860\", call_type: Voice, status: Completed, start_ms: 1792170388765, end_ms: 1792170421765, duration: Some(33), cost: 0.07 }",
+        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+18257480860\", callee: \"+14782676359\", call_type: Voice, status: Completed, start_ms: 1792170080868, end_ms: 1792170128868, duration: Some(48), cost: 0.07 }",
     );
 }
