@@ -1,6 +1,19 @@
 //! Infrastructure metric points: one series per (host, category), each a bounded, mean-reverting
 //! random walk around a per-host base level, with a daily cycle and rare spikes.
 //!
+//! The model, documented for users in the README (numbers per category in [`Category`]'s models):
+//! - base level: per series, uniform over the category's base range (e.g. CPU 15–55 %);
+//! - level: `base × (1 + daily × cos(2π (t − 14:00 UTC) / 24 h))`, peak at 14:00, low at 02:00;
+//! - walk: AR(1) `w ← phi × w + noise × N(0, 1)` in log-odds, started from its stationary law
+//!   (sd `noise / √(1 − phi²)`), moving the odds of the reading between the category's floor `f`
+//!   and upper bound `c`: `(v − f) / (c − v) = e^w × (level − f) / (c − level)`. The median reading
+//!   is the level; readings approach but never reach the floor or the bound; for latency and
+//!   network, whose bound is far away, this is a multiplicative (log-normal) walk;
+//! - spikes: with a small chance per point, `base × size × U(0.5, 1.5)` is added, clamped to the
+//!   bound;
+//! - values are rounded to 2 decimals and always lie in `[floor, upper bound]` ⊂ the bounds the
+//!   collection validator enforces.
+//!
 //! Points are laid out tick by tick: tick 0 is at `end`, tick `t` at `end - t × step`, and every tick
 //! has one point per series (hosts × categories, in that order), so a dashboard sees every host report
 //! every metric at every step. The walk of a series is sequential, so a run's points are produced in
@@ -29,20 +42,32 @@ pub enum Category {
 }
 
 /// How one category behaves: where it sits, how it moves, and where it must stay.
+#[derive(Debug, Clone, Copy)]
 struct Model {
     unit: &'static str,
     /// Bounds every value stays within (also enforced by the collection validator).
     bounds: (f64, f64),
+    /// Lowest reading, above the lower bound: no real host idles at exactly 0 % CPU or answers in
+    /// 0 ms. The walk approaches the floor but never reaches it.
+    floor: f64,
     /// Range the per-host base level is drawn from.
     base: (f64, f64),
     /// Daily swing as a fraction of the base level (peak at 14:00 UTC).
     daily: f64,
-    /// Walk noise per step, as a fraction of the base level.
+    /// Standard deviation of one step of the walk, in log-odds (see [`PointGenerator`]); for small
+    /// steps about the relative change of the reading per step.
     noise: f64,
     /// Mean reversion per step (1 = pure random walk).
     phi: f64,
     /// Chance per point of a spike, and its size as a multiple of the base level.
     spike: (f64, f64),
+}
+
+impl Model {
+    /// Standard deviation of the walk once stationary: `noise / √(1 − phi²)`.
+    fn walk_sd(&self) -> f64 {
+        self.noise / (1.0 - self.phi * self.phi).sqrt()
+    }
 }
 
 impl Category {
@@ -107,33 +132,37 @@ impl Category {
             Category::Cpu => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 0.5,
                 base: (15.0, 55.0),
                 daily: 0.45,
-                noise: 0.08,
+                noise: 0.12,
                 phi: 0.95,
                 spike: (0.002, 1.2),
             },
             Category::Memory => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 2.0,
                 base: (40.0, 75.0),
                 daily: 0.08,
-                noise: 0.02,
+                noise: 0.05,
                 phi: 0.99,
                 spike: (0.0005, 0.25),
             },
             Category::Disk => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 1.0,
                 base: (30.0, 80.0),
                 daily: 0.005,
-                noise: 0.003,
+                noise: 0.007,
                 phi: 0.999,
                 spike: (0.0, 0.0),
             },
             Category::Latency => Model {
                 unit: "ms",
                 bounds: (0.0, 60_000.0),
+                floor: 1.0,
                 base: (20.0, 80.0),
                 daily: 0.30,
                 noise: 0.10,
@@ -143,6 +172,7 @@ impl Category {
             Category::Network => Model {
                 unit: "Mbit/s",
                 bounds: (0.0, 10_000.0),
+                floor: 0.1,
                 base: (50.0, 400.0),
                 daily: 0.60,
                 noise: 0.08,
@@ -183,12 +213,13 @@ struct Series {
     category: Category,
     host: u32,
     base: f64,
-    /// Deviation of the walk from the base level.
+    /// The walk, in log-odds: how far the reading's odds sit from the level's.
     walk: f64,
     model: Model,
 }
 
-/// Produces the points of one run in order; holds the state of every series' walk.
+/// Produces the points of one run in order; holds the state of every series' walk (the model is
+/// described in the module documentation).
 pub struct PointGenerator {
     rng: DocRng,
     series: Vec<Series>,
@@ -207,11 +238,12 @@ impl PointGenerator {
             for &category in &params.categories {
                 let model = category.model();
                 let base = rng::uniform(&mut setup, model.base.0, model.base.1);
+                let walk = model.walk_sd() * rng::normal(&mut setup);
                 series.push(Series {
                     category,
                     host,
                     base,
-                    walk: 0.0,
+                    walk,
                     model,
                 });
             }
@@ -237,20 +269,21 @@ impl PointGenerator {
 
         let timestamp_ms = self.end_ms - tick * self.step_ms;
         let m = &s.model;
-        s.walk = m.phi * s.walk + m.noise * s.base * rng::normal(&mut self.rng);
+        s.walk = m.phi * s.walk + m.noise * rng::normal(&mut self.rng);
         let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0 - 14.0 / 24.0)
             * std::f64::consts::TAU;
-        let mut value = s.base * (1.0 + m.daily * day_phase.cos()) + s.walk;
+        let level = s.base * (1.0 + m.daily * day_phase.cos());
+        let (floor, ceiling) = (m.floor, m.bounds.1);
+        // Odds of the level between floor and ceiling, times e^walk, back to a reading.
+        let above = (level - floor) * s.walk.exp();
+        let mut value = floor + (ceiling - floor) * above / (ceiling - level + above);
         if rng::unit(&mut self.rng) < m.spike.0 {
             value += s.base * m.spike.1 * (0.5 + rng::unit(&mut self.rng));
         }
-        let (lo, hi) = m.bounds;
-        // Keep a little headroom off the floor so a series never sits flat at zero.
-        let value = value.clamp(lo + (hi - lo) * 0.001, hi);
         Point {
             category: s.category,
             host: s.host,
-            value: (value * 100.0).round() / 100.0,
+            value: (value.clamp(floor, ceiling) * 100.0).round() / 100.0,
             timestamp_ms,
         }
     }
@@ -273,8 +306,10 @@ impl PointGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generate::stats;
     use chrono::TimeZone;
     use std::collections::HashMap;
+    use std::sync::OnceLock;
 
     fn params(categories: Vec<Category>, hosts: u32) -> PointParams {
         PointParams {
@@ -316,6 +351,9 @@ mod tests {
     }
 
     /// A change here changes every dataset users generated from a seed: make it on purpose only.
+    ///
+    /// Re-pinned when the walk moved to log-odds between per-category floors and the upper bound
+    /// (latency used to sit at a 60 ms clamp) and started from its stationary law.
     #[test]
     fn seed_42_points_are_pinned() {
         let mut g = PointGenerator::new(&params(Category::ALL.to_vec(), 2), 42);
@@ -323,7 +361,7 @@ mod tests {
         assert_eq!(values, PINNED, "seed 42 changed: {values:?}");
     }
     const PINNED: [f64; 10] = [
-        20.97, 45.07, 66.49, 63.44, 85.97, 23.04, 78.85, 31.97, 92.33, 346.96,
+        20.71, 66.1, 78.69, 59.3, 325.4, 23.51, 61.96, 40.69, 82.06, 245.56,
     ];
 
     #[test]
@@ -350,5 +388,275 @@ mod tests {
             .iter()
             .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
         assert!(max - min > 10.0, "series is flat: {min}..{max}");
+    }
+
+    /// What the README documents per category, written out here rather than read from the models.
+    struct Documented {
+        category: Category,
+        /// Lowest reading.
+        floor: f64,
+        /// Range of the per-host base level.
+        base: (f64, f64),
+        /// The 1st and 99th percentiles of a category's points lie inside this range.
+        typical: (f64, f64),
+        /// Share of points with a spike, and the spike's size as a multiple of the base level.
+        spike: (f64, f64),
+        /// Daily swing, as a fraction of the base level.
+        daily: f64,
+    }
+
+    const DOCUMENTED: [Documented; 5] = [
+        Documented {
+            category: Category::Cpu,
+            floor: 0.5,
+            base: (15.0, 55.0),
+            typical: (3.0, 92.0),
+            spike: (0.002, 1.2),
+            daily: 0.45,
+        },
+        Documented {
+            category: Category::Memory,
+            floor: 2.0,
+            base: (40.0, 75.0),
+            typical: (20.0, 92.0),
+            spike: (0.0005, 0.25),
+            daily: 0.08,
+        },
+        Documented {
+            category: Category::Disk,
+            floor: 1.0,
+            base: (30.0, 80.0),
+            typical: (22.0, 86.0),
+            spike: (0.0, 0.0),
+            daily: 0.005,
+        },
+        Documented {
+            category: Category::Latency,
+            floor: 1.0,
+            base: (20.0, 80.0),
+            typical: (8.0, 180.0),
+            spike: (0.003, 8.0),
+            daily: 0.30,
+        },
+        Documented {
+            category: Category::Network,
+            floor: 0.1,
+            base: (50.0, 400.0),
+            typical: (12.0, 1050.0),
+            spike: (0.002, 2.0),
+            daily: 0.60,
+        },
+    ];
+
+    /// A week of 2-minute ticks for 40 hosts and every category, ending at midnight UTC (so every
+    /// hour of the day is sampled equally): 201,600 points per category, a million in all.
+    struct Run {
+        /// One entry per series: its category, its drawn base level and its values, tick by tick.
+        series: Vec<(Category, f64, Vec<f64>)>,
+        /// Timestamp of each tick.
+        ticks: Vec<i64>,
+    }
+
+    fn week() -> &'static Run {
+        static RUN: OnceLock<Run> = OnceLock::new();
+        RUN.get_or_init(|| {
+            let p = PointParams {
+                end: Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap(),
+                step_seconds: 120,
+                categories: Category::ALL.to_vec(),
+                hosts: 40,
+            };
+            let mut g = PointGenerator::new(&p, 2);
+            let mut series: Vec<(Category, f64, Vec<f64>)> = g
+                .series
+                .iter()
+                .map(|s| (s.category, s.base, Vec::new()))
+                .collect();
+            let mut ticks = Vec::new();
+            for _ in 0..7 * 24 * 30 {
+                for s in &mut series {
+                    let pt = g.next_point();
+                    assert_eq!(pt.category, s.0);
+                    s.2.push(pt.value);
+                    if ticks.last() != Some(&pt.timestamp_ms) {
+                        ticks.push(pt.timestamp_ms);
+                    }
+                }
+            }
+            Run { series, ticks }
+        })
+    }
+
+    fn series_of(c: Category) -> impl Iterator<Item = (f64, &'static [f64])> {
+        week()
+            .series
+            .iter()
+            .filter(move |s| s.0 == c)
+            .map(|s| (s.1, s.2.as_slice()))
+    }
+
+    #[test]
+    fn models_keep_every_level_strictly_between_floor_and_bound() {
+        // The walk moves the odds of the level between floor and upper bound, so the level itself
+        // must never reach either.
+        for d in &DOCUMENTED {
+            let m = d.category.model();
+            assert_eq!(m.floor, d.floor, "{:?}", d.category);
+            assert!(m.floor > m.bounds.0, "{:?}", d.category);
+            assert!(m.base.0 * (1.0 - m.daily) > m.floor, "{:?}", d.category);
+            assert!(m.base.1 * (1.0 + m.daily) < m.bounds.1, "{:?}", d.category);
+        }
+    }
+
+    #[test]
+    fn no_category_piles_up_at_a_bound_or_anywhere_else() {
+        // At most 1 % of a category's points at its floor or bounds, and none of its values (they
+        // have 2 decimals) held by more than 1 % of them: a clamp anywhere shows up as such a pile.
+        for d in &DOCUMENTED {
+            let (lo, hi) = d.category.bounds();
+            let mut counts: HashMap<u64, usize> = HashMap::new();
+            let (mut at, mut n) = (0usize, 0usize);
+            for (_, values) in series_of(d.category) {
+                n += values.len();
+                for &v in values {
+                    if v <= d.floor || v <= lo || v >= hi {
+                        at += 1;
+                    }
+                    *counts.entry(v.to_bits()).or_default() += 1;
+                }
+            }
+            let share = at as f64 / n as f64;
+            assert!(
+                share <= 0.01,
+                "{:?}: {share} of points at a bound",
+                d.category
+            );
+            let (value, most) = counts.iter().max_by_key(|e| *e.1).unwrap();
+            assert!(
+                *most as f64 <= 0.01 * n as f64,
+                "{:?}: {most} of {n} points are {}",
+                d.category,
+                f64::from_bits(*value)
+            );
+        }
+    }
+
+    #[test]
+    fn percentiles_stay_in_documented_ranges() {
+        for d in &DOCUMENTED {
+            let mut all: Vec<f64> = series_of(d.category)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            all.sort_by(f64::total_cmp);
+            let (p1, p99) = (stats::quantile(&all, 0.01), stats::quantile(&all, 0.99));
+            assert!(
+                p1 >= d.typical.0 && p99 <= d.typical.1,
+                "{:?}: 1st–99th percentile {p1}–{p99}, documented {:?}",
+                d.category,
+                d.typical
+            );
+        }
+    }
+
+    #[test]
+    fn series_average_their_base_levels() {
+        for d in &DOCUMENTED {
+            let mut ratios = Vec::new();
+            for (base, values) in series_of(d.category) {
+                assert!(
+                    (d.base.0..d.base.1).contains(&base),
+                    "{:?} base {base}",
+                    d.category
+                );
+                // Over whole days the daily cycle averages out; the slow walks (disk moves over
+                // days) keep a week's mean within 20 % of the documented range.
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                assert!(
+                    mean >= 0.8 * d.base.0 && mean <= 1.2 * d.base.1,
+                    "{:?}: series mean {mean}, base range {:?}",
+                    d.category,
+                    d.base
+                );
+                ratios.push(mean / base);
+            }
+            // Across hosts, series centre on their own base (the walk's median is the level; the
+            // multiplicative walk and the spikes lift the mean a few percent).
+            let centre = ratios.iter().sum::<f64>() / ratios.len() as f64;
+            assert!(
+                (0.95..1.10).contains(&centre),
+                "{:?}: series average {centre} × their base",
+                d.category
+            );
+        }
+    }
+
+    #[test]
+    fn daily_cycle_peaks_at_14_utc() {
+        let ticks = &week().ticks;
+        for d in &DOCUMENTED {
+            let mut sums = [0.0; 24];
+            for (_, values) in series_of(d.category) {
+                for (v, t) in values.iter().zip(ticks) {
+                    sums[(t.rem_euclid(86_400_000) / 3_600_000) as usize] += v;
+                }
+            }
+            let peak = (0..24)
+                .max_by(|&a, &b| sums[a].total_cmp(&sums[b]))
+                .unwrap();
+            let trough = (0..24)
+                .min_by(|&a, &b| sums[a].total_cmp(&sums[b]))
+                .unwrap();
+            let swing = (sums[peak] - sums[trough]) / (sums[peak] + sums[trough]);
+            if d.daily < 0.05 {
+                // Disk: documented as almost flat.
+                assert!(swing < 0.02, "{:?}: swing {swing}", d.category);
+                continue;
+            }
+            assert!(
+                (12..=16).contains(&peak),
+                "{:?} peaks at {peak}:00",
+                d.category
+            );
+            assert!(
+                (0..=4).contains(&trough),
+                "{:?} lowest at {trough}:00",
+                d.category
+            );
+            if d.daily >= 0.2 {
+                // The hourly means swing by the documented fraction (percent categories a little
+                // less, squeezed near the bounds).
+                assert!(
+                    swing > 0.7 * d.daily && swing < 1.15 * d.daily,
+                    "{:?}: swing {swing}, documented {}",
+                    d.category,
+                    d.daily
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn spikes_occur_at_documented_rates() {
+        // A spike lifts one point by 0.5–1.5 × size × base over its neighbours, far beyond a
+        // step of the walk; count points standing above both neighbours by a quarter of the size.
+        for d in &DOCUMENTED {
+            let (mut spikes, mut n) = (0u64, 0u64);
+            for (base, values) in series_of(d.category) {
+                let threshold = 0.25 * d.spike.1.max(0.4) * base;
+                n += values.len() as u64 - 2;
+                spikes += values
+                    .windows(3)
+                    .filter(|w| w[1] - w[0].max(w[2]) > threshold)
+                    .count() as u64;
+            }
+            let expected = n as f64 * d.spike.0;
+            // Binomial, two-sided p = 0.001; a couple of steep walk steps may pass for spikes.
+            let allowed = 3.29 * (expected * (1.0 - d.spike.0)).sqrt() + 2.0;
+            assert!(
+                (spikes as f64 - expected).abs() <= allowed,
+                "{:?}: {spikes} spikes in {n} points, documented {expected:.0} ± {allowed:.0}",
+                d.category
+            );
+        }
     }
 }
