@@ -227,6 +227,8 @@ pub struct PointGenerator {
     end_ms: i64,
     step_ms: i64,
     next: u64,
+    /// The daily cycle's cosine at one timestamp: every series of a tick shares it.
+    cycle: (i64, f64),
 }
 
 impl PointGenerator {
@@ -257,6 +259,7 @@ impl PointGenerator {
             end_ms: params.end.timestamp_millis(),
             step_ms: i64::from(params.step_seconds.max(1)) * 1000,
             next: 0,
+            cycle: (i64::MIN, 0.0),
         }
     }
 
@@ -270,9 +273,13 @@ impl PointGenerator {
         let timestamp_ms = self.end_ms - tick * self.step_ms;
         let m = &s.model;
         s.walk = m.phi * s.walk + m.noise * rng::normal(&mut self.rng);
-        let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0 - 14.0 / 24.0)
-            * std::f64::consts::TAU;
-        let level = s.base * (1.0 + m.daily * day_phase.cos());
+        if self.cycle.0 != timestamp_ms {
+            let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0
+                - 14.0 / 24.0)
+                * std::f64::consts::TAU;
+            self.cycle = (timestamp_ms, day_phase.cos());
+        }
+        let level = s.base * (1.0 + m.daily * self.cycle.1);
         let (floor, ceiling) = (m.floor, m.bounds.1);
         // Odds of the level between floor and ceiling, times e^walk, back to a reading.
         let above = (level - floor) * s.walk.exp();
