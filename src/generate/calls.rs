@@ -696,7 +696,7 @@ mod pinned {
     /// numbers (drafts with a leading 1 or an N11 code are drawn again, which shifts later draws:
     /// call 500's caller was +12361024819, exchange 102).
     #[test]
-    fn seed_42_call_0_is_pinned() {
+    fn seed_42_calls_0_and_500_are_pinned() {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let g = CallGenerator::new(CallParams { end, days: 30 }, 42, 1000);
         let printed = format!("{:?}\n{:?}", g.record(0), g.record(500));
