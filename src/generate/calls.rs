@@ -1,10 +1,19 @@
 //! Telephone call records (CDRs) with the distributions of real traffic.
 //!
 //! The model, documented for users in the README:
+//! - caller and callee: distinct valid NANP numbers in E.164 form, `+1 NXX NXX XXXX` with N = 2–9
+//!   and X = 0–9, where neither the area code nor the exchange is a reserved N11 code (211 … 911);
+//!   digits from `fake`'s number formatter, drafts breaking a rule drawn again;
 //! - call type: voice 70 %, video 22 %, conference 8 %;
 //! - status: completed 85 %, missed 6 %, busy 4 %, failed 5 %;
-//! - start time: over the window `[end - days, end)`, thinned by an hour-of-day weight (business
-//!   hours, UTC) and a day-of-week factor (weekends quieter);
+//! - start time: over the window `[end - days, end)` with a call volume per millisecond of
+//!   `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` (UTC clock hour; business hours busy, weekends
+//!   quieter), partial first and last hours counted pro rata. A run is emitted in start-time order
+//!   by stratified inverse-CDF sampling: with `F` the cumulative share of the window's volume, call
+//!   `i` of a run of `count` starts at `F⁻¹((i + u) / count)`, `u` uniform in [0, 1) from the call's
+//!   own stream. Start times are therefore non-decreasing in `i`, each call stays a pure function
+//!   of (parameters, seed, count, `i`), and hour-of-day and weekday shares are exactly those of
+//!   the weights (closer to them than independent draws would be);
 //! - duration (completed calls only): log-normal, median 60 s (μ = ln 60, σ = 1.2), clipped to
 //!   1 s – 7200 s, whole seconds;
 //! - end time: start + duration for completed calls, start + ring/attempt time for the others;
@@ -106,7 +115,8 @@ pub const DURATION_SIGMA: f64 = 1.2;
 pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
 /// Flat fee charged once per completed call, in USD.
 pub const CONNECTION_FEE: f64 = 0.05;
-/// Phone numbers are NANP numbers in E.164 form: `+1`, area code, exchange, line.
+/// Draft of a phone number for `fake`: `+1`, area code, exchange, line (`^` is 1–9, `#` is 0–9);
+/// [`phone_number`] keeps only drafts that are valid NANP numbers.
 const PHONE_FORMAT: &str = "+1^##^######";
 
 /// What a request may choose about the calls it generates.
@@ -141,28 +151,32 @@ pub struct CallRecord {
     pub cost: f64,
 }
 
-/// Produces call records for one (parameters, seed) pair; cheap to build, `Sync`, no state.
+/// Produces the call records of one run (parameters, seed, count); cheap to build, `Sync`, no
+/// mutable state, so any record can be produced on its own.
 #[derive(Debug, Clone)]
 pub struct CallGenerator {
     seed: u64,
-    start_ms: i64,
-    span_ms: u64,
+    start_times: StartTimes,
     type_cum: [f64; 3],
     status_cum: [f64; 4],
 }
 
 const MS_PER_HOUR: i64 = 3_600_000;
 const MS_PER_DAY: i64 = 86_400_000;
+const MS_PER_WEEK: i64 = 7 * MS_PER_DAY;
+const HOURS_PER_WEEK: usize = 168;
+/// 1970-01-05T00:00Z, the first Monday after the epoch: the start of hour-of-week 0.
+const FIRST_MONDAY_MS: i64 = 4 * MS_PER_DAY;
 
 impl CallGenerator {
-    /// A generator for `params` and `seed`.
-    pub fn new(params: CallParams, seed: u64) -> Self {
-        let end_ms = params.end.timestamp_millis();
-        let span_ms = u64::from(params.days.max(1)) * MS_PER_DAY as u64;
+    /// A generator for a run of `count` calls with `params` and `seed`.
+    ///
+    /// The count is part of the run because start times are stratified over it: call `i` of `count`
+    /// starts in the `i`-th of `count` equal shares of the window's call volume.
+    pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
         Self {
             seed,
-            start_ms: end_ms - span_ms as i64,
-            span_ms,
+            start_times: StartTimes::new(params, count),
             type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
             status_cum: rng::cumulative(STATUS_WEIGHTS),
         }
@@ -172,22 +186,20 @@ impl CallGenerator {
     pub fn record(&self, index: u64) -> CallRecord {
         let mut rng = rng::stream_rng(self.seed, index);
         let call_id = uuid_v4(&mut rng);
-        let caller: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(&mut rng);
+        let caller = phone_number(&mut rng);
         let callee = loop {
-            let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(&mut rng);
+            let n = phone_number(&mut rng);
             if n != caller {
                 break n;
             }
         };
         let call_type = CallType::ALL[rng::weighted(&mut rng, &self.type_cum)];
         let status = CallStatus::ALL[rng::weighted(&mut rng, &self.status_cum)];
-        let start_ms = self.start_time(&mut rng);
+        let start_ms = self.start_times.at(index, rng::unit(&mut rng));
         let (duration, end_ms, cost) = match status {
             CallStatus::Completed => {
                 let d = duration_seconds(&mut rng);
-                let minutes = d.div_ceil(60);
-                let cost = CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute();
-                (Some(d), start_ms + i64::from(d) * 1000, round_cents(cost))
+                (Some(d), start_ms + i64::from(d) * 1000, cost(call_type, d))
             }
             // Rings for 15–45 s before giving up.
             CallStatus::Missed => (None, start_ms + ms_between(&mut rng, 15_000, 45_000), 0.0),
@@ -228,21 +240,131 @@ impl CallGenerator {
         w.double("cost", r.cost);
         w.finish()
     }
+}
 
-    /// A start time in the window, thinned by hour-of-day and day-of-week weights (both peak at 1.0,
-    /// so acceptance is exact rejection sampling against the product weight).
-    fn start_time(&self, rng: &mut DocRng) -> i64 {
-        loop {
-            let t = self.start_ms + rng::below(rng, self.span_ms) as i64;
-            let hour = t.rem_euclid(MS_PER_DAY) / MS_PER_HOUR;
-            // 1970-01-01 was a Thursday: Monday-based weekday is (days + 3) mod 7.
-            let weekday = (t.div_euclid(MS_PER_DAY) + 3).rem_euclid(7);
-            let w = HOUR_WEIGHTS[hour as usize] * WEEKDAY_WEIGHTS[weekday as usize];
-            if rng::unit(rng) < w {
-                return t;
-            }
+/// Volume of each hour of the week (Monday 00:00–01:00 UTC first), in weight × hours.
+const WEEK_VOLUME: [f64; HOURS_PER_WEEK] = {
+    let mut v = [0.0; HOURS_PER_WEEK];
+    let mut k = 0;
+    while k < HOURS_PER_WEEK {
+        v[k] = WEEKDAY_WEIGHTS[k / 24] * HOUR_WEIGHTS[k % 24];
+        k += 1;
+    }
+    v
+};
+
+/// Volume from the start of the week to the start of each hour; the last entry is the week's.
+const WEEK_CUMULATIVE: [f64; HOURS_PER_WEEK + 1] = {
+    let mut c = [0.0; HOURS_PER_WEEK + 1];
+    let mut k = 0;
+    while k < HOURS_PER_WEEK {
+        c[k + 1] = c[k] + WEEK_VOLUME[k];
+        k += 1;
+    }
+    c
+};
+
+/// The start-time sampler: the inverse of the cumulative call volume over the window, stratified
+/// over the run.
+///
+/// The volume per millisecond is `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` of the UTC clock
+/// hour the millisecond falls in, which repeats every week. `G(t)`, the volume from the Monday
+/// 00:00 UTC at or before the window start up to `t`, is whole weeks times the week's volume plus a
+/// lookup in [`WEEK_CUMULATIVE`], so the window may start and end anywhere (partial hours count pro
+/// rata) and the sampler needs no table as long as the window: inverting is a binary search over
+/// the 168 hours of one week.
+#[derive(Debug, Clone)]
+struct StartTimes {
+    /// First millisecond of the window.
+    start_ms: i64,
+    /// Last millisecond of the window (the end is exclusive).
+    last_ms: i64,
+    /// Monday 00:00 UTC at or before `start_ms`, where `G` is 0.
+    anchor_ms: i64,
+    /// `G(start)`.
+    g_start: f64,
+    /// `G(end) - G(start)`, the window's volume.
+    g_span: f64,
+    /// Calls in the run, at least 1.
+    count: f64,
+}
+
+impl StartTimes {
+    fn new(params: CallParams, count: u32) -> Self {
+        let end_ms = params.end.timestamp_millis();
+        let start_ms = end_ms - i64::from(params.days.max(1)) * MS_PER_DAY;
+        let mut s = Self {
+            start_ms,
+            last_ms: end_ms - 1,
+            anchor_ms: start_ms - (start_ms - FIRST_MONDAY_MS).rem_euclid(MS_PER_WEEK),
+            g_start: 0.0,
+            g_span: 0.0,
+            count: f64::from(count.max(1)),
+        };
+        s.g_start = s.volume_to(start_ms);
+        s.g_span = s.volume_to(end_ms) - s.g_start;
+        s
+    }
+
+    /// `G(t)` for `t` at or after the anchor.
+    fn volume_to(&self, t: i64) -> f64 {
+        let offset = t - self.anchor_ms;
+        let weeks = offset.div_euclid(MS_PER_WEEK);
+        let in_week = offset.rem_euclid(MS_PER_WEEK);
+        let hour = (in_week / MS_PER_HOUR) as usize;
+        let in_hour = (in_week % MS_PER_HOUR) as f64 / MS_PER_HOUR as f64;
+        weeks as f64 * WEEK_CUMULATIVE[HOURS_PER_WEEK]
+            + WEEK_CUMULATIVE[hour]
+            + in_hour * WEEK_VOLUME[hour]
+    }
+
+    /// Start of call `index`, given `u` uniform in [0, 1) from the call's own stream:
+    /// `G⁻¹(G(start) + (index + u) / count × window volume)`, in whole milliseconds.
+    ///
+    /// Non-decreasing in `index + u`, hence in `index`: every step below is monotone, and each
+    /// result is clamped into its own hour, week and finally the window, so rounding can neither
+    /// reorder calls nor leave the window.
+    #[inline]
+    fn at(&self, index: u64, u: f64) -> i64 {
+        let share = ((index as f64 + u) / self.count).min(1.0);
+        let x = self.g_start + share * self.g_span;
+        let week_volume = WEEK_CUMULATIVE[HOURS_PER_WEEK];
+        let weeks = (x / week_volume).floor().max(0.0);
+        let in_week = (x - weeks * week_volume).clamp(0.0, week_volume);
+        let hour = WEEK_CUMULATIVE[1..HOURS_PER_WEEK].partition_point(|&c| c <= in_week);
+        let in_hour = ((in_week - WEEK_CUMULATIVE[hour]) / WEEK_VOLUME[hour]).clamp(0.0, 1.0);
+        let ms = ((in_hour * MS_PER_HOUR as f64) as i64).min(MS_PER_HOUR - 1);
+        let t = self.anchor_ms + weeks as i64 * MS_PER_WEEK + hour as i64 * MS_PER_HOUR + ms;
+        t.clamp(self.start_ms, self.last_ms)
+    }
+}
+
+/// Charge for a completed call: [`CONNECTION_FEE`] plus the type's rate per started minute,
+/// rounded to the cent. One function so the price list can be checked against literal cases.
+pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
+    let minutes = duration_secs.div_ceil(60);
+    round_cents(CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute())
+}
+
+/// A valid NANP number in E.164 form, `+1 NXX NXX XXXX`.
+///
+/// `fake` draws the digits from [`PHONE_FORMAT`], whose `^` is 1–9 and `#` is 0–9; drafts with an
+/// area code or exchange starting with 1, or of the reserved N11 form (211, 311, … 911), are drawn
+/// again (23 % of drafts), so accepted numbers are uniform over the valid ones.
+fn phone_number(rng: &mut DocRng) -> String {
+    loop {
+        let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(rng);
+        let d = n.as_bytes();
+        if nanp_code_ok(d[2], d[3], d[4]) && nanp_code_ok(d[5], d[6], d[7]) {
+            return n;
         }
     }
+}
+
+/// Whether three ASCII digits form an `NXX` code that is not `N11`.
+#[inline]
+fn nanp_code_ok(a: u8, b: u8, c: u8) -> bool {
+    a >= b'2' && !(b == b'1' && c == b'1')
 }
 
 /// Log-normal talk time in whole seconds, clipped to [`DURATION_BOUNDS`].
@@ -272,123 +394,4 @@ fn uuid_v4(rng: &mut DocRng) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{Datelike, TimeZone, Timelike};
-
-    fn generator(seed: u64) -> CallGenerator {
-        let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        CallGenerator::new(CallParams { end, days: 30 }, seed)
-    }
-
-    const N: u64 = 100_000;
-
-    #[test]
-    fn same_seed_same_records_and_documents() {
-        let (a, b) = (generator(9), generator(9));
-        let run = RunId::new(1, 2);
-        for i in [0u32, 1, 17, 99_999] {
-            assert_eq!(a.record(i.into()), b.record(i.into()));
-            assert_eq!(a.document(run, i), b.document(run, i));
-        }
-        assert_ne!(a.record(0), generator(10).record(0));
-    }
-
-    #[test]
-    fn every_record_keeps_the_invariants() {
-        let g = generator(1);
-        let start = g.start_ms;
-        let end = start + g.span_ms as i64;
-        for i in 0..N {
-            let r = g.record(i);
-            assert_ne!(r.caller, r.callee);
-            for n in [&r.caller, &r.callee] {
-                assert_eq!(n.len(), 12, "{n}");
-                assert!(n.starts_with("+1"), "{n}");
-                assert!(n[2..].bytes().all(|b| b.is_ascii_digit()), "{n}");
-            }
-            assert!(uuid::Uuid::parse_str(&r.call_id).unwrap().get_version_num() == 4);
-            assert!((start..end).contains(&r.start_ms));
-            assert!(r.end_ms >= r.start_ms);
-            match r.status {
-                CallStatus::Completed => {
-                    let d = r.duration.expect("completed call has a duration");
-                    assert!((1..=7200).contains(&d));
-                    assert_eq!(r.end_ms - r.start_ms, i64::from(d) * 1000);
-                    let expected =
-                        CONNECTION_FEE + f64::from(d.div_ceil(60)) * r.call_type.rate_per_minute();
-                    assert!((r.cost - expected).abs() < 0.005, "{r:?}");
-                }
-                _ => {
-                    assert_eq!(r.duration, None);
-                    assert_eq!(r.cost, 0.0);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn status_and_type_mix_match_the_weights() {
-        let g = generator(2);
-        let mut status = [0u32; 4];
-        let mut types = [0u32; 3];
-        for i in 0..N {
-            let r = g.record(i);
-            status[CallStatus::ALL.iter().position(|s| *s == r.status).unwrap()] += 1;
-            types[CallType::ALL
-                .iter()
-                .position(|t| *t == r.call_type)
-                .unwrap()] += 1;
-        }
-        for (count, w) in status.iter().zip(STATUS_WEIGHTS) {
-            let share = f64::from(*count) / N as f64;
-            assert!((share - w).abs() < 0.005, "status share {share} vs {w}");
-        }
-        for (count, w) in types.iter().zip(CALL_TYPE_WEIGHTS) {
-            let share = f64::from(*count) / N as f64;
-            assert!((share - w).abs() < 0.006, "type share {share} vs {w}");
-        }
-    }
-
-    #[test]
-    fn duration_median_is_about_a_minute() {
-        let g = generator(3);
-        let mut d: Vec<u32> = (0..N).filter_map(|i| g.record(i).duration).collect();
-        d.sort_unstable();
-        let median = d[d.len() / 2];
-        assert!((55..=65).contains(&median), "median {median}");
-        // σ = 1.2: about 12 % of calls last over 5 minutes, and some hit the 2-hour clip.
-        let long = d.iter().filter(|&&x| x > 300).count() as f64 / d.len() as f64;
-        assert!((0.08..0.14).contains(&long), "share over 5 min {long}");
-    }
-
-    #[test]
-    fn business_hours_and_weekdays_are_busier() {
-        let g = generator(4);
-        let mut by_hour = [0u32; 24];
-        let mut by_weekday = [0u32; 7];
-        for i in 0..N {
-            let t = Utc.timestamp_millis_opt(g.record(i).start_ms).unwrap();
-            by_hour[t.hour() as usize] += 1;
-            by_weekday[t.weekday().num_days_from_monday() as usize] += 1;
-        }
-        assert!(by_hour[10] > 8 * by_hour[3], "{by_hour:?}");
-        assert!(by_weekday[1] > 2 * by_weekday[6], "{by_weekday:?}");
-    }
-}
-
-#[cfg(test)]
-mod pinned {
-    use super::*;
-    use chrono::TimeZone;
-
-    /// A change here changes every dataset users generated from a seed: make it on purpose only.
-    #[test]
-    fn seed_42_call_0_is_pinned() {
-        let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        let r = CallGenerator::new(CallParams { end, days: 30 }, 42).record(0);
-        let printed = format!("{r:?}");
-        assert_eq!(printed, PINNED, "seed 42 changed:\n{printed}");
-    }
-    const PINNED: &str = "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+12925020006\", callee: \"+13715517423\", call_type: Conference, status: Completed, start_ms: 1792687161631, end_ms: 1792687234631, duration: Some(73), cost: 0.21 }";
-}
+mod tests;

@@ -9,6 +9,8 @@ pub mod calls;
 pub mod params;
 pub mod points;
 pub mod rng;
+#[cfg(test)]
+mod stats;
 
 pub use self::bson::DocWriter;
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
@@ -65,5 +67,56 @@ mod tests {
         let (first, last) = run.id_range(1000);
         assert_eq!(first, run.object_id(0));
         assert_eq!(last, run.object_id(999));
+    }
+}
+
+/// Generation speed on one core, for before/after comparisons of generator changes. Not a pass/fail
+/// check: run it in release with `cargo test --release --lib generate::speed -- --ignored --nocapture`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use std::time::Instant;
+
+    /// Seconds this thread has spent on a CPU (Linux), so other load on a shared machine does not
+    /// count against the generator; wall-clock seconds elsewhere.
+    fn busy_seconds(wall: Instant) -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map(|ns| ns as f64 / 1e9)
+            .unwrap_or_else(|| wall.elapsed().as_secs_f64())
+    }
+
+    /// Best of five rounds of `n` documents, in documents per CPU second.
+    fn rate(n: u32, mut make: impl FnMut(u32) -> usize) -> f64 {
+        let mut best: f64 = 0.0;
+        for _ in 0..5 {
+            let wall = Instant::now();
+            let before = busy_seconds(wall);
+            let bytes: usize = (0..n).map(&mut make).sum();
+            assert!(bytes > 0);
+            best = best.max(f64::from(n) / (busy_seconds(wall) - before));
+        }
+        best
+    }
+
+    #[test]
+    #[ignore = "timing report, run in release"]
+    fn documents_per_second() {
+        let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let run = RunId::new(1, 2);
+        let n = 1_000_000;
+        let calls = CallGenerator::new(CallParams { end, days: 30 }, 1, n);
+        let call_rate = rate(n, |i| calls.document(run, i).as_bytes().len());
+        let params = PointParams {
+            end,
+            step_seconds: 30,
+            categories: Category::ALL.to_vec(),
+            hosts: 3,
+        };
+        let mut points = PointGenerator::new(&params, 1);
+        let point_rate = rate(n, |i| points.next_document(run, i).as_bytes().len());
+        println!("calls: {call_rate:.0} docs/s, points: {point_rate:.0} docs/s");
     }
 }

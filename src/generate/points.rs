@@ -1,6 +1,19 @@
 //! Infrastructure metric points: one series per (host, category), each a bounded, mean-reverting
 //! random walk around a per-host base level, with a daily cycle and rare spikes.
 //!
+//! The model, documented for users in the README (numbers per category in [`Category`]'s models):
+//! - base level: per series, uniform over the category's base range (e.g. CPU 15–55 %);
+//! - level: `base × (1 + daily × cos(2π (t − 14:00 UTC) / 24 h))`, peak at 14:00, low at 02:00;
+//! - walk: AR(1) `w ← phi × w + noise × N(0, 1)` in log-odds, started from its stationary law
+//!   (sd `noise / √(1 − phi²)`), moving the odds of the reading between the category's floor `f`
+//!   and upper bound `c`: `(v − f) / (c − v) = e^w × (level − f) / (c − level)`. The median reading
+//!   is the level; readings approach but never reach the floor or the bound; for latency and
+//!   network, whose bound is far away, this is a multiplicative (log-normal) walk;
+//! - spikes: with a small chance per point, `base × size × U(0.5, 1.5)` is added, clamped to the
+//!   bound;
+//! - values are rounded to 2 decimals and always lie in `[floor, upper bound]` ⊂ the bounds the
+//!   collection validator enforces.
+//!
 //! Points are laid out tick by tick: tick 0 is at `end`, tick `t` at `end - t × step`, and every tick
 //! has one point per series (hosts × categories, in that order), so a dashboard sees every host report
 //! every metric at every step. The walk of a series is sequential, so a run's points are produced in
@@ -29,20 +42,32 @@ pub enum Category {
 }
 
 /// How one category behaves: where it sits, how it moves, and where it must stay.
+#[derive(Debug, Clone, Copy)]
 struct Model {
     unit: &'static str,
     /// Bounds every value stays within (also enforced by the collection validator).
     bounds: (f64, f64),
+    /// Lowest reading, above the lower bound: no real host idles at exactly 0 % CPU or answers in
+    /// 0 ms. The walk approaches the floor but never reaches it.
+    floor: f64,
     /// Range the per-host base level is drawn from.
     base: (f64, f64),
     /// Daily swing as a fraction of the base level (peak at 14:00 UTC).
     daily: f64,
-    /// Walk noise per step, as a fraction of the base level.
+    /// Standard deviation of one step of the walk, in log-odds (see [`PointGenerator`]); for small
+    /// steps about the relative change of the reading per step.
     noise: f64,
     /// Mean reversion per step (1 = pure random walk).
     phi: f64,
     /// Chance per point of a spike, and its size as a multiple of the base level.
     spike: (f64, f64),
+}
+
+impl Model {
+    /// Standard deviation of the walk once stationary: `noise / √(1 − phi²)`.
+    fn walk_sd(&self) -> f64 {
+        self.noise / (1.0 - self.phi * self.phi).sqrt()
+    }
 }
 
 impl Category {
@@ -107,33 +132,37 @@ impl Category {
             Category::Cpu => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 0.5,
                 base: (15.0, 55.0),
                 daily: 0.45,
-                noise: 0.08,
+                noise: 0.12,
                 phi: 0.95,
                 spike: (0.002, 1.2),
             },
             Category::Memory => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 2.0,
                 base: (40.0, 75.0),
                 daily: 0.08,
-                noise: 0.02,
+                noise: 0.05,
                 phi: 0.99,
                 spike: (0.0005, 0.25),
             },
             Category::Disk => Model {
                 unit: "percent",
                 bounds: (0.0, 100.0),
+                floor: 1.0,
                 base: (30.0, 80.0),
                 daily: 0.005,
-                noise: 0.003,
+                noise: 0.007,
                 phi: 0.999,
                 spike: (0.0, 0.0),
             },
             Category::Latency => Model {
                 unit: "ms",
                 bounds: (0.0, 60_000.0),
+                floor: 1.0,
                 base: (20.0, 80.0),
                 daily: 0.30,
                 noise: 0.10,
@@ -143,6 +172,7 @@ impl Category {
             Category::Network => Model {
                 unit: "Mbit/s",
                 bounds: (0.0, 10_000.0),
+                floor: 0.1,
                 base: (50.0, 400.0),
                 daily: 0.60,
                 noise: 0.08,
@@ -183,12 +213,13 @@ struct Series {
     category: Category,
     host: u32,
     base: f64,
-    /// Deviation of the walk from the base level.
+    /// The walk, in log-odds: how far the reading's odds sit from the level's.
     walk: f64,
     model: Model,
 }
 
-/// Produces the points of one run in order; holds the state of every series' walk.
+/// Produces the points of one run in order; holds the state of every series' walk (the model is
+/// described in the module documentation).
 pub struct PointGenerator {
     rng: DocRng,
     series: Vec<Series>,
@@ -196,6 +227,8 @@ pub struct PointGenerator {
     end_ms: i64,
     step_ms: i64,
     next: u64,
+    /// The daily cycle's cosine at one timestamp: every series of a tick shares it.
+    cycle: (i64, f64),
 }
 
 impl PointGenerator {
@@ -207,11 +240,12 @@ impl PointGenerator {
             for &category in &params.categories {
                 let model = category.model();
                 let base = rng::uniform(&mut setup, model.base.0, model.base.1);
+                let walk = model.walk_sd() * rng::normal(&mut setup);
                 series.push(Series {
                     category,
                     host,
                     base,
-                    walk: 0.0,
+                    walk,
                     model,
                 });
             }
@@ -225,6 +259,7 @@ impl PointGenerator {
             end_ms: params.end.timestamp_millis(),
             step_ms: i64::from(params.step_seconds.max(1)) * 1000,
             next: 0,
+            cycle: (i64::MIN, 0.0),
         }
     }
 
@@ -237,20 +272,25 @@ impl PointGenerator {
 
         let timestamp_ms = self.end_ms - tick * self.step_ms;
         let m = &s.model;
-        s.walk = m.phi * s.walk + m.noise * s.base * rng::normal(&mut self.rng);
-        let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0 - 14.0 / 24.0)
-            * std::f64::consts::TAU;
-        let mut value = s.base * (1.0 + m.daily * day_phase.cos()) + s.walk;
+        s.walk = m.phi * s.walk + m.noise * rng::normal(&mut self.rng);
+        if self.cycle.0 != timestamp_ms {
+            let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0
+                - 14.0 / 24.0)
+                * std::f64::consts::TAU;
+            self.cycle = (timestamp_ms, day_phase.cos());
+        }
+        let level = s.base * (1.0 + m.daily * self.cycle.1);
+        let (floor, ceiling) = (m.floor, m.bounds.1);
+        // Odds of the level between floor and ceiling, times e^walk, back to a reading.
+        let above = (level - floor) * s.walk.exp();
+        let mut value = floor + (ceiling - floor) * above / (ceiling - level + above);
         if rng::unit(&mut self.rng) < m.spike.0 {
             value += s.base * m.spike.1 * (0.5 + rng::unit(&mut self.rng));
         }
-        let (lo, hi) = m.bounds;
-        // Keep a little headroom off the floor so a series never sits flat at zero.
-        let value = value.clamp(lo + (hi - lo) * 0.001, hi);
         Point {
             category: s.category,
             host: s.host,
-            value: (value * 100.0).round() / 100.0,
+            value: (value.clamp(floor, ceiling) * 100.0).round() / 100.0,
             timestamp_ms,
         }
     }
@@ -271,84 +311,4 @@ impl PointGenerator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-    use std::collections::HashMap;
-
-    fn params(categories: Vec<Category>, hosts: u32) -> PointParams {
-        PointParams {
-            end: Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
-            step_seconds: 30,
-            categories,
-            hosts,
-        }
-    }
-
-    #[test]
-    fn same_seed_same_points() {
-        let p = params(Category::ALL.to_vec(), 3);
-        let (mut a, mut b) = (PointGenerator::new(&p, 5), PointGenerator::new(&p, 5));
-        for _ in 0..1000 {
-            assert_eq!(a.next_point(), b.next_point());
-        }
-        let mut c = PointGenerator::new(&p, 6);
-        let mut a = PointGenerator::new(&p, 5);
-        assert!((0..20).any(|_| a.next_point() != c.next_point()));
-    }
-
-    #[test]
-    fn values_stay_in_range_and_series_are_spaced_by_step() {
-        let p = params(Category::ALL.to_vec(), 4);
-        let mut g = PointGenerator::new(&p, 1);
-        let mut last: HashMap<(Category, u32), i64> = HashMap::new();
-        for _ in 0..100_000 {
-            let pt = g.next_point();
-            let (lo, hi) = pt.category.bounds();
-            assert!(pt.value >= lo && pt.value <= hi, "{pt:?}");
-            if let Some(prev) = last.insert((pt.category, pt.host), pt.timestamp_ms) {
-                assert_eq!(prev - pt.timestamp_ms, 30_000, "{pt:?}");
-            } else {
-                assert_eq!(pt.timestamp_ms, p.end.timestamp_millis());
-            }
-        }
-        assert_eq!(last.len(), 20);
-    }
-
-    /// A change here changes every dataset users generated from a seed: make it on purpose only.
-    #[test]
-    fn seed_42_points_are_pinned() {
-        let mut g = PointGenerator::new(&params(Category::ALL.to_vec(), 2), 42);
-        let values: Vec<f64> = (0..10).map(|_| g.next_point().value).collect();
-        assert_eq!(values, PINNED, "seed 42 changed: {values:?}");
-    }
-    const PINNED: [f64; 10] = [
-        20.97, 45.07, 66.49, 63.44, 85.97, 23.04, 78.85, 31.97, 92.33, 346.96,
-    ];
-
-    #[test]
-    fn only_requested_categories_appear() {
-        let p = params(vec![Category::Latency, Category::Disk], 2);
-        let mut g = PointGenerator::new(&p, 1);
-        for _ in 0..1000 {
-            let c = g.next_point().category;
-            assert!(matches!(c, Category::Latency | Category::Disk));
-        }
-    }
-
-    #[test]
-    fn series_are_walks_not_independent_noise() {
-        // Neighbouring points of a walk are close; independent uniform draws over the range would
-        // differ by a third of the range on average.
-        let p = params(vec![Category::Cpu], 1);
-        let mut g = PointGenerator::new(&p, 3);
-        let values: Vec<f64> = (0..10_000).map(|_| g.next_point().value).collect();
-        let mean_step =
-            values.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (values.len() - 1) as f64;
-        assert!(mean_step < 5.0, "mean step {mean_step}");
-        let (min, max) = values
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-        assert!(max - min > 10.0, "series is flat: {min}..{max}");
-    }
-}
+mod tests;

@@ -65,7 +65,7 @@ impl RunSpec {
         run: RunId,
         batch_size: usize,
     ) -> impl Iterator<Item = Vec<RawDocumentBuf>> + use<> {
-        let mut generator = Generator::new(&self.params, self.seed);
+        let mut generator = Generator::new(&self.params, self.seed, self.count);
         let count = self.count;
         let mut next = 0u32;
         std::iter::from_fn(move || {
@@ -92,9 +92,9 @@ enum Generator {
 }
 
 impl Generator {
-    fn new(params: &Params, seed: u64) -> Self {
+    fn new(params: &Params, seed: u64, count: u32) -> Self {
         match params {
-            Params::Calls(p) => Generator::Calls(CallGenerator::new(*p, seed)),
+            Params::Calls(p) => Generator::Calls(CallGenerator::new(*p, seed, count)),
             Params::Metrics(p) => Generator::Points(Box::new(PointGenerator::new(p, seed))),
         }
     }

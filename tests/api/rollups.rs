@@ -493,3 +493,63 @@ async fn stats_are_cacheable_and_readable_from_other_origins() {
         .unwrap_or_default();
     assert!(!allowed.contains("POST"), "{allowed}");
 }
+
+#[tokio::test]
+async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
+    let app = app_on(&mongo_uri(), None).await;
+    let end = "2026-10-15T00:00:00Z";
+    let body = json!({ "count": 3000, "seed": 11, "end": end, "days": 5 });
+    assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
+    let body = json!({ "count": 3000, "seed": 12, "end": end });
+    assert_eq!(app.post("/generate/metrics", &body).await.status(), 201);
+    // Another tool deletes some calls and loads some of its own, behind the service's back.
+    let calls = app.db.collection::<Document>("calls");
+    calls.delete_many(doc! { "status": "busy" }).await.unwrap();
+    let t = bson::DateTime::parse_rfc3339_str("2026-09-01T10:30:00Z").unwrap();
+    calls
+        .insert_one(doc! {
+            "call_id": "00000000-0000-4000-8000-000000000000", "caller": "+12025550100",
+            "callee": "+12025550101", "call_type": "voice", "status": "completed",
+            "start_time": t, "end_time": t, "duration": 60, "cost": 0.07,
+        })
+        .await
+        .unwrap();
+    let stale = stats(&app, "").await;
+    assert_ne!(
+        stale,
+        stats(&app, "?source=raw").await,
+        "the rollups miss the change"
+    );
+
+    for kind in ["calls", "metrics"] {
+        let res = app.post("/stats/rebuild", &json!({ "kind": kind })).await;
+        assert_eq!(res.status(), 202);
+        let job: Value = res.json().await.unwrap();
+        assert_eq!(job["task"], "rebuild");
+        let id = job["id"].as_str().unwrap();
+        let done = job_state(&app, id, &["done", "failed"]).await;
+        assert_eq!(done["state"], "done", "{done}");
+        let expected = app.count(kind, doc! {}).await;
+        assert_eq!(done["inserted"].as_u64().unwrap(), expected, "{done}");
+    }
+    assert_exact(&app).await;
+
+    // The command line does the same.
+    calls
+        .delete_many(doc! { "status": "failed" })
+        .await
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linq-datagen"))
+        .args(["stats", "rebuild", "--kind", "calls"])
+        .env("MONGO_URI", mongo_uri())
+        .env("MONGO_DB", app.db.name())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilt the rollups of"));
+    assert_exact(&app).await;
+}
