@@ -14,10 +14,12 @@ use super::{ApiQuery, AppState};
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::stats::overview::{self, Stats};
-use crate::stats::query::{self, Interval, MAX_BUCKETS, MAX_RAW_RANGE_MS, present};
+use crate::stats::query::{
+    self, Interval, MAX_BUCKETS, MAX_MINUTE_RANGE_MS, MAX_RAW_RANGE_MS, present,
+};
 use crate::stats::series::{self, CallSplit, MetricSplit};
 use crate::stats::{Source, StatsReader};
-use crate::store::rollup::{DAY_MS, HOUR_MS};
+use crate::store::rollup::{Cells, DAY_MS, HOUR_MS, MINUTE_MS, Resolution};
 use crate::store::stats::KeyFilter;
 
 /// Query of `GET /stats`. Unknown parameters (cache busters like `_`) are ignored.
@@ -68,8 +70,8 @@ pub async fn stats(
         .shared(key, async move {
             let keys = KeyFilter::default();
             let (calls, metrics) = tokio::try_join!(
-                reader.hourly(Kind::Calls, from, to, &keys, source),
-                reader.hourly(Kind::Metrics, from, to, &keys, source),
+                reader.cells(Kind::Calls, from, to, &keys, source, Resolution::Hour),
+                reader.cells(Kind::Metrics, from, to, &keys, source, Resolution::Hour),
             )?;
             let stats = Stats {
                 from: from.and_then(DateTime::from_timestamp_millis),
@@ -88,7 +90,6 @@ struct Plan {
     from: i64,
     to: i64,
     width: i64,
-    fine: bool,
 }
 
 /// Resolves the range (default: the last 24 hours) and the bucket width, refusing what would be
@@ -118,22 +119,27 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
         Interval::Auto => query::auto_width(span, max_points),
         Interval::Fixed(w) => w,
     };
-    let fine = width < HOUR_MS;
-    if fine && span > MAX_RAW_RANGE_MS {
+    let limit = if width % MINUTE_MS != 0 {
+        MAX_RAW_RANGE_MS
+    } else if width % HOUR_MS != 0 {
+        MAX_MINUTE_RANGE_MS
+    } else {
+        i64::MAX
+    };
+    if span > limit {
         return Err(ApiError::invalid(
             "interval",
             format!(
-                "buckets under an hour are computed from the raw documents and are limited to a \
-                 range of 24 h; this range is {:.1} h: ask for an interval of 1h or more, or a \
-                 shorter range",
-                span as f64 / HOUR_MS as f64
+                "buckets of {width} ms need {} cells; this range is {:.1} h, the limit for them \
+                 {:.0} h: ask for a larger interval (whole minutes, or whole hours), or a shorter range",
+                if width % MINUTE_MS != 0 {
+                    "raw documents' second-level"
+                } else {
+                    "minute"
+                },
+                span as f64 / HOUR_MS as f64,
+                limit as f64 / HOUR_MS as f64,
             ),
-        ));
-    }
-    if !fine && width % HOUR_MS != 0 {
-        return Err(ApiError::invalid(
-            "interval",
-            "an interval of an hour or more must be a whole number of hours",
         ));
     }
     if query::ceil_div(span, width) > MAX_BUCKETS {
@@ -144,12 +150,7 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
             ),
         ));
     }
-    Ok(Plan {
-        from,
-        to,
-        width,
-        fine,
-    })
+    Ok(Plan { from, to, width })
 }
 
 /// Comma-separated values of a filter parameter.
@@ -168,16 +169,18 @@ async fn cells(
     plan: &Plan,
     keys: &KeyFilter,
     source: Source,
-) -> Result<crate::store::rollup::Cells, ApiError> {
-    if plan.fine {
-        reader
-            .fine(kind, plan.from, plan.to, plan.width, keys)
-            .await
-    } else {
-        reader
-            .hourly(kind, Some(plan.from), Some(plan.to), keys, source)
-            .await
+) -> Result<Cells, ApiError> {
+    let (from, to) = (Some(plan.from), Some(plan.to));
+    if plan.width % MINUTE_MS != 0 {
+        // Buckets finer than a minute: only the raw documents have them.
+        return reader.raw(kind, plan.from, plan.to, plan.width, keys).await;
     }
+    let finest = if plan.width % HOUR_MS == 0 {
+        Resolution::Hour
+    } else {
+        Resolution::Minute
+    };
+    reader.cells(kind, from, to, keys, source, finest).await
 }
 
 /// `GET /stats/calls/series`: calls per bucket, split by status, call type or not at all.

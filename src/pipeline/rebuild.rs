@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
 use crate::generate::Kind;
-use crate::store::rollup::{DAY_MS, HOUR_MS};
+use crate::store::rollup::{DAY_MS, MINUTE_MS};
 use crate::store::stats::KeyFilter;
 use crate::store::{DbError, Store};
 
@@ -60,7 +60,7 @@ async fn days(
                 kind,
                 Some(day),
                 Some(day + DAY_MS),
-                HOUR_MS,
+                MINUTE_MS,
                 &KeyFilter::default(),
             )
             .await?;

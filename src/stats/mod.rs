@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::store::Store;
-use crate::store::rollup::{Cells, HOUR_MS, add_cell};
+use crate::store::rollup::{Cells, MINUTE_MS, Resolution, add_cell};
 use crate::store::stats::KeyFilter;
 
 /// How long a read waits for a database slot before it is answered 503.
@@ -99,57 +99,45 @@ impl StatsReader {
         read.await.map_err(|e| ApiError::shared(&e))
     }
 
-    /// Hourly cells of `kind` over `[from, to)`.
-    pub async fn hourly(
+    /// Cells of `kind` over `[from, to)`, at most `finest` wide (whatever is finer than that is
+    /// exact too: hours, minutes and raw slots are mixed, each key in the cell it came from).
+    /// With [`Source::Rollups`], whole hours (when `finest` allows) come from the hourly rollups,
+    /// whole minutes around them from the minute rollups, and the partial minutes at the very
+    /// edges from an index-served scan of under a minute of raw documents.
+    pub async fn cells(
         &self,
         kind: Kind,
         from: Option<i64>,
         to: Option<i64>,
         keys: &KeyFilter,
         source: Source,
+        finest: Resolution,
     ) -> Result<Cells, ApiError> {
         let store = &self.store;
         if source == Source::Raw {
-            return Ok(store.raw_cells(kind, from, to, HOUR_MS, keys).await?);
+            let slot = finest.cell_ms();
+            return Ok(store.raw_cells(kind, from, to, slot, keys).await?);
         }
-        let whole_from = from.map(|f| f + (HOUR_MS - f.rem_euclid(HOUR_MS)) % HOUR_MS);
-        let whole_to = to.map(|t| t - t.rem_euclid(HOUR_MS));
-        if let (Some(a), Some(b)) = (whole_from, whole_to)
-            && a >= b
-        {
-            // Not one whole hour inside: a short, index-served scan.
-            return Ok(store.raw_cells(kind, from, to, HOUR_MS, keys).await?);
-        }
-        let head = async {
-            match (from, whole_from) {
-                (Some(f), Some(w)) if f < w => {
-                    store.raw_cells(kind, from, whole_from, HOUR_MS, keys).await
-                }
-                _ => Ok(Cells::new()),
+        let mut pieces = Vec::new();
+        plan(from, to, finest, &mut pieces);
+        let reads = pieces.iter().map(|&(level, a, b)| async move {
+            match level {
+                Some(res) => store.rollup_cells(kind, res, a, b, keys).await,
+                None => store.raw_cells(kind, a, b, MINUTE_MS, keys).await,
             }
-        };
-        let tail = async {
-            match (to, whole_to) {
-                (Some(t), Some(w)) if w < t => {
-                    store.raw_cells(kind, whole_to, to, HOUR_MS, keys).await
-                }
-                _ => Ok(Cells::new()),
+        });
+        let mut cells = Cells::new();
+        for part in futures::future::try_join_all(reads).await? {
+            for (k, c) in part {
+                add_cell(&mut cells, k, &c);
             }
-        };
-        let (mut cells, head, tail) = tokio::try_join!(
-            store.rollup_cells(kind, whole_from, whole_to, keys),
-            head,
-            tail
-        )?;
-        for (k, c) in head.into_iter().chain(tail) {
-            add_cell(&mut cells, k, &c);
         }
         Ok(cells)
     }
 
-    /// Cells of `kind` over `[from, to)` in slots of `slot_ms` (under an hour), from the raw
-    /// documents; callers bound the range.
-    pub async fn fine(
+    /// Cells of `kind` over `[from, to)` in slots of `slot_ms`, from the raw documents; callers
+    /// bound the range.
+    pub async fn raw(
         &self,
         kind: Kind,
         from: i64,
@@ -161,5 +149,90 @@ impl StatsReader {
             .store
             .raw_cells(kind, Some(from), Some(to), slot_ms, keys)
             .await?)
+    }
+}
+
+/// `ms` rounded up to a multiple of `w`.
+fn ceil_to(ms: i64, w: i64) -> i64 {
+    ms + (w - ms.rem_euclid(w)) % w
+}
+
+/// `ms` rounded down to a multiple of `w`.
+fn floor_to(ms: i64, w: i64) -> i64 {
+    ms - ms.rem_euclid(w)
+}
+
+/// Splits `[from, to)` into pieces read from the coarsest source that covers them exactly:
+/// `Some(resolution)` for rollup cells, `None` for raw documents (less than a minute at each edge).
+fn plan(
+    from: Option<i64>,
+    to: Option<i64>,
+    coarsest: Resolution,
+    out: &mut Vec<(Option<Resolution>, Option<i64>, Option<i64>)>,
+) {
+    let w = coarsest.cell_ms();
+    let inner_from = from.map(|f| ceil_to(f, w));
+    let inner_to = to.map(|t| floor_to(t, w));
+    if let (Some(a), Some(b)) = (inner_from, inner_to)
+        && a >= b
+    {
+        // Not one whole cell inside: go finer, or read the raw documents.
+        return match coarsest {
+            Resolution::Hour => plan(from, to, Resolution::Minute, out),
+            Resolution::Minute => out.push((None, from, to)),
+        };
+    }
+    out.push((Some(coarsest), inner_from, inner_to));
+    for (a, b) in [(from, inner_from), (inner_to, to)] {
+        if let (Some(a), Some(b)) = (a, b)
+            && a < b
+        {
+            match coarsest {
+                Resolution::Hour => plan(Some(a), Some(b), Resolution::Minute, out),
+                Resolution::Minute => out.push((None, Some(a), Some(b))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rollup::HOUR_MS;
+
+    #[test]
+    fn ranges_split_into_hours_minutes_and_raw_edges() {
+        let mut out = Vec::new();
+        let (from, to) = (10 * HOUR_MS + 90_500, 14 * HOUR_MS + 125_000);
+        plan(Some(from), Some(to), Resolution::Hour, &mut out);
+        let m = MINUTE_MS;
+        assert_eq!(
+            out,
+            vec![
+                (
+                    Some(Resolution::Hour),
+                    Some(11 * HOUR_MS),
+                    Some(14 * HOUR_MS)
+                ),
+                (
+                    Some(Resolution::Minute),
+                    Some(10 * HOUR_MS + 2 * m),
+                    Some(11 * HOUR_MS)
+                ),
+                (None, Some(from), Some(10 * HOUR_MS + 2 * m)),
+                (
+                    Some(Resolution::Minute),
+                    Some(14 * HOUR_MS),
+                    Some(14 * HOUR_MS + 2 * m)
+                ),
+                (None, Some(14 * HOUR_MS + 2 * m), Some(to)),
+            ]
+        );
+        out.clear();
+        plan(None, None, Resolution::Hour, &mut out);
+        assert_eq!(out, vec![(Some(Resolution::Hour), None, None)]);
+        out.clear();
+        plan(Some(30_000), Some(40_000), Resolution::Hour, &mut out);
+        assert_eq!(out, vec![(None, Some(30_000), Some(40_000))]);
     }
 }

@@ -46,10 +46,11 @@ impl Store {
             .create_indexes([index(doc! { "created_at": -1 })])
             .await?;
         for kind in [Kind::Calls, Kind::Metrics] {
-            self.db
-                .collection::<Document>(super::rollup::collection_name(kind))
-                .create_indexes([index(doc! { "day": 1 })])
-                .await?;
+            for res in super::rollup::Resolution::ALL {
+                self.rollup(kind, res)
+                    .create_indexes([index(doc! { "start": 1 })])
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 
-use super::rollup::{Cell, CellKey, Cells, DAY_MS, HOUR_MS, add_cell, key_fields};
+use super::rollup::{Cell, CellKey, Cells, Resolution, add_cell, key_fields};
 use super::{DbError, Store};
 use crate::generate::Kind;
 
@@ -68,25 +68,26 @@ fn int(d: &Document, key: &str) -> i64 {
 }
 
 impl Store {
-    /// Cells of whole hours in `[from, to)` (hour-aligned; `None` leaves that side open), read
-    /// from the rollups: cost grows with days (× hosts), not with documents.
+    /// Cells of `[from, to)` (aligned to `res`'s cells; `None` leaves that side open), read from
+    /// the rollups at `res`: cost grows with days or hours (× hosts), not with documents.
     pub async fn rollup_cells(
         &self,
         kind: Kind,
+        res: Resolution,
         from: Option<i64>,
         to: Option<i64>,
         keys: &KeyFilter,
     ) -> Result<Cells, DbError> {
         let mut filter = Document::new();
-        let day_from = from.map(|f| f - f.rem_euclid(DAY_MS));
-        if let Some(days) = range(day_from, to) {
-            filter.insert("day", days);
+        let doc_from = from.map(|f| f - f.rem_euclid(res.doc_ms()));
+        if let Some(starts) = range(doc_from, to) {
+            filter.insert("start", starts);
         }
         if let (Kind::Metrics, Some(hosts)) = (kind, &keys.b) {
             filter.insert("host", doc! { "$in": hosts.clone() });
         }
         let mut cursor = self
-            .rollup(kind)
+            .rollup(kind, res)
             .find(filter)
             .projection(doc! { "applied": 0 })
             .max_time(STATS_MAX_TIME)
@@ -96,15 +97,15 @@ impl Store {
         };
         let mut cells = Cells::new();
         while let Some(d) = cursor.try_next().await? {
-            let (Ok(day), Ok(hours)) = (d.get_datetime("day"), d.get_document("h")) else {
+            let (Ok(start), Ok(slots)) = (d.get_datetime("start"), d.get_document("c")) else {
                 continue;
             };
-            let day = day.timestamp_millis();
-            for (hour, by_a) in hours {
-                let (Ok(hour), Some(by_a)) = (hour.parse::<i64>(), by_a.as_document()) else {
+            let start = start.timestamp_millis();
+            for (slot, by_a) in slots {
+                let (Ok(slot), Some(by_a)) = (slot.parse::<i64>(), by_a.as_document()) else {
                     continue;
                 };
-                let t = day + hour * HOUR_MS;
+                let t = start + slot * res.cell_ms();
                 if from.is_some_and(|f| t < f) || to.is_some_and(|e| t >= e) {
                     continue;
                 }

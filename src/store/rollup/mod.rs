@@ -1,14 +1,20 @@
 //! Pre-aggregated statistics, maintained at ingest, so a dashboard's read costs the number of days
 //! (and hosts) in its range, never the number of documents.
 //!
-//! - `calls_rollup`: one document per UTC day, `_id: {day}`; the cell of hour H, status S and call
-//!   type T is `h.H.S.T` with `n` (calls), `nd` (calls with a duration), `d` (total duration, s),
-//!   `dmin`/`dmax` (duration bounds) and `c` (total cost, cents).
-//! - `metrics_rollup`: one document per UTC day and host, `_id: {day, host}`; the cell of hour H and
-//!   category C is `h.H.C` with `n`, `s` (sum of values in hundredths) and `min`/`max`.
+//! Two resolutions of the same figures ([`Resolution`]): hourly cells in one document per UTC day
+//! (`calls_rollup`, `metrics_rollup`), and minute cells in one document per UTC hour
+//! (`calls_rollup_min`, `metrics_rollup_min`), so a range that does not start or end on an hour
+//! reads at most two hour documents of minutes and scans less than a minute of raw documents at
+//! each edge.
 //!
-//! One document per day keeps a batch's update to one or two statements when calls arrive in time
-//! order (a statement costs about a millisecond on the test server, whatever it holds).
+//! - calls: `_id: {start}` (the document's day or hour); the cell of slot N (hour of the day, or
+//!   minute of the hour), status S and call type T is `c.N.S.T` with `n` (calls), `nd` (calls with a
+//!   duration), `d` (total duration, s), `dmin`/`dmax` (duration bounds), `c` (total cost, cents).
+//! - metrics: `_id: {start, host}`; the cell of slot N and category C is `c.N.C` with `n`, `s` (sum
+//!   of values in hundredths) and `min`/`max`.
+//!
+//! One document per day (or hour) keeps a batch's update to a few statements when calls arrive in
+//! time order (a statement costs about a millisecond on the test server, whatever it holds).
 //!
 //! Exactness without transactions: every batch's contribution carries a token (the `_id` of the
 //! batch's first document) and is applied with `{_id, applied: {$ne: token}}` as the filter and
@@ -18,12 +24,13 @@
 
 use std::collections::BTreeMap;
 
-use bson::{Bson, Document, doc, oid::ObjectId};
+use bson::{Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
 use super::{DbError, Store};
 
+mod apply;
 mod batch;
 
 use crate::generate::{Kind, RunId};
@@ -34,12 +41,61 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// Milliseconds in a day, the span of one rollup document.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// The rollup collection of `kind`.
-pub fn collection_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Calls => "calls_rollup",
-        Kind::Metrics => "metrics_rollup",
+/// Milliseconds in a minute, the width of a fine rollup cell.
+pub const MINUTE_MS: i64 = 60_000;
+
+/// How fine a rollup's cells are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resolution {
+    /// Hourly cells, one document per day.
+    Hour,
+    /// Minute cells, one document per hour.
+    Minute,
+}
+
+impl Resolution {
+    /// Both resolutions, coarse first.
+    pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::Minute];
+
+    /// Width of a cell, ms.
+    pub fn cell_ms(self) -> i64 {
+        match self {
+            Resolution::Hour => HOUR_MS,
+            Resolution::Minute => MINUTE_MS,
+        }
     }
+
+    /// Span of a document, ms.
+    pub fn doc_ms(self) -> i64 {
+        match self {
+            Resolution::Hour => DAY_MS,
+            Resolution::Minute => HOUR_MS,
+        }
+    }
+
+    /// The rollup collection of `kind` at this resolution.
+    pub fn collection(self, kind: Kind) -> &'static str {
+        match (kind, self) {
+            (Kind::Calls, Resolution::Hour) => "calls_rollup",
+            (Kind::Calls, Resolution::Minute) => "calls_rollup_min",
+            (Kind::Metrics, Resolution::Hour) => "metrics_rollup",
+            (Kind::Metrics, Resolution::Minute) => "metrics_rollup_min",
+        }
+    }
+}
+
+/// `cells` re-keyed to slots of `width` ms (summing the cells that fall together).
+pub fn coarsen(cells: &Cells, width: i64) -> Cells {
+    let mut out = Cells::new();
+    for (k, c) in cells {
+        let key = CellKey {
+            t: k.t - k.t.rem_euclid(width),
+            a: k.a.clone(),
+            b: k.b.clone(),
+        };
+        add_cell(&mut out, key, c);
+    }
+    out
 }
 
 /// The two key fields of a rollup document of `kind`.
@@ -113,197 +169,58 @@ pub fn add_cell(cells: &mut Cells, key: CellKey, cell: &Cell) {
 }
 
 /// A rollup document's `_id` and the cells a batch adds to it.
-type DocCells<'a> = (Document, Vec<(&'a CellKey, &'a Cell)>);
+pub(super) type DocCells<'a> = (Document, Vec<(&'a CellKey, &'a Cell)>);
 
-/// The `_id` of the rollup document holding `key`'s cell.
-fn doc_id(kind: Kind, key: &CellKey) -> Document {
-    let day = bson::DateTime::from_millis(key.t - key.t.rem_euclid(DAY_MS));
+/// The `_id` of the rollup document holding `key`'s cell at `res`.
+pub(super) fn doc_id(kind: Kind, res: Resolution, key: &CellKey) -> Document {
+    let start = bson::DateTime::from_millis(key.t - key.t.rem_euclid(res.doc_ms()));
     match kind {
-        Kind::Calls => doc! { "day": day },
-        Kind::Metrics => doc! { "day": day, "host": &key.b },
+        Kind::Calls => doc! { "start": start },
+        Kind::Metrics => doc! { "start": start, "host": &key.b },
     }
 }
 
-/// The path of `key`'s cell inside its rollup document.
-fn cell_path(kind: Kind, key: &CellKey) -> String {
-    let hour = key.t.rem_euclid(DAY_MS) / HOUR_MS;
+/// The path of `key`'s cell inside its rollup document at `res`.
+pub(super) fn cell_path(kind: Kind, res: Resolution, key: &CellKey) -> String {
+    let slot = key.t.rem_euclid(res.doc_ms()) / res.cell_ms();
     match kind {
-        Kind::Calls => format!("h.{hour}.{}.{}", key.a, key.b),
-        Kind::Metrics => format!("h.{hour}.{}", key.a),
+        Kind::Calls => format!("c.{slot}.{}.{}", key.a, key.b),
+        Kind::Metrics => format!("c.{slot}.{}", key.a),
     }
-}
-
-/// The update adding `cells` (all of one rollup document) under `token`.
-fn cell_update(
-    kind: Kind,
-    id: &Document,
-    cells: &[(&CellKey, &Cell)],
-    token: ObjectId,
-) -> Document {
-    let (mut inc, mut min, mut max) = (Document::new(), Document::new(), Document::new());
-    for (key, cell) in cells {
-        let path = cell_path(kind, key);
-        let f = |name: &str| format!("{path}.{name}");
-        inc.insert(f("n"), cell.n);
-        match kind {
-            Kind::Calls => {
-                inc.insert(f("nd"), cell.nx);
-                inc.insert(f("d"), cell.sx);
-                inc.insert(f("c"), cell.cents);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    min.insert(f("dmin"), lo as i64);
-                    max.insert(f("dmax"), hi as i64);
-                }
-            }
-            Kind::Metrics => {
-                inc.insert(f("s"), cell.sx);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    min.insert(f("min"), lo);
-                    max.insert(f("max"), hi);
-                }
-            }
-        }
-    }
-    let mut update = doc! {
-        "$inc": inc,
-        "$push": { "applied": token },
-        "$setOnInsert": id.clone(),
-    };
-    if !min.is_empty() {
-        update.insert("$min", min);
-        update.insert("$max", max);
-    }
-    update
 }
 
 impl Store {
-    pub(super) fn rollup(&self, kind: Kind) -> Collection<Document> {
-        self.db.collection(collection_name(kind))
+    pub(super) fn rollup(&self, kind: Kind, res: Resolution) -> Collection<Document> {
+        self.db.collection(res.collection(kind))
     }
 
-    /// Adds a batch's `cells` to the rollups of `kind`, at most once per `token` (see the module
-    /// documentation); safe to call again with the same token after any failure.
-    pub async fn apply_rollup(
-        &self,
-        kind: Kind,
-        token: ObjectId,
-        cells: &Cells,
-    ) -> Result<(), DbError> {
-        if cells.is_empty() {
-            return Ok(());
-        }
-        let mut by_doc: BTreeMap<Vec<u8>, DocCells> = BTreeMap::new();
-        for (key, cell) in cells {
-            let id = doc_id(kind, key);
-            let raw = bson::to_vec(&id).unwrap_or_default();
-            by_doc
-                .entry(raw)
-                .or_insert_with(|| (id, Vec::new()))
-                .1
-                .push((key, cell));
-        }
-        let mut todo: Vec<(Document, Document)> = by_doc
-            .into_values()
-            .map(|(id, cells)| {
-                let update = cell_update(kind, &id, &cells, token);
-                (id, update)
-            })
-            .collect();
-        // One guarded upsert per document. A duplicate-key error means the document exists: either
-        // it already holds this token (done) or another writer created it meanwhile (go again,
-        // now as a plain guarded update of an existing document).
-        for _ in 0..3 {
-            let statements: Vec<Document> = todo
-                .iter()
-                .map(|(id, u)| {
-                    doc! { "q": { "_id": id, "applied": { "$ne": token } }, "u": u, "upsert": true }
-                })
-                .collect();
-            let clashed = self.update_command(kind, statements).await?;
-            if clashed.is_empty() {
-                return Ok(());
-            }
-            let ids: Vec<Document> = clashed.iter().map(|&i| todo[i].0.clone()).collect();
-            let done: Vec<Document> = self
-                .rollup(kind)
-                .find(doc! { "_id": { "$in": ids }, "applied": token })
-                .projection(doc! { "_id": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            let done: Vec<Bson> = done
-                .into_iter()
-                .filter_map(|d| d.get("_id").cloned())
-                .collect();
-            todo = clashed
-                .into_iter()
-                .map(|i| todo[i].clone())
-                .filter(|(id, _)| !done.contains(&Bson::Document(id.clone())))
-                .collect();
-            if todo.is_empty() {
-                return Ok(());
-            }
-        }
-        Err(mongodb::error::Error::custom(
-            "rollup update kept clashing with other writers".to_string(),
-        )
-        .into())
-    }
-
-    /// One `update` command with many statements, unordered; returns the positions of the
-    /// statements that failed on a duplicate key, and fails on any other write error.
-    async fn update_command(
-        &self,
-        kind: Kind,
-        updates: Vec<Document>,
-    ) -> Result<Vec<usize>, DbError> {
-        let mut clashed = Vec::new();
-        for (c, chunk) in updates.chunks(1000).enumerate() {
-            let reply = self
-                .db
-                .run_command(doc! {
-                    "update": collection_name(kind),
-                    "updates": chunk.to_vec(),
-                    "ordered": false,
-                })
-                .await?;
-            for e in reply.get_array("writeErrors").into_iter().flatten() {
-                let Some(e) = e.as_document() else { continue };
-                if e.get_i32("code").ok() == Some(11000) {
-                    let index = e.get_i32("index").unwrap_or_default() as usize;
-                    clashed.push(c * 1000 + index);
-                } else {
-                    return Err(mongodb::error::Error::custom(format!(
-                        "rollup update failed: {e}"
-                    ))
-                    .into());
-                }
-            }
-        }
-        Ok(clashed)
-    }
-
-    /// Whether every rollup document `cells` touch already holds `token`'s contribution.
+    /// Whether every rollup document (of both resolutions) `cells` touch already holds `token`'s
+    /// contribution.
     pub async fn rollup_applied(
         &self,
         kind: Kind,
         token: ObjectId,
         cells: &Cells,
     ) -> Result<bool, DbError> {
-        let mut seen = std::collections::BTreeSet::new();
-        let ids: Vec<Document> = cells
-            .keys()
-            .map(|k| doc_id(kind, k))
-            .filter(|id| seen.insert(bson::to_vec(id).unwrap_or_default()))
-            .collect();
-        if ids.is_empty() {
-            return Ok(true);
+        for res in Resolution::ALL {
+            let mut seen = std::collections::BTreeSet::new();
+            let ids: Vec<Document> = cells
+                .keys()
+                .map(|k| doc_id(kind, res, k))
+                .filter(|id| seen.insert(bson::to_vec(id).unwrap_or_default()))
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let n = self
+                .rollup(kind, res)
+                .count_documents(doc! { "_id": { "$in": ids.clone() }, "applied": token })
+                .await?;
+            if n as usize != ids.len() {
+                return Ok(false);
+            }
         }
-        let n = self
-            .rollup(kind)
-            .count_documents(doc! { "_id": { "$in": ids.clone() }, "applied": token })
-            .await?;
-        Ok(n as usize == ids.len())
+        Ok(true)
     }
 
     /// Forgets the tokens of a run that ended cleanly, so `applied` lists stay short.
@@ -321,28 +238,34 @@ impl Store {
             "$gte": ObjectId::from_bytes(first),
             "$lte": ObjectId::from_bytes(last),
         };
-        // Few documents (one per day, or per day and host): a scan is cheaper than keeping an
-        // index on `applied` up to date with every batch.
-        self.rollup(kind)
-            .update_many(
-                doc! { "applied": { "$elemMatch": range.clone() } },
-                doc! { "$pull": { "applied": range } },
-            )
-            .await?;
+        // Few documents (one per day or hour, and host): a scan is cheaper than keeping an index
+        // on `applied` up to date with every batch.
+        for res in Resolution::ALL {
+            self.rollup(kind, res)
+                .update_many(
+                    doc! { "applied": { "$elemMatch": range.clone() } },
+                    doc! { "$pull": { "applied": range.clone() } },
+                )
+                .await?;
+        }
         Ok(())
     }
 
     /// Empties the rollups of `kind` (the first step of a rebuild).
     pub async fn clear_rollup(&self, kind: Kind) -> Result<(), DbError> {
-        self.rollup(kind).delete_many(doc! {}).await?;
+        for res in Resolution::ALL {
+            self.rollup(kind, res).delete_many(doc! {}).await?;
+        }
         Ok(())
     }
 
     /// Forgets every token of `kind`'s rollups (the last step of a rebuild, whose days need none).
     pub async fn clear_rollup_tokens(&self, kind: Kind) -> Result<(), DbError> {
-        self.rollup(kind)
-            .update_many(doc! {}, doc! { "$set": { "applied": [] } })
-            .await?;
+        for res in Resolution::ALL {
+            self.rollup(kind, res)
+                .update_many(doc! {}, doc! { "$set": { "applied": [] } })
+                .await?;
+        }
         Ok(())
     }
 

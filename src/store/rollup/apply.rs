@@ -1,0 +1,179 @@
+//! Adding a batch's cells to the rollups exactly once: one guarded upsert per rollup document.
+
+use std::collections::BTreeMap;
+
+use bson::{Bson, Document, doc, oid::ObjectId};
+use futures::TryStreamExt;
+
+use super::{
+    Cell, CellKey, Cells, DocCells, HOUR_MS, MINUTE_MS, Resolution, cell_path, coarsen, doc_id,
+};
+use crate::generate::Kind;
+use crate::store::{DbError, Store};
+
+/// The update adding `cells` (all of one rollup document) under `token`.
+fn cell_update(
+    kind: Kind,
+    res: Resolution,
+    id: &Document,
+    cells: &[(&CellKey, &Cell)],
+    token: ObjectId,
+) -> Document {
+    let (mut inc, mut min, mut max) = (Document::new(), Document::new(), Document::new());
+    for (key, cell) in cells {
+        let path = cell_path(kind, res, key);
+        let f = |name: &str| format!("{path}.{name}");
+        inc.insert(f("n"), cell.n);
+        match kind {
+            Kind::Calls => {
+                inc.insert(f("nd"), cell.nx);
+                inc.insert(f("d"), cell.sx);
+                inc.insert(f("c"), cell.cents);
+                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
+                    min.insert(f("dmin"), lo as i64);
+                    max.insert(f("dmax"), hi as i64);
+                }
+            }
+            Kind::Metrics => {
+                inc.insert(f("s"), cell.sx);
+                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
+                    min.insert(f("min"), lo);
+                    max.insert(f("max"), hi);
+                }
+            }
+        }
+    }
+    let mut update = doc! {
+        "$inc": inc,
+        "$push": { "applied": token },
+        "$setOnInsert": id.clone(),
+    };
+    if !min.is_empty() {
+        update.insert("$min", min);
+        update.insert("$max", max);
+    }
+    update
+}
+
+impl Store {
+    /// Adds a batch's `cells` (of a minute or finer) to both rollups of `kind`, at most once per
+    /// `token` (see the module documentation); safe to call again with the same token after any
+    /// failure.
+    pub async fn apply_rollup(
+        &self,
+        kind: Kind,
+        token: ObjectId,
+        cells: &Cells,
+    ) -> Result<(), DbError> {
+        let hours = coarsen(cells, HOUR_MS);
+        let minutes = coarsen(cells, MINUTE_MS);
+        tokio::try_join!(
+            self.apply_at(kind, Resolution::Hour, token, &hours),
+            self.apply_at(kind, Resolution::Minute, token, &minutes),
+        )?;
+        Ok(())
+    }
+
+    async fn apply_at(
+        &self,
+        kind: Kind,
+        res: Resolution,
+        token: ObjectId,
+        cells: &Cells,
+    ) -> Result<(), DbError> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let mut by_doc: BTreeMap<Vec<u8>, DocCells> = BTreeMap::new();
+        for (key, cell) in cells {
+            let id = doc_id(kind, res, key);
+            let raw = bson::to_vec(&id).unwrap_or_default();
+            by_doc
+                .entry(raw)
+                .or_insert_with(|| (id, Vec::new()))
+                .1
+                .push((key, cell));
+        }
+        let mut todo: Vec<(Document, Document)> = by_doc
+            .into_values()
+            .map(|(id, cells)| {
+                let update = cell_update(kind, res, &id, &cells, token);
+                (id, update)
+            })
+            .collect();
+        // One guarded upsert per document. A duplicate-key error means the document exists: either
+        // it already holds this token (done) or another writer created it meanwhile (go again,
+        // now as a plain guarded update of an existing document).
+        for _ in 0..3 {
+            let statements: Vec<Document> = todo
+                .iter()
+                .map(|(id, u)| {
+                    doc! { "q": { "_id": id, "applied": { "$ne": token } }, "u": u, "upsert": true }
+                })
+                .collect();
+            let clashed = self
+                .update_command(res.collection(kind), statements)
+                .await?;
+            if clashed.is_empty() {
+                return Ok(());
+            }
+            let ids: Vec<Document> = clashed.iter().map(|&i| todo[i].0.clone()).collect();
+            let done: Vec<Document> = self
+                .rollup(kind, res)
+                .find(doc! { "_id": { "$in": ids }, "applied": token })
+                .projection(doc! { "_id": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            let done: Vec<Bson> = done
+                .into_iter()
+                .filter_map(|d| d.get("_id").cloned())
+                .collect();
+            todo = clashed
+                .into_iter()
+                .map(|i| todo[i].clone())
+                .filter(|(id, _)| !done.contains(&Bson::Document(id.clone())))
+                .collect();
+            if todo.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(mongodb::error::Error::custom(
+            "rollup update kept clashing with other writers".to_string(),
+        )
+        .into())
+    }
+
+    /// One `update` command with many statements, unordered; returns the positions of the
+    /// statements that failed on a duplicate key, and fails on any other write error.
+    async fn update_command(
+        &self,
+        collection: &str,
+        updates: Vec<Document>,
+    ) -> Result<Vec<usize>, DbError> {
+        let mut clashed = Vec::new();
+        for (c, chunk) in updates.chunks(1000).enumerate() {
+            let reply = self
+                .db
+                .run_command(doc! {
+                    "update": collection,
+                    "updates": chunk.to_vec(),
+                    "ordered": false,
+                })
+                .await?;
+            for e in reply.get_array("writeErrors").into_iter().flatten() {
+                let Some(e) = e.as_document() else { continue };
+                if e.get_i32("code").ok() == Some(11000) {
+                    let index = e.get_i32("index").unwrap_or_default() as usize;
+                    clashed.push(c * 1000 + index);
+                } else {
+                    return Err(mongodb::error::Error::custom(format!(
+                        "rollup update failed: {e}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(clashed)
+    }
+}
