@@ -1,6 +1,8 @@
-//! Throughput benchmark: generation alone, the raw insert ceiling of the server, and the service end
-//! to end over HTTP, with the service's peak memory. Run it with `scripts/bench.sh` (see the README's
-//! Performance section); it needs `BENCH_MONGO_URI` and a release build of the binary.
+//! The benchmark of the README's Performance section: generation alone; the raw insert ceiling of
+//! the server with calls in scattered and in time order; the service end to end over HTTP (with
+//! its rollups) against both, at 1,000,000 and 10,000,000 calls; then dashboards polling the
+//! statistics of 10,000,000 calls and 10,000,000 metric points; with the service's peak memory
+//! throughout. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a release build.
 //!
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
@@ -82,20 +84,43 @@ struct Ceiling {
     db: mongodb::Database,
 }
 
-/// (b) One ceiling run: `docs` pre-built documents of `spec`'s shape, inserted unordered in
-/// batches of `batch_size` with `concurrency` `insert_many` calls in flight, into fresh collections.
+/// (b) One ceiling run: `docs` pre-built documents of `spec`'s shape (no rollups), inserted
+/// unordered in batches of `batch_size` with `concurrency` `insert_many` calls in flight, into fresh
+/// collections; `scattered` shuffles them first, so start times arrive in random order as they did
+/// before calls were generated in time order.
 async fn ceiling_once(
     ceiling: &Ceiling,
     spec: &RunSpec,
     docs: u32,
     batch_size: usize,
     concurrency: usize,
+    scattered: bool,
 ) -> f64 {
     let _ = ceiling.db.drop().await;
     ceiling.store.setup().await.unwrap();
     let mut spec = spec.clone();
     spec.count = docs;
-    let batches: Vec<Vec<RawDocumentBuf>> = spec.batches(RunId::new(3, 4), batch_size).collect();
+    let mut all: Vec<RawDocumentBuf> = spec
+        .batches(RunId::new(3, 4), batch_size)
+        .flatten()
+        .collect();
+    if scattered {
+        // Fisher–Yates on a fixed seed: the same permutation in every run.
+        let mut rng = linq_datagen::generate::rng::stream_rng(99, 0);
+        for i in (1..all.len()).rev() {
+            let j = linq_datagen::generate::rng::below(&mut rng, i as u64 + 1) as usize;
+            all.swap(i, j);
+        }
+    }
+    let mut batches = Vec::with_capacity(all.len() / batch_size + 1);
+    let mut rest = all.into_iter();
+    loop {
+        let batch: Vec<RawDocumentBuf> = rest.by_ref().take(batch_size).collect();
+        if batch.is_empty() {
+            break;
+        }
+        batches.push(batch);
+    }
     let coll = ceiling
         .db
         .collection::<RawDocumentBuf>(spec.kind().collection());
@@ -111,24 +136,6 @@ async fn ceiling_once(
     let rate = f64::from(docs) / started.elapsed().as_secs_f64();
     let _ = ceiling.db.drop().await;
     rate
-}
-
-/// (b) The best ceiling over a few batch sizes and concurrencies: (rate, batch size, concurrency).
-async fn insert_ceiling(ceiling: &Ceiling, spec: &RunSpec, docs: u32) -> (f64, usize, usize) {
-    let mut best = (0.0, 0, 0);
-    for batch_size in [5000usize, 10_000] {
-        for concurrency in [2usize, 4, 8] {
-            let rate = ceiling_once(ceiling, spec, docs, batch_size, concurrency).await;
-            println!(
-                "  ceiling {}: batch {batch_size:>6}, {concurrency} concurrent: {rate:>9.0} docs/s",
-                spec.kind().collection()
-            );
-            if rate > best.0 {
-                best = (rate, batch_size, concurrency);
-            }
-        }
-    }
-    best
 }
 
 /// Starts the next run on an empty database.
@@ -281,116 +288,235 @@ async fn end_to_end(
     (count as f64 / started.elapsed().as_secs_f64(), first_100k)
 }
 
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Percentile `p` (0–100) of `xs`, in the units of `xs`.
+fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let i = ((p / 100.0) * (xs.len() - 1) as f64).round() as usize;
+    xs[i]
+}
+
+/// CPU seconds process `pid` has used (user + system), from `/proc`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 #[tokio::main]
 async fn main() {
     let uri = std::env::var("BENCH_MONGO_URI").expect("BENCH_MONGO_URI (scripts/bench.sh sets it)");
-    let e2e_count: u64 = std::env::var("BENCH_E2E_COUNT")
+    let n1: u32 = env_or("BENCH_E2E_COUNT", 1_000_000);
+    let n2: u32 = env_or("BENCH_BIG_COUNT", 10_000_000);
+    let reps: usize = env_or("BENCH_REPS", 3);
+    let poll_secs: u64 = env_or("BENCH_POLL_SECS", 60);
+    let pollers: usize = env_or("BENCH_POLLERS", 32);
+    let big_scattered = std::env::var("BENCH_BIG_SCATTERED").map_or(true, |v| v != "0");
+    let server_pid: Option<u32> = std::env::var("BENCH_SERVER_PID")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let big_count: u64 = std::env::var("BENCH_BIG_COUNT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
-    // The ceiling inserts as many documents as the end-to-end run: insert cost grows with the size
-    // of the collection's indexes, so a shorter ceiling run would flatter the server.
-    let ceiling_docs: u32 = std::env::var("BENCH_CEILING_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(e2e_count as u32);
-    let reps: usize = std::env::var("BENCH_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .and_then(|v| v.parse().ok());
+    // The service's defaults: batches of 10,000, 4 in flight; the ceiling runs use the same.
+    let (batch, inflight) = (10_000usize, 4usize);
 
-    if std::env::var("BENCH_BIG_ONLY").is_ok_and(|v| v == "1") {
-        big_job(&uri, big_count).await;
-        return;
-    }
     println!("(a) generation alone, one core");
-    let gen_calls = generation_rate(&call_spec(2_000_000));
-    let gen_metrics = generation_rate(&metric_spec(2_000_000));
-    println!("  calls:   {gen_calls:>12.0} docs/s");
-    println!("  metrics: {gen_metrics:>12.0} docs/s");
-
     println!(
-        "(b) raw insert ceiling: pre-built documents, same driver, unordered, concurrent, {ceiling_docs} each"
+        "  calls:   {:>12.0} docs/s",
+        generation_rate(&call_spec(2_000_000))
     );
-    let store = ceiling_store(&uri).await;
-    let (ceil_calls, cb, cc) = insert_ceiling(&store, &call_spec(0), ceiling_docs).await;
-    let (ceil_metrics, mb, mc) = insert_ceiling(&store, &metric_spec(0), ceiling_docs).await;
-    println!("  best calls:   {ceil_calls:>9.0} docs/s (batch {cb}, {cc} concurrent)");
-    println!("  best metrics: {ceil_metrics:>9.0} docs/s (batch {mb}, {mc} concurrent)");
+    println!(
+        "  metrics: {:>12.0} docs/s",
+        generation_rate(&metric_spec(2_000_000))
+    );
 
-    // One service run against the best of a noisy grid would measure the noise. So, at each
-    // dataset's best configuration, ceiling runs and service runs alternate and medians are compared.
+    let ceiling = ceiling_store(&uri).await;
     let http = reqwest::Client::new();
     let db = "bench_e2e";
-    let mut peak_rss: f64 = 0.0;
     println!(
-        "(c) service end to end over HTTP, {e2e_count} documents a run, {reps} runs alternating with ceiling runs at the best configuration"
+        "(b, c) {n1} documents a run, batches of {batch} with {inflight} in flight; ceiling runs \
+         (pre-built documents, no rollups) and service runs (over HTTP, rollups kept) alternate, \
+         {reps} rounds, medians compared"
     );
-    for (path, spec, grid_best, batch, inflight) in [
-        ("/generate/calls", call_spec(0), ceil_calls, cb, cc),
-        ("/generate/metrics", metric_spec(0), ceil_metrics, mb, mc),
+    let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
+    let mut service_1m_calls = f64::NAN;
+    for (path, spec) in [
+        ("/generate/calls", call_spec(0)),
+        ("/generate/metrics", metric_spec(0)),
     ] {
-        let (mut ceilings, mut services, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
+        let calls = path.ends_with("calls");
+        let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
+        let mut peak: f64 = 0.0;
         for _ in 0..reps {
-            ceilings.push(ceiling_once(&store, &spec, e2e_count as u32, batch, inflight).await);
+            if calls {
+                scattered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, true).await);
+            }
+            ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
             drop_db(&uri, db).await;
             let svc = Service::start(&uri, db, batch, inflight);
-            let (rate, first) = end_to_end(&svc, &http, path, e2e_count, &uri, db).await;
-            peak_rss = peak_rss.max(svc.peak_rss_mb());
+            let (rate, _) = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
+            peak = peak.max(svc.peak_rss_mb());
             services.push(rate);
-            firsts.push(first);
         }
-        let (c, e) = (median(ceilings.clone()), median(services.clone()));
-        let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
-        println!("  {path} (batch {batch}, {inflight} in flight):");
+        let (o, e) = (median(ordered.clone()), median(services.clone()));
+        println!("  {path}:");
+        if calls {
+            let sc = median(scattered.clone());
+            println!(
+                "    ceiling, scattered start times: {:?} docs/s, median {sc:.0}",
+                rounded(&scattered)
+            );
+            println!(
+                "    ceiling, time order:            {:?} docs/s, median {o:.0}",
+                rounded(&ordered)
+            );
+            println!(
+                "    service (rollups on):           {:?} docs/s, median {e:.0}",
+                rounded(&services)
+            );
+            println!(
+                "    service / scattered ceiling: {:.2} (target ≥ 1.3)",
+                e / sc
+            );
+            service_1m_calls = e;
+        } else {
+            println!(
+                "    ceiling:                        {:?} docs/s, median {o:.0}",
+                rounded(&ordered)
+            );
+            println!(
+                "    service (rollups on):           {:?} docs/s, median {e:.0}",
+                rounded(&services)
+            );
+        }
         println!(
-            "    ceiling runs {:?} docs/s, median {c:.0}",
-            rounded(&ceilings)
+            "    service / ceiling without rollups: {:.2} (target ≥ 0.85)",
+            e / o
         );
-        println!(
-            "    service runs {:?} docs/s, median {e:.0}",
-            rounded(&services)
-        );
-        println!(
-            "    ratio service/ceiling: {:.2} (paired medians); {:.2} against the grid's best single run",
-            e / c,
-            e / grid_best
-        );
-        println!(
-            "    first 100,000 documents queryable after {:.2} s (median)",
-            median(firsts)
-        );
+        println!("    peak RSS of the service: {peak:.1} MB");
     }
-    println!("(d) peak RSS of the service during (c): {peak_rss:.1} MB");
 
-    big_job(&uri, big_count).await;
-}
-
-/// (d) A large calls job with the default settings: its rate and the service's peak RSS.
-async fn big_job(uri: &str, big_count: u64) {
-    let db = "bench_e2e";
-    let uri = uri.to_string();
+    if n2 == 0 {
+        return;
+    }
+    println!("(d) {n2} calls");
+    if big_scattered {
+        let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, true).await;
+        println!("  ceiling, scattered start times: {r:>9.0} docs/s");
+    }
+    let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, false).await;
+    println!("  ceiling, time order:            {r:>9.0} docs/s");
     drop_db(&uri, db).await;
-    if big_count > 0 {
-        let svc = Service::start(&uri, db, 10_000, 4);
-        let (rate, _) = end_to_end(
-            &svc,
-            &reqwest::Client::new(),
-            "/generate/calls",
-            big_count,
-            &uri,
-            db,
-        )
-        .await;
-        println!(
-            "(d) {big_count}-call job, default settings: {rate:.0} docs/s, peak RSS {:.1} MB",
-            svc.peak_rss_mb()
-        );
-        drop(svc);
-        drop_db(&uri, db).await;
+    // One service process from here on: its peak RSS covers both large jobs and the polling.
+    let svc = Service::start(&uri, db, batch, inflight);
+    let (rate, _) = end_to_end(&svc, &http, "/generate/calls", u64::from(n2), &uri, db).await;
+    println!("  service job (defaults):         {rate:>9.0} docs/s");
+    println!(
+        "  rate at {n2} / rate at {n1}: {:.2} (target ≥ 0.8)",
+        rate / service_1m_calls
+    );
+    let (rate, _) = end_to_end(&svc, &http, "/generate/metrics", u64::from(n2), &uri, db).await;
+    println!("  then {n2} metric points as a job: {rate:.0} docs/s");
+
+    println!(
+        "(e) {pollers} dashboards polling for {poll_secs} s, each once a second, alternating GET /stats and \
+         GET /stats/calls/series?from=<now-30d>&to=<now>&interval=1h (epoch ms, moving, so no two \
+         requests share an answer)"
+    );
+    let cpu_before = server_pid.map(cpu_seconds);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(poll_secs);
+    let tasks: Vec<_> = (0..pollers)
+        .map(|p| {
+            let (http, base) = (http.clone(), svc.base.clone());
+            tokio::spawn(async move {
+                let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0u64);
+                // Spread the pollers over the second, as independent dashboards would be.
+                tokio::time::sleep(Duration::from_millis(1000 * p as u64 / pollers as u64)).await;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    let now = Utc::now().timestamp_millis();
+                    let url = if i.is_multiple_of(2) {
+                        format!("{base}/stats")
+                    } else {
+                        format!(
+                            "{base}/stats/calls/series?from={}&to={now}&interval=1h",
+                            now - 30 * 86_400_000
+                        )
+                    };
+                    let t = Instant::now();
+                    let ok = http
+                        .get(&url)
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    if !ok {
+                        errors += 1;
+                    }
+                    if i.is_multiple_of(2) {
+                        overview.push(ms)
+                    } else {
+                        series.push(ms)
+                    }
+                    i += 1;
+                }
+                (overview, series, errors)
+            })
+        })
+        .collect();
+    let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0);
+    for t in tasks {
+        let (o, s, e) = t.await.unwrap();
+        overview.extend(o);
+        series.extend(s);
+        errors += e;
     }
+    let secs = started.elapsed().as_secs_f64();
+    for (name, xs) in [
+        ("GET /stats", &mut overview),
+        ("GET /stats/calls/series 1h/30d", &mut series),
+    ] {
+        let n = xs.len();
+        println!(
+            "  {name}: {n} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(xs, 50.0),
+            percentile(xs, 99.0),
+            percentile(xs, 100.0)
+        );
+    }
+    println!("  errors: {errors} (target 0)");
+    if let (Some(pid), Some(before)) = (server_pid, cpu_before) {
+        println!(
+            "  database server CPU while polling: {:.1} % of one core",
+            100.0 * (cpu_seconds(pid) - before) / secs
+        );
+    }
+    println!(
+        "(f) peak RSS of the service through (d) and (e): {:.1} MB (target ≤ 150 MB)",
+        svc.peak_rss_mb()
+    );
+    drop(svc);
+    drop_db(&uri, db).await;
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The throughput benchmark (README, Performance): a fresh local server on a free port, a release build
 # of the service, then benches/throughput.rs. All traffic stays on 127.0.0.1.
-#   BENCH_E2E_COUNT   documents per end-to-end run and per ceiling run (default 1000000)
-#   BENCH_BIG_COUNT   size of the large job whose peak RSS is measured (default 10000000; 0 skips it)
-#   BENCH_REPS        alternating ceiling and service runs per dataset (default 3)
+#   BENCH_E2E_COUNT      documents per end-to-end run and per ceiling run (default 1000000)
+#   BENCH_BIG_COUNT      the large runs: ceilings, a calls job, a metrics job (default 10000000; 0 skips)
+#   BENCH_BIG_SCATTERED  0 skips the large scattered-order ceiling (the slowest part, ~15 min)
+#   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
+#   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +16,4 @@ pid="$(scripts/mongodb.sh start "$data" "$port")"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 
 cargo build --release --quiet --bin linq-datagen
-BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench throughput
+BENCH_SERVER_PID="$pid" BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench throughput
