@@ -15,11 +15,11 @@ use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::stats::overview::{self, Stats};
 use crate::stats::query::{
-    self, Interval, MAX_BUCKETS, MAX_MINUTE_RANGE_MS, MAX_RAW_RANGE_MS, present,
+    self, Interval, MAX_BUCKETS, MAX_FINE_RANGE_MS, MAX_RAW_RANGE_MS, present,
 };
 use crate::stats::series::{self, CallSplit, MetricSplit};
 use crate::stats::{Source, StatsReader};
-use crate::store::rollup::{Cells, DAY_MS, HOUR_MS, MINUTE_MS, Resolution};
+use crate::store::rollup::{Cells, DAY_MS, FIVE_MINUTES_MS, HOUR_MS, Resolution};
 use crate::store::stats::KeyFilter;
 
 /// Query of `GET /stats`. Unknown parameters (cache busters like `_`) are ignored.
@@ -41,6 +41,19 @@ pub struct SeriesQuery {
     category: Option<String>,
     host: Option<String>,
     source: Option<String>,
+}
+
+/// The value of `by`, one of `choices` (the first is the default), as its position.
+fn by(v: &Option<String>, choices: &[&str]) -> Result<usize, ApiError> {
+    match present(v) {
+        None => Ok(0),
+        Some(x) => choices.iter().position(|c| *c == x).ok_or_else(|| {
+            ApiError::invalid(
+                "by",
+                format!("expected one of {}, got {x:?}", choices.join(", ")),
+            )
+        }),
+    }
 }
 
 fn source(v: &Option<String>) -> Result<Source, ApiError> {
@@ -119,10 +132,10 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
         Interval::Auto => query::auto_width(span, max_points),
         Interval::Fixed(w) => w,
     };
-    let limit = if width % MINUTE_MS != 0 {
+    let limit = if width % FIVE_MINUTES_MS != 0 {
         MAX_RAW_RANGE_MS
     } else if width % HOUR_MS != 0 {
-        MAX_MINUTE_RANGE_MS
+        MAX_FINE_RANGE_MS
     } else {
         i64::MAX
     };
@@ -131,11 +144,11 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
             "interval",
             format!(
                 "buckets of {width} ms need {} cells; this range is {:.1} h, the limit for them \
-                 {:.0} h: ask for a larger interval (whole minutes, or whole hours), or a shorter range",
-                if width % MINUTE_MS != 0 {
-                    "raw documents' second-level"
+                 {:.0} h: ask for a larger interval (multiples of 5m, or whole hours), or a shorter range",
+                if width % FIVE_MINUTES_MS != 0 {
+                    "raw documents'"
                 } else {
-                    "minute"
+                    "five-minute"
                 },
                 span as f64 / HOUR_MS as f64,
                 limit as f64 / HOUR_MS as f64,
@@ -171,14 +184,14 @@ async fn cells(
     source: Source,
 ) -> Result<Cells, ApiError> {
     let (from, to) = (Some(plan.from), Some(plan.to));
-    if plan.width % MINUTE_MS != 0 {
-        // Buckets finer than a minute: only the raw documents have them.
+    if plan.width % FIVE_MINUTES_MS != 0 {
+        // Buckets the rollups' five-minute cells cannot make up: only the raw documents have them.
         return reader.raw(kind, plan.from, plan.to, plan.width, keys).await;
     }
     let finest = if plan.width % HOUR_MS == 0 {
         Resolution::Hour
     } else {
-        Resolution::Minute
+        Resolution::FiveMinutes
     };
     reader.cells(kind, from, to, keys, source, finest).await
 }
@@ -190,17 +203,8 @@ pub async fn calls_series(
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
     let plan = plan(&q)?;
-    let split = match present(&q.by) {
-        None | Some("status") => CallSplit::Status,
-        Some("call_type") => CallSplit::CallType,
-        Some("none") => CallSplit::None,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "by",
-                format!("expected status, call_type or none, got {other:?}"),
-            ));
-        }
-    };
+    let split = [CallSplit::Status, CallSplit::CallType, CallSplit::None]
+        [by(&q.by, &["status", "call_type", "none"])?];
     let source = source(&q.source)?;
     let reader = state.stats.clone();
     let key = format!(
@@ -226,16 +230,7 @@ pub async fn metrics_series(
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
     let plan = plan(&q)?;
-    let split = match present(&q.by) {
-        None | Some("category") => MetricSplit::Category,
-        Some("host") => MetricSplit::Host,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "by",
-                format!("expected category or host, got {other:?}"),
-            ));
-        }
-    };
+    let split = [MetricSplit::Category, MetricSplit::Host][by(&q.by, &["category", "host"])?];
     let keys = KeyFilter {
         a: list(&q.category),
         b: list(&q.host),

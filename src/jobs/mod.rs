@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bson::Document;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -86,28 +85,16 @@ impl JobManager {
     /// Records and starts a job for `spec`; `429` when this instance is at its limit.
     pub async fn start(&self, spec: RunSpec) -> Result<JobRecord, ApiError> {
         let permit = self.slot()?;
-        let now = bson::DateTime::now();
         let run = Run::new(spec);
         let spec = run.spec();
+        let owner = &self.inner.instance;
         let record = JobRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: spec.kind(),
-            state: JobState::Running,
-            requested: i64::from(spec.count),
-            written: 0,
             seed: spec.seed as i64,
             params: params_doc(&spec.params),
             run_started: i64::from(run.id().started),
             run_nonce: i64::from(run.id().nonce),
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            docs_per_second: 0.0,
-            last_error: None,
-            cancel_requested: false,
-            owner: self.inner.instance.clone(),
             batch_size: Some(self.inner.tuning.batch_size as i64),
-            task: Task::Generate,
+            ..JobRecord::start(Task::Generate, spec.kind(), i64::from(spec.count), owner)
         };
         self.launch(record, Work::Generate(run), permit).await
     }
@@ -116,28 +103,9 @@ impl JobManager {
     /// instance is at its job limit.
     pub async fn start_rebuild(&self, kind: Kind) -> Result<JobRecord, ApiError> {
         let permit = self.slot()?;
-        let now = bson::DateTime::now();
         let requested = self.inner.store.estimated_count(kind).await?;
-        let record = JobRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            task: Task::Rebuild,
-            kind,
-            state: JobState::Running,
-            requested: requested as i64,
-            written: 0,
-            seed: 0,
-            params: Document::new(),
-            run_started: 0,
-            run_nonce: 0,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            docs_per_second: 0.0,
-            last_error: None,
-            cancel_requested: false,
-            owner: self.inner.instance.clone(),
-            batch_size: None,
-        };
+        let owner = &self.inner.instance;
+        let record = JobRecord::start(Task::Rebuild, kind, requested as i64, owner);
         self.launch(record, Work::Rebuild(kind), permit).await
     }
 
@@ -345,7 +313,17 @@ fn describe(e: &RunError) -> String {
         RunError::Database(e) if e.is_unavailable() => {
             "the database became unavailable".to_string()
         }
-        RunError::Database(e) => format!("insert failed: {e}"),
-        RunError::Generation(m) => format!("generation failed: {m}"),
+        RunError::Database(e) => one_line(&format!("insert failed: {e}")),
+        RunError::Generation(m) => one_line(&format!("generation failed: {m}")),
+    }
+}
+
+/// The first line of `message`, at most 300 characters: a job record is read by every dashboard
+/// polling `/jobs`, and a driver error can run to megabytes.
+fn one_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_owned(),
     }
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
 use crate::generate::Kind;
-use crate::store::rollup::{DAY_MS, MINUTE_MS};
+use crate::store::rollup::{DAY_MS, FIVE_MINUTES_MS, documents};
 use crate::store::stats::KeyFilter;
 use crate::store::{DbError, Store};
 
@@ -60,13 +60,13 @@ async fn days(
                 kind,
                 Some(day),
                 Some(day + DAY_MS),
-                MINUTE_MS,
+                FIVE_MINUTES_MS,
                 &KeyFilter::default(),
             )
             .await?;
         // A fresh token per day: the collection was cleared, so nothing can be applied twice.
         store.apply_rollup(kind, ObjectId::new(), &cells).await?;
-        let n: i64 = cells.values().map(|c| c.n).sum();
+        let n = documents(kind, &cells);
         progress
             .written
             .fetch_add(n.max(0) as u64, Ordering::Relaxed);

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::store::Store;
-use crate::store::rollup::{Cells, MINUTE_MS, Resolution, add_cell};
+use crate::store::rollup::{Cells, FIVE_MINUTES_MS, Resolution, add_cell};
 use crate::store::stats::KeyFilter;
 
 /// How long a read waits for a database slot before it is answered 503.
@@ -78,7 +78,9 @@ impl StatsReader {
                 let permits = self.permits.clone();
                 let map = self.inflight.clone();
                 let done_key = key.clone();
-                let read = async move {
+                // A task of its own: the read finishes (and leaves the map) even when every
+                // client waiting for it has gone away.
+                let task = tokio::spawn(async move {
                     let result = async {
                         let _permit = tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned())
                             .await
@@ -89,6 +91,13 @@ impl StatsReader {
                     .await;
                     map.lock().expect("stats map lock").remove(&done_key);
                     result.map(Arc::new).map_err(Arc::new)
+                });
+                let read = async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(Arc::new(ApiError::Internal(anyhow::anyhow!(
+                            "statistics read failed: {e}"
+                        ))))
+                    })
                 }
                 .boxed()
                 .shared();
@@ -102,8 +111,8 @@ impl StatsReader {
     /// Cells of `kind` over `[from, to)`, at most `finest` wide (whatever is finer than that is
     /// exact too: hours, minutes and raw slots are mixed, each key in the cell it came from).
     /// With [`Source::Rollups`], whole hours (when `finest` allows) come from the hourly rollups,
-    /// whole minutes around them from the minute rollups, and the partial minutes at the very
-    /// edges from an index-served scan of under a minute of raw documents.
+    /// whole five-minute slots around them from the fine rollups, and the partial slots at the very
+    /// edges from an index-served scan of under five minutes of raw documents.
     pub async fn cells(
         &self,
         kind: Kind,
@@ -123,7 +132,7 @@ impl StatsReader {
         let reads = pieces.iter().map(|&(level, a, b)| async move {
             match level {
                 Some(res) => store.rollup_cells(kind, res, a, b, keys).await,
-                None => store.raw_cells(kind, a, b, MINUTE_MS, keys).await,
+                None => store.raw_cells(kind, a, b, FIVE_MINUTES_MS, keys).await,
             }
         });
         let mut cells = Cells::new();
@@ -163,7 +172,7 @@ fn floor_to(ms: i64, w: i64) -> i64 {
 }
 
 /// Splits `[from, to)` into pieces read from the coarsest source that covers them exactly:
-/// `Some(resolution)` for rollup cells, `None` for raw documents (less than a minute at each edge).
+/// `Some(resolution)` for rollup cells, `None` for raw documents (under five minutes at each edge).
 fn plan(
     from: Option<i64>,
     to: Option<i64>,
@@ -178,8 +187,8 @@ fn plan(
     {
         // Not one whole cell inside: go finer, or read the raw documents.
         return match coarsest {
-            Resolution::Hour => plan(from, to, Resolution::Minute, out),
-            Resolution::Minute => out.push((None, from, to)),
+            Resolution::Hour => plan(from, to, Resolution::FiveMinutes, out),
+            Resolution::FiveMinutes => out.push((None, from, to)),
         };
     }
     out.push((Some(coarsest), inner_from, inner_to));
@@ -188,8 +197,8 @@ fn plan(
             && a < b
         {
             match coarsest {
-                Resolution::Hour => plan(Some(a), Some(b), Resolution::Minute, out),
-                Resolution::Minute => out.push((None, Some(a), Some(b))),
+                Resolution::Hour => plan(Some(a), Some(b), Resolution::FiveMinutes, out),
+                Resolution::FiveMinutes => out.push((None, Some(a), Some(b))),
             }
         }
     }
@@ -203,9 +212,9 @@ mod tests {
     #[test]
     fn ranges_split_into_hours_minutes_and_raw_edges() {
         let mut out = Vec::new();
-        let (from, to) = (10 * HOUR_MS + 90_500, 14 * HOUR_MS + 125_000);
+        let (from, to) = (10 * HOUR_MS + 450_500, 14 * HOUR_MS + 625_000);
         plan(Some(from), Some(to), Resolution::Hour, &mut out);
-        let m = MINUTE_MS;
+        let m = FIVE_MINUTES_MS;
         assert_eq!(
             out,
             vec![
@@ -215,13 +224,13 @@ mod tests {
                     Some(14 * HOUR_MS)
                 ),
                 (
-                    Some(Resolution::Minute),
+                    Some(Resolution::FiveMinutes),
                     Some(10 * HOUR_MS + 2 * m),
                     Some(11 * HOUR_MS)
                 ),
                 (None, Some(from), Some(10 * HOUR_MS + 2 * m)),
                 (
-                    Some(Resolution::Minute),
+                    Some(Resolution::FiveMinutes),
                     Some(14 * HOUR_MS),
                     Some(14 * HOUR_MS + 2 * m)
                 ),

@@ -116,7 +116,7 @@ pub fn metric_figures(c: &Cell) -> (i64, Option<f64>, Option<f64>, Option<f64>) 
     (c.n, c.min, avg, c.max)
 }
 
-/// The calls part of the overview.
+/// The calls part of the overview, from marginal call cells.
 pub fn calls(cells: &Cells) -> CallStats {
     let row = |date: Option<String>, status: Option<&str>, call_type: Option<&str>, c: &Cell| {
         let (count, total_duration, avg_duration, total_cost) = call_figures(c);
@@ -130,15 +130,20 @@ pub fn calls(cells: &Cells) -> CallStats {
             total_cost,
         }
     };
-    let by_day = group(cells, |t, a, _| (date(t), a.to_owned()))
+    // Call cells are marginal (see `store::rollup::marginals`): per status (`b` empty), per type.
+    let (by_status_cells, by_type_cells): (Cells, Cells) = cells
+        .iter()
+        .map(|(k, c)| (k.clone(), c.clone()))
+        .partition(|(k, _)| k.b.is_empty());
+    let by_day = group(&by_status_cells, |t, a, _| (date(t), a.to_owned()))
         .iter()
         .map(|((d, s), c)| row(Some(d.clone()), Some(s), None, c))
         .collect();
-    let by_status: Vec<CallGroup> = group(cells, |_, a, _| a.to_owned())
+    let by_status: Vec<CallGroup> = group(&by_status_cells, |_, a, _| a.to_owned())
         .iter()
         .map(|(s, c)| row(None, Some(s), None, c))
         .collect();
-    let by_type = group(cells, |_, _, b| b.to_owned())
+    let by_type = group(&by_type_cells, |_, _, b| b.to_owned())
         .iter()
         .map(|(t, c)| row(None, None, Some(t), c))
         .collect();

@@ -5,16 +5,17 @@ use chrono::{DateTime, NaiveDate};
 
 use crate::error::ApiError;
 use crate::generate::params::{EARLIEST_MS, LATEST_MS_EXCLUSIVE};
-use crate::store::rollup::{DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::store::rollup::{DAY_MS, FIVE_MINUTES_MS, HOUR_MS, MINUTE_MS};
 
 /// A week, in milliseconds; weekly buckets start on Mondays (UTC).
 pub const WEEK_MS: i64 = 7 * DAY_MS;
 /// 1970-01-05, the first Monday after the epoch: where weekly buckets are aligned.
 const FIRST_MONDAY_MS: i64 = 4 * DAY_MS;
-/// Longest range buckets of whole minutes (under an hour) may cover: they are read from the minute
-/// rollups, a document per hour.
-pub const MAX_MINUTE_RANGE_MS: i64 = 2 * DAY_MS;
-/// Longest range buckets finer than a minute may cover: they are computed from raw documents.
+/// Longest range buckets of whole five-minute slots (under an hour) may cover: they are read from
+/// the fine rollups, a document per hour.
+pub const MAX_FINE_RANGE_MS: i64 = 2 * DAY_MS;
+/// Longest range buckets of other widths (under five minutes, or not a multiple of them) may
+/// cover: they are computed from raw documents.
 pub const MAX_RAW_RANGE_MS: i64 = HOUR_MS;
 /// Most buckets one series answer may hold.
 pub const MAX_BUCKETS: i64 = 10_000;
@@ -121,10 +122,12 @@ pub fn interval(value: Option<&str>) -> Result<Interval, ApiError> {
 }
 
 /// The width for `auto`: the smallest standard width giving at most `max_points` buckets over
-/// `span_ms` (whole hours beyond the range minute buckets may cover).
+/// `span_ms`, among the widths the range allows (see [`MAX_FINE_RANGE_MS`], [`MAX_RAW_RANGE_MS`]).
 pub fn auto_width(span_ms: i64, max_points: i64) -> i64 {
-    let floor = if span_ms > MAX_MINUTE_RANGE_MS {
+    let floor = if span_ms > MAX_FINE_RANGE_MS {
         HOUR_MS
+    } else if span_ms > MAX_RAW_RANGE_MS {
+        FIVE_MINUTES_MS
     } else {
         1
     };
@@ -181,7 +184,8 @@ mod tests {
         assert!(interval(Some("1M")).is_err());
         assert!(interval(Some("0h")).is_err());
         assert_eq!(auto_width(30 * DAY_MS, 500), 3 * HOUR_MS);
-        assert_eq!(auto_width(6 * HOUR_MS, 500), MINUTE_MS);
+        assert_eq!(auto_width(6 * HOUR_MS, 500), 5 * MINUTE_MS);
+        assert_eq!(auto_width(HOUR_MS, 500), MINUTE_MS);
         assert_eq!(auto_width(2 * DAY_MS, 10), 6 * HOUR_MS);
         assert_eq!(auto_width(7 * DAY_MS, 10_000), HOUR_MS);
     }

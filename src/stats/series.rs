@@ -71,11 +71,15 @@ pub struct MetricRow {
     pub max: Option<f64>,
 }
 
-/// Call rows of buckets `width` wide, sorted by time then key.
+/// Call rows of buckets `width` wide, sorted by time then key, from marginal call cells.
 pub fn calls(cells: &Cells, width: i64, split: CallSplit) -> Vec<CallRow> {
     let mut groups: BTreeMap<(i64, String), Cell> = BTreeMap::new();
+    // Call cells are marginal (see `store::rollup::marginals`): per status (`b` empty) and per type
+    // (`a` empty); the status cells alone make up the whole.
     for (k, c) in cells {
         let key = match split {
+            CallSplit::Status | CallSplit::None if !k.b.is_empty() => continue,
+            CallSplit::CallType if !k.a.is_empty() => continue,
             CallSplit::Status => k.a.clone(),
             CallSplit::CallType => k.b.clone(),
             CallSplit::None => String::new(),

@@ -96,6 +96,32 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// A new running job of `task` over `kind`, owned by `owner`, with nothing written yet; a
+    /// generation fills in its run's fields.
+    pub fn start(task: Task, kind: Kind, requested: i64, owner: &str) -> Self {
+        let now = bson::DateTime::now();
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            task,
+            kind,
+            state: JobState::Running,
+            requested,
+            written: 0,
+            seed: 0,
+            params: Document::new(),
+            run_started: 0,
+            run_nonce: 0,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            docs_per_second: 0.0,
+            last_error: None,
+            cancel_requested: false,
+            owner: owner.to_owned(),
+            batch_size: None,
+        }
+    }
+
     /// The `_id` range the job writes.
     pub fn run_id(&self) -> RunId {
         RunId::new(self.run_started as u32, self.run_nonce as u32)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 
-use super::rollup::{Cell, CellKey, Cells, Resolution, add_cell, key_fields};
+use super::rollup::{Cell, CellKey, Cells, Resolution, add_cell, key_fields, marginals};
 use super::{DbError, Store};
 use crate::generate::Kind;
 
@@ -113,28 +113,31 @@ impl Store {
                     let Some(inner) = inner.as_document() else {
                         continue;
                     };
-                    if !allowed(a, &keys.a) {
-                        continue;
-                    }
-                    let mut add = |b: &str, cell: &Document| {
-                        if allowed(b, &keys.b) {
+                    let mut add = |a: &str, b: &str, cell: &Document| {
+                        if allowed(a, &keys.a) && allowed(b, &keys.b) {
                             let key = CellKey {
                                 t,
-                                a: a.clone(),
+                                a: a.to_owned(),
                                 b: b.to_owned(),
                             };
                             add_cell(&mut cells, key, &stored_cell(kind, cell));
                         }
                     };
                     match kind {
+                        // Marginal cells: `s.<status>` and `t.<call type>`.
                         Kind::Calls => {
-                            for (b, cell) in inner {
-                                if let Some(cell) = cell.as_document() {
-                                    add(b, cell);
+                            for (value, cell) in inner {
+                                let Some(cell) = cell.as_document() else {
+                                    continue;
+                                };
+                                match a.as_str() {
+                                    "s" => add(value, "", cell),
+                                    "t" => add("", value, cell),
+                                    _ => {}
                                 }
                             }
                         }
-                        Kind::Metrics => add(d.get_str("host").unwrap_or_default(), inner),
+                        Kind::Metrics => add(a, d.get_str("host").unwrap_or_default(), inner),
                     }
                 }
             }
@@ -143,7 +146,8 @@ impl Store {
     }
 
     /// Cells of `[from, to)` computed from the raw collection, in slots of `slot_ms` aligned to
-    /// the epoch. Index-served for a bounded range; with both sides open it scans everything.
+    /// the epoch (call cells as their [`marginals`], like the rollups'). Index-served for a bounded
+    /// range; with both sides open it scans everything.
     pub async fn raw_cells(
         &self,
         kind: Kind,
@@ -207,7 +211,7 @@ impl Store {
             };
             add_cell(&mut cells, key, &cell);
         }
-        Ok(cells)
+        Ok(marginals(kind, cells))
     }
 
     /// The earliest and latest document time of `kind`, read from the time index (used to walk a
@@ -235,8 +239,8 @@ fn stored_cell(kind: Kind, c: &Document) -> Cell {
             n: int(c, "n"),
             nx: int(c, "nd"),
             sx: int(c, "d"),
-            min: num(c, "dmin"),
-            max: num(c, "dmax"),
+            min: None,
+            max: None,
             cents: int(c, "c"),
         },
         Kind::Metrics => Cell {

@@ -115,3 +115,24 @@ async fn metrics_scrape_cleanly_after_traffic() {
         );
     }
 }
+
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
+        let res = app
+            .http
+            .request(method, format!("{}/stats", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        !text.contains("method=\"M1\""),
+        "a made-up method became a label"
+    );
+    assert!(text.contains("method=\"other\""), "{text}");
+}

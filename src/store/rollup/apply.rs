@@ -6,7 +6,8 @@ use bson::{Bson, Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 
 use super::{
-    Cell, CellKey, Cells, DocCells, HOUR_MS, MINUTE_MS, Resolution, cell_path, coarsen, doc_id,
+    Cell, CellKey, Cells, DocCells, FIVE_MINUTES_MS, HOUR_MS, Resolution, cell_path, coarsen,
+    doc_id, marginals,
 };
 use crate::generate::Kind;
 use crate::store::{DbError, Store};
@@ -29,10 +30,6 @@ fn cell_update(
                 inc.insert(f("nd"), cell.nx);
                 inc.insert(f("d"), cell.sx);
                 inc.insert(f("c"), cell.cents);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    min.insert(f("dmin"), lo as i64);
-                    max.insert(f("dmax"), hi as i64);
-                }
             }
             Kind::Metrics => {
                 inc.insert(f("s"), cell.sx);
@@ -56,7 +53,7 @@ fn cell_update(
 }
 
 impl Store {
-    /// Adds a batch's `cells` (of a minute or finer) to both rollups of `kind`, at most once per
+    /// Adds a batch's `cells` (five minutes wide or finer) to both rollups of `kind`, at most once per
     /// `token` (see the module documentation); safe to call again with the same token after any
     /// failure.
     pub async fn apply_rollup(
@@ -65,11 +62,11 @@ impl Store {
         token: ObjectId,
         cells: &Cells,
     ) -> Result<(), DbError> {
-        let hours = coarsen(cells, HOUR_MS);
-        let minutes = coarsen(cells, MINUTE_MS);
+        let fine = marginals(kind, coarsen(cells, FIVE_MINUTES_MS));
+        let hours = coarsen(&fine, HOUR_MS);
         tokio::try_join!(
             self.apply_at(kind, Resolution::Hour, token, &hours),
-            self.apply_at(kind, Resolution::Minute, token, &minutes),
+            self.apply_at(kind, Resolution::FiveMinutes, token, &fine),
         )?;
         Ok(())
     }

@@ -2,19 +2,21 @@
 //! (and hosts) in its range, never the number of documents.
 //!
 //! Two resolutions of the same figures ([`Resolution`]): hourly cells in one document per UTC day
-//! (`calls_rollup`, `metrics_rollup`), and minute cells in one document per UTC hour
-//! (`calls_rollup_min`, `metrics_rollup_min`), so a range that does not start or end on an hour
-//! reads at most two hour documents of minutes and scans less than a minute of raw documents at
-//! each edge.
+//! (`calls_rollup`, `metrics_rollup`), and five-minute cells in one document per UTC hour
+//! (`calls_rollup_5m`, `metrics_rollup_5m`), so a range that does not start or end on an hour reads
+//! at most two hour documents of five-minute cells and scans less than five minutes of raw
+//! documents at each edge.
 //!
-//! - calls: `_id: {start}` (the document's day or hour); the cell of slot N (hour of the day, or
-//!   minute of the hour), status S and call type T is `c.N.S.T` with `n` (calls), `nd` (calls with a
-//!   duration), `d` (total duration, s), `dmin`/`dmax` (duration bounds), `c` (total cost, cents).
+//! - calls: `_id: {start}` (the document's day or hour); slot N (hour of the day, or five minutes
+//!   of the hour) holds a cell per status S at `c.N.s.S` and one per call type T at `c.N.t.T`
+//!   (see [`marginals`]), with `n` (calls), `nd` (calls with a duration), `d` (total duration, s)
+//!   and `c` (total cost, cents).
 //! - metrics: `_id: {start, host}`; the cell of slot N and category C is `c.N.C` with `n`, `s` (sum
 //!   of values in hundredths) and `min`/`max`.
 //!
 //! One document per day (or hour) keeps a batch's update to a few statements when calls arrive in
-//! time order (a statement costs about a millisecond on the test server, whatever it holds).
+//! time order; few fields per cell keep each statement cheap (the test server's cost of an update
+//! grows with the fields it touches).
 //!
 //! Exactness without transactions: every batch's contribution carries a token (the `_id` of the
 //! batch's first document) and is applied with `{_id, applied: {$ne: token}}` as the filter and
@@ -41,27 +43,29 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// Milliseconds in a day, the span of one rollup document.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Milliseconds in a minute, the width of a fine rollup cell.
+/// Milliseconds in a minute.
 pub const MINUTE_MS: i64 = 60_000;
+/// Milliseconds in five minutes, the width of a fine rollup cell.
+pub const FIVE_MINUTES_MS: i64 = 5 * MINUTE_MS;
 
 /// How fine a rollup's cells are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// Hourly cells, one document per day.
     Hour,
-    /// Minute cells, one document per hour.
-    Minute,
+    /// Five-minute cells, one document per hour.
+    FiveMinutes,
 }
 
 impl Resolution {
     /// Both resolutions, coarse first.
-    pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::Minute];
+    pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::FiveMinutes];
 
     /// Width of a cell, ms.
     pub fn cell_ms(self) -> i64 {
         match self {
             Resolution::Hour => HOUR_MS,
-            Resolution::Minute => MINUTE_MS,
+            Resolution::FiveMinutes => FIVE_MINUTES_MS,
         }
     }
 
@@ -69,7 +73,7 @@ impl Resolution {
     pub fn doc_ms(self) -> i64 {
         match self {
             Resolution::Hour => DAY_MS,
-            Resolution::Minute => HOUR_MS,
+            Resolution::FiveMinutes => HOUR_MS,
         }
     }
 
@@ -77,11 +81,50 @@ impl Resolution {
     pub fn collection(self, kind: Kind) -> &'static str {
         match (kind, self) {
             (Kind::Calls, Resolution::Hour) => "calls_rollup",
-            (Kind::Calls, Resolution::Minute) => "calls_rollup_min",
+            (Kind::Calls, Resolution::FiveMinutes) => "calls_rollup_5m",
             (Kind::Metrics, Resolution::Hour) => "metrics_rollup",
-            (Kind::Metrics, Resolution::Minute) => "metrics_rollup_min",
+            (Kind::Metrics, Resolution::FiveMinutes) => "metrics_rollup_5m",
         }
     }
+}
+
+/// Call cells as their two marginals: per status (`b` empty) and per call type (`a` empty). No
+/// answer needs the joint figures, and a rollup cell per status plus one per type is 7 cells where
+/// the joint one is 12 (and the server's update cost grows with the fields updated). Metric cells
+/// are returned as they are.
+pub fn marginals(kind: Kind, cells: Cells) -> Cells {
+    if kind == Kind::Metrics {
+        return cells;
+    }
+    let mut out = Cells::new();
+    for (k, c) in cells {
+        if k.a.is_empty() || k.b.is_empty() {
+            add_cell(&mut out, k, &c);
+            continue;
+        }
+        let by_status = CellKey {
+            t: k.t,
+            a: k.a.clone(),
+            b: String::new(),
+        };
+        let by_type = CellKey {
+            t: k.t,
+            a: String::new(),
+            b: k.b,
+        };
+        add_cell(&mut out, by_status, &c);
+        add_cell(&mut out, by_type, &c);
+    }
+    out
+}
+
+/// How many documents `cells` count (the status marginal alone, for call cells).
+pub fn documents(kind: Kind, cells: &Cells) -> i64 {
+    cells
+        .iter()
+        .filter(|(k, _)| kind == Kind::Metrics || k.b.is_empty())
+        .map(|(_, c)| c.n)
+        .sum()
 }
 
 /// `cells` re-keyed to slots of `width` ms (summing the cells that fall together).
@@ -184,7 +227,8 @@ pub(super) fn doc_id(kind: Kind, res: Resolution, key: &CellKey) -> Document {
 pub(super) fn cell_path(kind: Kind, res: Resolution, key: &CellKey) -> String {
     let slot = key.t.rem_euclid(res.doc_ms()) / res.cell_ms();
     match kind {
-        Kind::Calls => format!("c.{slot}.{}.{}", key.a, key.b),
+        Kind::Calls if key.b.is_empty() => format!("c.{slot}.s.{}", key.a),
+        Kind::Calls => format!("c.{slot}.t.{}", key.b),
         Kind::Metrics => format!("c.{slot}.{}", key.a),
     }
 }
