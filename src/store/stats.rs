@@ -214,6 +214,19 @@ impl Store {
         Ok(marginals(kind, cells))
     }
 
+    /// The earliest document time of `kind` at or after `from` (index-served), to skip gaps.
+    pub async fn first_time_from(&self, kind: Kind, from: i64) -> Result<Option<i64>, DbError> {
+        let field = time_field(kind);
+        let found = self
+            .db
+            .collection::<Document>(kind.collection())
+            .find_one(doc! { field: { "$gte": bson::DateTime::from_millis(from) } })
+            .sort(doc! { field: 1 })
+            .projection(doc! { field: 1 })
+            .await?;
+        Ok(found.and_then(|d| d.get_datetime(field).ok().map(|t| t.timestamp_millis())))
+    }
+
     /// The earliest and latest document time of `kind`, read from the time index (used to walk a
     /// rebuild day by day).
     pub async fn time_bounds(&self, kind: Kind) -> Result<Option<(i64, i64)>, DbError> {
