@@ -23,7 +23,7 @@ pub fn db_settings(uri: &str, db: &str) -> DbSettings {
     DbSettings {
         mongo_uri: uri.to_string(),
         mongo_db: db.to_string(),
-        pool_size: 8,
+        pool_size: 16,
         mongo_timeout_ms: 1000,
         batch_size: 1000,
         inflight_batches: 4,

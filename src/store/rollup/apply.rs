@@ -64,10 +64,11 @@ impl Store {
     ) -> Result<(), DbError> {
         let fine = marginals(kind, coarsen(cells, FIVE_MINUTES_MS));
         let hours = coarsen(&fine, HOUR_MS);
-        tokio::try_join!(
-            self.apply_at(kind, Resolution::Hour, token, &hours),
-            self.apply_at(kind, Resolution::FiveMinutes, token, &fine),
-        )?;
+        // One after the other: a batch holds one pooled connection, so status reads are not
+        // starved by rollup traffic.
+        self.apply_at(kind, Resolution::Hour, token, &hours).await?;
+        self.apply_at(kind, Resolution::FiveMinutes, token, &fine)
+            .await?;
         Ok(())
     }
 
