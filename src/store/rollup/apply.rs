@@ -1,4 +1,5 @@
-//! Adding a batch's cells to the rollups exactly once: one guarded upsert per rollup document.
+//! Adding a batch's cells to the rollups exactly once: one guarded upsert per hourly rollup
+//! document, one inserted contribution document per fine (five-minute) one.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,54 @@ fn cell_update(
     update
 }
 
+/// A batch's cells of one fine rollup document as a document of its own: the key of the document
+/// it belongs to plus the token make its `_id`, so inserting it again is a duplicate key, which
+/// means "already applied". An insert costs the server far less than an update touching every
+/// field of twelve five-minute slots, and a time-ordered batch adds one or two of them per hour.
+fn contribution(
+    kind: Kind,
+    id: &Document,
+    cells: &[(&CellKey, &Cell)],
+    token: ObjectId,
+) -> Document {
+    let mut slots = Document::new();
+    for (key, cell) in cells {
+        let path = cell_path(kind, Resolution::FiveMinutes, key);
+        let mut figures = doc! { "n": cell.n };
+        match kind {
+            Kind::Calls => figures.extend(doc! { "nd": cell.nx, "d": cell.sx, "c": cell.cents }),
+            Kind::Metrics => {
+                figures.insert("s", cell.sx);
+                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
+                    figures.extend(doc! { "min": lo, "max": hi });
+                }
+            }
+        }
+        // `c.<slot>.<...>`: the same nesting the guarded updates create.
+        let mut parts: Vec<&str> = path.split('.').skip(1).collect();
+        let last = parts.pop().unwrap_or_default();
+        let mut at = &mut slots;
+        for part in parts {
+            if !matches!(at.get(part), Some(Bson::Document(_))) {
+                at.insert(part, Document::new());
+            }
+            at = at.get_document_mut(part).expect("inserted above");
+        }
+        at.insert(last, figures);
+    }
+    let mut out = doc! { "_id": contribution_id(id, token) };
+    out.extend(id.clone());
+    out.insert("c", slots);
+    out
+}
+
+/// The `_id` of `token`'s contribution to the fine rollup document `id`.
+pub(super) fn contribution_id(id: &Document, token: ObjectId) -> Document {
+    let mut key = id.clone();
+    key.insert("k", token);
+    key
+}
+
 impl Store {
     /// Adds a batch's `cells` (five minutes wide or finer) to both rollups of `kind`, at most once per
     /// `token` (see the module documentation); safe to call again with the same token after any
@@ -91,6 +140,13 @@ impl Store {
                 .or_insert_with(|| (id, Vec::new()))
                 .1
                 .push((key, cell));
+        }
+        if res == Resolution::FiveMinutes {
+            let docs = by_doc
+                .into_values()
+                .map(|(id, cells)| contribution(kind, &id, &cells, token))
+                .collect();
+            return self.insert_contributions(res.collection(kind), docs).await;
         }
         let mut todo: Vec<(Document, Document)> = by_doc
             .into_values()
@@ -140,6 +196,35 @@ impl Store {
             "rollup update kept clashing with other writers".to_string(),
         )
         .into())
+    }
+
+    /// Inserts contribution documents, unordered; one that is already there (a duplicate key on its
+    /// `_id`, which holds the token) was applied before.
+    async fn insert_contributions(
+        &self,
+        collection: &str,
+        docs: Vec<Document>,
+    ) -> Result<(), DbError> {
+        for chunk in docs.chunks(500) {
+            let reply = self
+                .db
+                .run_command(doc! {
+                    "insert": collection,
+                    "documents": chunk.to_vec(),
+                    "ordered": false,
+                })
+                .await?;
+            for e in reply.get_array("writeErrors").into_iter().flatten() {
+                let Some(e) = e.as_document() else { continue };
+                if e.get_i32("code").ok() != Some(11000) {
+                    return Err(mongodb::error::Error::custom(format!(
+                        "rollup insert failed: {e}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One `update` command with many statements, unordered; returns the positions of the

@@ -2,10 +2,9 @@
 //! (and hosts) in its range, never the number of documents.
 //!
 //! Two resolutions of the same figures ([`Resolution`]): hourly cells in one document per UTC day
-//! (`calls_rollup`, `metrics_rollup`), and five-minute cells in one document per UTC hour
-//! (`calls_rollup_5m`, `metrics_rollup_5m`), so a range that does not start or end on an hour reads
-//! at most two hour documents of five-minute cells and scans less than five minutes of raw
-//! documents at each edge.
+//! (`calls_rollup`, `metrics_rollup`), and five-minute cells per UTC hour (`calls_rollup_5m`,
+//! `metrics_rollup_5m`), so a range that does not start or end on an hour reads at most two hours
+//! of five-minute cells and scans less than five minutes of raw documents at each edge.
 //!
 //! - calls: `_id: {start}` (the document's day or hour); slot N (hour of the day, or five minutes
 //!   of the hour) holds a cell per status S at `c.N.s.S` and one per call type T at `c.N.t.T`
@@ -14,15 +13,22 @@
 //! - metrics: `_id: {start, host}`; the cell of slot N and category C is `c.N.C` with `n`, `s` (sum
 //!   of values in hundredths) and `min`/`max`.
 //!
-//! One document per day (or hour) keeps a batch's update to a few statements when calls arrive in
-//! time order; few fields per cell keep each statement cheap (the test server's cost of an update
-//! grows with the fields it touches).
+//! A reader sums every document it finds for a day or hour (and host), so one or several
+//! documents may hold a slot's figures.
 //!
 //! Exactness without transactions: every batch's contribution carries a token (the `_id` of the
-//! batch's first document) and is applied with `{_id, applied: {$ne: token}}` as the filter and
-//! `$push: {applied: token}` in the update. A single-document update is atomic, so a contribution
-//! lands at most once per rollup document however often it is retried or repaired; a run that
-//! ended cleanly pulls its tokens again. Integer cents and hundredths keep sums exact.
+//! batch's first document).
+//! - Hourly cells live in one document per day (and host), updated with `{_id, applied: {$ne:
+//!   token}}` as the filter and `$push: {applied: token}` in the update. A single-document update is
+//!   atomic, so a contribution lands at most once however often it is retried or repaired; a run
+//!   that ended cleanly pulls its tokens again. Few documents, few statements per batch.
+//! - Five-minute cells are inserted: a batch's cells of one hour (and host) become one document
+//!   whose `_id` is `{start, host?, k: token}`, so a retry or repair is a duplicate key. An update
+//!   of twelve slots' worth of fields costs the server several times what an insert does (its cost
+//!   grows with the fields it touches); time-ordered batches add one or two documents per hour, and
+//!   only the two edge hours of a range are ever read at this resolution.
+//!
+//! Integer cents and hundredths keep sums exact.
 
 use std::collections::BTreeMap;
 
@@ -60,6 +66,10 @@ pub enum Resolution {
 impl Resolution {
     /// Both resolutions, coarse first.
     pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::FiveMinutes];
+
+    /// The resolutions kept by guarded updates, whose documents list the tokens applied to them
+    /// (five-minute cells are inserted as contribution documents instead, see [`apply`]).
+    pub const GUARDED: [Resolution; 1] = [Resolution::Hour];
 
     /// Width of a cell, ms.
     pub fn cell_ms(self) -> i64 {
@@ -256,10 +266,17 @@ impl Store {
             if ids.is_empty() {
                 continue;
             }
-            let n = self
-                .rollup(kind, res)
-                .count_documents(doc! { "_id": { "$in": ids.clone() }, "applied": token })
-                .await?;
+            let filter = match res {
+                Resolution::Hour => doc! { "_id": { "$in": ids.clone() }, "applied": token },
+                Resolution::FiveMinutes => {
+                    let ids: Vec<Document> = ids
+                        .iter()
+                        .map(|id| apply::contribution_id(id, token))
+                        .collect();
+                    doc! { "_id": { "$in": ids } }
+                }
+            };
+            let n = self.rollup(kind, res).count_documents(filter).await?;
             if n as usize != ids.len() {
                 return Ok(false);
             }
@@ -282,9 +299,9 @@ impl Store {
             "$gte": ObjectId::from_bytes(first),
             "$lte": ObjectId::from_bytes(last),
         };
-        // Few documents (one per day or hour, and host): a scan is cheaper than keeping an index
-        // on `applied` up to date with every batch.
-        for res in Resolution::ALL {
+        // Few documents (one per day and host): a scan is cheaper than keeping an index on
+        // `applied` up to date with every batch.
+        for res in Resolution::GUARDED {
             self.rollup(kind, res)
                 .update_many(
                     doc! { "applied": { "$elemMatch": range.clone() } },
@@ -305,7 +322,7 @@ impl Store {
 
     /// Forgets every token of `kind`'s rollups (the last step of a rebuild, whose days need none).
     pub async fn clear_rollup_tokens(&self, kind: Kind) -> Result<(), DbError> {
-        for res in Resolution::ALL {
+        for res in Resolution::GUARDED {
             self.rollup(kind, res)
                 .update_many(doc! {}, doc! { "$set": { "applied": [] } })
                 .await?;
