@@ -80,7 +80,7 @@ pub async fn stats(
     let key = format!("overview|{from:?}|{to:?}|{source:?}");
     let body = state
         .stats
-        .shared(key, async move {
+        .shared(key, source == Source::Rollups, async move {
             let keys = KeyFilter::default();
             let (calls, metrics) = tokio::try_join!(
                 reader.cells(Kind::Calls, from, to, &keys, source, Resolution::Hour),
@@ -213,7 +213,7 @@ pub async fn calls_series(
     );
     let body = state
         .stats
-        .shared(key, async move {
+        .shared(key, source == Source::Rollups, async move {
             let cells = cells(&reader, Kind::Calls, &plan, &KeyFilter::default(), source).await?;
             serde_json::to_vec(&series::calls(&cells, plan.width, split))
                 .map_err(|e| ApiError::Internal(e.into()))
@@ -247,7 +247,7 @@ pub async fn metrics_series(
     );
     let body = state
         .stats
-        .shared(key, async move {
+        .shared(key, source == Source::Rollups, async move {
             let cells = cells(&reader, Kind::Metrics, &plan, &keys, source).await?;
             serde_json::to_vec(&series::metrics(&cells, plan.width, split))
                 .map_err(|e| ApiError::Internal(e.into()))

@@ -1,22 +1,21 @@
 //! Statistics for dashboards, read so that cost does not grow with the data: whole hours come from
 //! the rollups kept at ingest, the partial hours at the edges of a range from an index-served scan
-//! of the raw documents. Identical concurrent requests share one read, and at most a few reads
-//! reach the database at once, however many dashboards poll.
+//! of the raw documents. An answer is kept until the rollups change (on any replica), identical
+//! concurrent requests share one read, and at most a few reads reach the database at once, however
+//! many dashboards poll.
 //!
 //! Rooms: [`query`] (what dashboards send), [`overview`] (`GET /stats`), [`series`] (the series
-//! endpoints).
+//! endpoints), [`cache`] (answers kept until the data changes, shared reads).
 
+pub mod cache;
 pub mod overview;
 pub mod query;
 pub mod series;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -24,6 +23,7 @@ use crate::generate::Kind;
 use crate::store::Store;
 use crate::store::rollup::{Cells, FIVE_MINUTES_MS, Resolution, add_cell};
 use crate::store::stats::KeyFilter;
+use cache::{Answers, Flights, VersionReads};
 
 /// How long a read waits for a database slot before it is answered 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -37,24 +37,26 @@ pub enum Source {
     Raw,
 }
 
-type SharedRead = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, Arc<ApiError>>>>;
-
-/// Serves statistics reads: shares identical concurrent ones and bounds how many run at once.
-/// Cheap to clone.
+/// Serves statistics reads: keeps answers until the data changes, shares identical concurrent
+/// reads and bounds how many run at once. Cheap to clone.
 #[derive(Clone)]
 pub struct StatsReader {
     store: Store,
     permits: Arc<Semaphore>,
-    inflight: Arc<Mutex<HashMap<String, SharedRead>>>,
+    reads: Arc<Flights<Arc<Vec<u8>>>>,
+    versions: Arc<VersionReads>,
+    answers: Arc<Mutex<Answers>>,
 }
 
 impl StatsReader {
     /// A reader running at most `max_concurrent` reads against the database at once.
     pub fn new(store: Store, max_concurrent: usize) -> Self {
         Self {
-            store,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            inflight: Arc::new(Mutex::new(HashMap::new())),
+            reads: Arc::new(Flights::default()),
+            versions: Arc::new(VersionReads::new(store.clone())),
+            answers: Arc::new(Mutex::new(Answers::default())),
+            store,
         }
     }
 
@@ -63,49 +65,52 @@ impl StatsReader {
         &self.store
     }
 
-    /// The JSON answer for `key`: computed by `compute` once, whoever else asks for the same key
-    /// meanwhile waits for that answer instead of reading again. The computation holds one of the
-    /// reader's database slots; when none frees up within [`QUEUE_WAIT`] the answer is 503.
-    pub async fn shared<F>(&self, key: String, compute: F) -> Result<Arc<Vec<u8>>, ApiError>
+    /// The JSON answer for `key`. With `keep`, an answer computed since the rollups last changed
+    /// is served as it is (one point read of the data version decides; see [`cache`]). Otherwise
+    /// it is computed by `compute` once, and whoever asks for the same key meanwhile waits for that
+    /// answer instead of reading again. The computation holds one of the reader's database slots;
+    /// when none frees up within [`QUEUE_WAIT`] the answer is 503.
+    pub async fn shared<F>(
+        &self,
+        key: String,
+        keep: bool,
+        compute: F,
+    ) -> Result<Arc<Vec<u8>>, ApiError>
     where
         F: Future<Output = Result<Vec<u8>, ApiError>> + Send + 'static,
     {
-        let read = {
-            let mut inflight = self.inflight.lock().expect("stats map lock");
-            if let Some(read) = inflight.get(&key) {
-                read.clone()
-            } else {
-                let permits = self.permits.clone();
-                let map = self.inflight.clone();
-                let done_key = key.clone();
-                // A task of its own: the read finishes (and leaves the map) even when every
-                // client waiting for it has gone away.
-                let task = tokio::spawn(async move {
-                    let result = async {
-                        let _permit = tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned())
-                            .await
-                            .map_err(|_| ApiError::StatsBusy)?
-                            .map_err(|_| ApiError::StatsBusy)?;
-                        compute.await
-                    }
-                    .await;
-                    map.lock().expect("stats map lock").remove(&done_key);
-                    result.map(Arc::new).map_err(Arc::new)
-                });
-                let read = async move {
-                    task.await.unwrap_or_else(|e| {
-                        Err(Arc::new(ApiError::Internal(anyhow::anyhow!(
-                            "statistics read failed: {e}"
-                        ))))
-                    })
-                }
-                .boxed()
-                .shared();
-                inflight.insert(key, read.clone());
-                read
-            }
+        let version = match keep {
+            true => Some(self.versions.current().await?),
+            false => None,
         };
-        read.await.map_err(|e| ApiError::shared(&e))
+        if let Some(v) = version
+            && let Some(body) = self.answers.lock().expect("answers lock").get(&key, v)
+        {
+            metrics::counter!("stats_answers_total", "from" => "cache").increment(1);
+            return Ok(body);
+        }
+        metrics::counter!("stats_answers_total", "from" => "database").increment(1);
+        let permits = self.permits.clone();
+        // The version is part of the flight's key: a read that started before a change is not
+        // joined by a request that has seen the change.
+        let flight = format!("{key}|{version:?}");
+        let body = self
+            .reads
+            .join(flight, async move {
+                let _permit = tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned())
+                    .await
+                    .map_err(|_| ApiError::StatsBusy)?
+                    .map_err(|_| ApiError::StatsBusy)?;
+                compute.await.map(Arc::new)
+            })
+            .await?;
+        if let Some(v) = version {
+            self.answers
+                .lock()
+                .expect("answers lock")
+                .put(key, v, body.clone());
+        }
+        Ok(body)
     }
 
     /// Cells of `kind` over `[from, to)`, at most `finest` wide (whatever is finer than that is

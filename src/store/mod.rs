@@ -21,6 +21,8 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 use tokio_util::sync::CancellationToken;
 
+pub use rollup::DataVersion;
+
 use crate::config::DbSettings;
 use crate::generate::Kind;
 

@@ -135,3 +135,51 @@ async fn stats_of_an_empty_database_are_zero() {
     assert_eq!(stats["metrics"]["total"], 0);
     assert_eq!(stats["calls"]["by_day"], json!([]));
 }
+
+/// Answers are kept until the rollups change, on whichever replica the change was written: a
+/// replica keeps serving its answer while the data version is unchanged (even when the rollups
+/// were tampered with behind its back), and computes a new one as soon as another replica writes.
+#[tokio::test]
+async fn answers_are_kept_until_any_replica_changes_the_data() {
+    let a = crate::helpers::spawn_app().await;
+    let name = a.db.name().to_owned();
+    let uri = crate::helpers::mongo_uri();
+    let b = crate::helpers::spawn_app_with(&uri, |db, _| db.mongo_db = name).await;
+    let end = "2026-10-15T12:00:00Z";
+    let calls =
+        |count: u32, seed: u32| json!({ "count": count, "days": 3, "seed": seed, "end": end });
+    let total = async |app: &crate::helpers::TestApp| -> u64 {
+        let stats: Value = app.get("/stats").await.json().await.unwrap();
+        stats["calls"]["total"].as_u64().unwrap()
+    };
+
+    assert_eq!(
+        a.post("/generate/calls", &calls(500, 1)).await.status(),
+        201
+    );
+    assert_eq!(total(&b).await, 500);
+
+    // Behind the service's back: the rollups emptied without a version change.
+    for c in ["calls_rollup", "calls_rollup_5m"] {
+        a.db.collection::<bson::Document>(c)
+            .delete_many(doc! {})
+            .await
+            .unwrap();
+    }
+    assert_eq!(total(&b).await, 500, "unchanged version: the kept answer");
+    assert_eq!(
+        total(&a).await,
+        0,
+        "a replica without a kept answer reads the rollups"
+    );
+
+    assert_eq!(
+        a.post("/generate/calls", &calls(300, 2)).await.status(),
+        201
+    );
+    assert_eq!(
+        total(&b).await,
+        300,
+        "another replica's write changed the version: computed again from the rollups"
+    );
+}

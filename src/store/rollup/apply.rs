@@ -118,7 +118,7 @@ impl Store {
         self.apply_at(kind, Resolution::Hour, token, &hours).await?;
         self.apply_at(kind, Resolution::FiveMinutes, token, &fine)
             .await?;
-        Ok(())
+        self.bump_version(kind).await
     }
 
     async fn apply_at(

@@ -40,9 +40,11 @@ use super::{DbError, Store};
 
 mod apply;
 mod batch;
+mod version;
 
 use crate::generate::{Kind, RunId};
 pub use batch::BatchRollup;
+pub use version::{DataVersion, VERSIONS};
 
 /// Milliseconds in an hour, the width of a rollup cell.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -317,7 +319,7 @@ impl Store {
         for res in Resolution::ALL {
             self.rollup(kind, res).delete_many(doc! {}).await?;
         }
-        Ok(())
+        self.bump_version(kind).await
     }
 
     /// Forgets every token of `kind`'s rollups (the last step of a rebuild, whose days need none).
