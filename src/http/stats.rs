@@ -19,7 +19,7 @@ use crate::stats::query::{
 };
 use crate::stats::series::{self, CallSplit, MetricSplit};
 use crate::stats::{Source, StatsReader};
-use crate::store::rollup::{Cells, DAY_MS, FIVE_MINUTES_MS, HOUR_MS, Resolution};
+use crate::store::rollup::{Cells, DAY_MS, HOUR_MS, MINUTE_MS, Resolution, fine_ms};
 use crate::store::stats::KeyFilter;
 
 /// Query of `GET /stats`. Unknown parameters (cache busters like `_`) are ignored.
@@ -106,8 +106,8 @@ struct Plan {
 }
 
 /// Resolves the range (default: the last 24 hours) and the bucket width, refusing what would be
-/// too expensive to answer.
-fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
+/// too expensive to answer for `kind`.
+fn plan(q: &SeriesQuery, kind: Kind) -> Result<Plan, ApiError> {
     let (from, to) = query::range(present(&q.from), present(&q.to))?;
     let to = to.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let from = from.unwrap_or(to - DAY_MS);
@@ -129,10 +129,11 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
     };
     let span = to - from;
     let width = match query::interval(present(&q.interval))? {
-        Interval::Auto => query::auto_width(span, max_points),
+        Interval::Auto => query::auto_width(span, max_points, fine_ms(kind)),
         Interval::Fixed(w) => w,
     };
-    let limit = if width % FIVE_MINUTES_MS != 0 {
+    let fine = fine_ms(kind);
+    let limit = if width % fine != 0 {
         MAX_RAW_RANGE_MS
     } else if width % HOUR_MS != 0 {
         MAX_FINE_RANGE_MS
@@ -144,14 +145,15 @@ fn plan(q: &SeriesQuery) -> Result<Plan, ApiError> {
             "interval",
             format!(
                 "buckets of {width} ms need {} cells; this range is {:.1} h, the limit for them \
-                 {:.0} h: ask for a larger interval (multiples of 5m, or whole hours), or a shorter range",
-                if width % FIVE_MINUTES_MS != 0 {
+                 {:.0} h: ask for a larger interval (multiples of {}m, or whole hours), or a shorter range",
+                if width % fine != 0 {
                     "raw documents'"
                 } else {
-                    "five-minute"
+                    "fine rollup"
                 },
                 span as f64 / HOUR_MS as f64,
                 limit as f64 / HOUR_MS as f64,
+                fine / MINUTE_MS,
             ),
         ));
     }
@@ -184,14 +186,14 @@ async fn cells(
     source: Source,
 ) -> Result<Cells, ApiError> {
     let (from, to) = (Some(plan.from), Some(plan.to));
-    if plan.width % FIVE_MINUTES_MS != 0 {
-        // Buckets the rollups' five-minute cells cannot make up: only the raw documents have them.
+    if plan.width % fine_ms(kind) != 0 {
+        // Buckets the rollups' fine cells cannot make up: only the raw documents have them.
         return reader.raw(kind, plan.from, plan.to, plan.width, keys).await;
     }
     let finest = if plan.width % HOUR_MS == 0 {
         Resolution::Hour
     } else {
-        Resolution::FiveMinutes
+        Resolution::Fine
     };
     reader.cells(kind, from, to, keys, source, finest).await
 }
@@ -202,7 +204,7 @@ pub async fn calls_series(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
-    let plan = plan(&q)?;
+    let plan = plan(&q, Kind::Calls)?;
     let split = [CallSplit::Status, CallSplit::CallType, CallSplit::None]
         [by(&q.by, &["status", "call_type", "none"])?];
     let source = source(&q.source)?;
@@ -229,7 +231,7 @@ pub async fn metrics_series(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
-    let plan = plan(&q)?;
+    let plan = plan(&q, Kind::Metrics)?;
     let split = [MetricSplit::Category, MetricSplit::Host][by(&q.by, &["category", "host"])?];
     let keys = KeyFilter {
         a: list(&q.category),

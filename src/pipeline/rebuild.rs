@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
 use crate::generate::Kind;
-use crate::store::rollup::{DAY_MS, FIVE_MINUTES_MS, documents};
+use crate::store::rollup::{DAY_MS, documents, fine_ms};
 use crate::store::stats::KeyFilter;
 use crate::store::{DbError, Store};
 
@@ -60,7 +60,7 @@ async fn days(
                 kind,
                 Some(day),
                 Some(day + DAY_MS),
-                FIVE_MINUTES_MS,
+                fine_ms(kind),
                 &KeyFilter::default(),
             )
             .await?;

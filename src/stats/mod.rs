@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::store::Store;
-use crate::store::rollup::{Cells, FIVE_MINUTES_MS, Resolution, add_cell};
+use crate::store::rollup::{Cells, Resolution, add_cell, fine_ms};
 use crate::store::stats::KeyFilter;
 use cache::{Answers, Flights, VersionReads};
 
@@ -116,8 +116,8 @@ impl StatsReader {
     /// Cells of `kind` over `[from, to)`, at most `finest` wide (whatever is finer than that is
     /// exact too: hours, minutes and raw slots are mixed, each key in the cell it came from).
     /// With [`Source::Rollups`], whole hours (when `finest` allows) come from the hourly rollups,
-    /// whole five-minute slots around them from the fine rollups, and the partial slots at the very
-    /// edges from an index-served scan of under five minutes of raw documents.
+    /// whole fine slots around them from the fine rollups, and the partial slots at the very edges
+    /// from an index-served scan of less than a fine slot of raw documents.
     pub async fn cells(
         &self,
         kind: Kind,
@@ -129,15 +129,15 @@ impl StatsReader {
     ) -> Result<Cells, ApiError> {
         let store = &self.store;
         if source == Source::Raw {
-            let slot = finest.cell_ms();
+            let slot = finest.cell_ms(kind);
             return Ok(store.raw_cells(kind, from, to, slot, keys).await?);
         }
         let mut pieces = Vec::new();
-        plan(from, to, finest, &mut pieces);
+        plan(kind, from, to, finest, &mut pieces);
         let reads = pieces.iter().map(|&(level, a, b)| async move {
             match level {
                 Some(res) => store.rollup_cells(kind, res, a, b, keys).await,
-                None => store.raw_cells(kind, a, b, FIVE_MINUTES_MS, keys).await,
+                None => store.raw_cells(kind, a, b, fine_ms(kind), keys).await,
             }
         });
         let mut cells = Cells::new();
@@ -177,14 +177,16 @@ fn floor_to(ms: i64, w: i64) -> i64 {
 }
 
 /// Splits `[from, to)` into pieces read from the coarsest source that covers them exactly:
-/// `Some(resolution)` for rollup cells, `None` for raw documents (under five minutes at each edge).
+/// `Some(resolution)` for rollup cells, `None` for raw documents (less than a fine cell at each
+/// edge).
 fn plan(
+    kind: Kind,
     from: Option<i64>,
     to: Option<i64>,
     coarsest: Resolution,
     out: &mut Vec<(Option<Resolution>, Option<i64>, Option<i64>)>,
 ) {
-    let w = coarsest.cell_ms();
+    let w = coarsest.cell_ms(kind);
     let inner_from = from.map(|f| ceil_to(f, w));
     let inner_to = to.map(|t| floor_to(t, w));
     if let (Some(a), Some(b)) = (inner_from, inner_to)
@@ -192,8 +194,8 @@ fn plan(
     {
         // Not one whole cell inside: go finer, or read the raw documents.
         return match coarsest {
-            Resolution::Hour => plan(from, to, Resolution::FiveMinutes, out),
-            Resolution::FiveMinutes => out.push((None, from, to)),
+            Resolution::Hour => plan(kind, from, to, Resolution::Fine, out),
+            Resolution::Fine => out.push((None, from, to)),
         };
     }
     out.push((Some(coarsest), inner_from, inner_to));
@@ -202,8 +204,8 @@ fn plan(
             && a < b
         {
             match coarsest {
-                Resolution::Hour => plan(Some(a), Some(b), Resolution::FiveMinutes, out),
-                Resolution::FiveMinutes => out.push((None, Some(a), Some(b))),
+                Resolution::Hour => plan(kind, Some(a), Some(b), Resolution::Fine, out),
+                Resolution::Fine => out.push((None, Some(a), Some(b))),
             }
         }
     }
@@ -212,13 +214,19 @@ fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::rollup::HOUR_MS;
+    use crate::store::rollup::{FIVE_MINUTES_MS, HOUR_MS, MINUTE_MS};
 
     #[test]
     fn ranges_split_into_hours_minutes_and_raw_edges() {
         let mut out = Vec::new();
         let (from, to) = (10 * HOUR_MS + 450_500, 14 * HOUR_MS + 625_000);
-        plan(Some(from), Some(to), Resolution::Hour, &mut out);
+        plan(
+            Kind::Metrics,
+            Some(from),
+            Some(to),
+            Resolution::Hour,
+            &mut out,
+        );
         let m = FIVE_MINUTES_MS;
         assert_eq!(
             out,
@@ -229,13 +237,13 @@ mod tests {
                     Some(14 * HOUR_MS)
                 ),
                 (
-                    Some(Resolution::FiveMinutes),
+                    Some(Resolution::Fine),
                     Some(10 * HOUR_MS + 2 * m),
                     Some(11 * HOUR_MS)
                 ),
                 (None, Some(from), Some(10 * HOUR_MS + 2 * m)),
                 (
-                    Some(Resolution::FiveMinutes),
+                    Some(Resolution::Fine),
                     Some(14 * HOUR_MS),
                     Some(14 * HOUR_MS + 2 * m)
                 ),
@@ -243,10 +251,48 @@ mod tests {
             ]
         );
         out.clear();
-        plan(None, None, Resolution::Hour, &mut out);
+        plan(Kind::Metrics, None, None, Resolution::Hour, &mut out);
         assert_eq!(out, vec![(Some(Resolution::Hour), None, None)]);
         out.clear();
-        plan(Some(30_000), Some(40_000), Resolution::Hour, &mut out);
+        plan(
+            Kind::Metrics,
+            Some(30_000),
+            Some(40_000),
+            Resolution::Hour,
+            &mut out,
+        );
         assert_eq!(out, vec![(None, Some(30_000), Some(40_000))]);
+        // Calls' fine cells are a minute wide: raw edges of under a minute.
+        out.clear();
+        plan(
+            Kind::Calls,
+            Some(from),
+            Some(to),
+            Resolution::Hour,
+            &mut out,
+        );
+        let m = MINUTE_MS;
+        assert_eq!(
+            out,
+            vec![
+                (
+                    Some(Resolution::Hour),
+                    Some(11 * HOUR_MS),
+                    Some(14 * HOUR_MS)
+                ),
+                (
+                    Some(Resolution::Fine),
+                    Some(10 * HOUR_MS + 8 * m),
+                    Some(11 * HOUR_MS)
+                ),
+                (None, Some(from), Some(10 * HOUR_MS + 8 * m)),
+                (
+                    Some(Resolution::Fine),
+                    Some(14 * HOUR_MS),
+                    Some(14 * HOUR_MS + 10 * m)
+                ),
+                (None, Some(14 * HOUR_MS + 10 * m), Some(to)),
+            ]
+        );
     }
 }

@@ -5,16 +5,16 @@ use chrono::{DateTime, NaiveDate};
 
 use crate::error::ApiError;
 use crate::generate::params::{EARLIEST_MS, LATEST_MS_EXCLUSIVE};
-use crate::store::rollup::{DAY_MS, FIVE_MINUTES_MS, HOUR_MS, MINUTE_MS};
+use crate::store::rollup::{DAY_MS, HOUR_MS, MINUTE_MS};
 
 /// A week, in milliseconds; weekly buckets start on Mondays (UTC).
 pub const WEEK_MS: i64 = 7 * DAY_MS;
 /// 1970-01-05, the first Monday after the epoch: where weekly buckets are aligned.
 const FIRST_MONDAY_MS: i64 = 4 * DAY_MS;
-/// Longest range buckets of whole five-minute slots (under an hour) may cover: they are read from
-/// the fine rollups, a document per hour.
+/// Longest range buckets of whole fine slots (under an hour: a minute for calls, five minutes for
+/// metrics) may cover: they are read from the fine rollups, documents per hour.
 pub const MAX_FINE_RANGE_MS: i64 = 2 * DAY_MS;
-/// Longest range buckets of other widths (under five minutes, or not a multiple of them) may
+/// Longest range buckets of other widths (finer than the fine slots, or not a multiple of them) may
 /// cover: they are computed from raw documents.
 pub const MAX_RAW_RANGE_MS: i64 = HOUR_MS;
 /// Most buckets one series answer may hold.
@@ -122,12 +122,13 @@ pub fn interval(value: Option<&str>) -> Result<Interval, ApiError> {
 }
 
 /// The width for `auto`: the smallest standard width giving at most `max_points` buckets over
-/// `span_ms`, among the widths the range allows (see [`MAX_FINE_RANGE_MS`], [`MAX_RAW_RANGE_MS`]).
-pub fn auto_width(span_ms: i64, max_points: i64) -> i64 {
+/// `span_ms`, among the widths the range allows (see [`MAX_FINE_RANGE_MS`], [`MAX_RAW_RANGE_MS`])
+/// with fine rollup slots `fine_ms` wide.
+pub fn auto_width(span_ms: i64, max_points: i64, fine_ms: i64) -> i64 {
     let floor = if span_ms > MAX_FINE_RANGE_MS {
         HOUR_MS
     } else if span_ms > MAX_RAW_RANGE_MS {
-        FIVE_MINUTES_MS
+        fine_ms
     } else {
         1
     };
@@ -183,11 +184,14 @@ mod tests {
         assert_eq!(interval(None).unwrap(), Interval::Auto);
         assert!(interval(Some("1M")).is_err());
         assert!(interval(Some("0h")).is_err());
-        assert_eq!(auto_width(30 * DAY_MS, 500), 3 * HOUR_MS);
-        assert_eq!(auto_width(6 * HOUR_MS, 500), 5 * MINUTE_MS);
-        assert_eq!(auto_width(HOUR_MS, 500), MINUTE_MS);
-        assert_eq!(auto_width(2 * DAY_MS, 10), 6 * HOUR_MS);
-        assert_eq!(auto_width(7 * DAY_MS, 10_000), HOUR_MS);
+        let five = 5 * MINUTE_MS;
+        assert_eq!(auto_width(30 * DAY_MS, 500, five), 3 * HOUR_MS);
+        assert_eq!(auto_width(6 * HOUR_MS, 500, five), 5 * MINUTE_MS);
+        assert_eq!(auto_width(6 * HOUR_MS, 500, MINUTE_MS), MINUTE_MS);
+        assert_eq!(auto_width(2 * HOUR_MS, 100, five), 5 * MINUTE_MS);
+        assert_eq!(auto_width(HOUR_MS, 500, five), MINUTE_MS);
+        assert_eq!(auto_width(2 * DAY_MS, 10, five), 6 * HOUR_MS);
+        assert_eq!(auto_width(7 * DAY_MS, 10_000, MINUTE_MS), HOUR_MS);
     }
 
     #[test]

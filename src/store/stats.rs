@@ -105,7 +105,7 @@ impl Store {
                 let (Ok(slot), Some(by_a)) = (slot.parse::<i64>(), by_a.as_document()) else {
                     continue;
                 };
-                let t = start + slot * res.cell_ms();
+                let t = start + slot * res.cell_ms(kind);
                 if from.is_some_and(|f| t < f) || to.is_some_and(|e| t >= e) {
                     continue;
                 }

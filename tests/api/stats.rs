@@ -160,7 +160,7 @@ async fn answers_are_kept_until_any_replica_changes_the_data() {
     assert_eq!(total(&b).await, 500);
 
     // Behind the service's back: the rollups emptied without a version change.
-    for c in ["calls_rollup", "calls_rollup_5m"] {
+    for c in ["calls_rollup", "calls_rollup_1m"] {
         a.db.collection::<bson::Document>(c)
             .delete_many(doc! {})
             .await

@@ -1,5 +1,5 @@
 //! Adding a batch's cells to the rollups exactly once: one guarded upsert per hourly rollup
-//! document, one inserted contribution document per fine (five-minute) one.
+//! document, one inserted contribution document per fine one.
 
 use std::collections::BTreeMap;
 
@@ -7,8 +7,8 @@ use bson::{Bson, Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 
 use super::{
-    Cell, CellKey, Cells, DocCells, FIVE_MINUTES_MS, HOUR_MS, Resolution, cell_path, coarsen,
-    doc_id, marginals,
+    Cell, CellKey, Cells, DocCells, HOUR_MS, Resolution, cell_path, coarsen, doc_id, fine_ms,
+    marginals,
 };
 use crate::generate::Kind;
 use crate::store::{DbError, Store};
@@ -56,7 +56,7 @@ fn cell_update(
 /// A batch's cells of one fine rollup document as a document of its own: the key of the document
 /// it belongs to plus the token make its `_id`, so inserting it again is a duplicate key, which
 /// means "already applied". An insert costs the server far less than an update touching every
-/// field of twelve five-minute slots, and a time-ordered batch adds one or two of them per hour.
+/// field of an hour's fine slots, and a time-ordered batch adds one or two of them per hour.
 fn contribution(
     kind: Kind,
     id: &Document,
@@ -65,7 +65,7 @@ fn contribution(
 ) -> Document {
     let mut slots = Document::new();
     for (key, cell) in cells {
-        let path = cell_path(kind, Resolution::FiveMinutes, key);
+        let path = cell_path(kind, Resolution::Fine, key);
         let mut figures = doc! { "n": cell.n };
         match kind {
             Kind::Calls => figures.extend(doc! { "nd": cell.nx, "d": cell.sx, "c": cell.cents }),
@@ -102,7 +102,7 @@ pub(super) fn contribution_id(id: &Document, token: ObjectId) -> Document {
 }
 
 impl Store {
-    /// Adds a batch's `cells` (five minutes wide or finer) to both rollups of `kind`, at most once per
+    /// Adds a batch's `cells` (fine cells or finer) to both rollups of `kind`, at most once per
     /// `token` (see the module documentation); safe to call again with the same token after any
     /// failure.
     pub async fn apply_rollup(
@@ -111,13 +111,12 @@ impl Store {
         token: ObjectId,
         cells: &Cells,
     ) -> Result<(), DbError> {
-        let fine = marginals(kind, coarsen(cells, FIVE_MINUTES_MS));
+        let fine = marginals(kind, coarsen(cells, fine_ms(kind)));
         let hours = coarsen(&fine, HOUR_MS);
         // One after the other: a batch holds one pooled connection, so status reads are not
         // starved by rollup traffic.
         self.apply_at(kind, Resolution::Hour, token, &hours).await?;
-        self.apply_at(kind, Resolution::FiveMinutes, token, &fine)
-            .await?;
+        self.apply_at(kind, Resolution::Fine, token, &fine).await?;
         self.bump_version(kind).await
     }
 
@@ -141,7 +140,7 @@ impl Store {
                 .1
                 .push((key, cell));
         }
-        if res == Resolution::FiveMinutes {
+        if res == Resolution::Fine {
             let docs = by_doc
                 .into_values()
                 .map(|(id, cells)| contribution(kind, &id, &cells, token))

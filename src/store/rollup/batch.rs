@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use bson::RawDocumentBuf;
 
-use super::{Cell, CellKey, Cells, FIVE_MINUTES_MS, add_cell};
+use super::{Cell, CellKey, Cells, add_cell, fine_ms};
 use crate::generate::Kind;
 
 /// One document's share of a batch's rollup.
@@ -53,7 +53,7 @@ impl BatchRollup {
 
     fn cell_index(&mut self, t: i64, a: &str, b: &str) -> u32 {
         let key = CellKey {
-            t: t - t.rem_euclid(FIVE_MINUTES_MS),
+            t: t - t.rem_euclid(fine_ms(self.kind)),
             a: a.to_owned(),
             b: b.to_owned(),
         };
@@ -95,7 +95,7 @@ impl BatchRollup {
         })
     }
 
-    /// The five-minute cells of the documents for which `present(index)` holds.
+    /// The fine cells of the documents for which `present(index)` holds.
     pub fn cells(&self, present: impl Fn(usize) -> bool) -> Cells {
         let mut cells = Cells::new();
         for (i, p) in self.parts.iter().enumerate() {

@@ -2,12 +2,14 @@
 //! (and hosts) in its range, never the number of documents.
 //!
 //! Two resolutions of the same figures ([`Resolution`]): hourly cells in one document per UTC day
-//! (`calls_rollup`, `metrics_rollup`), and five-minute cells per UTC hour (`calls_rollup_5m`,
-//! `metrics_rollup_5m`), so a range that does not start or end on an hour reads at most two hours
-//! of five-minute cells and scans less than five minutes of raw documents at each edge.
+//! (`calls_rollup`, `metrics_rollup`), and fine cells per UTC hour: a minute wide for calls
+//! (`calls_rollup_1m`), five minutes for metrics (`metrics_rollup_5m`, whose raw documents are
+//! sparser: a point per host and category per step), so a range that does not start or end on an
+//! hour reads at most two hours of fine cells and scans less than one fine cell of raw documents at
+//! each edge.
 //!
-//! - calls: `_id: {start}` (the document's day or hour); slot N (hour of the day, or five minutes
-//!   of the hour) holds a cell per status S at `c.N.s.S` and one per call type T at `c.N.t.T`
+//! - calls: `_id: {start}` (the document's day or hour); slot N (hour of the day, or minute of
+//!   the hour) holds a cell per status S at `c.N.s.S` and one per call type T at `c.N.t.T`
 //!   (see [`marginals`]), with `n` (calls), `nd` (calls with a duration), `d` (total duration, s)
 //!   and `c` (total cost, cents).
 //! - metrics: `_id: {start, host}`; the cell of slot N and category C is `c.N.C` with `n`, `s` (sum
@@ -22,9 +24,9 @@
 //!   token}}` as the filter and `$push: {applied: token}` in the update. A single-document update is
 //!   atomic, so a contribution lands at most once however often it is retried or repaired; a run
 //!   that ended cleanly pulls its tokens again. Few documents, few statements per batch.
-//! - Five-minute cells are inserted: a batch's cells of one hour (and host) become one document
+//! - Fine cells are inserted: a batch's cells of one hour (and host) become one document
 //!   whose `_id` is `{start, host?, k: token}`, so a retry or repair is a duplicate key. An update
-//!   of twelve slots' worth of fields costs the server several times what an insert does (its cost
+//!   of an hour of fine slots' fields costs the server several times what an insert does (its cost
 //!   grows with the fields it touches); time-ordered batches add one or two documents per hour, and
 //!   only the two edge hours of a range are ever read at this resolution.
 //!
@@ -53,7 +55,7 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// Milliseconds in a minute.
 pub const MINUTE_MS: i64 = 60_000;
-/// Milliseconds in five minutes, the width of a fine rollup cell.
+/// Milliseconds in five minutes, the width of a fine metrics rollup cell.
 pub const FIVE_MINUTES_MS: i64 = 5 * MINUTE_MS;
 
 /// How fine a rollup's cells are.
@@ -61,23 +63,33 @@ pub const FIVE_MINUTES_MS: i64 = 5 * MINUTE_MS;
 pub enum Resolution {
     /// Hourly cells, one document per day.
     Hour,
-    /// Five-minute cells, one document per hour.
-    FiveMinutes,
+    /// Fine cells ([`fine_ms`] wide) per hour: one document per hour and batch.
+    Fine,
+}
+
+/// Width of `kind`'s fine rollup cells: a minute for calls (dense: the raw documents of a partial
+/// cell at a range's edge are few), five minutes for metrics (a cell holds a field set per
+/// category and host, and their raw documents are sparse).
+pub fn fine_ms(kind: Kind) -> i64 {
+    match kind {
+        Kind::Calls => MINUTE_MS,
+        Kind::Metrics => FIVE_MINUTES_MS,
+    }
 }
 
 impl Resolution {
     /// Both resolutions, coarse first.
-    pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::FiveMinutes];
+    pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::Fine];
 
     /// The resolutions kept by guarded updates, whose documents list the tokens applied to them
-    /// (five-minute cells are inserted as contribution documents instead, see [`apply`]).
+    /// (fine cells are inserted as contribution documents instead, see [`apply`]).
     pub const GUARDED: [Resolution; 1] = [Resolution::Hour];
 
-    /// Width of a cell, ms.
-    pub fn cell_ms(self) -> i64 {
+    /// Width of a cell of `kind`, ms.
+    pub fn cell_ms(self, kind: Kind) -> i64 {
         match self {
             Resolution::Hour => HOUR_MS,
-            Resolution::FiveMinutes => FIVE_MINUTES_MS,
+            Resolution::Fine => fine_ms(kind),
         }
     }
 
@@ -85,7 +97,7 @@ impl Resolution {
     pub fn doc_ms(self) -> i64 {
         match self {
             Resolution::Hour => DAY_MS,
-            Resolution::FiveMinutes => HOUR_MS,
+            Resolution::Fine => HOUR_MS,
         }
     }
 
@@ -93,9 +105,9 @@ impl Resolution {
     pub fn collection(self, kind: Kind) -> &'static str {
         match (kind, self) {
             (Kind::Calls, Resolution::Hour) => "calls_rollup",
-            (Kind::Calls, Resolution::FiveMinutes) => "calls_rollup_5m",
+            (Kind::Calls, Resolution::Fine) => "calls_rollup_1m",
             (Kind::Metrics, Resolution::Hour) => "metrics_rollup",
-            (Kind::Metrics, Resolution::FiveMinutes) => "metrics_rollup_5m",
+            (Kind::Metrics, Resolution::Fine) => "metrics_rollup_5m",
         }
     }
 }
@@ -237,7 +249,7 @@ pub(super) fn doc_id(kind: Kind, res: Resolution, key: &CellKey) -> Document {
 
 /// The path of `key`'s cell inside its rollup document at `res`.
 pub(super) fn cell_path(kind: Kind, res: Resolution, key: &CellKey) -> String {
-    let slot = key.t.rem_euclid(res.doc_ms()) / res.cell_ms();
+    let slot = key.t.rem_euclid(res.doc_ms()) / res.cell_ms(kind);
     match kind {
         Kind::Calls if key.b.is_empty() => format!("c.{slot}.s.{}", key.a),
         Kind::Calls => format!("c.{slot}.t.{}", key.b),
@@ -270,7 +282,7 @@ impl Store {
             }
             let filter = match res {
                 Resolution::Hour => doc! { "_id": { "$in": ids.clone() }, "applied": token },
-                Resolution::FiveMinutes => {
+                Resolution::Fine => {
                     let ids: Vec<Document> = ids
                         .iter()
                         .map(|id| apply::contribution_id(id, token))
