@@ -6,10 +6,15 @@
 #   BENCH_BIG_SCATTERED  0 skips the large scattered-order ceiling (the slowest part, ~15 min)
 #   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
+#   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,
+#                        50 % of (RAM - 1 GB), as a production server would have (tests use 512M)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+ram_mb="$(free -m | awk '/Mem:/ {print $2}')"
+export MONGODB_CACHE_SIZE="${BENCH_CACHE_SIZE:-$(( (ram_mb - 1024) / 2 > 256 ? (ram_mb - 1024) / 2 : 256 ))M}"
+echo "server storage cache: $MONGODB_CACHE_SIZE"
 data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 pid="$(scripts/mongodb.sh start "$data" "$port")"

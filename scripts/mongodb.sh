@@ -7,7 +7,8 @@
 #
 #   scripts/mongodb.sh install                 build it if missing (about 7 minutes the first time)
 #   scripts/mongodb.sh start DATA_DIR PORT     start it in the background, wait until it accepts
-#                                              connections, print its PID
+#                                              connections, print its PID; its storage cache is
+#                                              MONGODB_CACHE_SIZE (default 512M, small for tests)
 #   scripts/mongodb.sh bin                     print the path of the binary
 #
 # Users with Docker run the real `mongo` image instead (see docker-compose.yml).
@@ -58,7 +59,7 @@ start() {
   local data="$1" port="$2"
   install
   mkdir -p "$data"
-  "$BIN" --host 127.0.0.1 --port "$port" --storage-path "$data" --cache-size 512M \
+  "$BIN" --host 127.0.0.1 --port "$port" --storage-path "$data" --cache-size "${MONGODB_CACHE_SIZE:-512M}" \
     >"$data/server.log" 2>&1 &
   local pid=$!
   wait_for_port "$port" "$pid"
