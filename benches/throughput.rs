@@ -14,6 +14,7 @@ use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use linq_datagen::config::DbSettings;
 use linq_datagen::generate::Params;
+use linq_datagen::generate::params::DEFAULT_SUBSCRIBERS;
 use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
 use linq_datagen::pipeline::RunSpec;
 use linq_datagen::store::Store;
@@ -25,6 +26,7 @@ fn call_spec(count: u32) -> RunSpec {
         params: Params::Calls(CallParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             days: 30,
+            subscribers: DEFAULT_SUBSCRIBERS,
         }),
         count,
         seed: 1,

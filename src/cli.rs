@@ -24,7 +24,7 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
     Ok(match what {
         GenerateWhat::Calls(a) => {
             let count = count(a.count)?;
-            let p = CallParams::new(Some(a.days.into()), a.end, now)?;
+            let p = CallParams::new(Some(a.days.into()), Some(a.subscribers.into()), a.end, now)?;
             RunSpec::new(Params::Calls(p), count, a.seed)
         }
         GenerateWhat::Metrics(a) => {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::generate::params::{
-    DEFAULT_DAYS, DEFAULT_HOSTS, DEFAULT_STEP_SECONDS, MAX_COUNT, MAX_DAYS, MAX_HOSTS,
-    MAX_STEP_SECONDS,
+    DEFAULT_DAYS, DEFAULT_HOSTS, DEFAULT_STEP_SECONDS, DEFAULT_SUBSCRIBERS, MAX_COUNT, MAX_DAYS,
+    MAX_HOSTS, MAX_STEP_SECONDS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS,
 };
 
 /// Generates realistic call records and infrastructure metrics into MongoDB.
@@ -197,6 +197,12 @@ pub struct CallArgs {
     #[arg(long, env = "DAYS", default_value_t = DEFAULT_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
     pub days: u32,
+    /// Subscribers the calls are placed between (a few call a lot; most calls go to a few
+    /// frequent contacts).
+    #[arg(long, env = "SUBSCRIBERS", default_value_t = DEFAULT_SUBSCRIBERS,
+          value_parser = clap::value_parser!(u32)
+              .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
+    pub subscribers: u32,
     /// End of the time window (RFC 3339); default now.
     #[arg(long)]
     pub end: Option<chrono::DateTime<chrono::Utc>>,

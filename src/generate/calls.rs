@@ -1,9 +1,10 @@
 //! Telephone call records (CDRs) with the distributions of real traffic.
 //!
 //! The model, documented for users in the README:
-//! - caller and callee: distinct valid NANP numbers in E.164 form, `+1 NXX NXX XXXX` with N = 2–9
-//!   and X = 0–9, where neither the area code nor the exchange is a reserved N11 code (211 … 911);
-//!   digits from `fake`'s number formatter, drafts breaking a rule drawn again;
+//! - caller and callee: two subscribers of the run's population (see [`super::population`]: heavy-
+//!   tailed activity, frequent contacts), each with a valid NANP number in E.164 form, `+1 NXX NXX
+//!   XXXX` with N = 2–9 and X = 0–9, where neither the area code nor the exchange is a reserved N11
+//!   code (211 … 911); digits from `fake`'s number formatter, drafts breaking a rule drawn again;
 //! - call type: voice 70 %, video 22 %, conference 8 %;
 //! - status: completed 85 %, missed 6 %, busy 4 %, failed 5 %;
 //! - start time: over the window `[end - days, end)` with a call volume per millisecond of
@@ -20,14 +21,11 @@
 //! - cost: connection fee + per-minute rate × minutes rounded up, for completed calls only; a call
 //!   that did not connect has no `duration` field and costs 0.
 
-use chrono::{DateTime, Utc};
-use fake::Fake;
-use fake::faker::number::raw::NumberWithFormat;
-use fake::locales::EN;
-
 use super::RunId;
 use super::bson::DocWriter;
+use super::population::Population;
 use super::rng::{self, DocRng};
+use chrono::{DateTime, Utc};
 
 /// The kind of call, which sets its price per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,10 +113,6 @@ pub const DURATION_SIGMA: f64 = 1.2;
 pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
 /// Flat fee charged once per completed call, in USD.
 pub const CONNECTION_FEE: f64 = 0.05;
-/// Draft of a phone number for `fake`: `+1`, area code, exchange, line (`^` is 1–9, `#` is 0–9);
-/// [`phone_number`] keeps only drafts that are valid NANP numbers.
-const PHONE_FORMAT: &str = "+1^##^######";
-
 /// What a request may choose about the calls it generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallParams {
@@ -126,6 +120,8 @@ pub struct CallParams {
     pub end: DateTime<Utc>,
     /// Length of the window in days.
     pub days: u32,
+    /// Subscribers the calls are placed between.
+    pub subscribers: u32,
 }
 
 /// One generated call, before it is written as BSON.
@@ -156,6 +152,7 @@ pub struct CallRecord {
 #[derive(Debug, Clone)]
 pub struct CallGenerator {
     seed: u64,
+    population: Population,
     start_times: StartTimes,
     type_cum: [f64; 3],
     status_cum: [f64; 4],
@@ -176,6 +173,7 @@ impl CallGenerator {
     pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
         Self {
             seed,
+            population: Population::new(seed, params.subscribers),
             start_times: StartTimes::new(params, count),
             type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
             status_cum: rng::cumulative(STATUS_WEIGHTS),
@@ -186,9 +184,12 @@ impl CallGenerator {
     pub fn record(&self, index: u64) -> CallRecord {
         let mut rng = rng::stream_rng(self.seed, index);
         let call_id = uuid_v4(&mut rng);
-        let caller = phone_number(&mut rng);
+        let people = &self.population;
+        let from = people.caller(&mut rng);
+        let caller = people.number(from);
+        // Two subscribers sharing a number is vanishingly rare, but nobody calls their own number.
         let callee = loop {
-            let n = phone_number(&mut rng);
+            let n = people.number(people.callee(from, &mut rng));
             if n != caller {
                 break n;
             }
@@ -344,27 +345,6 @@ impl StartTimes {
 pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
     let minutes = duration_secs.div_ceil(60);
     round_cents(CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute())
-}
-
-/// A valid NANP number in E.164 form, `+1 NXX NXX XXXX`.
-///
-/// `fake` draws the digits from [`PHONE_FORMAT`], whose `^` is 1–9 and `#` is 0–9; drafts with an
-/// area code or exchange starting with 1, or of the reserved N11 form (211, 311, … 911), are drawn
-/// again (23 % of drafts), so accepted numbers are uniform over the valid ones.
-fn phone_number(rng: &mut DocRng) -> String {
-    loop {
-        let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(rng);
-        let d = n.as_bytes();
-        if nanp_code_ok(d[2], d[3], d[4]) && nanp_code_ok(d[5], d[6], d[7]) {
-            return n;
-        }
-    }
-}
-
-/// Whether three ASCII digits form an `NXX` code that is not `N11`.
-#[inline]
-fn nanp_code_ok(a: u8, b: u8, c: u8) -> bool {
-    a >= b'2' && !(b == b'1' && c == b'1')
 }
 
 /// Log-normal talk time in whole seconds, clipped to [`DURATION_BOUNDS`].

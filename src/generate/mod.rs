@@ -8,6 +8,7 @@ mod bson;
 pub mod calls;
 pub mod params;
 pub mod points;
+pub mod population;
 pub mod rng;
 #[cfg(test)]
 mod stats;
@@ -75,6 +76,7 @@ mod tests {
 #[cfg(test)]
 mod speed {
     use super::*;
+    use crate::generate::params::DEFAULT_SUBSCRIBERS;
     use chrono::{TimeZone, Utc};
     use std::time::Instant;
 
@@ -107,7 +109,15 @@ mod speed {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let run = RunId::new(1, 2);
         let n = 1_000_000;
-        let calls = CallGenerator::new(CallParams { end, days: 30 }, 1, n);
+        let calls = CallGenerator::new(
+            CallParams {
+                end,
+                days: 30,
+                subscribers: DEFAULT_SUBSCRIBERS,
+            },
+            1,
+            n,
+        );
         let call_rate = rate(n, |i| calls.document(run, i).as_bytes().len());
         let params = PointParams {
             end,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calls::{CallParams, DURATION_BOUNDS};
 use super::points::{Category, PointParams};
+pub use super::population::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
 
 /// Largest `count` of one run: the index part of a run's `_id` is 32 bits.
 pub const MAX_COUNT: u32 = 4_000_000_000;
@@ -140,10 +141,11 @@ fn check_end(end: DateTime<Utc>, latest_exclusive: i64) -> Result<(), ParamError
 }
 
 impl CallParams {
-    /// Call parameters with their defaults (`days` 30, `end` = `now`), checked so that every start
-    /// and end time falls between 1970-01-01 and 9999-12-31.
+    /// Call parameters with their defaults (`days` 30, 10,000 `subscribers`, `end` = `now`),
+    /// checked so that every start and end time falls between 1970-01-01 and 9999-12-31.
     pub fn new(
         days: Option<i64>,
+        subscribers: Option<i64>,
         end: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Self, ParamError> {
@@ -152,6 +154,12 @@ impl CallParams {
             days.unwrap_or(i64::from(DEFAULT_DAYS)),
             1,
             i64::from(MAX_DAYS),
+        )? as u32;
+        let subscribers = bounded(
+            "subscribers",
+            subscribers.unwrap_or(i64::from(DEFAULT_SUBSCRIBERS)),
+            i64::from(MIN_SUBSCRIBERS),
+            i64::from(MAX_SUBSCRIBERS),
         )? as u32;
         let end = end.unwrap_or(now);
         // The longest call ends DURATION_BOUNDS.1 seconds after a start just before `end`.
@@ -169,7 +177,11 @@ impl CallParams {
                 ),
             ));
         }
-        Ok(Self { end, days })
+        Ok(Self {
+            end,
+            days,
+            subscribers,
+        })
     }
 }
 
@@ -242,7 +254,7 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let c = CallParams::new(None, None, now()).unwrap();
+        let c = CallParams::new(None, None, None, now()).unwrap();
         assert_eq!((c.days, c.end), (DEFAULT_DAYS, now()));
         let p = PointParams::new(200, None, None, None, None, now()).unwrap();
         assert_eq!(p.step_seconds, DEFAULT_STEP_SECONDS);
@@ -255,7 +267,9 @@ mod tests {
         assert_eq!(count(0, 100).unwrap_err().field, "count");
         assert_eq!(count(101, 100).unwrap_err().field, "count");
         assert_eq!(
-            CallParams::new(Some(3651), None, now()).unwrap_err().field,
+            CallParams::new(Some(3651), None, None, now())
+                .unwrap_err()
+                .field,
             "days"
         );
         let names = ["cpu".to_string(), "gpu".to_string()];
@@ -278,22 +292,24 @@ mod tests {
         let far = Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap();
         let e = PointParams::new(1, None, None, None, Some(far), now()).unwrap_err();
         assert_eq!(e.field, "end");
-        let e = CallParams::new(Some(30), Some(far), now()).unwrap_err();
+        let e = CallParams::new(Some(30), None, Some(far), now()).unwrap_err();
         assert_eq!(e.field, "end");
         // The last call may run two hours past `end`: that must stay in year 9999 too.
         let late = Utc.with_ymd_and_hms(9999, 12, 31, 23, 0, 0).unwrap();
         assert_eq!(
-            CallParams::new(None, Some(late), now()).unwrap_err().field,
-            "end"
-        );
-        let early = Utc.with_ymd_and_hms(1970, 1, 10, 0, 0, 0).unwrap();
-        assert_eq!(
-            CallParams::new(Some(30), Some(early), now())
+            CallParams::new(None, None, Some(late), now())
                 .unwrap_err()
                 .field,
             "end"
         );
-        assert!(CallParams::new(Some(9), Some(early), now()).is_ok());
+        let early = Utc.with_ymd_and_hms(1970, 1, 10, 0, 0, 0).unwrap();
+        assert_eq!(
+            CallParams::new(Some(30), None, Some(early), now())
+                .unwrap_err()
+                .field,
+            "end"
+        );
+        assert!(CallParams::new(Some(9), None, Some(early), now()).is_ok());
         // Exactly at the edges is fine.
         let p = PointParams::new(1, None, None, None, Some(DateTime::UNIX_EPOCH), now());
         assert!(p.is_ok());

@@ -30,6 +30,7 @@ pub struct CallsRequest {
     count: i64,
     seed: Option<u64>,
     days: Option<i64>,
+    subscribers: Option<i64>,
     end: Option<DateTime<Utc>>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
@@ -71,7 +72,12 @@ impl CallsRequest {
     /// The run this request asks for, and whether it asked to run in the background.
     pub fn into_spec(self, max_count: u64) -> Result<(RunSpec, bool), ParamError> {
         let count = params::count(self.count, max_count)?;
-        let p = CallParams::new(self.days, self.end, pipeline::now_millis())?;
+        let p = CallParams::new(
+            self.days,
+            self.subscribers,
+            self.end,
+            pipeline::now_millis(),
+        )?;
         let spec = RunSpec::new(Params::Calls(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }

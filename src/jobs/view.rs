@@ -84,7 +84,11 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
 /// The parameters as the user would send them again.
 pub(super) fn params_doc(params: &Params) -> Document {
     match params {
-        Params::Calls(p) => doc! { "days": p.days, "end": rfc3339(p.end) },
+        Params::Calls(p) => doc! {
+            "days": p.days,
+            "subscribers": p.subscribers,
+            "end": rfc3339(p.end),
+        },
         Params::Metrics(p) => doc! {
             "step_seconds": p.step_seconds,
             "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
@@ -111,7 +115,9 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
         .map(|e| e.with_timezone(&Utc));
     let count = u32::try_from(record.requested).ok()?;
     let params = match record.kind {
-        Kind::Calls => Params::Calls(CallParams::new(int("days"), end, end?).ok()?),
+        Kind::Calls => {
+            Params::Calls(CallParams::new(int("days"), int("subscribers"), end, end?).ok()?)
+        }
         Kind::Metrics => {
             let categories: Vec<String> = p
                 .get_array("categories")

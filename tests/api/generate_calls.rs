@@ -186,3 +186,31 @@ async fn seeds_chosen_by_the_service_are_below_2_pow_53_and_differ() {
     }
     assert_eq!(seeds.len(), 50, "50 runs, 50 different seeds: {seeds:?}");
 }
+
+/// Calls are placed between the subscribers of a population of the requested size, and a
+/// population too small to call anyone else is refused, naming the field.
+#[tokio::test]
+async fn calls_are_placed_within_the_requested_population() {
+    let app = spawn_app().await;
+    let res = app
+        .post(
+            "/generate/calls",
+            &json!({ "count": 500, "subscribers": 3, "seed": 8 }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let numbers: BTreeSet<String> = app
+        .all("calls")
+        .await
+        .iter()
+        .flat_map(|d| ["caller", "callee"].map(|f| d.get_str(f).unwrap().to_owned()))
+        .collect();
+    assert!(numbers.len() <= 3, "{numbers:?}");
+
+    let res = app
+        .post("/generate/calls", &json!({ "count": 5, "subscribers": 1 }))
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "subscribers", "{body}");
+}

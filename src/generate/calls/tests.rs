@@ -5,8 +5,12 @@ use super::*;
 
 mod checks {
     use super::*;
+    use crate::generate::params::DEFAULT_SUBSCRIBERS;
     use crate::generate::stats;
     use chrono::{Datelike, TimeZone, Timelike};
+    use fake::Fake;
+    use fake::faker::number::raw::NumberWithFormat;
+    use fake::locales::EN;
     use std::sync::OnceLock;
 
     /// Four whole weeks ending at midnight UTC: every hour of the week occurs equally often, so the
@@ -15,6 +19,7 @@ mod checks {
         CallParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             days: 28,
+            subscribers: DEFAULT_SUBSCRIBERS,
         }
     }
 
@@ -119,6 +124,28 @@ mod checks {
     }
 
     #[test]
+    fn callers_come_from_a_population_with_heavy_tailed_activity() {
+        // 120,000 calls among 10,000 subscribers (the old generator: a new number per call).
+        let mut per_caller: std::collections::HashMap<&str, u64> = Default::default();
+        for r in run() {
+            *per_caller.entry(r.caller.as_str()).or_default() += 1;
+        }
+        assert!(per_caller.len() <= 10_000, "{} callers", per_caller.len());
+        let mut counts: Vec<u64> = per_caller.into_values().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        let top_1_percent: u64 = counts.iter().take(100).sum();
+        // The top 1 % place 10 % of calls (the activity law); at least 9 % here.
+        assert!(top_1_percent as f64 > 0.09 * N as f64, "{top_1_percent}");
+        // Most (caller, callee) pairs talk more than once.
+        let mut pairs: std::collections::HashMap<(&str, &str), u32> = Default::default();
+        for r in run() {
+            *pairs.entry((&r.caller, &r.callee)).or_default() += 1;
+        }
+        let repeated: u32 = pairs.values().filter(|n| **n > 1).sum();
+        assert!(f64::from(repeated) > 0.5 * f64::from(N), "{repeated}");
+    }
+
+    #[test]
     fn every_number_is_a_valid_nanp_number() {
         for r in run() {
             assert!(valid_nanp(&r.caller), "{r:?}");
@@ -140,11 +167,14 @@ mod checks {
     #[test]
     fn codes_are_spread_evenly_over_leading_digits() {
         // Each leading digit 2–9 heads 99 valid codes (100 less its N11), so equal shares, for
-        // area codes and exchanges alike.
-        let mut area = [0u64; 8];
-        let mut exchange = [0u64; 8];
-        for r in run() {
-            for n in [&r.caller, &r.callee] {
+        // area codes and exchanges alike. Counted over distinct numbers: subscribers call again
+        // and again, so a number's share of calls says nothing about the number draw.
+        let (mut area, mut exchange) = ([0u64; 8], [0u64; 8]);
+        let numbers: std::collections::HashSet<&String> =
+            run().iter().flat_map(|r| [&r.caller, &r.callee]).collect();
+        assert!(numbers.len() > 9_000, "{}", numbers.len());
+        {
+            for n in numbers {
                 area[usize::from(n.as_bytes()[2] - b'2')] += 1;
                 exchange[usize::from(n.as_bytes()[5] - b'2')] += 1;
             }
@@ -242,7 +272,11 @@ mod checks {
         // weekly table; call i of n must start where F lies in [i/n, (i+1)/n].
         let end = Utc.with_ymd_and_hms(2026, 3, 4, 17, 23, 45).unwrap()
             + chrono::Duration::milliseconds(678);
-        let params = CallParams { end, days: 3 };
+        let params = CallParams {
+            end,
+            days: 3,
+            subscribers: DEFAULT_SUBSCRIBERS,
+        };
         let (start, end) = window_ms(params);
         let first_hour = start.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
         let intensity = |hour_start: i64| {
@@ -295,6 +329,7 @@ mod checks {
 
 mod pinned {
     use super::*;
+    use crate::generate::params::DEFAULT_SUBSCRIBERS;
     use chrono::TimeZone;
 
     /// A change here changes every dataset users generated from a seed: make it on purpose only.
@@ -302,16 +337,26 @@ mod pinned {
     /// Re-pinned when start times became time-ordered (stratified over the run's count, so call 0
     /// now starts at the beginning of the window), and again when numbers became valid NANP
     /// numbers (drafts with a leading 1 or an N11 code are drawn again, which shifts later draws:
-    /// call 500's caller was +12361024819, exchange 102).
+    /// call 500's caller was +12361024819, exchange 102), and again when callers and callees
+    /// became subscribers of a seeded population (numbers now come from the subscriber's own
+    /// stream, and the caller and callee draws take the call stream's first values).
     #[test]
     fn seed_42_calls_0_and_500_are_pinned() {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        let g = CallGenerator::new(CallParams { end, days: 30 }, 42, 1000);
+        let g = CallGenerator::new(
+            CallParams {
+                end,
+                days: 30,
+                subscribers: DEFAULT_SUBSCRIBERS,
+            },
+            42,
+            1000,
+        );
         let printed = format!("{:?}\n{:?}", g.record(0), g.record(500));
         assert_eq!(printed, PINNED, "seed 42 changed:\n{printed}");
     }
     const PINNED: &str = concat!(
-        "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+12925020006\", callee: \"+13715517423\", call_type: Conference, status: Completed, start_ms: 1790908270560, end_ms: 1790908623560, duration: Some(353), cost: 0.53 }\n",
-        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+18257480860\", callee: \"+14782676359\", call_type: Voice, status: Completed, start_ms: 1792170080868, end_ms: 1792170128868, duration: Some(48), cost: 0.07 }",
+        "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+17789989242\", callee: \"+14167536075\", call_type: Voice, status: Completed, start_ms: 1790902081994, end_ms: 1790902146994, duration: Some(65), cost: 0.09 }\n",
+        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+16742561747\", callee: \"+19809349912\", call_type: Voice, status: Completed, start_ms: 1792169559164, end_ms: 1792169689164, duration: Some(130), cost: 0.11 }",
     );
 }
