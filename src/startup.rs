@@ -61,10 +61,13 @@ impl Application {
         let deadline = self.shutdown_timeout;
         let trigger = stop.clone();
         let jobs_on_signal = jobs.clone();
+        let feed = self.state.feed.clone();
         tokio::spawn(async move {
             signal.await;
             tracing::info!("shutdown requested; draining");
             trigger.cancel();
+            // Streams never end by themselves: end them, or the drain waits for the deadline.
+            feed.close();
             // Jobs are stopped at once so they finish within the deadline too.
             jobs_on_signal.shutdown(deadline).await;
         });

@@ -28,6 +28,7 @@ use crate::error::ApiError;
 use crate::jobs::JobManager;
 use crate::pipeline::Tuning;
 use crate::stats::StatsReader;
+use crate::stats::feed::OverviewFeed;
 use crate::store::Store;
 
 /// Everything a handler may need; cloned per request (all fields are handles).
@@ -45,6 +46,8 @@ pub struct AppState {
     pub jobs: JobManager,
     /// Statistics reads, shared and bounded.
     pub stats: StatsReader,
+    /// The overview pushed to `GET /stats/stream` clients.
+    pub feed: Arc<OverviewFeed>,
     setup: Arc<OnceCell<()>>,
 }
 
@@ -59,8 +62,10 @@ impl AppState {
             settings.max_jobs,
             Duration::from_secs(settings.job_stale_secs),
         );
+        let stats = StatsReader::new(store.clone(), settings.stats_max_concurrent as usize);
         Self {
-            stats: StatsReader::new(store.clone(), settings.stats_max_concurrent as usize),
+            feed: Arc::new(OverviewFeed::new(stats.clone())),
+            stats,
             limiter: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
             store,
             tuning,
@@ -94,6 +99,7 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             Method::GET,
             get(stats::metrics_series),
         ),
+        ("/stats/stream", Method::GET, get(stats::stream)),
         ("/stats/rebuild", Method::POST, post(stats::rebuild)),
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),

@@ -1,19 +1,22 @@
 //! `GET /stats` and the series endpoints: parse what a dashboard sends, read through the
 //! [`StatsReader`](crate::stats::StatsReader), answer with a strong `ETag` and `Cache-Control`, and
-//! `304` when the client already has the answer.
+//! `304` when the client already has the answer. `GET /stats/stream` pushes the overview as
+//! Server-Sent Events.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::DateTime;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::{ApiQuery, AppState};
 use crate::error::ApiError;
 use crate::generate::Kind;
-use crate::stats::overview::{self, Stats};
 use crate::stats::query::{
     self, Interval, MAX_BUCKETS, MAX_FINE_RANGE_MS, MAX_RAW_RANGE_MS, present,
 };
@@ -76,25 +79,7 @@ pub async fn stats(
 ) -> Result<Response, ApiError> {
     let (from, to) = query::range(present(&q.from), present(&q.to))?;
     let source = source(&q.source)?;
-    let reader = state.stats.clone();
-    let key = format!("overview|{from:?}|{to:?}|{source:?}");
-    let body = state
-        .stats
-        .shared(key, source == Source::Rollups, async move {
-            let keys = KeyFilter::default();
-            let (calls, metrics) = tokio::try_join!(
-                reader.cells(Kind::Calls, from, to, &keys, source, Resolution::Hour),
-                reader.cells(Kind::Metrics, from, to, &keys, source, Resolution::Hour),
-            )?;
-            let stats = Stats {
-                from: from.and_then(DateTime::from_timestamp_millis),
-                to: to.and_then(DateTime::from_timestamp_millis),
-                calls: overview::calls(&calls),
-                metrics: overview::metrics(&metrics),
-            };
-            serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
-        })
-        .await?;
+    let body = state.stats.overview(from, to, source).await?;
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
 
@@ -256,6 +241,36 @@ pub async fn metrics_series(
         })
         .await?;
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
+}
+
+/// Heartbeat comment interval of `GET /stats/stream`, so proxies keep the connection open.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// `GET /stats/stream`: the overview (as `GET /stats` without a range) as Server-Sent Events of type
+/// `overview`, at once and then whenever it changed, at most once a second; the event id is the
+/// overview's ETag. All streams of a replica share one upstream read.
+pub async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.feed.subscribe();
+    let closing = state.feed.closing();
+    let events = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let body = rx.borrow_and_update().clone();
+        Some((body, (rx, false)))
+    })
+    .filter_map(|body| async move {
+        let body = body?;
+        let event = Event::default()
+            .event("overview")
+            .id(format!("{:016x}-{:x}", fnv1a(&body), body.len()))
+            .data(String::from_utf8_lossy(&body));
+        Some(Ok(event))
+    })
+    .take_until(closing.cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT))
 }
 
 /// FNV-1a: a hash that is the same on every replica and release, for ETags.

@@ -5,9 +5,11 @@
 //! many dashboards poll.
 //!
 //! Rooms: [`query`] (what dashboards send), [`overview`] (`GET /stats`), [`series`] (the series
-//! endpoints), [`cache`] (answers kept until the data changes, shared reads).
+//! endpoints), [`cache`] (answers kept until the data changes, shared reads), [`feed`] (the
+//! overview pushed to streaming clients).
 
 pub mod cache;
+pub mod feed;
 pub mod overview;
 pub mod query;
 pub mod series;

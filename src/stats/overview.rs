@@ -1,11 +1,45 @@
 //! `GET /stats`: the overview a dashboard's summary panels read, assembled from hourly cells.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::rollup::{Cell, Cells};
+use super::{Source, StatsReader};
+use crate::error::ApiError;
+use crate::generate::Kind;
+use crate::store::rollup::{Cell, Cells, Resolution};
+use crate::store::stats::KeyFilter;
+
+impl StatsReader {
+    /// The overview of `[from, to)` as JSON: kept until the data changes (unless read from the raw
+    /// documents), shared by identical concurrent requests.
+    pub async fn overview(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+        source: Source,
+    ) -> Result<Arc<Vec<u8>>, ApiError> {
+        let reader = self.clone();
+        let key = format!("overview|{from:?}|{to:?}|{source:?}");
+        self.shared(key, source == Source::Rollups, async move {
+            let keys = KeyFilter::default();
+            let (calls, metrics) = tokio::try_join!(
+                reader.cells(Kind::Calls, from, to, &keys, source, Resolution::Hour),
+                reader.cells(Kind::Metrics, from, to, &keys, source, Resolution::Hour),
+            )?;
+            let stats = Stats {
+                from: from.and_then(DateTime::from_timestamp_millis),
+                to: to.and_then(DateTime::from_timestamp_millis),
+                calls: self::calls(&calls),
+                metrics: self::metrics(&metrics),
+            };
+            serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
+        })
+        .await
+    }
+}
 
 /// What `GET /stats` answers.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

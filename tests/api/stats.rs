@@ -183,3 +183,53 @@ async fn answers_are_kept_until_any_replica_changes_the_data() {
         "another replica's write changed the version: computed again from the rollups"
     );
 }
+
+/// The next `overview` event of a `/stats/stream` response (waits at most 20 s).
+async fn next_overview(res: &mut reqwest::Response, buffer: &mut String) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if event.lines().any(|l| l == "event: overview") {
+                    let data = event
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .expect("an overview event has data");
+                    return serde_json::from_str(data).unwrap();
+                }
+                continue;
+            }
+            let chunk = res.chunk().await.unwrap().expect("the stream stays open");
+            buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    })
+    .await
+    .expect("an overview event within 20 s")
+}
+
+/// `GET /stats/stream` pushes the overview at once and again after a write, equal to `GET /stats`,
+/// and ends when the service shuts down (streams never end by themselves).
+#[tokio::test]
+async fn the_overview_is_pushed_as_server_sent_events() {
+    let mut app = crate::helpers::spawn_app().await;
+    let mut res = app.get("/stats/stream").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut buffer = String::new();
+    let first = next_overview(&mut res, &mut buffer).await;
+    assert_eq!(first["calls"]["total"], 0);
+
+    let body = json!({ "count": 700, "days": 2, "seed": 3, "end": "2026-10-15T12:00:00Z" });
+    assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
+    let next = next_overview(&mut res, &mut buffer).await;
+    assert_eq!(next["calls"]["total"], 700);
+    let polled: Value = app.get("/stats").await.json().await.unwrap();
+    assert_eq!(next, polled, "the pushed overview is the polled one");
+
+    app.shutdown().await.unwrap();
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = res.chunk().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ends at shutdown");
+}
