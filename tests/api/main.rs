@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod generate_calls;
 mod generate_metrics;
+mod grafana;
 mod health;
 mod helpers;
 mod jobs;
