@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: format and lint checks, then unit and integration tests
 # against a real MongoDB-compatible server started here on a free port with a throw-away data dir,
-# then schemathesis against the live service (scripts/fuzz.sh).
+# then schemathesis against the live service (scripts/fuzz.sh). Installs what it needs: the server
+# (scripts/mongodb.sh) and headless Chromium for the browser test (scripts/chromium.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 SECANTUSD_BIN="$(scripts/mongodb.sh bin)"
 export SECANTUSD_BIN
+CHROMIUM_BIN="$(scripts/chromium.sh)"
+export CHROMIUM_BIN
 data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 pid="$(scripts/mongodb.sh start "$data" "$port")"

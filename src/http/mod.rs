@@ -104,6 +104,7 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),
         ("/jobs/{id}", Method::DELETE, delete(jobs::cancel)),
+        ("/", Method::GET, get(ops::dashboard)),
         ("/healthz", Method::GET, get(ops::healthz)),
         ("/readyz", Method::GET, get(ops::readyz)),
         ("/metrics", Method::GET, get(ops::prometheus_metrics)),

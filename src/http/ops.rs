@@ -1,4 +1,5 @@
-//! Operational endpoints: liveness, readiness, the Prometheus scrape and the OpenAPI description.
+//! Operational endpoints: liveness, readiness, the Prometheus scrape, the OpenAPI description and
+//! the dashboard page.
 
 use axum::Json;
 use axum::extract::State;
@@ -41,4 +42,19 @@ pub async fn prometheus_metrics() -> impl IntoResponse {
 /// `GET /openapi.yaml`.
 pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
+}
+
+/// The dashboard page (`src/http/page/index.html`): self-contained (no CDN, charts drawn as SVG by
+/// its own script), embedded in the binary so the service needs no files at run time.
+pub const DASHBOARD_HTML: &str = include_str!("page/index.html");
+
+/// `GET /`: the dashboard page. Not cached, so a new release's page is picked up at once.
+pub async fn dashboard() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        DASHBOARD_HTML,
+    )
 }

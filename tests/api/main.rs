@@ -12,6 +12,7 @@ mod jobs;
 mod limits;
 mod logs;
 mod openapi;
+mod page;
 mod processes;
 mod rollups;
 mod shutdown;

@@ -1,0 +1,280 @@
+//! The dashboard page in a real browser (Debian's headless Chromium, installed by
+//! `scripts/chromium.sh`, driven over the DevTools protocol) against the real service and database:
+//! the numbers it renders are the ones `GET /stats` answers, its form generates data, its charts are
+//! drawn and its stop button stops a job.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{TestApp, spawn_app};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One headless Chromium with one page open, spoken to over the DevTools protocol.
+struct Browser {
+    _child: tokio::process::Child,
+    socket: Socket,
+    session: String,
+    next_id: u64,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    async fn open(url: &str) -> Self {
+        let chromium = std::env::var("CHROMIUM_BIN").expect(
+            "CHROMIUM_BIN is not set: run the suite with scripts/test.sh, which installs chromium",
+        );
+        let profile =
+            std::env::temp_dir().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
+        let mut child = tokio::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                "--window-size=1280,1800",
+                &format!("--user-data-dir={}", profile.display()),
+                "about:blank",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromium starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(at) = line.find("ws://") {
+                    return line[at..].trim().to_owned();
+                }
+            }
+            panic!("chromium exited before it listened");
+        })
+        .await
+        .expect("chromium listens within 30 s");
+        // Keep reading its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (socket, _) = tokio_tungstenite::connect_async(endpoint).await.unwrap();
+        let mut browser = Self {
+            _child: child,
+            socket,
+            session: String::new(),
+            next_id: 0,
+            profile,
+        };
+        let target = browser
+            .call("Target.createTarget", json!({ "url": url }))
+            .await;
+        let attached = browser
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target["targetId"], "flatten": true }),
+            )
+            .await;
+        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
+        browser
+    }
+
+    /// Sends a command (to the page once attached) and waits for its answer.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+        loop {
+            let reply = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
+                .await
+                .expect("chromium answers within 30 s")
+                .expect("the connection stays open")
+                .unwrap();
+            let Message::Text(text) = reply else { continue };
+            let reply: Value = serde_json::from_str(&text).unwrap();
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression in the page, or its exception.
+    async fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await;
+        match r.get("exceptionDetails") {
+            Some(e) => Err(e.clone()),
+            None => Ok(r["result"]["value"].clone()),
+        }
+    }
+
+    /// The value of a JavaScript expression in the page, which must not throw.
+    async fn eval(&mut self, expression: &str) -> Value {
+        self.try_eval(expression)
+            .await
+            .unwrap_or_else(|e| panic!("{expression}: {e}"))
+    }
+
+    /// Polls `expression` until it is truthy (at most 30 s; throwing counts as not yet, as while
+    /// the page loads), returning its value.
+    async fn wait_for(&mut self, expression: &str, what: &str) -> Value {
+        for _ in 0..150 {
+            if let Ok(v) = self.try_eval(expression).await
+                && !(v.is_null() || v == false)
+            {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the page never showed {what}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// `n` as the page writes it (en-US thousands separators).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn stats(app: &TestApp) -> Value {
+    app.get("/stats").await.json().await.unwrap()
+}
+
+/// The page's rendering of what `/stats` says, once it shows `calls` calls.
+async fn shows(browser: &mut Browser, app: &TestApp, calls: u64) {
+    let ready = format!(
+        "document.querySelector('#calls-total').textContent === '{}' \
+         && document.querySelector('#metrics-chart polyline') !== null \
+         && document.querySelector('#calls-chart rect') !== null",
+        grouped(calls)
+    );
+    browser.wait_for(&ready, &format!("{calls} calls")).await;
+    let stats = stats(app).await;
+    assert_eq!(stats["calls"]["total"], calls);
+    let page = browser
+        .eval(
+            "({ metrics: document.querySelector('#metrics-total').textContent, \
+                statuses: [...document.querySelectorAll('#status-rows tr')].map(tr => \
+                  [tr.dataset.status, tr.children[1].textContent]) })",
+        )
+        .await;
+    assert_eq!(
+        page["metrics"],
+        grouped(stats["metrics"]["total"].as_u64().unwrap())
+    );
+    let expected: Vec<Value> = stats["calls"]["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!([r["status"], grouped(r["count"].as_u64().unwrap())]))
+        .collect();
+    assert_eq!(page["statuses"], json!(expected), "calls by status");
+}
+
+#[tokio::test]
+async fn the_page_shows_what_stats_answers_and_drives_the_service() {
+    let app = spawn_app().await;
+    let calls = json!({ "count": 1234, "days": 3, "seed": 11 });
+    assert_eq!(app.post("/generate/calls", &calls).await.status(), 201);
+    let points = json!({ "count": 567, "step_seconds": 300, "seed": 11 });
+    assert_eq!(app.post("/generate/metrics", &points).await.status(), 201);
+
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    let mut browser = Browser::open(&format!("{}/", app.address)).await;
+    shows(&mut browser, &app, 1234).await;
+
+    // Generate through the page's form; the pushed overview brings the new total.
+    browser
+        .eval(
+            "(() => { const f = document.querySelector('#calls-form'); \
+               f.count.value = 3000; f.days.value = 2; f.seed.value = 77; \
+               f.requestSubmit(); return true; })()",
+        )
+        .await;
+    shows(&mut browser, &app, 4234).await;
+
+    // A running job gets a stop button, and the button stops it.
+    let job: Value = app
+        .post(
+            "/generate/calls",
+            &json!({ "count": 50_000_000, "async": true, "seed": 12 }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().expect("a job id").to_owned();
+    let button = format!("document.querySelector('tr[data-job=\"{id}\"] button.stop')");
+    browser
+        .wait_for(&format!("{button} !== null"), "a stop button")
+        .await;
+    browser.eval(&format!("{button}.click(), true")).await;
+    crate::helpers::wait_until(Duration::from_secs(20), "the job to stop", async || {
+        let j: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
+        j["state"] == "cancelled"
+    })
+    .await;
+
+    if let Ok(path) = std::env::var("PAGE_SCREENSHOT") {
+        let shot = browser
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .await;
+        let png = base64_decode(shot["data"].as_str().unwrap());
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+/// Standard base64 (the screenshot's encoding), without a crate for one test helper.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &c)| n | u32::from(value(c)) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
