@@ -17,15 +17,16 @@ if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
 fi
 
 cargo build --quiet --bin linq-datagen
+bin="${CARGO_TARGET_DIR:-target}/debug/linq-datagen"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 db="fuzz_$(date +%s)_$$"
 # Small limits keep generated jobs tiny; requests above them are answered 422, which the spec documents.
 MONGO_URI="$TEST_MONGO_URI" MONGO_DB="$db" LISTEN_ADDR="127.0.0.1:$port" MAX_COUNT=2000 \
-  ASYNC_THRESHOLD=500 MAX_JOBS=4 LOG_LEVEL=warn target/debug/linq-datagen serve &
+  ASYNC_THRESHOLD=500 MAX_JOBS=4 LOG_LEVEL=warn "$bin" serve &
 svc=$!
 trap 'kill "$svc" 2>/dev/null || true; wait "$svc" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
-  target/debug/linq-datagen healthcheck --url "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+  "$bin" healthcheck --url "http://127.0.0.1:$port/readyz" 2>/dev/null && break
   sleep 0.1
 done
 
