@@ -22,7 +22,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 pub use layers::REQUEST_ID;
-pub use ops::OPENAPI_YAML;
+pub use ops::{OPENAPI_YAML, served_spec};
 
 use crate::config::ServeSettings;
 use crate::error::ApiError;

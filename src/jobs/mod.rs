@@ -25,7 +25,7 @@ use crate::store::{RetryPolicy, Store, until_answered};
 /// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long `POST /jobs/{id}/cancel` waits for the job to stop before answering.
-pub const CANCEL_WAIT: Duration = Duration::from_secs(10);
+pub const CANCEL_WAIT: Duration = Duration::from_secs(5);
 /// How long a job keeps asking a database that went away for its final count and record; past
 /// that (or at shutdown) the record is left for the stale-job reaper to settle.
 pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
