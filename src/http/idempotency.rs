@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::AppState;
 use super::extract::{json_bytes, parse_json};
@@ -202,11 +203,12 @@ where
     .map(IntoResponse::into_response)
 }
 
-/// Runs `work` in a task of its own, so a client hanging up does not stop it half-way.
+/// Runs `work` in a task of its own, so a client hanging up does not stop it half-way; its log
+/// lines stay in the request's span (with its request id).
 async fn detached<T: Send + 'static>(
     work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::spawn(work)
+    tokio::spawn(work.instrument(tracing::Span::current()))
         .await
         .unwrap_or_else(|e| Err(ApiError::Internal(anyhow::anyhow!("generation task: {e}"))))
 }
