@@ -148,6 +148,10 @@ pub struct ServeSettings {
     #[arg(long, env = "JOB_STALE_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(2..=86_400))]
     pub job_stale_secs: u64,
+    /// Bearer token that POST and DELETE requests must present (`Authorization: Bearer <key>`);
+    /// reads stay open. Unset or empty: writes are open too (README "Security").
+    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 impl ServeSettings {
@@ -165,6 +169,7 @@ impl ServeSettings {
             stats_max_age_secs: 5,
             cors_origins: "*".into(),
             job_stale_secs: 30,
+            api_key: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     MalformedRequest,
     /// 400: any other client error produced outside the handlers.
     BadRequest,
+    /// 401: `API_KEY` is set and a write came without `Authorization: Bearer <key>` matching it.
+    Unauthorized,
     /// 422: a field is of the wrong type, unknown, or out of bounds.
     InvalidField,
     /// 404: no such route or resource.
@@ -43,15 +45,19 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// 503/504: the request took longer than the configured limit.
     Timeout,
+    /// 500: a generation stopped part-way; the body says how many documents it wrote. Not
+    /// retryable as is: a retry would write them again.
+    PartiallyWritten,
     /// 500: anything else.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI test that checks the spec lists them all.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedRequest,
         ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
         ErrorCode::InvalidField,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
@@ -62,6 +68,7 @@ impl ErrorCode {
         ErrorCode::Overloaded,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Timeout,
+        ErrorCode::PartiallyWritten,
         ErrorCode::Internal,
     ];
 
@@ -70,6 +77,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedRequest => "malformed_request",
             ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidField => "invalid_field",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -80,6 +88,7 @@ impl ErrorCode {
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::PartiallyWritten => "partially_written",
             ErrorCode::Internal => "internal",
         }
     }
@@ -99,6 +108,9 @@ pub enum ApiError {
         /// What is wrong with it, naming the bound where there is one.
         message: String,
     },
+    /// 401 `unauthorized`: `API_KEY` is set and this write did not present it.
+    #[error("{0}")]
+    Unauthorized(&'static str),
     /// 404 `not_found`: no such route or resource.
     #[error("{0}")]
     NotFound(String),
@@ -134,6 +146,28 @@ pub enum ApiError {
         #[source]
         source: Option<DbError>,
     },
+    /// 500 `partially_written`: a synchronous generation stopped part-way (the database failed
+    /// under it). Says how many documents are in the database and no `Retry-After`: repeating the
+    /// request would write them again (an `Idempotency-Key` makes a repeat safe).
+    #[error(
+        "the generation stopped part-way ({cause}); {at_least}{written} of {requested} documents \
+         were written; retrying this request would write them again",
+        at_least = if *exact { "" } else { "at least " }
+    )]
+    PartiallyWritten {
+        /// Documents of the run in the database (a lower bound unless `exact`).
+        written: u64,
+        /// Whether `written` was counted (the database answered again) or is only what was
+        /// acknowledged.
+        exact: bool,
+        /// Documents asked for.
+        requested: u32,
+        /// What stopped it, in words safe to show (never the driver's text).
+        cause: &'static str,
+        /// The error, for the log.
+        #[source]
+        source: Option<anyhow::Error>,
+    },
     /// 500 `internal`: anything else; the body says nothing, the log says everything.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -150,6 +184,11 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// With `partially_written`: documents written, and whether that count is exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_exact: Option<bool>,
 }
 
 impl ApiError {
@@ -165,6 +204,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -175,7 +215,9 @@ impl ApiError {
             | ApiError::StatsBusy
             | ApiError::QueryTimeout
             | ApiError::DatabaseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::PartiallyWritten { .. } | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -183,6 +225,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Malformed(_) => ErrorCode::MalformedRequest,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::InvalidField { .. } => ErrorCode::InvalidField,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
@@ -192,6 +235,7 @@ impl ApiError {
             ApiError::Overloaded | ApiError::StatsBusy => ErrorCode::Overloaded,
             ApiError::QueryTimeout => ErrorCode::Timeout,
             ApiError::DatabaseUnavailable { .. } => ErrorCode::DatabaseUnavailable,
+            ApiError::PartiallyWritten { .. } => ErrorCode::PartiallyWritten,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -203,6 +247,7 @@ impl ApiError {
     pub fn shared(e: &ApiError) -> ApiError {
         match e {
             ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
+            ApiError::Unauthorized(m) => ApiError::Unauthorized(m),
             ApiError::InvalidField { field, message } => ApiError::invalid(field, message),
             ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
             ApiError::Conflict(m) => ApiError::Conflict(m.clone()),
@@ -214,6 +259,19 @@ impl ApiError {
             ApiError::QueryTimeout => ApiError::QueryTimeout,
             ApiError::DatabaseUnavailable { message, .. } => ApiError::DatabaseUnavailable {
                 message: message.clone(),
+                source: None,
+            },
+            ApiError::PartiallyWritten {
+                written,
+                exact,
+                requested,
+                cause,
+                ..
+            } => ApiError::PartiallyWritten {
+                written: *written,
+                exact: *exact,
+                requested: *requested,
+                cause,
                 source: None,
             },
             ApiError::Internal(e) => ApiError::Internal(anyhow::anyhow!("{e:#}")),
@@ -246,34 +304,66 @@ impl From<ParamError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
+impl ApiError {
+    /// The JSON body this error answers with (also what an idempotency record keeps of it).
+    pub fn body(&self) -> serde_json::Value {
         let (message, field) = match &self {
             ApiError::Internal(_) => ("internal error".to_string(), None),
             ApiError::InvalidField { field, message } => (message.clone(), Some(field.as_str())),
             other => (other.to_string(), None),
         };
+        let (written, written_exact) = match self {
+            ApiError::PartiallyWritten { written, exact, .. } => (Some(*written), Some(*exact)),
+            _ => (None, None),
+        };
+        let detail = Detail {
+            code: self.code(),
+            message,
+            field,
+            written,
+            written_exact,
+        };
+        serde_json::to_value(Body { error: detail }).expect("an error body serializes")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         match &self {
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            ApiError::PartiallyWritten {
+                source: Some(e), ..
+            } => tracing::error!(error = format!("{e:#}"), "generation stopped part-way"),
             ApiError::DatabaseUnavailable {
                 source: Some(e), ..
             } => tracing::warn!(error = %e, "database unavailable"),
             _ => {}
         }
-        render(status, self.code(), message, field)
+        let mut response = with_retry_after(self.status(), self.body());
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
 /// The API's error body with `Retry-After` on 429 and 503.
 fn render(status: StatusCode, code: ErrorCode, message: String, field: Option<&str>) -> Response {
-    let body = Body {
-        error: Detail {
-            code,
-            message,
-            field,
-        },
+    let detail = Detail {
+        code,
+        message,
+        field,
+        written: None,
+        written_exact: None,
     };
+    let body = serde_json::to_value(Body { error: detail }).expect("an error body serializes");
+    with_retry_after(status, body)
+}
+
+/// `body` with `status`, and `Retry-After` on 429 and 503 (the answers that advise a retry).
+pub fn with_retry_after(status: StatusCode, body: serde_json::Value) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     if matches!(
         status,

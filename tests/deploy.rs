@@ -188,3 +188,22 @@ fn the_readme_documents_every_environment_variable() {
         );
     }
 }
+
+/// README "Security": MongoDB (no authentication in the demo stack) is not published to the host's
+/// network, and the service takes an optional `API_KEY` from the environment.
+#[test]
+fn compose_keeps_mongodb_off_the_network_and_passes_an_optional_api_key() {
+    let compose = compose();
+    let mongo = &compose["services"]["mongo"];
+    for port in mongo["ports"].as_sequence().into_iter().flatten() {
+        let port = port.as_str().expect("ports as strings");
+        assert!(
+            port.starts_with("127.0.0.1:"),
+            "MongoDB published beyond loopback: {port}"
+        );
+    }
+    assert_eq!(
+        compose["services"]["service"]["environment"]["API_KEY"], "${API_KEY:-}",
+        "API_KEY passed through, empty (open) when unset"
+    );
+}

@@ -20,28 +20,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) if e.status().as_u16() == 413 => {
-                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-            }
-            other => ApiError::Malformed(other.body_text()),
-        })?;
+        let bytes = json_bytes(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The bytes of a body declared as JSON: `415` when it is not declared so, `413` when too large.
+pub async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status().as_u16() == 413 => {
+            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+        }
+        other => ApiError::Malformed(other.body_text()),
+    })
 }
 
 /// Parses a JSON document into `T`: syntax errors are 400, shape errors 422 naming the field.

@@ -1,18 +1,21 @@
 //! `POST /generate/calls` and `POST /generate/metrics`: parse into a [`RunSpec`] (every bound checked
 //! before anything touches the database), then run it here (small counts) or as a background job.
+//!
+//! A synchronous run is not cut by `REQUEST_TIMEOUT_SECS` (its size is bounded by
+//! `ASYNC_THRESHOLD` instead) and runs in a task of its own: its answer always says exactly what
+//! it wrote, and only an answer after which nothing was written advises a retry.
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
-use super::extract::ApiJson;
+use super::idempotency::{self, Answer, KeyedJson};
 use crate::error::ApiError;
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};
 use crate::jobs;
@@ -103,32 +106,31 @@ impl MetricsRequest {
 /// `POST /generate/calls`.
 pub async fn calls(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<CallsRequest>,
+    KeyedJson { body, key }: KeyedJson<CallsRequest>,
 ) -> Result<Response, ApiError> {
     let (spec, run_async) = body.into_spec(state.settings.max_count)?;
-    generate(state, spec, run_async).await
+    idempotency::once(&state, key, move |state| generate(state, spec, run_async)).await
 }
 
 /// `POST /generate/metrics`.
 pub async fn metrics(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<MetricsRequest>,
+    KeyedJson { body, key }: KeyedJson<MetricsRequest>,
 ) -> Result<Response, ApiError> {
     let (spec, run_async) = body.into_spec(state.settings.max_count)?;
-    generate(state, spec, run_async).await
+    idempotency::once(&state, key, move |state| generate(state, spec, run_async)).await
 }
 
-async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Response, ApiError> {
+async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Answer, ApiError> {
     if run_async || u64::from(spec.count) > state.settings.async_threshold {
         let job = state.jobs.start(spec).await?;
-        let location = format!("/jobs/{}", job.id);
         let view = jobs::view(&job, Utc::now());
-        return Ok((
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, location)],
-            Json(view),
-        )
-            .into_response());
+        return Ok(Answer {
+            status: StatusCode::ACCEPTED,
+            location: Some(format!("/jobs/{}", job.id)),
+            job: Some(job.id.clone()),
+            body: serde_json::to_value(view).map_err(|e| ApiError::Internal(e.into()))?,
+        });
     }
     let _permit = state
         .limiter
@@ -159,19 +161,39 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Res
         elapsed_ms: report.elapsed.as_millis() as u64,
         docs_per_second: report.docs_per_second().round(),
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(Answer {
+        status: StatusCode::CREATED,
+        location: None,
+        job: None,
+        body: serde_json::to_value(body).map_err(|e| ApiError::Internal(e.into()))?,
+    })
 }
 
-/// The error of a failed synchronous run, saying how much of it was written.
+/// The error of a failed synchronous run. When nothing was written it is the plain error (a
+/// `503` advises a retry, which is safe); otherwise a `partially_written` saying how much was, and
+/// never a retry.
 fn failed(e: RunError, written: u64, exact: bool, requested: u32) -> ApiError {
-    let at_least = if exact { "" } else { "at least " };
-    let written = format!("{at_least}{written} of {requested} documents were written");
-    match e {
-        RunError::Database(e) if e.is_unavailable() => ApiError::DatabaseUnavailable {
-            message: format!("the database became unavailable; {written}; retry later"),
-            source: Some(e),
-        },
-        RunError::Database(e) => e.into(),
-        RunError::Generation(m) => ApiError::Internal(anyhow::anyhow!("{m}; {written}")),
+    if exact && written == 0 {
+        return match e {
+            RunError::Database(e) if e.is_unavailable() => ApiError::DatabaseUnavailable {
+                message: "the database became unavailable; no documents were written; retry later"
+                    .into(),
+                source: Some(e),
+            },
+            RunError::Database(e) => e.into(),
+            RunError::Generation(m) => ApiError::Internal(anyhow::anyhow!("{m}")),
+        };
+    }
+    let cause = match &e {
+        RunError::Database(e) if e.is_unavailable() => "the database became unavailable",
+        RunError::Database(_) => "the database refused a batch",
+        RunError::Generation(_) => "an internal error",
+    };
+    ApiError::PartiallyWritten {
+        written,
+        exact,
+        requested,
+        cause,
+        source: Some(e.into()),
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}`.
+//! `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel` (stop a running job),
+//! `DELETE /jobs/{id}` (remove the record of a job that has ended).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -44,7 +45,7 @@ pub async fn get(
     Ok(Json(job::view(&record, Utc::now())))
 }
 
-/// `DELETE /jobs/{id}`: cancels a running job; `200` with the final record once it has stopped,
+/// `POST /jobs/{id}/cancel`: cancels a running job; `200` with the final record once it has stopped,
 /// `202` if it is still finishing its last batch after the wait.
 pub async fn cancel(
     State(state): State<AppState>,
@@ -57,4 +58,14 @@ pub async fn cancel(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(job::view(&record, Utc::now()))).into_response())
+}
+
+/// `DELETE /jobs/{id}`: removes the record of a job that has ended (`204`); its documents stay.
+/// A running job is `409`: cancel it first.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    bounded(state.jobs.remove(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,16 @@
 //! The middleware stack, outermost first: request id → trace span → request id echo → CORS →
-//! metrics → panic catcher → JSON error bodies → timeout → body limit → compression.
+//! metrics → panic catcher → API key on writes → JSON error bodies → body limit → compression;
+//! the timeout is a route layer (see `super::router`).
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,7 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::MAX_BODY_BYTES;
-use crate::error::status_body;
+use crate::error::{ApiError, status_body};
 
 /// The header carrying the request id in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -63,8 +66,14 @@ pub fn cors(origins: &str) -> CorsLayer {
     }
 }
 
-/// Wraps `routes` in the service's layers; `timeout` bounds every request.
-pub fn apply(routes: Router, timeout: Duration, cors: CorsLayer) -> Router {
+/// The per-route time limit: a `503` `timeout` past `limit`.
+pub fn timeout(limit: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limit)
+}
+
+/// Wraps `routes` in the service's layers; with `api_key`, writes must present it.
+pub fn apply(routes: Router, cors: CorsLayer, api_key: Option<String>) -> Router {
+    let api_key: Option<Arc<[u8]>> = api_key.map(|k| Arc::from(k.into_bytes()));
     routes.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -84,11 +93,8 @@ pub fn apply(routes: Router, timeout: Duration, cors: CorsLayer) -> Router {
             .layer(CatchPanicLayer::custom(|_| {
                 status_body(StatusCode::INTERNAL_SERVER_ERROR)
             }))
+            .layer(middleware::from_fn_with_state(api_key, require_key))
             .layer(middleware::from_fn(json_errors))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                timeout,
-            ))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(CompressionLayer::new()),
     )
@@ -112,6 +118,43 @@ fn request_span(req: &Request) -> tracing::Span {
         route = route.as_deref().unwrap_or("unmatched"),
         request_id = %id,
     )
+}
+
+/// With `API_KEY` set, POST and DELETE need `Authorization: Bearer <key>` (`401` otherwise);
+/// reads, preflights and everything else stay open.
+async fn require_key(key: State<Option<Arc<[u8]>>>, req: Request, next: Next) -> Response {
+    let Some(key) = key.0 else {
+        return next.run(req).await;
+    };
+    if !matches!(*req.method(), Method::POST | Method::DELETE) {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .and_then(|v| {
+            let (scheme, token) = v.split_at_checked(7)?;
+            scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+        });
+    match presented {
+        None => ApiError::Unauthorized("this API needs `Authorization: Bearer <API_KEY>` to write")
+            .into_response(),
+        Some(token) if !same_key(token, &key) => {
+            ApiError::Unauthorized("the bearer token is not this API's key").into_response()
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// `given == key` in time that depends only on `key`'s length, so the answer's timing tells
+/// nothing about how much of a guess was right.
+fn same_key(given: &[u8], key: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != key.len());
+    for (i, k) in key.iter().enumerate() {
+        diff |= k ^ given.get(i).copied().unwrap_or(!k);
+    }
+    std::hint::black_box(diff) == 0
 }
 
 /// Gives error statuses produced outside the handlers (405, timeouts, …) the API's JSON body.
@@ -158,4 +201,20 @@ async fn track_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn keys_compare_by_every_byte_and_the_length() {
+        assert!(same_key(b"s3cret", b"s3cret"));
+        assert!(!same_key(b"s3cres", b"s3cret"));
+        assert!(!same_key(b"s3cre", b"s3cret"));
+        assert!(!same_key(b"s3crett", b"s3cret"));
+        assert!(!same_key(b"", b"s3cret"));
+        // A missing byte never compares equal, whatever the key byte is.
+        assert!(!same_key(b"\xff", b"\xff\x00"));
+    }
 }

@@ -5,6 +5,7 @@
 
 mod extract;
 pub mod generate;
+pub mod idempotency;
 mod jobs;
 mod layers;
 mod ops;
@@ -21,7 +22,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 pub use layers::REQUEST_ID;
-pub use ops::OPENAPI_YAML;
+pub use ops::{OPENAPI_YAML, served_spec};
 
 use crate::config::ServeSettings;
 use crate::error::ApiError;
@@ -103,7 +104,8 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/stats/rebuild", Method::POST, post(stats::rebuild)),
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),
-        ("/jobs/{id}", Method::DELETE, delete(jobs::cancel)),
+        ("/jobs/{id}", Method::DELETE, delete(jobs::remove)),
+        ("/jobs/{id}/cancel", Method::POST, post(jobs::cancel)),
         ("/", Method::GET, get(ops::dashboard)),
         ("/healthz", Method::GET, get(ops::healthz)),
         ("/readyz", Method::GET, get(ops::readyz)),
@@ -117,15 +119,30 @@ pub fn routes() -> Vec<(&'static str, Method)> {
     route_table().into_iter().map(|(p, m, _)| (p, m)).collect()
 }
 
+/// Whether `REQUEST_TIMEOUT_SECS` bounds a route. Generations do not: cutting one after it wrote
+/// would leave the client with a 503 advising a retry that writes everything again. A
+/// synchronous run is bounded by `ASYNC_THRESHOLD` instead, and a job answers once recorded.
+fn timed(path: &str) -> bool {
+    !path.starts_with("/generate/")
+}
+
 /// The application's routes and layers.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
-    let mut routes = Router::new();
+    let (mut bounded, mut unbounded) = (Router::new(), Router::new());
     for (path, _, handler) in route_table() {
-        routes = routes.route(path, handler);
+        if timed(path) {
+            bounded = bounded.route(path, handler);
+        } else {
+            unbounded = unbounded.route(path, handler);
+        }
     }
+    let routes = bounded
+        .route_layer(layers::timeout(timeout))
+        .merge(unbounded);
     let cors = layers::cors(&state.settings.cors_origins);
-    layers::apply(routes.fallback(not_found).with_state(state), timeout, cors)
+    let api_key = state.settings.api_key.clone().filter(|k| !k.is_empty());
+    layers::apply(routes.fallback(not_found).with_state(state), cors, api_key)
 }
 
 async fn not_found() -> ApiError {

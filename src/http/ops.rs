@@ -39,9 +39,21 @@ pub async fn prometheus_metrics() -> impl IntoResponse {
     )
 }
 
-/// `GET /openapi.yaml`.
-pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
+/// `GET /openapi.yaml`: the description with this instance's `MAX_COUNT` as the bound of `count`,
+/// so a client (or a fuzzer) reading it knows exactly which counts are accepted.
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        served_spec(state.settings.max_count),
+    )
+}
+
+/// [`OPENAPI_YAML`] with `max_count` as the maximum of every `count`.
+pub fn served_spec(max_count: u64) -> String {
+    OPENAPI_YAML.replace(
+        "count: { type: integer, minimum: 1, maximum: 100000000,",
+        &format!("count: {{ type: integer, minimum: 1, maximum: {max_count},"),
+    )
 }
 
 /// The dashboard page (`src/http/page/index.html`): self-contained (no CDN, charts drawn as SVG by

@@ -24,8 +24,8 @@ use crate::store::{RetryPolicy, Store, until_answered};
 
 /// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How long `DELETE /jobs/{id}` waits for the job to stop before answering.
-pub const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// How long `POST /jobs/{id}/cancel` waits for the job to stop before answering.
+pub const CANCEL_WAIT: Duration = Duration::from_secs(5);
 /// How long a job keeps asking a database that went away for its final count and record; past
 /// that (or at shutdown) the record is left for the stale-job reaper to settle.
 pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
@@ -286,6 +286,21 @@ impl JobManager {
                 return Ok((record, stopped));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Removes the record of a job that has ended (its documents stay); `409` while it runs.
+    pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
+        let record = self.get(id).await?;
+        if record.state == JobState::Running {
+            return Err(ApiError::Conflict(format!(
+                "job {id} is running; cancel it first (POST /jobs/{id}/cancel)"
+            )));
+        }
+        if self.inner.store.delete_job(id).await? {
+            Ok(())
+        } else {
+            Err(Self::not_found(id))
         }
     }
 

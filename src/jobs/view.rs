@@ -64,10 +64,12 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
         state: record.state,
         requested,
         written,
-        progress: if requested == 0 {
+        // A rebuild's `requested` is the collection's estimated count, which the real one can
+        // exceed: progress never passes 1.
+        progress: if requested == 0 || record.state == JobState::Done {
             1.0
         } else {
-            written as f64 / requested as f64
+            (written as f64 / requested as f64).min(1.0)
         },
         docs_per_second: record.docs_per_second.round(),
         eta_seconds,

@@ -221,6 +221,15 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a job's record unless the job is running; answers whether it removed one.
+    pub async fn delete_job(&self, id: &str) -> Result<bool, DbError> {
+        let deleted = self
+            .jobs()
+            .delete_one(doc! { "_id": id, "state": { "$ne": "running" } })
+            .await?;
+        Ok(deleted.deleted_count == 1)
+    }
+
     /// One job record.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, DbError> {
         Ok(self.jobs().find_one(doc! { "_id": id }).await?)

@@ -3,8 +3,10 @@
 //!
 //! Rooms: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
 //! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
-//! raw documents), [`jobs`] (job record queries).
+//! raw documents), [`jobs`] (job record queries), [`idempotency`] (idempotency keys and their
+//! answers).
 
+pub mod idempotency;
 pub mod jobs;
 pub mod rollup;
 pub mod schema;

@@ -1,8 +1,10 @@
-//! Collections, their `$jsonSchema` validators and indexes, created idempotently at start-up.
+//! Collections, their `$jsonSchema` validators and indexes (and the idempotency keys' TTL index),
+//! created idempotently at start-up.
 
 use bson::{Document, doc};
 use mongodb::IndexModel;
 use mongodb::error::ErrorKind;
+use mongodb::options::IndexOptions;
 
 use super::{DbError, Store};
 use crate::generate::{CallStatus, CallType, Category, Kind};
@@ -44,6 +46,16 @@ impl Store {
             .await?;
         self.jobs()
             .create_indexes([index(doc! { "created_at": -1 })])
+            .await?;
+        // Idempotency keys expire on their own after a day (the TTL monitor runs every minute).
+        let ttl = IndexOptions::builder()
+            .expire_after(super::idempotency::KEEP)
+            .build();
+        self.keys()
+            .create_indexes([IndexModel::builder()
+                .keys(doc! { "created_at": 1 })
+                .options(ttl)
+                .build()])
             .await?;
         for kind in [Kind::Calls, Kind::Metrics] {
             for res in super::rollup::Resolution::ALL {

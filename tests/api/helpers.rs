@@ -72,8 +72,25 @@ pub async fn spawn_app_with(
     uri: &str,
     tweak: impl FnOnce(&mut DbSettings, &mut ServeSettings),
 ) -> TestApp {
+    spawn_app_on(uri, &unique_db(), tweak).await
+}
+
+/// A second replica of `first`: another app on the same server and database.
+pub async fn spawn_replica(
+    first: &TestApp,
+    tweak: impl FnOnce(&mut DbSettings, &mut ServeSettings),
+) -> TestApp {
+    spawn_app_on(&first.uri, first.db.name(), tweak).await
+}
+
+/// The app against database `name` on `uri`, with settings adjusted by `tweak`.
+pub async fn spawn_app_on(
+    uri: &str,
+    name: &str,
+    tweak: impl FnOnce(&mut DbSettings, &mut ServeSettings),
+) -> TestApp {
     init_logs();
-    let mut db = db_settings(uri, &unique_db());
+    let mut db = db_settings(uri, name);
     let mut serve = ServeSettings::for_tests();
     tweak(&mut db, &mut serve);
     let app = Application::build(&db, serve).await.expect("app builds");
@@ -117,6 +134,15 @@ impl TestApp {
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.http
             .delete(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /jobs/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/jobs/{id}/cancel", self.address))
             .send()
             .await
             .expect("request sent")

@@ -146,7 +146,7 @@ async fn cancelling_a_job_stops_it_with_the_exact_count() {
         "{mid}"
     );
 
-    let res = app.delete(&format!("/jobs/{id}")).await;
+    let res = app.cancel(&id).await;
     assert_eq!(res.status(), 200);
     let job: Value = res.json().await.unwrap();
     assert_eq!(job["state"], "cancelled", "{job}");
@@ -160,7 +160,7 @@ async fn cancelling_a_job_stops_it_with_the_exact_count() {
     );
 
     // Cancelling again is harmless; a finished job cannot be cancelled.
-    assert_eq!(app.delete(&format!("/jobs/{id}")).await.status(), 200);
+    assert_eq!(app.cancel(&id).await.status(), 200);
     // This sleep is the point: give a write that should not happen the time to land.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -189,12 +189,7 @@ async fn jobs_over_the_limit_get_429_and_small_async_requests_work() {
         201
     );
 
-    let cancelled: Value = app
-        .delete(&format!("/jobs/{first}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cancelled: Value = app.cancel(&first).await.json().await.unwrap();
     assert_eq!(cancelled["state"], "cancelled");
     let small = start_job(
         &app,
@@ -208,7 +203,7 @@ async fn jobs_over_the_limit_get_429_and_small_async_requests_work() {
     .await;
     assert_eq!(done["state"], "done");
     assert_eq!(done["inserted"], 10);
-    let res = app.delete(&format!("/jobs/{small}")).await;
+    let res = app.cancel(&small).await;
     assert_eq!(res.status(), 409, "a finished job cannot be cancelled");
 }
 
@@ -264,4 +259,43 @@ async fn shutdown_during_a_job_leaves_a_truthful_record() {
     let inserted = record.get_i64("inserted").unwrap() as u64;
     assert!(inserted > 0 && inserted < 5_000_000);
     assert_eq!(app.count("calls", doc! {}).await, inserted);
+}
+
+#[tokio::test]
+async fn deleting_a_job_removes_its_record_once_it_has_ended_and_keeps_its_documents() {
+    let app = job_app(&mongo_uri(), 2).await;
+    let id = start_job(&app, "/generate/calls", json!({ "count": 5_000_000 })).await;
+    let res = app.delete(&format!("/jobs/{id}")).await;
+    assert_eq!(res.status(), 409, "a running job is cancelled, not deleted");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/cancel"),
+        "{body}"
+    );
+
+    let res = app.cancel(&id).await;
+    assert_eq!(res.status(), 200);
+    let job: Value = res.json().await.unwrap();
+    let inserted = job["inserted"].as_u64().unwrap();
+
+    let res = app.delete(&format!("/jobs/{id}")).await;
+    assert_eq!(res.status(), 204);
+    for res in [
+        app.get(&format!("/jobs/{id}")).await,
+        app.delete(&format!("/jobs/{id}")).await,
+        app.cancel(&id).await,
+    ] {
+        assert_eq!(res.status(), 404);
+    }
+    let jobs: Value = app.get("/jobs").await.json().await.unwrap();
+    assert_eq!(jobs, json!([]));
+    assert_eq!(
+        app.count("calls", doc! {}).await,
+        inserted,
+        "the job's documents stay"
+    );
 }

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use linq_datagen::error::ErrorCode;
-use linq_datagen::http::{OPENAPI_YAML, routes};
+use linq_datagen::http::{OPENAPI_YAML, routes, served_spec};
 use serde_yaml_ng::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{mongo_uri, spawn_app, spawn_app_with};
 
 fn documented() -> BTreeSet<(String, String)> {
     let spec: Value = serde_yaml_ng::from_str(OPENAPI_YAML).expect("openapi.yaml is YAML");
@@ -135,4 +135,20 @@ async fn made_up_methods_do_not_grow_the_metrics() {
         "a made-up method became a label"
     );
     assert!(text.contains("method=\"other\""), "{text}");
+}
+
+#[tokio::test]
+async fn the_served_spec_bounds_count_by_this_instances_max_count() {
+    assert_eq!(served_spec(100_000_000), OPENAPI_YAML);
+    let app = spawn_app_with(&mongo_uri(), |_, serve| serve.max_count = 2000).await;
+    let text = app.get("/openapi.yaml").await.text().await.unwrap();
+    let spec: Value = serde_yaml_ng::from_str(&text).unwrap();
+    for schema in ["CallsRequest", "MetricsRequest"] {
+        let count = &spec["components"]["schemas"][schema]["properties"]["count"];
+        assert_eq!(count["maximum"].as_u64(), Some(2000), "{schema}");
+    }
+    let res = app
+        .post("/generate/calls", &serde_json::json!({ "count": 2001 }))
+        .await;
+    assert_eq!(res.status(), 422, "the served bound is the enforced one");
 }

@@ -265,7 +265,7 @@ async fn cancelled_and_failed_jobs_leave_exact_rollups() {
         written(&app, &id).await > 5_000
     })
     .await;
-    assert_eq!(app.delete(&format!("/jobs/{id}")).await.status(), 200);
+    assert_eq!(app.cancel(&id).await.status(), 200);
     let job = job_state(&app, &id, &["cancelled"]).await;
     assert_eq!(
         job["inserted"].as_u64().unwrap(),
