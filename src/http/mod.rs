@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 pub use layers::REQUEST_ID;
@@ -45,7 +45,6 @@ pub struct AppState {
     pub jobs: JobManager,
     /// Statistics reads, shared and bounded.
     pub stats: StatsReader,
-    setup: Arc<OnceCell<()>>,
 }
 
 impl AppState {
@@ -66,18 +65,13 @@ impl AppState {
             tuning,
             jobs,
             settings: Arc::new(settings),
-            setup: Arc::new(OnceCell::new()),
         }
     }
 
-    /// Runs collection set-up once per process, retrying on later calls while it fails (the
-    /// service may start before its database).
+    /// Runs collection set-up unless it already succeeded (the service may start before its
+    /// database); see [`Store::ensure_setup`].
     pub async fn ensure_setup(&self) -> Result<(), ApiError> {
-        self.setup
-            .get_or_try_init(|| async { self.store.setup().await })
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from)
+        Ok(self.store.ensure_setup().await?)
     }
 }
 

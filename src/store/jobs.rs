@@ -146,8 +146,9 @@ impl Store {
         self.db.collection(COLLECTION)
     }
 
-    /// Records a new job.
+    /// Records a new job (collection set-up first, if it has not succeeded yet).
     pub async fn insert_job(&self, record: &JobRecord) -> Result<(), DbError> {
+        self.ensure_setup().await?;
         self.jobs().insert_one(record).await?;
         Ok(())
     }

@@ -12,6 +12,7 @@ pub mod stats;
 pub mod write;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -19,6 +20,7 @@ use bson::{RawDocumentBuf, doc};
 use mongodb::error::{Error, ErrorKind};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
@@ -29,6 +31,8 @@ use crate::generate::Kind;
 pub struct Store {
     client: Client,
     db: Database,
+    /// Set once [`Store::setup`] has succeeded in this process (see [`Store::ensure_setup`]).
+    set_up: Arc<OnceCell<()>>,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -165,7 +169,11 @@ impl Store {
         options.connect_timeout = Some(settings.timeout());
         let client = Client::with_options(options)?;
         let db = client.database(&settings.mongo_db);
-        Ok(Self { client, db })
+        Ok(Self {
+            client,
+            db,
+            set_up: Arc::new(OnceCell::new()),
+        })
     }
 
     /// The collection documents of `kind` go to, as raw BSON (no re-encoding on insert).

@@ -3,6 +3,7 @@
 
 mod cli;
 mod errors;
+mod faults;
 mod generate_calls;
 mod generate_metrics;
 mod health;
