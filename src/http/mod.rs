@@ -8,6 +8,7 @@ pub mod generate;
 mod jobs;
 mod layers;
 mod ops;
+pub mod serve;
 mod stats;
 
 use std::future::Future;
