@@ -158,6 +158,10 @@ pub struct ServeSettings {
     #[arg(long, env = "JOB_STALE_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(2..=86_400))]
     pub job_stale_secs: u64,
+    /// Not a setting (always 0 from the command line): how far this instance's clock is off, in
+    /// seconds, for tests of replicas whose clocks disagree.
+    #[arg(skip)]
+    pub clock_offset_secs: i64,
 }
 
 impl ServeSettings {
@@ -177,6 +181,7 @@ impl ServeSettings {
             stats_max_age_secs: 5,
             cors_origins: "*".into(),
             job_stale_secs: 30,
+            clock_offset_secs: 0,
         }
     }
 }

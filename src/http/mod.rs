@@ -58,6 +58,7 @@ impl AppState {
             tuning,
             settings.max_jobs,
             Duration::from_secs(settings.job_stale_secs),
+            chrono::TimeDelta::seconds(settings.clock_offset_secs),
         );
         Self {
             stats: StatsReader::new(store.clone(), settings.stats_max_concurrent as usize),

@@ -56,6 +56,7 @@ struct Inner {
     slots: Arc<Semaphore>,
     max_jobs: u32,
     stale_after: Duration,
+    clock_offset: chrono::TimeDelta,
     instance: String,
     tracker: TaskTracker,
     running: Mutex<HashMap<String, CancellationToken>>,
@@ -64,8 +65,15 @@ struct Inner {
 
 impl JobManager {
     /// A manager running at most `max_jobs` jobs at once on this instance; a running job whose
-    /// heartbeat is older than `stale_after` lost its instance.
-    pub fn new(store: Store, tuning: Tuning, max_jobs: u32, stale_after: Duration) -> Self {
+    /// heartbeat is older than `stale_after` lost its instance; this instance's clock is off by
+    /// `clock_offset` (zero but in tests).
+    pub fn new(
+        store: Store,
+        tuning: Tuning,
+        max_jobs: u32,
+        stale_after: Duration,
+        clock_offset: chrono::TimeDelta,
+    ) -> Self {
         metrics::gauge!("jobs_running").set(0.0);
         Self {
             inner: Arc::new(Inner {
@@ -74,6 +82,7 @@ impl JobManager {
                 slots: Arc::new(Semaphore::new(max_jobs as usize)),
                 max_jobs,
                 stale_after,
+                clock_offset,
                 instance: uuid::Uuid::new_v4().to_string(),
                 tracker: TaskTracker::new(),
                 running: Mutex::new(HashMap::new()),
@@ -94,7 +103,13 @@ impl JobManager {
             run_started: i64::from(run.id().started),
             run_nonce: i64::from(run.id().nonce),
             batch_size: Some(self.inner.tuning.batch_size as i64),
-            ..JobRecord::start(Task::Generate, spec.kind(), i64::from(spec.count), owner)
+            ..JobRecord::start(
+                Task::Generate,
+                spec.kind(),
+                i64::from(spec.count),
+                owner,
+                self.now(),
+            )
         };
         self.launch(record, Work::Generate(run), permit).await
     }
@@ -105,8 +120,13 @@ impl JobManager {
         let permit = self.slot()?;
         let requested = self.inner.store.estimated_count(kind).await?;
         let owner = &self.inner.instance;
-        let record = JobRecord::start(Task::Rebuild, kind, requested as i64, owner);
+        let record = JobRecord::start(Task::Rebuild, kind, requested as i64, owner, self.now());
         self.launch(record, Work::Rebuild(kind), permit).await
+    }
+
+    /// The time by this instance's clock.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.inner.clock_offset
     }
 
     /// A job slot of this instance, or `429`.

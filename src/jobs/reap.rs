@@ -1,8 +1,6 @@
 //! Settling jobs whose instance vanished: their count is read from the database, their rollups
 //! repaired, and their record made final, by whichever replica reads them next.
 
-use chrono::Utc;
-
 use super::JobManager;
 use super::view::spec_of;
 use crate::error::ApiError;
@@ -13,7 +11,7 @@ impl JobManager {
     /// A running job nobody has updated for the stale-after time lost its instance: count what it wrote
     /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
     pub(super) async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
-        let age = Utc::now() - record.updated_at.to_chrono();
+        let age = self.now() - record.updated_at.to_chrono();
         let ours = self
             .inner
             .running

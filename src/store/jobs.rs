@@ -96,10 +96,16 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// A new running job of `task` over `kind`, owned by `owner`, with nothing written yet; a
-    /// generation fills in its run's fields.
-    pub fn start(task: Task, kind: Kind, requested: i64, owner: &str) -> Self {
-        let now = bson::DateTime::now();
+    /// A new running job of `task` over `kind`, owned by `owner`, created `now` (by the
+    /// instance's clock), with nothing written yet; a generation fills in its run's fields.
+    pub fn start(
+        task: Task,
+        kind: Kind,
+        requested: i64,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let now = bson::DateTime::from_chrono(now);
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             task,
