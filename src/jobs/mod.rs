@@ -175,6 +175,7 @@ impl JobManager {
         _permit: OwnedSemaphorePermit,
     ) {
         let store = &self.inner.store;
+        let owner = self.inner.instance.as_str();
         let progress = Progress::default();
         let started = Instant::now();
         let rate = |n: u64| n as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -201,8 +202,14 @@ impl JobManager {
                 _ = tick.tick() => {
                     let n = progress.written();
                     // A failed heartbeat is not fatal: the run meets the same outage itself.
-                    if let Ok(Some(true)) = store.job_heartbeat(&id, n, rate(n)).await {
-                        token.cancel();
+                    match store.job_heartbeat(&id, owner, n, rate(n)).await {
+                        Ok(Some(true)) => token.cancel(),
+                        Ok(None) if !token.is_cancelled() => {
+                            // Another replica took the job for lost and settled it: stop.
+                            tracing::warn!(job = %id, "job settled by another instance; stopping");
+                            token.cancel();
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -235,12 +242,20 @@ impl JobManager {
             docs_per_second: report.docs_per_second(),
             last_error,
         };
-        if let Err(e) = until_answered("recording a job's end", &reconcile, || {
-            store.finish_job(&id, &end)
+        match until_answered("recording a job's end", &reconcile, || {
+            store.finish_job(&id, owner, &end)
         })
         .await
         {
-            tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                job = %id,
+                written = report.written,
+                "the job had been settled by another instance; only its count was updated"
+            ),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
+            }
         }
         self.forget(&id);
         tracing::info!(job = %id, ?state, written = report.written, error = end.last_error.as_deref(), "job ended");

@@ -2,6 +2,7 @@
 //! per test. `scripts/test.sh` starts the server and sets `TEST_MONGO_URI`.
 
 mod cli;
+mod clocks;
 mod connections;
 mod errors;
 mod faults;
