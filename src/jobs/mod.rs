@@ -172,7 +172,7 @@ impl JobManager {
         id: String,
         work: Work,
         token: CancellationToken,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
     ) {
         let store = &self.inner.store;
         let owner = self.inner.instance.as_str();
@@ -222,6 +222,8 @@ impl JobManager {
             self.forget(&id);
             return;
         }
+        // The work is over: its slot is free for another job while the end is recorded.
+        drop(permit);
         let interrupted = token.is_cancelled() && self.inner.shutdown.is_cancelled();
         let (state, last_error) = match (&report.error, report.cancelled) {
             (Some(e), _) => (JobState::Failed, Some(describe(e))),
