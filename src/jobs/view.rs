@@ -64,10 +64,12 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
         state: record.state,
         requested,
         written,
+        // A rebuild's `requested` is the collection's size when it started; documents written
+        // meanwhile can take it past that: progress still tops out at 1 (the spec's maximum).
         progress: if requested == 0 {
             1.0
         } else {
-            written as f64 / requested as f64
+            (written as f64 / requested as f64).min(1.0)
         },
         docs_per_second: record.docs_per_second.round(),
         eta_seconds,
