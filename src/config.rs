@@ -130,6 +130,16 @@ pub struct ServeSettings {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub shutdown_timeout_secs: u64,
+    /// Longest a client may take to send a request's head (the request line and headers), and
+    /// longest an idle keep-alive connection stays open, in seconds; then the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+    /// Client connections open at once; further clients wait in the listen backlog until one
+    /// closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
     /// Statistics reads run against the database at once (identical requests share one); more
     /// wait up to 2 s, then get 503.
     #[arg(long, env = "STATS_MAX_CONCURRENT", default_value_t = 4,
@@ -152,6 +162,10 @@ pub struct ServeSettings {
     /// reads stay open. Unset or empty: writes are open too (README "Security").
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Not a setting (always 0 from the command line): how far this instance's clock is off, in
+    /// seconds, for tests of replicas whose clocks disagree.
+    #[arg(skip)]
+    pub clock_offset_secs: i64,
 }
 
 impl ServeSettings {
@@ -165,11 +179,14 @@ impl ServeSettings {
             max_concurrent_requests: 8,
             request_timeout_secs: 120,
             shutdown_timeout_secs: 20,
+            header_read_timeout_secs: 10,
+            max_connections: 512,
             stats_max_concurrent: 4,
             stats_max_age_secs: 5,
             cors_origins: "*".into(),
             job_stale_secs: 30,
             api_key: None,
+            clock_offset_secs: 0,
         }
     }
 }

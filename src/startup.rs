@@ -4,8 +4,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 use crate::config::{DbSettings, ServeSettings};
+use crate::http::serve::{ConnLimits, serve};
 use crate::http::{AppState, router};
 use crate::pipeline::Tuning;
 use crate::store::Store;
@@ -47,8 +49,10 @@ impl Application {
     }
 
     /// Serves until `signal` completes; then stops accepting, lets in-flight requests and jobs
-    /// finish within the shutdown deadline (jobs are stopped at a batch boundary and their records
-    /// made final), and closes the database client.
+    /// finish (jobs are stopped at a batch boundary and their records made final) and closes the
+    /// database client, all within one shutdown budget (`SHUTDOWN_TIMEOUT_SECS`) counted from the
+    /// signal: whatever is not done by then is abandoned (a job's record is then settled by the
+    /// stale-job reaper), so the process exits in time for the orchestrator's grace period.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -56,35 +60,46 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let stop = tokio_util::sync::CancellationToken::new();
-        let jobs = self.state.jobs.clone();
-        let store = self.state.store.clone();
-        let deadline = self.shutdown_timeout;
         let trigger = stop.clone();
-        let jobs_on_signal = jobs.clone();
         let feed = self.state.feed.clone();
         tokio::spawn(async move {
             signal.await;
-            tracing::info!("shutdown requested; draining");
             trigger.cancel();
             // Streams never end by themselves: end them, or the drain waits for the deadline.
             feed.close();
-            // Jobs are stopped at once so they finish within the deadline too.
-            jobs_on_signal.shutdown(deadline).await;
         });
-        let server = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown({
-                let stop = stop.clone();
-                async move { stop.cancelled().await }
-            })
-            .into_future();
-        tokio::select! {
-            result = server => result?,
-            _ = async { stop.cancelled().await; tokio::time::sleep(deadline).await } => {
-                tracing::warn!("in-flight requests did not finish within the shutdown deadline");
-            }
+        let jobs = self.state.jobs.clone();
+        let store = self.state.store.clone();
+        let budget = self.shutdown_timeout;
+        let limits = ConnLimits {
+            header_read_timeout: Duration::from_secs(self.state.settings.header_read_timeout_secs),
+            max_connections: self.state.settings.max_connections as usize,
+        };
+        let connections = serve(self.listener, router(self.state), limits, stop).await;
+
+        tracing::info!("shutdown requested; draining");
+        let deadline = Instant::now() + budget;
+        // A share of the budget is kept for closing the client's connections.
+        let close_reserve = (budget / 10).min(Duration::from_secs(1));
+        let drain = async {
+            // Jobs are stopped at once, while requests finish.
+            tokio::join!(
+                connections.shutdown(),
+                jobs.shutdown(budget.saturating_sub(close_reserve))
+            )
+        };
+        if tokio::time::timeout_at(deadline - close_reserve, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within the shutdown deadline");
         }
-        jobs.shutdown(deadline).await;
-        store.shutdown().await;
+        if tokio::time::timeout_at(deadline, store.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections not closed within the shutdown deadline");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -207,3 +207,37 @@ fn compose_keeps_mongodb_off_the_network_and_passes_an_optional_api_key() {
         "API_KEY passed through, empty (open) when unset"
     );
 }
+
+/// The service's whole shutdown fits in `SHUTDOWN_TIMEOUT_SECS` (README "Observability"); compose
+/// must wait longer than that before it kills the container, or jobs are not recorded.
+#[test]
+fn compose_waits_longer_than_the_shutdown_budget_before_killing() {
+    let compose = compose();
+    let service = &compose["services"]["service"];
+    let grace: u64 = service["stop_grace_period"]
+        .as_str()
+        .and_then(|g| g.strip_suffix('s'))
+        .and_then(|g| g.parse().ok())
+        .expect("the service sets stop_grace_period in seconds, like 30s");
+    let budget: u64 = match service["environment"]["SHUTDOWN_TIMEOUT_SECS"].as_str() {
+        Some(v) => v.parse().expect("a number of seconds"),
+        None => {
+            let cli = Cli::command();
+            let serve = cli.find_subcommand("serve").expect("serve");
+            let arg = serve
+                .get_arguments()
+                .find(|a| a.get_id() == "shutdown_timeout_secs")
+                .expect("the shutdown setting");
+            arg.get_default_values()[0]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        }
+    };
+    // A margin for the process to exit and the container to stop.
+    assert!(
+        budget + 2 <= grace,
+        "stop_grace_period {grace}s leaves no margin over SHUTDOWN_TIMEOUT_SECS {budget}s"
+    );
+}

@@ -220,6 +220,9 @@ impl PointParams {
             Some(names) => Category::parse_list(names)
                 .map_err(|(i, message)| ParamError::new(format!("categories[{i}]"), message))?,
         };
+        // A window reaching before 1970 is blamed on `end` when the request chose one (as for
+        // calls), on `step_seconds` when the end is now.
+        let window_field = if end.is_some() { "end" } else { "step_seconds" };
         let end = end.unwrap_or(now);
         check_end(end, LATEST_MS_EXCLUSIVE)?;
         let series = u64::from(hosts) * categories.len() as u64;
@@ -227,7 +230,7 @@ impl PointParams {
         let span_ms = (ticks - 1) as i64 * i64::from(step_seconds) * 1000;
         if end.timestamp_millis() - span_ms < EARLIEST_MS {
             return Err(ParamError::new(
-                "step_seconds",
+                window_field,
                 format!(
                     "{ticks} ticks of {step_seconds} s back from {end} would reach before \
                      1970-01-01; choose a smaller count or step_seconds, or a later end"
@@ -286,6 +289,10 @@ mod tests {
         // 3000 points of 5 series at one year apart reach back 600 years: before 1970.
         let e = PointParams::new(3000, Some(31_536_000), None, None, None, now()).unwrap_err();
         assert_eq!(e.field, "step_seconds");
+        // The same window from an end the request chose names `end`.
+        let early = Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 10).unwrap();
+        let e = PointParams::new(100, None, None, None, Some(early), now()).unwrap_err();
+        assert_eq!(e.field, "end");
         let before = Utc.with_ymd_and_hms(1969, 12, 31, 0, 0, 0).unwrap();
         let e = PointParams::new(1, None, None, None, Some(before), now()).unwrap_err();
         assert_eq!(e.field, "end");

@@ -89,7 +89,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The field an error is about: the deserializer's path, or for errors raised at the object level
-/// (unknown or missing fields) the name quoted in the message.
+/// (unknown, missing or duplicated fields) the name quoted in the message.
 fn field_name(path: &str, message: &str) -> String {
     if path != "." && !path.is_empty() {
         return path.to_string();
@@ -97,7 +97,11 @@ fn field_name(path: &str, message: &str) -> String {
     message
         .split('`')
         .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .filter(|_| {
+            ["unknown field", "missing field", "duplicate field"]
+                .iter()
+                .any(|p| message.starts_with(p))
+        })
         .map(str::to_string)
         .unwrap_or_else(|| "body".to_string())
 }

@@ -9,6 +9,7 @@ pub mod idempotency;
 mod jobs;
 mod layers;
 mod ops;
+pub mod serve;
 mod stats;
 
 use std::future::Future;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 pub use layers::REQUEST_ID;
@@ -49,7 +50,6 @@ pub struct AppState {
     pub stats: StatsReader,
     /// The overview pushed to `GET /stats/stream` clients.
     pub feed: Arc<OverviewFeed>,
-    setup: Arc<OnceCell<()>>,
 }
 
 impl AppState {
@@ -62,6 +62,7 @@ impl AppState {
             tuning,
             settings.max_jobs,
             Duration::from_secs(settings.job_stale_secs),
+            chrono::TimeDelta::seconds(settings.clock_offset_secs),
         );
         let stats = StatsReader::new(store.clone(), settings.stats_max_concurrent as usize);
         Self {
@@ -72,18 +73,13 @@ impl AppState {
             tuning,
             jobs,
             settings: Arc::new(settings),
-            setup: Arc::new(OnceCell::new()),
         }
     }
 
-    /// Runs collection set-up once per process, retrying on later calls while it fails (the
-    /// service may start before its database).
+    /// Runs collection set-up unless it already succeeded (the service may start before its
+    /// database); see [`Store::ensure_setup`].
     pub async fn ensure_setup(&self) -> Result<(), ApiError> {
-        self.setup
-            .get_or_try_init(|| async { self.store.setup().await })
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from)
+        Ok(self.store.ensure_setup().await?)
     }
 }
 

@@ -56,6 +56,7 @@ struct Inner {
     slots: Arc<Semaphore>,
     max_jobs: u32,
     stale_after: Duration,
+    clock_offset: chrono::TimeDelta,
     instance: String,
     tracker: TaskTracker,
     running: Mutex<HashMap<String, CancellationToken>>,
@@ -64,8 +65,15 @@ struct Inner {
 
 impl JobManager {
     /// A manager running at most `max_jobs` jobs at once on this instance; a running job whose
-    /// heartbeat is older than `stale_after` lost its instance.
-    pub fn new(store: Store, tuning: Tuning, max_jobs: u32, stale_after: Duration) -> Self {
+    /// heartbeat is older than `stale_after` lost its instance; this instance's clock is off by
+    /// `clock_offset` (zero but in tests).
+    pub fn new(
+        store: Store,
+        tuning: Tuning,
+        max_jobs: u32,
+        stale_after: Duration,
+        clock_offset: chrono::TimeDelta,
+    ) -> Self {
         metrics::gauge!("jobs_running").set(0.0);
         Self {
             inner: Arc::new(Inner {
@@ -74,6 +82,7 @@ impl JobManager {
                 slots: Arc::new(Semaphore::new(max_jobs as usize)),
                 max_jobs,
                 stale_after,
+                clock_offset,
                 instance: uuid::Uuid::new_v4().to_string(),
                 tracker: TaskTracker::new(),
                 running: Mutex::new(HashMap::new()),
@@ -94,7 +103,13 @@ impl JobManager {
             run_started: i64::from(run.id().started),
             run_nonce: i64::from(run.id().nonce),
             batch_size: Some(self.inner.tuning.batch_size as i64),
-            ..JobRecord::start(Task::Generate, spec.kind(), i64::from(spec.count), owner)
+            ..JobRecord::start(
+                Task::Generate,
+                spec.kind(),
+                i64::from(spec.count),
+                owner,
+                self.now(),
+            )
         };
         self.launch(record, Work::Generate(run), permit).await
     }
@@ -105,8 +120,13 @@ impl JobManager {
         let permit = self.slot()?;
         let requested = self.inner.store.estimated_count(kind).await?;
         let owner = &self.inner.instance;
-        let record = JobRecord::start(Task::Rebuild, kind, requested as i64, owner);
+        let record = JobRecord::start(Task::Rebuild, kind, requested as i64, owner, self.now());
         self.launch(record, Work::Rebuild(kind), permit).await
+    }
+
+    /// The time by this instance's clock.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.inner.clock_offset
     }
 
     /// A job slot of this instance, or `429`.
@@ -152,9 +172,10 @@ impl JobManager {
         id: String,
         work: Work,
         token: CancellationToken,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
     ) {
         let store = &self.inner.store;
+        let owner = self.inner.instance.as_str();
         let progress = Progress::default();
         let started = Instant::now();
         let rate = |n: u64| n as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -181,8 +202,14 @@ impl JobManager {
                 _ = tick.tick() => {
                     let n = progress.written();
                     // A failed heartbeat is not fatal: the run meets the same outage itself.
-                    if let Ok(Some(true)) = store.job_heartbeat(&id, n, rate(n)).await {
-                        token.cancel();
+                    match store.job_heartbeat(&id, owner, n, rate(n)).await {
+                        Ok(Some(true)) => token.cancel(),
+                        Ok(None) if !token.is_cancelled() => {
+                            // Another replica took the job for lost and settled it: stop.
+                            tracing::warn!(job = %id, "job settled by another instance; stopping");
+                            token.cancel();
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -195,6 +222,8 @@ impl JobManager {
             self.forget(&id);
             return;
         }
+        // The work is over: its slot is free for another job while the end is recorded.
+        drop(permit);
         let interrupted = token.is_cancelled() && self.inner.shutdown.is_cancelled();
         let (state, last_error) = match (&report.error, report.cancelled) {
             (Some(e), _) => (JobState::Failed, Some(describe(e))),
@@ -215,12 +244,20 @@ impl JobManager {
             docs_per_second: report.docs_per_second(),
             last_error,
         };
-        if let Err(e) = until_answered("recording a job's end", &reconcile, || {
-            store.finish_job(&id, &end)
+        match until_answered("recording a job's end", &reconcile, || {
+            store.finish_job(&id, owner, &end)
         })
         .await
         {
-            tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                job = %id,
+                written = report.written,
+                "the job had been settled by another instance; only its count was updated"
+            ),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
+            }
         }
         self.forget(&id);
         tracing::info!(job = %id, ?state, written = report.written, error = end.last_error.as_deref(), "job ended");

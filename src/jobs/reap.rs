@@ -1,8 +1,6 @@
 //! Settling jobs whose instance vanished: their count is read from the database, their rollups
 //! repaired, and their record made final, by whichever replica reads them next.
 
-use chrono::Utc;
-
 use super::JobManager;
 use super::view::spec_of;
 use crate::error::ApiError;
@@ -10,23 +8,27 @@ use crate::pipeline::Run;
 use crate::store::jobs::{JobRecord, JobState, Task};
 
 impl JobManager {
-    /// A running job nobody has updated for the stale-after time lost its instance: count what it wrote
-    /// and mark it failed (or done, if everything arrived), so no job stays "running" forever.
+    /// A running job nobody has updated for the stale-after time (by the database's clock) lost its
+    /// instance: count what it wrote and mark it failed (or done, if everything arrived), so no
+    /// job stays "running" forever.
     pub(super) async fn reap_if_stale(&self, record: JobRecord) -> Result<JobRecord, ApiError> {
-        let age = Utc::now() - record.updated_at.to_chrono();
         let ours = self
             .inner
             .running
             .lock()
             .expect("job map lock")
             .contains_key(&record.id);
-        if record.state != JobState::Running
-            || ours
-            || age.to_std().unwrap_or_default() < self.inner.stale_after
-        {
+        if record.state != JobState::Running || ours {
             return Ok(record);
         }
         let store = &self.inner.store;
+        let Some(record) = store.stale_job(&record.id, self.inner.stale_after).await? else {
+            // Alive, or it ended meanwhile: as it is now.
+            return store
+                .job(&record.id)
+                .await?
+                .ok_or_else(|| Self::not_found(&record.id));
+        };
         if record.task == Task::Rebuild {
             let error = "the instance running this rebuild stopped responding; rebuild again";
             return store

@@ -1,6 +1,8 @@
 //! Job records in the `jobs` collection: how any replica learns about, follows and cancels a job
 //! that another one runs.
 
+use std::time::Duration;
+
 use bson::{Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
@@ -96,10 +98,16 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// A new running job of `task` over `kind`, owned by `owner`, with nothing written yet; a
-    /// generation fills in its run's fields.
-    pub fn start(task: Task, kind: Kind, requested: i64, owner: &str) -> Self {
-        let now = bson::DateTime::now();
+    /// A new running job of `task` over `kind`, owned by `owner`, created `now` (by the
+    /// instance's clock), with nothing written yet; a generation fills in its run's fields.
+    pub fn start(
+        task: Task,
+        kind: Kind,
+        requested: i64,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let now = bson::DateTime::from_chrono(now);
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             task,
@@ -146,45 +154,98 @@ impl Store {
         self.db.collection(COLLECTION)
     }
 
-    /// Records a new job.
+    /// Records a new job (collection set-up first, if it has not succeeded yet). Its heartbeat is
+    /// then set by the database's clock, like every later one.
     pub async fn insert_job(&self, record: &JobRecord) -> Result<(), DbError> {
+        self.ensure_setup().await?;
         self.jobs().insert_one(record).await?;
+        self.jobs()
+            .update_one(
+                doc! { "_id": &record.id },
+                doc! { "$currentDate": { "updated_at": true } },
+            )
+            .await?;
         Ok(())
     }
 
-    /// Writes a running job's progress and heartbeat; answers whether a cancellation was asked for
-    /// (on any replica), or `None` when the record is gone.
+    /// Writes a running job's progress and heartbeat (at the database's time: replicas' clocks
+    /// may disagree); answers whether a cancellation was asked for (on any replica), or `None`
+    /// when the record is no longer a running job of `owner` (another replica settled it).
     pub async fn job_heartbeat(
         &self,
         id: &str,
+        owner: &str,
         written: u64,
         docs_per_second: f64,
     ) -> Result<Option<bool>, DbError> {
-        let update = doc! { "$set": {
-            "inserted": written as i64,
-            "docs_per_second": docs_per_second,
-            "updated_at": bson::DateTime::now(),
-        } };
+        let update = doc! {
+            "$set": { "inserted": written as i64, "docs_per_second": docs_per_second },
+            "$currentDate": { "updated_at": true },
+        };
         let before = self
             .jobs()
-            .find_one_and_update(doc! { "_id": id }, update)
+            .find_one_and_update(
+                doc! { "_id": id, "state": "running", "owner": owner },
+                update,
+            )
             .await?;
         Ok(before.map(|r| r.cancel_requested))
     }
 
-    /// Makes a job's record final.
-    pub async fn finish_job(&self, id: &str, end: &JobEnd) -> Result<(), DbError> {
-        let now = bson::DateTime::now();
-        let update = doc! { "$set": {
-            "state": end.state.as_str(),
-            "inserted": end.written as i64,
-            "docs_per_second": end.docs_per_second,
-            "last_error": end.last_error.clone(),
-            "updated_at": now,
-            "finished_at": now,
-        } };
-        self.jobs().update_one(doc! { "_id": id }, update).await?;
-        Ok(())
+    /// Makes a job's record final, unless another replica settled it already (it took the job
+    /// for lost): a settled job never comes back to life. Then only its count is brought up to
+    /// `end.written` (exact: the documents the job went on writing), and `false` is returned.
+    pub async fn finish_job(&self, id: &str, owner: &str, end: &JobEnd) -> Result<bool, DbError> {
+        let update = doc! {
+            "$set": {
+                "state": end.state.as_str(),
+                "inserted": end.written as i64,
+                "docs_per_second": end.docs_per_second,
+                "last_error": end.last_error.clone(),
+            },
+            "$currentDate": { "updated_at": true, "finished_at": true },
+        };
+        let ours = doc! { "_id": id, "state": "running", "owner": owner };
+        if self.jobs().update_one(ours, update).await?.matched_count == 1 {
+            return Ok(true);
+        }
+        self.jobs()
+            .update_one(
+                doc! { "_id": id, "state": "failed", "owner": owner },
+                doc! { "$set": { "inserted": end.written as i64 } },
+            )
+            .await?;
+        Ok(false)
+    }
+
+    /// Job `id` if it is running and its heartbeat is older than `stale_after` by the database's
+    /// clock (heartbeats are written at the database's time too, so the replicas' clocks never
+    /// enter the comparison).
+    pub async fn stale_job(
+        &self,
+        id: &str,
+        stale_after: Duration,
+    ) -> Result<Option<JobRecord>, DbError> {
+        let stale_ms = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = self
+            .db_time()
+            .await?
+            .timestamp_millis()
+            .saturating_sub(stale_ms);
+        let filter = doc! {
+            "_id": id,
+            "state": "running",
+            "updated_at": { "$lt": bson::DateTime::from_millis(cutoff) },
+        };
+        Ok(self.jobs().find_one(filter).await?)
+    }
+
+    /// The database server's clock (`hello`'s `localTime`).
+    async fn db_time(&self) -> Result<bson::DateTime, DbError> {
+        let reply = self.db.run_command(doc! { "hello": 1 }).await?;
+        reply.get_datetime("localTime").copied().map_err(|e| {
+            mongodb::error::Error::custom(format!("hello without localTime: {e}")).into()
+        })
     }
 
     /// Settles a job whose instance vanished, unless it moved since `seen` was read (its heartbeat
@@ -199,12 +260,14 @@ impl Store {
         self.jobs()
             .update_one(
                 doc! { "_id": &seen.id, "state": "running", "updated_at": seen.updated_at },
-                doc! { "$set": {
-                    "state": state.as_str(),
-                    "inserted": written as i64,
-                    "last_error": error,
-                    "finished_at": bson::DateTime::now(),
-                } },
+                doc! {
+                    "$set": {
+                        "state": state.as_str(),
+                        "inserted": written as i64,
+                        "last_error": error,
+                    },
+                    "$currentDate": { "finished_at": true },
+                },
             )
             .await?;
         self.job(&seen.id).await

@@ -14,6 +14,7 @@ pub mod stats;
 pub mod write;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -21,6 +22,7 @@ use bson::{RawDocumentBuf, doc};
 use mongodb::error::{Error, ErrorKind};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 pub use rollup::DataVersion;
@@ -33,6 +35,10 @@ use crate::generate::Kind;
 pub struct Store {
     client: Client,
     db: Database,
+    /// Set once [`Store::setup`] has succeeded in this process (see [`Store::ensure_setup`]).
+    set_up: Arc<OnceCell<()>>,
+    /// `MONGO_TIMEOUT_MS`: how long [`Store::ping`] waits for an answer.
+    timeout: Duration,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -118,9 +124,35 @@ impl RetryPolicy {
 }
 
 /// Runs `op` until the database answers: retries while the error is [`DbError::is_unavailable`]
-/// (exponential backoff from 250 ms to 5 s), returns at once on any other error, and gives up when
-/// the policy's patience is spent or its token is cancelled. The one place that waits out outages.
+/// (exponential backoff from 250 ms to 5 s), returns at once on any other (permanent) error, and
+/// gives up when the policy's patience is spent — wall time, attempts included, so an attempt
+/// hanging on a frozen server cannot hold the caller for ever — or its token is cancelled. The
+/// one place that waits out outages.
 pub async fn until_answered<T, F, Fut>(
+    what: &str,
+    policy: &RetryPolicy,
+    op: F,
+) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DbError>>,
+{
+    let patience = policy.patience;
+    match tokio::time::timeout(patience, answered_within(what, policy, op)).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(?patience, "{what}: the database did not answer; giving up");
+            Err(DbError {
+                unavailable: true,
+                timed_out: false,
+                source: Error::custom(format!("{what}: no answer within {patience:?}")),
+            })
+        }
+    }
+}
+
+/// [`until_answered`] without its overall deadline.
+async fn answered_within<T, F, Fut>(
     what: &str,
     policy: &RetryPolicy,
     mut op: F,
@@ -169,7 +201,12 @@ impl Store {
         options.connect_timeout = Some(settings.timeout());
         let client = Client::with_options(options)?;
         let db = client.database(&settings.mongo_db);
-        Ok(Self { client, db })
+        Ok(Self {
+            client,
+            db,
+            set_up: Arc::new(OnceCell::new()),
+            timeout: settings.timeout(),
+        })
     }
 
     /// The collection documents of `kind` go to, as raw BSON (no re-encoding on insert).
@@ -177,14 +214,70 @@ impl Store {
         self.db.collection(kind.collection())
     }
 
-    /// Round trip to the server.
+    /// Round trip to the server, within `MONGO_TIMEOUT_MS`: a server that accepts connections but
+    /// does not answer (frozen, overloaded) is unavailable too.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.db.run_command(doc! { "ping": 1 }).await?;
-        Ok(())
+        match tokio::time::timeout(self.timeout, self.db.run_command(doc! { "ping": 1 })).await {
+            Ok(answer) => answer.map(|_| ()).map_err(DbError::from),
+            Err(_) => Err(DbError {
+                unavailable: true,
+                timed_out: false,
+                source: Error::custom(format!("no answer to a ping within {:?}", self.timeout)),
+            }),
+        }
     }
 
     /// Closes the pool's connections; call once, after the last operation.
     pub async fn shutdown(self) {
         self.client.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+
+    fn unavailable() -> DbError {
+        Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)).into()
+    }
+
+    #[tokio::test]
+    async fn a_hung_attempt_is_given_up_when_patience_runs_out() {
+        let policy = RetryPolicy::for_up_to(Duration::from_millis(300));
+        let attempt = || std::future::pending::<Result<(), DbError>>();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(10),
+            until_answered("waiting", &policy, attempt),
+        )
+        .await
+        .expect("until_answered returns");
+        assert!(outcome.unwrap_err().is_unavailable());
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried_and_outages_only_within_patience() {
+        let policy = RetryPolicy::for_up_to(Duration::from_millis(600));
+        let attempts = AtomicU32::new(0);
+        let outcome: Result<(), DbError> = until_answered("a bad command", &policy, || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            Err(Error::custom("bad command").into())
+        })
+        .await;
+        assert!(!outcome.unwrap_err().is_unavailable());
+        assert_eq!(attempts.load(Ordering::Relaxed), 1);
+
+        let attempts = AtomicU32::new(0);
+        let started = Instant::now();
+        let outcome: Result<(), DbError> = until_answered("an outage", &policy, || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            Err(unavailable())
+        })
+        .await;
+        assert!(outcome.unwrap_err().is_unavailable());
+        assert!(attempts.load(Ordering::Relaxed) > 1);
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -10,6 +10,16 @@ use super::{DbError, Store};
 use crate::generate::{CallStatus, CallType, Category, Kind};
 
 impl Store {
+    /// Runs [`Store::setup`] unless it already succeeded in this process. Every write calls it
+    /// first: the database may come up after the service, and a collection a write creates by
+    /// itself would have no validator and no indexes.
+    pub async fn ensure_setup(&self) -> Result<(), DbError> {
+        self.set_up
+            .get_or_try_init(|| self.setup())
+            .await
+            .map(|_| ())
+    }
+
     /// Creates the collections with their validators and the indexes the statistics use.
     /// Idempotent: an existing collection gets its validator replaced with the current one.
     pub async fn setup(&self) -> Result<(), DbError> {

@@ -34,6 +34,14 @@ impl Store {
 
     async fn insert_batch_inner(&self, kind: Kind, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
         let n = docs.len() as u64;
+        if let Err(e) = self.ensure_setup().await {
+            return BatchOutcome {
+                written: 0,
+                rejected: (0..n as usize).collect(),
+                error: Some(e),
+                uncertain: false,
+            };
+        }
         let e = match self.raw(kind).insert_many(docs).ordered(false).await {
             Ok(r) => {
                 return BatchOutcome {

@@ -88,6 +88,22 @@ async fn bad_generation_requests_get_4xx_naming_the_field_and_write_nothing() {
             json!({ "count": 5, "unknown": true }),
             "unknown",
         ),
+        (
+            "/generate/metrics",
+            json!({ "count": 5, "end": "1969-12-31T23:59:59Z" }),
+            "end",
+        ),
+        (
+            "/generate/metrics",
+            json!({ "count": 1, "end": "1900-01-01T00:00:00Z" }),
+            "end",
+        ),
+        // 20 ticks of 30 s back from 10 s after the epoch: the chosen end is at fault.
+        (
+            "/generate/metrics",
+            json!({ "count": 100, "end": "1970-01-01T00:00:10Z" }),
+            "end",
+        ),
     ];
     for (path, body, field) in cases {
         let res = app.post(path, &body).await;
@@ -117,6 +133,25 @@ async fn bad_generation_requests_get_4xx_naming_the_field_and_write_nothing() {
         None,
     )
     .await;
+    // A duplicated key is named, not blamed on the whole body.
+    for (path, body, field) in [
+        ("/generate/calls", "{\"count\": 5, \"count\": 6}", "count"),
+        (
+            "/generate/calls",
+            "{\"count\": 5, \"seed\": 1, \"seed\": 2}",
+            "seed",
+        ),
+        (
+            "/generate/metrics",
+            "{\"count\": 5, \"hosts\": 1, \"hosts\": 1}",
+            "hosts",
+        ),
+    ] {
+        let res = raw(path, body, "application/json").await.unwrap();
+        let err = assert_error(res, 422, "invalid_field", Some(field)).await;
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("duplicate"), "{message}");
+    }
     assert_error(
         raw("/generate/calls", "{\"count\": 5}", "text/plain")
             .await
@@ -164,6 +199,15 @@ async fn bad_queries_routes_and_methods_get_json_errors() {
         app.get("/stats?_=1700000000000&from=&to=").await.status(),
         200
     );
+    for (query, field) in [
+        ("/stats?from=2026-01-01&from=2026-01-02", "from"),
+        ("/stats/calls/series?interval=1h&interval=2h", "interval"),
+        ("/jobs?limit=3&limit=4", "limit"),
+    ] {
+        let err = assert_error(app.get(query).await, 422, "invalid_field", Some(field)).await;
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("duplicate"), "{query}: {message}");
+    }
     assert_error(
         app.get("/stats?source=cache").await,
         422,

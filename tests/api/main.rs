@@ -2,7 +2,10 @@
 //! per test. `scripts/test.sh` starts the server and sets `TEST_MONGO_URI`.
 
 mod cli;
+mod clocks;
+mod connections;
 mod errors;
+mod faults;
 mod generate_calls;
 mod generate_metrics;
 mod grafana;

@@ -39,11 +39,16 @@ impl Drop for ChildGuard {
 
 /// Sends SIGTERM to process `pid`.
 pub fn sigterm(pid: u32) {
+    send_signal(pid, "TERM");
+}
+
+/// Sends signal `name` (`TERM`, `STOP`, `CONT`, …) to process `pid`.
+pub fn send_signal(pid: u32, name: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([&format!("-{name}"), &pid.to_string()])
         .status()
         .expect("kill runs");
-    assert!(status.success(), "kill -TERM {pid}: {status}");
+    assert!(status.success(), "kill -{name} {pid}: {status}");
 }
 
 /// A loopback port bound by a socket that never listens: connecting to it is refused at once (as
@@ -133,6 +138,16 @@ impl PrivateServer {
         let (child, port) = launch_server(&self.data, self.port, self.standalone);
         assert_eq!(port, self.port);
         self.child = Some(child);
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self) {
+        send_signal(self.child.as_ref().expect("the server runs").id(), "STOP");
+    }
+
+    /// Lets a frozen process go on (SIGCONT).
+    pub fn thaw(&self) {
+        send_signal(self.child.as_ref().expect("the server runs").id(), "CONT");
     }
 
     /// Kills the process (SIGKILL), waits for it, and holds its port until [`Self::restart`].

@@ -386,6 +386,17 @@ async fn a_service_killed_mid_job_is_settled_with_exact_rollups() {
         .unwrap();
     assert_eq!(job["state"], "failed", "{job}");
     assert_eq!(job["inserted"].as_u64().unwrap(), in_db, "{job}");
+    let error = job["last_error"].as_str().unwrap();
+    assert!(!error.contains('\n') && error.len() < 300, "{job}");
+    // Settled for good: it cannot be cancelled, and reads agree.
+    let url = format!("{}/jobs/{id}", second.base);
+    let cancel = http.post(format!("{url}/cancel")).send().await.unwrap();
+    assert_eq!(cancel.status(), 409);
+    let again: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&again["state"], &again["inserted"]),
+        (&job["state"], &job["inserted"])
+    );
     let app = app_on(&db.uri, Some(&db.name)).await;
     assert_exact(&app).await;
 }
