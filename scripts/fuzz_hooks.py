@@ -16,6 +16,7 @@ import schemathesis
 CROSS_FIELD_RULES = [
     ("end", "would start before 1970-01-01"),
     ("step_seconds", "would reach before 1970-01-01"),
+    ("end", "would reach before 1970-01-01"),
     ("from", "must be earlier than to"),
     ("to", "must be later than from"),
     ("interval", "this range is"),

@@ -29,6 +29,8 @@ use cache::{Answers, Flights, VersionReads};
 
 /// How long a read waits for a database slot before it is answered 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// How long a read waits for the data version before it is answered 503.
+pub const VERSION_WAIT: Duration = Duration::from_secs(5);
 
 /// Where a read takes its cells from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +84,19 @@ impl StatsReader {
         F: Future<Output = Result<Vec<u8>, ApiError>> + Send + 'static,
     {
         let version = match keep {
-            true => Some(self.versions.current().await?),
+            // A point read; a database that cannot answer it in time gets the request a 503
+            // instead of holding it.
+            true => Some(
+                tokio::time::timeout(VERSION_WAIT, self.versions.current())
+                    .await
+                    .map_err(|_| ApiError::DatabaseUnavailable {
+                        message: format!(
+                            "the database did not answer within {} s; retry later",
+                            VERSION_WAIT.as_secs()
+                        ),
+                        source: None,
+                    })??,
+            ),
             false => None,
         };
         if let Some(v) = version
