@@ -25,17 +25,6 @@ async fn replica(name: Option<&str>, offset_secs: i64) -> TestApp {
     .await
 }
 
-async fn start_job(app: &TestApp, count: u32) -> String {
-    let res = app
-        .post("/generate/calls", &json!({ "count": count, "seed": 3 }))
-        .await;
-    assert_eq!(res.status(), 202, "{:?}", res.text().await);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn job(app: &TestApp, id: &str) -> Value {
     let res = app.get(&format!("/jobs/{id}")).await;
     assert_eq!(res.status(), 200);
@@ -59,7 +48,9 @@ async fn a_replica_whose_clock_runs_ahead_neither_reaps_a_live_job_nor_loses_its
     let a = replica(None, 0).await;
     // A minute ahead: twice the stale-job time.
     let b = replica(Some(a.db.name()), 60).await;
-    let id = start_job(&a, 2_000_000).await;
+    let id = a
+        .start_job("/generate/calls", &json!({ "count": 2_000_000, "seed": 3 }))
+        .await;
     wait_inserting(&a, &id).await;
 
     // Every read on the replica ahead may reap the job: none must.
@@ -84,7 +75,9 @@ async fn a_replica_whose_clock_runs_ahead_neither_reaps_a_live_job_nor_loses_its
 async fn a_job_settled_as_lost_stays_failed_and_its_count_ends_exact() {
     let a = replica(None, 0).await;
     let b = replica(Some(a.db.name()), 0).await;
-    let id = start_job(&a, 300_000).await;
+    let id = a
+        .start_job("/generate/calls", &json!({ "count": 300_000, "seed": 3 }))
+        .await;
     wait_inserting(&a, &id).await;
 
     // Another replica settles the job as lost (as the reaper does when a heartbeat is late: the

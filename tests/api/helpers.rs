@@ -121,6 +121,14 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// POSTs `body` to `path`, which must start a background job (`202`); returns its id.
+    pub async fn start_job(&self, path: &str, body: &Value) -> String {
+        let res = self.post(path, body).await;
+        assert_eq!(res.status(), 202, "{:?}", res.text().await);
+        let job: Value = res.json().await.unwrap();
+        job["id"].as_str().unwrap().to_string()
+    }
+
     /// GETs a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http

@@ -290,6 +290,22 @@ impl Service {
         ids
     }
 
+    /// POSTs `body` to `/generate/calls`, which must start a background job (`202`); returns its
+    /// id.
+    pub async fn start_job(&self, http: &reqwest::Client, body: &Value) -> String {
+        let res = http
+            .post(format!("{}/generate/calls", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -161,13 +161,6 @@ async fn job_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     .await
 }
 
-async fn start_job(app: &TestApp, path: &str, body: Value) -> String {
-    let res = app.post(path, &body).await;
-    assert_eq!(res.status(), 202, "{:?}", res.text().await);
-    let job: Value = res.json().await.unwrap();
-    job["id"].as_str().unwrap().to_string()
-}
-
 async fn written(app: &TestApp, id: &str) -> u64 {
     let job: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
     job["inserted"].as_u64().unwrap_or(0)
@@ -255,12 +248,9 @@ async fn rollups_equal_the_raw_documents_at_any_range_and_bucket() {
 async fn cancelled_and_failed_jobs_leave_exact_rollups() {
     let app = app_on(&mongo_uri(), None).await;
     // Cancelled midway.
-    let id = start_job(
-        &app,
-        "/generate/calls",
-        json!({ "count": 2_000_000, "seed": 4 }),
-    )
-    .await;
+    let id = app
+        .start_job("/generate/calls", &json!({ "count": 2_000_000, "seed": 4 }))
+        .await;
     wait_until(Duration::from_secs(60), "some documents", async || {
         written(&app, &id).await > 5_000
     })
@@ -284,12 +274,12 @@ async fn cancelled_and_failed_jobs_leave_exact_rollups() {
     let first = json!({ "count": 1200, "seed": 9, "end": end });
     assert_eq!(app.post("/generate/calls", &first).await.status(), 201);
     let before = app.count("calls", doc! {}).await;
-    let id = start_job(
-        &app,
-        "/generate/calls",
-        json!({ "count": 6000, "seed": 9, "end": end, "async": true }),
-    )
-    .await;
+    let id = app
+        .start_job(
+            "/generate/calls",
+            &json!({ "count": 6000, "seed": 9, "end": end, "async": true }),
+        )
+        .await;
     let job = job_state(&app, &id, &["failed", "done"]).await;
     assert_eq!(job["state"], "failed", "{job}");
     let added = app.count("calls", doc! {}).await - before;
@@ -301,12 +291,9 @@ async fn cancelled_and_failed_jobs_leave_exact_rollups() {
 async fn a_database_killed_mid_job_leaves_exact_rollups() {
     let mut server = PrivateServer::start();
     let app = app_on(&server.uri(), None).await;
-    let id = start_job(
-        &app,
-        "/generate/calls",
-        json!({ "count": 400_000, "seed": 5 }),
-    )
-    .await;
+    let id = app
+        .start_job("/generate/calls", &json!({ "count": 400_000, "seed": 5 }))
+        .await;
     wait_until(Duration::from_secs(60), "some documents", async || {
         written(&app, &id).await > 10_000
     })
@@ -334,17 +321,9 @@ async fn a_service_killed_mid_job_is_settled_with_exact_rollups() {
     let http = reqwest::Client::new();
     let first = Service::start(&db, &env);
     first.wait_ready(&http).await;
-    let res = http
-        .post(format!("{}/generate/calls", first.base))
-        .json(&json!({ "count": 2_000_000, "seed": 6 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first
+        .start_job(&http, &json!({ "count": 2_000_000, "seed": 6 }))
+        .await;
     let handle = db.handle().await;
     wait_until(Duration::from_secs(60), "some documents", async || {
         handle
@@ -408,28 +387,24 @@ async fn two_replicas_writing_at_once_keep_exact_rollups() {
     let b = app_on(&mongo_uri(), Some(&name)).await;
     let end = "2026-10-20T00:00:00Z";
     let jobs = [
-        start_job(
-            &a,
+        a.start_job(
             "/generate/calls",
-            json!({ "count": 20_000, "seed": 1, "end": end, "days": 2 }),
+            &json!({ "count": 20_000, "seed": 1, "end": end, "days": 2 }),
         )
         .await,
-        start_job(
-            &b,
+        b.start_job(
             "/generate/calls",
-            json!({ "count": 20_000, "seed": 2, "end": end, "days": 2 }),
+            &json!({ "count": 20_000, "seed": 2, "end": end, "days": 2 }),
         )
         .await,
-        start_job(
-            &a,
+        a.start_job(
             "/generate/metrics",
-            json!({ "count": 12_000, "seed": 3, "end": end }),
+            &json!({ "count": 12_000, "seed": 3, "end": end }),
         )
         .await,
-        start_job(
-            &b,
+        b.start_job(
             "/generate/metrics",
-            json!({ "count": 12_000, "seed": 4, "end": end }),
+            &json!({ "count": 12_000, "seed": 4, "end": end }),
         )
         .await,
     ];
@@ -448,12 +423,9 @@ async fn a_standalone_server_keeps_exact_rollups_too() {
     let app = app_on(&server.uri(), None).await;
     let body = json!({ "count": 4000, "seed": 8, "end": "2026-10-15T00:00:00Z" });
     assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
-    let id = start_job(
-        &app,
-        "/generate/metrics",
-        json!({ "count": 9000, "seed": 9 }),
-    )
-    .await;
+    let id = app
+        .start_job("/generate/metrics", &json!({ "count": 9000, "seed": 9 }))
+        .await;
     job_state(&app, &id, &["done"]).await;
     assert_exact(&app).await;
 }

@@ -18,17 +18,9 @@ async fn sigterm_during_a_job_exits_0_with_the_job_count_matching_the_database()
     let http = reqwest::Client::new();
     service.wait_ready(&http).await;
     let base = service.base.clone();
-    let res = http
-        .post(format!("{base}/generate/calls"))
-        .json(&json!({ "count": 5_000_000, "async": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = service
+        .start_job(&http, &json!({ "count": 5_000_000, "async": true }))
+        .await;
     let url = format!("{base}/jobs/{id}");
     poll_until(
         Duration::from_secs(30),
@@ -81,17 +73,9 @@ async fn sigterm_with_a_held_connection_and_a_stuck_job_exits_within_the_shutdow
     let http = reqwest::Client::new();
     service.wait_ready(&http).await;
     let base = service.base.clone();
-    let res = http
-        .post(format!("{base}/generate/calls"))
-        .json(&json!({ "count": 5_000_000, "async": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = service
+        .start_job(&http, &json!({ "count": 5_000_000, "async": true }))
+        .await;
     poll_until(Duration::from_secs(30), "the job to insert", async || {
         let job: Value = http
             .get(format!("{base}/jobs/{id}"))
