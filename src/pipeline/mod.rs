@@ -309,6 +309,9 @@ impl Run {
                         (None, Ok(())) => None,
                     };
                     if let Some(e) = error {
+                        // A server that went away may also have lost rollup updates it had
+                        // acknowledged: check every batch's token before the run ends.
+                        out.rollups_pending = true;
                         out.error.get_or_insert(RunError::Database(e));
                         accepting = false;
                         rx.close();
