@@ -37,6 +37,8 @@ pub enum Command {
     Setup,
     /// Statistics maintenance.
     Stats(StatsArgs),
+    /// Generate live data (current timestamps) until Ctrl-C or --duration-secs, like `POST /live`.
+    Live(LiveArgs),
     /// Exit 0 when the service at --url answers /healthz, 1 otherwise (for container health checks).
     Healthcheck(HealthcheckArgs),
 }
@@ -158,6 +160,26 @@ pub struct ServeSettings {
     #[arg(long, env = "JOB_STALE_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(2..=86_400))]
     pub job_stale_secs: u64,
+    /// Live runs this instance writes at once; more are refused with 429 (a replica with a free
+    /// slot also takes over runs whose owner died).
+    #[arg(long, env = "MAX_LIVE_RUNS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_live_runs: u32,
+    /// A live run whose owner has not written a checkpoint for this long is taken over by another
+    /// replica, in seconds.
+    #[arg(long, env = "LIVE_STALE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub live_stale_secs: u64,
+    /// A live run left without an owner for longer than this is given up (marked stopped) instead
+    /// of resumed, since resuming writes the whole gap at once; in seconds.
+    #[arg(long, env = "LIVE_TAKEOVER_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub live_takeover_secs: u64,
+    /// Highest `calls_per_second` a live run may ask for on this deployment (the served spec
+    /// states it); a run above the database's insert ceiling falls behind and reports its lag.
+    #[arg(long, env = "LIVE_MAX_CALLS_PER_SECOND", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub live_max_calls_per_second: u32,
     /// Bearer token that POST and DELETE requests must present (`Authorization: Bearer <key>`);
     /// reads stay open. Unset or empty: writes are open too (README "Security").
     #[arg(long, env = "API_KEY", hide_env_values = true)]
@@ -185,6 +207,10 @@ impl ServeSettings {
             stats_max_age_secs: 5,
             cors_origins: "*".into(),
             job_stale_secs: 30,
+            max_live_runs: 4,
+            live_stale_secs: 10,
+            live_takeover_secs: 600,
+            live_max_calls_per_second: 100_000,
             api_key: None,
             clock_offset_secs: 0,
         }
@@ -261,6 +287,43 @@ pub struct MetricArgs {
     /// Seed; the same seed and parameters give the same documents. Default random.
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
+}
+
+/// Arguments of `live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Calls per second (0: metrics only).
+    #[arg(long, env = "CALLS_PER_SECOND", default_value_t = 10.0)]
+    pub calls_per_second: f64,
+    /// The call rate follows the hour-of-day × weekday curve (its weekly mean is the rate).
+    #[arg(long, env = "SHAPED")]
+    pub shaped: bool,
+    /// Seconds between metric ticks (0: calls only).
+    #[arg(long, env = "METRICS_STEP", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub metrics_step: u32,
+    /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cpu,memory,disk,latency,network"
+    )]
+    pub categories: Vec<String>,
+    /// Number of hosts reporting metrics.
+    #[arg(long, env = "HOSTS", default_value_t = DEFAULT_HOSTS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HOSTS)))]
+    pub hosts: u32,
+    /// Subscribers the calls are placed between.
+    #[arg(long, env = "SUBSCRIBERS", default_value_t = DEFAULT_SUBSCRIBERS,
+          value_parser = clap::value_parser!(u32)
+              .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
+    pub subscribers: u32,
+    /// Seed; the same seed and parameters give the same documents. Default random.
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+    /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, env = "LIVE_DURATION_SECS")]
+    pub duration_secs: Option<u64>,
 }
 
 /// Arguments of `stats`.

@@ -123,9 +123,9 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`: the body is not declared as JSON.
     #[error("expected a request with `Content-Type: application/json`")]
     UnsupportedMediaType,
-    /// 429 `too_many_jobs`: this instance already runs its maximum of background jobs.
-    #[error("{0} background jobs are already running on this instance; retry later")]
-    TooManyJobs(u32),
+    /// 429 `too_many_jobs`: this instance runs its maximum of background jobs (or live runs).
+    #[error("{0} {1} are already running on this instance; retry later")]
+    TooManyJobs(u32, &'static str),
     /// 503 `overloaded`: this instance is at its limit of concurrent generation requests.
     #[error("the service is at its limit of concurrent generation requests; retry later")]
     Overloaded,
@@ -210,7 +210,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyJobs(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded
             | ApiError::StatsBusy
             | ApiError::QueryTimeout
@@ -231,7 +231,7 @@ impl ApiError {
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
-            ApiError::TooManyJobs(_) => ErrorCode::TooManyJobs,
+            ApiError::TooManyJobs(..) => ErrorCode::TooManyJobs,
             ApiError::Overloaded | ApiError::StatsBusy => ErrorCode::Overloaded,
             ApiError::QueryTimeout => ErrorCode::Timeout,
             ApiError::DatabaseUnavailable { .. } => ErrorCode::DatabaseUnavailable,
@@ -253,7 +253,7 @@ impl ApiError {
             ApiError::Conflict(m) => ApiError::Conflict(m.clone()),
             ApiError::PayloadTooLarge(n) => ApiError::PayloadTooLarge(*n),
             ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
-            ApiError::TooManyJobs(n) => ApiError::TooManyJobs(*n),
+            ApiError::TooManyJobs(n, what) => ApiError::TooManyJobs(*n, what),
             ApiError::Overloaded => ApiError::Overloaded,
             ApiError::StatsBusy => ApiError::StatsBusy,
             ApiError::QueryTimeout => ApiError::QueryTimeout,

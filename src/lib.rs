@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod pipeline;
 pub mod startup;
 pub mod stats;

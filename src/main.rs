@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Generate(g) => cli::generate(&args.db, g.what).await,
         Command::Setup => cli::setup(&args.db).await,
         Command::Stats(s) => cli::stats(&args.db, s.what).await,
+        Command::Live(l) => cli::live(&args.db, l).await,
         Command::Healthcheck(h) => cli::healthcheck(&h).await,
     };
     if let Some(e) = result

@@ -62,13 +62,17 @@ impl Application {
         let stop = tokio_util::sync::CancellationToken::new();
         let trigger = stop.clone();
         let feed = self.state.feed.clone();
+        let calls_feed = self.state.calls_feed.clone();
         tokio::spawn(async move {
             signal.await;
             trigger.cancel();
             // Streams never end by themselves: end them, or the drain waits for the deadline.
             feed.close();
+            calls_feed.close();
         });
         let jobs = self.state.jobs.clone();
+        let live = self.state.live.clone();
+        live.supervise();
         let store = self.state.store.clone();
         let budget = self.shutdown_timeout;
         let limits = ConnLimits {
@@ -83,9 +87,11 @@ impl Application {
         let close_reserve = (budget / 10).min(Duration::from_secs(1));
         let drain = async {
             // Jobs are stopped at once, while requests finish.
+            let left = budget.saturating_sub(close_reserve);
             tokio::join!(
                 connections.shutdown(),
-                jobs.shutdown(budget.saturating_sub(close_reserve))
+                jobs.shutdown(left),
+                live.shutdown(left)
             )
         };
         if tokio::time::timeout_at(deadline - close_reserve, drain)

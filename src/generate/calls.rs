@@ -26,6 +26,7 @@ use super::bson::DocWriter;
 use super::population::Population;
 use super::rng::{self, DocRng};
 use chrono::{DateTime, Utc};
+use times::StartTimes;
 
 /// The kind of call, which sets its price per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +181,33 @@ impl CallGenerator {
         }
     }
 
+    /// A generator of live calls: call `i` starts at `F⁻¹(i + u)` where `F(t)` is the number of
+    /// calls due between `start` and `t` at `per_second` calls a second, flat or (when `shaped`)
+    /// following the same hour-of-day × weekday curve as a backfill, scaled so a week's average is
+    /// `per_second`. The sequence has no end; [`CallGenerator::due_before`] says how many calls are
+    /// due by a time.
+    pub fn live(
+        seed: u64,
+        subscribers: u32,
+        start: DateTime<Utc>,
+        per_second: f64,
+        shaped: bool,
+    ) -> Self {
+        Self {
+            seed,
+            population: Population::new(seed, subscribers),
+            start_times: StartTimes::live(start.timestamp_millis(), per_second, shaped),
+            type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
+            status_cum: rng::cumulative(STATUS_WEIGHTS),
+        }
+    }
+
+    /// How many calls of a live generator are due before `t_ms` (0 for a backfill's generator's
+    /// window start); every call of index below it starts before `t_ms` (to the millisecond).
+    pub fn due_before(&self, t_ms: i64) -> u64 {
+        self.start_times.due_before(t_ms)
+    }
+
     /// Call number `index` of the run.
     pub fn record(&self, index: u64) -> CallRecord {
         let mut rng = rng::stream_rng(self.seed, index);
@@ -243,103 +271,6 @@ impl CallGenerator {
     }
 }
 
-/// Volume of each hour of the week (Monday 00:00–01:00 UTC first), in weight × hours.
-const WEEK_VOLUME: [f64; HOURS_PER_WEEK] = {
-    let mut v = [0.0; HOURS_PER_WEEK];
-    let mut k = 0;
-    while k < HOURS_PER_WEEK {
-        v[k] = WEEKDAY_WEIGHTS[k / 24] * HOUR_WEIGHTS[k % 24];
-        k += 1;
-    }
-    v
-};
-
-/// Volume from the start of the week to the start of each hour; the last entry is the week's.
-const WEEK_CUMULATIVE: [f64; HOURS_PER_WEEK + 1] = {
-    let mut c = [0.0; HOURS_PER_WEEK + 1];
-    let mut k = 0;
-    while k < HOURS_PER_WEEK {
-        c[k + 1] = c[k] + WEEK_VOLUME[k];
-        k += 1;
-    }
-    c
-};
-
-/// The start-time sampler: the inverse of the cumulative call volume over the window, stratified
-/// over the run.
-///
-/// The volume per millisecond is `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` of the UTC clock
-/// hour the millisecond falls in, which repeats every week. `G(t)`, the volume from the Monday
-/// 00:00 UTC at or before the window start up to `t`, is whole weeks times the week's volume plus a
-/// lookup in [`WEEK_CUMULATIVE`], so the window may start and end anywhere (partial hours count pro
-/// rata) and the sampler needs no table as long as the window: inverting is a binary search over
-/// the 168 hours of one week.
-#[derive(Debug, Clone)]
-struct StartTimes {
-    /// First millisecond of the window.
-    start_ms: i64,
-    /// Last millisecond of the window (the end is exclusive).
-    last_ms: i64,
-    /// Monday 00:00 UTC at or before `start_ms`, where `G` is 0.
-    anchor_ms: i64,
-    /// `G(start)`.
-    g_start: f64,
-    /// `G(end) - G(start)`, the window's volume.
-    g_span: f64,
-    /// Calls in the run, at least 1.
-    count: f64,
-}
-
-impl StartTimes {
-    fn new(params: CallParams, count: u32) -> Self {
-        let end_ms = params.end.timestamp_millis();
-        let start_ms = end_ms - i64::from(params.days.max(1)) * MS_PER_DAY;
-        let mut s = Self {
-            start_ms,
-            last_ms: end_ms - 1,
-            anchor_ms: start_ms - (start_ms - FIRST_MONDAY_MS).rem_euclid(MS_PER_WEEK),
-            g_start: 0.0,
-            g_span: 0.0,
-            count: f64::from(count.max(1)),
-        };
-        s.g_start = s.volume_to(start_ms);
-        s.g_span = s.volume_to(end_ms) - s.g_start;
-        s
-    }
-
-    /// `G(t)` for `t` at or after the anchor.
-    fn volume_to(&self, t: i64) -> f64 {
-        let offset = t - self.anchor_ms;
-        let weeks = offset.div_euclid(MS_PER_WEEK);
-        let in_week = offset.rem_euclid(MS_PER_WEEK);
-        let hour = (in_week / MS_PER_HOUR) as usize;
-        let in_hour = (in_week % MS_PER_HOUR) as f64 / MS_PER_HOUR as f64;
-        weeks as f64 * WEEK_CUMULATIVE[HOURS_PER_WEEK]
-            + WEEK_CUMULATIVE[hour]
-            + in_hour * WEEK_VOLUME[hour]
-    }
-
-    /// Start of call `index`, given `u` uniform in [0, 1) from the call's own stream:
-    /// `G⁻¹(G(start) + (index + u) / count × window volume)`, in whole milliseconds.
-    ///
-    /// Non-decreasing in `index + u`, hence in `index`: every step below is monotone, and each
-    /// result is clamped into its own hour, week and finally the window, so rounding can neither
-    /// reorder calls nor leave the window.
-    #[inline]
-    fn at(&self, index: u64, u: f64) -> i64 {
-        let share = ((index as f64 + u) / self.count).min(1.0);
-        let x = self.g_start + share * self.g_span;
-        let week_volume = WEEK_CUMULATIVE[HOURS_PER_WEEK];
-        let weeks = (x / week_volume).floor().max(0.0);
-        let in_week = (x - weeks * week_volume).clamp(0.0, week_volume);
-        let hour = WEEK_CUMULATIVE[1..HOURS_PER_WEEK].partition_point(|&c| c <= in_week);
-        let in_hour = ((in_week - WEEK_CUMULATIVE[hour]) / WEEK_VOLUME[hour]).clamp(0.0, 1.0);
-        let ms = ((in_hour * MS_PER_HOUR as f64) as i64).min(MS_PER_HOUR - 1);
-        let t = self.anchor_ms + weeks as i64 * MS_PER_WEEK + hour as i64 * MS_PER_HOUR + ms;
-        t.clamp(self.start_ms, self.last_ms)
-    }
-}
-
 /// Charge for a completed call: [`CONNECTION_FEE`] plus the type's rate per started minute,
 /// rounded to the cent. One function so the price list can be checked against literal cases.
 pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
@@ -372,6 +303,8 @@ fn uuid_v4(rng: &mut DocRng) -> String {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     id.hyphenated().encode_lower(&mut buf).to_owned()
 }
+
+mod times;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@
 
 mod bson;
 pub mod calls;
+pub mod live;
 pub mod params;
 pub mod points;
 pub mod population;

@@ -225,6 +225,7 @@ pub struct PointGenerator {
     series: Vec<Series>,
     host_names: Vec<String>,
     end_ms: i64,
+    /// Milliseconds from one tick to the next, backwards in time (negative for a live run).
     step_ms: i64,
     next: u64,
     /// The daily cycle's cosine at one timestamp: every series of a tick shares it.
@@ -261,6 +262,24 @@ impl PointGenerator {
             next: 0,
             cycle: (i64::MIN, 0.0),
         }
+    }
+
+    /// A generator of a live run's points: `params.end` is the first tick's time and tick `t` is
+    /// at `end + t × step`, forward in time; otherwise the same walk as a backfill's.
+    pub fn live(params: &PointParams, seed: u64) -> Self {
+        let mut g = Self::new(params, seed);
+        g.step_ms = -g.step_ms;
+        g
+    }
+
+    /// Points per tick: one per host and category.
+    pub fn series(&self) -> u64 {
+        self.series.len() as u64
+    }
+
+    /// Index of the point [`PointGenerator::next_point`] produces next.
+    pub fn position(&self) -> u64 {
+        self.next
     }
 
     /// The next point of the run.

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod idempotency;
 mod jobs;
 mod layers;
+mod live;
 mod ops;
 pub mod serve;
 mod stats;
@@ -28,6 +29,8 @@ pub use ops::{OPENAPI_YAML, served_spec};
 use crate::config::ServeSettings;
 use crate::error::ApiError;
 use crate::jobs::JobManager;
+use crate::live::feed::CallsFeed;
+use crate::live::{LiveManager, LiveSettings};
 use crate::pipeline::Tuning;
 use crate::stats::StatsReader;
 use crate::stats::feed::OverviewFeed;
@@ -50,6 +53,10 @@ pub struct AppState {
     pub stats: StatsReader,
     /// The overview pushed to `GET /stats/stream` clients.
     pub feed: Arc<OverviewFeed>,
+    /// Live runs.
+    pub live: LiveManager,
+    /// New calls pushed to `GET /calls/stream` clients.
+    pub calls_feed: Arc<CallsFeed>,
 }
 
 impl AppState {
@@ -65,7 +72,20 @@ impl AppState {
             chrono::TimeDelta::seconds(settings.clock_offset_secs),
         );
         let stats = StatsReader::new(store.clone(), settings.stats_max_concurrent as usize);
+        let calls_feed = CallsFeed::new(store.clone());
+        let live = LiveManager::new(
+            store.clone(),
+            tuning,
+            LiveSettings {
+                max_runs: settings.max_live_runs,
+                stale_after: Duration::from_secs(settings.live_stale_secs),
+                takeover_window: Duration::from_secs(settings.live_takeover_secs),
+            },
+            calls_feed.tap(),
+        );
         Self {
+            live,
+            calls_feed,
             feed: Arc::new(OverviewFeed::new(stats.clone())),
             stats,
             limiter: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
@@ -98,6 +118,12 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ),
         ("/stats/stream", Method::GET, get(stats::stream)),
         ("/stats/rebuild", Method::POST, post(stats::rebuild)),
+        ("/live", Method::POST, post(live::start)),
+        ("/live", Method::GET, get(live::list)),
+        ("/live/{id}", Method::GET, get(live::get)),
+        ("/live/{id}", Method::DELETE, delete(live::remove)),
+        ("/live/{id}/stop", Method::POST, post(live::stop)),
+        ("/calls/stream", Method::GET, get(live::calls_stream)),
         ("/jobs", Method::GET, get(jobs::list)),
         ("/jobs/{id}", Method::GET, get(jobs::get)),
         ("/jobs/{id}", Method::DELETE, delete(jobs::remove)),
@@ -119,7 +145,7 @@ pub fn routes() -> Vec<(&'static str, Method)> {
 /// would leave the client with a 503 advising a retry that writes everything again. A
 /// synchronous run is bounded by `ASYNC_THRESHOLD` instead, and a job answers once recorded.
 fn timed(path: &str) -> bool {
-    !path.starts_with("/generate/")
+    !path.starts_with("/generate/") && !path.ends_with("/stream")
 }
 
 /// The application's routes and layers.

@@ -44,16 +44,24 @@ pub async fn prometheus_metrics() -> impl IntoResponse {
 pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/yaml")],
-        served_spec(state.settings.max_count),
+        served_spec(
+            state.settings.max_count,
+            state.settings.live_max_calls_per_second,
+        ),
     )
 }
 
 /// [`OPENAPI_YAML`] with `max_count` as the maximum of every `count`.
-pub fn served_spec(max_count: u64) -> String {
-    OPENAPI_YAML.replace(
-        "count: { type: integer, minimum: 1, maximum: 100000000,",
-        &format!("count: {{ type: integer, minimum: 1, maximum: {max_count},"),
-    )
+pub fn served_spec(max_count: u64, max_live_rate: u32) -> String {
+    OPENAPI_YAML
+        .replace(
+            "count: { type: integer, minimum: 1, maximum: 100000000,",
+            &format!("count: {{ type: integer, minimum: 1, maximum: {max_count},"),
+        )
+        .replace(
+            "calls_per_second: { type: number, minimum: 0, maximum: 100000,",
+            &format!("calls_per_second: {{ type: number, minimum: 0, maximum: {max_live_rate},"),
+        )
 }
 
 /// The dashboard page (`src/http/page/index.html`): self-contained (no CDN, charts drawn as SVG by

@@ -244,7 +244,7 @@ pub async fn metrics_series(
 }
 
 /// Heartbeat comment interval of `GET /stats/stream`, so proxies keep the connection open.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// `GET /stats/stream`: the overview (as `GET /stats` without a range) as Server-Sent Events of type
 /// `overview`, at once and then whenever it changed, at most once a second; the event id is the

@@ -136,7 +136,7 @@ impl JobManager {
             .slots
             .clone()
             .try_acquire_owned()
-            .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs))?;
+            .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs, "background jobs"))?;
         if self.inner.shutdown.is_cancelled() {
             return Err(ApiError::Overloaded);
         }

@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// The database server's clock (`hello`'s `localTime`).
-    async fn db_time(&self) -> Result<bson::DateTime, DbError> {
+    pub(super) async fn db_time(&self) -> Result<bson::DateTime, DbError> {
         let reply = self.db.run_command(doc! { "hello": 1 }).await?;
         reply.get_datetime("localTime").copied().map_err(|e| {
             mongodb::error::Error::custom(format!("hello without localTime: {e}")).into()

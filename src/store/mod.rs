@@ -3,14 +3,16 @@
 //!
 //! Rooms: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
 //! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
-//! raw documents), [`jobs`] (job record queries), [`idempotency`] (idempotency keys and their
+//! raw documents), [`jobs`] (job record queries), [`live`] (live run records), [`watch`] (change streams), [`idempotency`] (idempotency keys and their
 //! answers).
 
 pub mod idempotency;
 pub mod jobs;
+pub mod live;
 pub mod rollup;
 pub mod schema;
 pub mod stats;
+pub mod watch;
 pub mod write;
 
 use std::future::Future;

@@ -111,7 +111,7 @@ async fn stats(app: &TestApp, query: &str) -> Value {
 
 /// The rollup-backed overview equals the raw documents, figure by figure, and equals the
 /// service's own scanning answer (`source=raw`).
-async fn assert_exact(app: &TestApp) {
+pub async fn assert_exact(app: &TestApp) {
     let rolled = stats(app, "").await;
     let calls = raw_calls(app, doc! {}).await;
     let by_status = rolled["calls"]["by_status"].as_array().unwrap();

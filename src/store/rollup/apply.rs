@@ -10,7 +10,7 @@ use super::{
     Cell, CellKey, Cells, DocCells, HOUR_MS, Resolution, cell_path, coarsen, doc_id, fine_ms,
     marginals,
 };
-use crate::generate::Kind;
+use crate::generate::{Kind, RunId};
 use crate::store::{DbError, Store};
 
 /// The update adding `cells` (all of one rollup document) under `token`.
@@ -115,9 +115,88 @@ impl Store {
         let hours = coarsen(&fine, HOUR_MS);
         // One after the other: a batch holds one pooled connection, so status reads are not
         // starved by rollup traffic.
-        self.apply_at(kind, Resolution::Hour, token, &hours).await?;
-        self.apply_at(kind, Resolution::Fine, token, &fine).await?;
+        self.apply_at(kind, Resolution::Hour, token, &hours, false)
+            .await?;
+        self.apply_at(kind, Resolution::Fine, token, &fine, false)
+            .await?;
         self.bump_version(kind).await
+    }
+
+    /// [`Store::apply_rollup`] for a live run's small, frequent batches: fine cells too are added
+    /// by guarded updates (a batch of a second touches one or two fine slots, and a contribution
+    /// document per second would make an hour's fine read 3,600 documents). Returns the rollup
+    /// documents it touched, whose tokens [`Store::prune_live_tokens`] later forgets.
+    pub async fn apply_live_rollup(
+        &self,
+        kind: Kind,
+        token: ObjectId,
+        cells: &Cells,
+    ) -> Result<Vec<(Resolution, Document)>, DbError> {
+        let fine = marginals(kind, coarsen(cells, fine_ms(kind)));
+        let hours = coarsen(&fine, HOUR_MS);
+        let mut touched = Vec::new();
+        for (res, cells) in [(Resolution::Hour, &hours), (Resolution::Fine, &fine)] {
+            self.apply_at(kind, res, token, cells, true).await?;
+            let mut ids: Vec<Document> = cells.keys().map(|k| doc_id(kind, res, k)).collect();
+            ids.dedup();
+            touched.extend(ids.into_iter().map(|id| (res, id)));
+        }
+        self.bump_version(kind).await?;
+        Ok(touched)
+    }
+
+    /// Forgets the tokens in `[first, last]` from the rollup documents `touched` (a live run's
+    /// batches that can no longer be written again), so their `applied` lists stay short.
+    pub async fn prune_live_tokens(
+        &self,
+        kind: Kind,
+        touched: &[(Resolution, Document)],
+        first: ObjectId,
+        last: ObjectId,
+    ) -> Result<(), DbError> {
+        let range = doc! { "$gte": first, "$lte": last };
+        for res in Resolution::ALL {
+            let ids: Vec<&Document> = touched
+                .iter()
+                .filter(|(r, _)| *r == res)
+                .map(|(_, id)| id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            self.rollup(kind, res)
+                .update_many(
+                    doc! { "_id": { "$in": ids } },
+                    doc! { "$pull": { "applied": range.clone() } },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets every token of a stopped live run's first `count` documents of `kind`, in both
+    /// resolutions (a live run keeps fine cells by guarded updates too).
+    pub async fn prune_live_run(&self, kind: Kind, run: RunId, count: u64) -> Result<(), DbError> {
+        let Ok(count) = u32::try_from(count) else {
+            return Ok(());
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        let (first, last) = run.id_range(count);
+        let range = doc! {
+            "$gte": ObjectId::from_bytes(first),
+            "$lte": ObjectId::from_bytes(last),
+        };
+        for res in Resolution::ALL {
+            self.rollup(kind, res)
+                .update_many(
+                    doc! { "applied": { "$elemMatch": range.clone() } },
+                    doc! { "$pull": { "applied": range.clone() } },
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn apply_at(
@@ -126,6 +205,7 @@ impl Store {
         res: Resolution,
         token: ObjectId,
         cells: &Cells,
+        guarded: bool,
     ) -> Result<(), DbError> {
         if cells.is_empty() {
             return Ok(());
@@ -140,7 +220,7 @@ impl Store {
                 .1
                 .push((key, cell));
         }
-        if res == Resolution::Fine {
+        if res == Resolution::Fine && !guarded {
             let docs = by_doc
                 .into_values()
                 .map(|(id, cells)| contribution(kind, &id, &cells, token))

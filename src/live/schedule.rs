@@ -1,0 +1,180 @@
+//! A live run's schedule: which documents belong to which second (tick), as a function of the
+//! record alone, and the batches of a tick.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bson::{Document, RawDocumentBuf, oid::ObjectId};
+use chrono::{DateTime, Utc};
+
+use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
+use crate::store::live::LiveRecord;
+use crate::store::rollup::{BatchRollup, Resolution};
+use crate::store::{DbError, RetryPolicy, Store, until_answered};
+
+/// One tick: the granularity of a live run's batches and checkpoints.
+pub const TICK_MS: i64 = 1000;
+
+/// The generators of a run, positioned at a tick.
+pub struct Schedule {
+    run: RunId,
+    start_ms: i64,
+    calls: Option<CallGenerator>,
+    points: Option<Box<PointGenerator>>,
+    step_ms: i64,
+}
+
+impl Schedule {
+    /// The schedule of `record` (its parameters were checked when it was created).
+    pub fn new(record: &LiveRecord) -> Self {
+        let start = record.start.to_chrono();
+        let seed = record.seed as u64;
+        let calls = (record.calls_per_second > 0.0).then(|| {
+            CallGenerator::live(
+                seed,
+                record.subscribers as u32,
+                start,
+                record.calls_per_second,
+                record.shaped,
+            )
+        });
+        let categories = Category::parse_list(&record.categories).unwrap_or_default();
+        let points = (record.step_seconds > 0 && !categories.is_empty()).then(|| {
+            Box::new(PointGenerator::live(
+                &PointParams {
+                    end: start,
+                    step_seconds: record.step_seconds as u32,
+                    categories,
+                    hosts: record.hosts as u32,
+                },
+                seed,
+            ))
+        });
+        Self {
+            run: record.run_id(),
+            start_ms: start.timestamp_millis(),
+            calls,
+            points,
+            step_ms: record.step_seconds.max(1) * 1000,
+        }
+    }
+
+    /// Calls due before the end of tick `k - 1`, i.e. before `start + k` seconds.
+    pub fn calls_due(&self, k: i64) -> u64 {
+        let t = self.start_ms + k * TICK_MS;
+        self.calls.as_ref().map_or(0, |c| c.due_before(t))
+    }
+
+    /// Metric points due before `start + k` seconds: every series reports at `start + m × step`.
+    pub fn points_due(&self, k: i64) -> u64 {
+        let Some(p) = &self.points else { return 0 };
+        let elapsed = k * TICK_MS;
+        if elapsed <= 0 {
+            return 0;
+        }
+        (elapsed as u64).div_ceil(self.step_ms as u64) * p.series()
+    }
+
+    /// When tick `k` is over, and its documents may be written (none of them is in the future).
+    pub fn tick_end(&self, k: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.start_ms + (k + 1) * TICK_MS).unwrap_or_default()
+    }
+
+    /// The batches of tick `k`: calls then points, each at most `batch_size` documents. Fails
+    /// when the run has used up its `_id` range (2³² documents of a kind).
+    pub fn batches(&mut self, k: i64, batch_size: usize) -> Result<Vec<Batch>, String> {
+        let mut out = Vec::new();
+        let (from, to) = (self.calls_due(k), self.calls_due(k + 1));
+        if let Some(calls) = &self.calls {
+            let to = index(to)?;
+            let mut i = index(from)?;
+            while i < to {
+                let end = to.min(i.saturating_add(batch_size as u32));
+                let docs = (i..end).map(|n| calls.document(self.run, n)).collect();
+                out.push(Batch::new(Kind::Calls, self.run, i, docs));
+                i = end;
+            }
+        }
+        let (from, to) = (self.points_due(k), self.points_due(k + 1));
+        if let Some(points) = &mut self.points {
+            let to = index(to)?;
+            // A resumed run walks its series up to the checkpoint: the walk is sequential.
+            while points.position() < from {
+                points.next_point();
+            }
+            let mut i = index(from)?;
+            while i < to {
+                let end = to.min(i.saturating_add(batch_size as u32));
+                let docs = (i..end)
+                    .map(|n| points.next_document(self.run, n))
+                    .collect();
+                out.push(Batch::new(Kind::Metrics, self.run, i, docs));
+                i = end;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn index(n: u64) -> Result<u32, String> {
+    u32::try_from(n).map_err(|_| "the run used up its 2^32 document ids; start a new one".into())
+}
+
+/// One batch of a tick, with its rollup contribution and token.
+pub struct Batch {
+    /// Collection written.
+    pub kind: Kind,
+    token: ObjectId,
+    docs: Vec<RawDocumentBuf>,
+    rollup: BatchRollup,
+}
+
+impl Batch {
+    fn new(kind: Kind, run: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
+        let mut rollup = BatchRollup::new(kind, docs.len());
+        for d in &docs {
+            rollup.push(d);
+        }
+        Self {
+            kind,
+            token: ObjectId::from_bytes(run.object_id(first)),
+            docs,
+            rollup,
+        }
+    }
+
+    /// The batch's documents (the `/calls/stream` fallback publishes them once written).
+    pub fn docs(&self) -> &[RawDocumentBuf] {
+        &self.docs
+    }
+
+    /// Inserts the batch (documents already there count as written) and adds it to the rollups,
+    /// retrying through outages (and saying so in `trouble`); returns the rollup documents
+    /// touched.
+    pub(super) async fn write(
+        &self,
+        store: &Store,
+        policy: &RetryPolicy,
+        trouble: &AtomicBool,
+    ) -> Result<Vec<(Resolution, Document)>, DbError> {
+        let seen = |r: Result<(), DbError>| {
+            if r.is_err() {
+                trouble.store(true, Ordering::Relaxed);
+            }
+            r
+        };
+        until_answered("writing a live batch", policy, || async {
+            let outcome = store.insert_batch(self.kind, self.docs.clone()).await;
+            seen(outcome.error.map_or(Ok(()), Err))
+        })
+        .await?;
+        let cells = self.rollup.cells(|_| true);
+        until_answered("adding a live batch to the rollups", policy, || async {
+            let applied = store.apply_live_rollup(self.kind, self.token, &cells).await;
+            if applied.is_err() {
+                trouble.store(true, Ordering::Relaxed);
+            }
+            applied
+        })
+        .await
+    }
+}

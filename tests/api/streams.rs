@@ -1,0 +1,145 @@
+//! `GET /calls/stream`: new calls pushed as Server-Sent Events, from a change stream (resumable
+//! with `Last-Event-ID`) or, on a standalone server, from this replica's own live writes.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, mongo_uri, spawn_app_with};
+use crate::live::start_live;
+use crate::processes::PrivateServer;
+
+/// One SSE event: type, id, data.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: String,
+    pub data: String,
+}
+
+/// A connected SSE client.
+pub struct SseClient {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl SseClient {
+    /// Connects to `path`, with `Last-Event-ID` when given.
+    pub async fn connect(app: &TestApp, path: &str, last_event_id: Option<&str>) -> Self {
+        let mut req = app.http.get(format!("{}{path}", app.address));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        Self {
+            body: res.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), within 20 s.
+    pub async fn next(&mut self) -> SseEvent {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                if let Some(end) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..end + 2).collect();
+                    let mut e = SseEvent {
+                        event: "message".into(),
+                        id: String::new(),
+                        data: String::new(),
+                    };
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event: ") {
+                            e.event = v.into();
+                        } else if let Some(v) = line.strip_prefix("id: ") {
+                            e.id = v.into();
+                        } else if let Some(v) = line.strip_prefix("data: ") {
+                            e.data.push_str(v);
+                        }
+                    }
+                    if !e.data.is_empty() {
+                        return e;
+                    }
+                    continue;
+                }
+                let chunk = self.body.next().await.expect("the stream ended").unwrap();
+                self.buf.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .expect("an event within 20 s")
+    }
+
+    /// The next `call` event's id and record.
+    pub async fn next_call(&mut self) -> (String, Value) {
+        loop {
+            let e = self.next().await;
+            if e.event == "call" {
+                return (e.id, serde_json::from_str(&e.data).unwrap());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_calls_are_pushed_and_a_reconnect_resumes_after_the_last_event() {
+    let mut app = spawn_app_with(&mongo_uri(), |_, _| {}).await;
+    let mut client = SseClient::connect(&app, "/calls/stream", None).await;
+    let id = start_live(&app, &json!({ "calls_per_second": 20, "step_seconds": 0 })).await;
+    let mut calls = Vec::new();
+    for _ in 0..6 {
+        calls.push(client.next_call().await);
+    }
+    for (_, call) in &calls {
+        for field in [
+            "id",
+            "call_id",
+            "caller",
+            "callee",
+            "status",
+            "start_time",
+            "inserted_at",
+        ] {
+            assert!(call.get(field).is_some(), "{field} in {call}");
+        }
+    }
+    // Resuming after the third event starts at the fourth.
+    let mut resumed = SseClient::connect(&app, "/calls/stream", Some(&calls[2].0)).await;
+    let (_, fourth) = resumed.next_call().await;
+    assert_eq!(fourth["call_id"], calls[3].1["call_id"]);
+    let (_, fifth) = resumed.next_call().await;
+    assert_eq!(fifth["call_id"], calls[4].1["call_id"]);
+    // Streams end at shutdown instead of holding it up.
+    app.post(&format!("/live/{id}/stop"), &json!({})).await;
+    let started = std::time::Instant::now();
+    app.shutdown().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn without_change_streams_the_stream_carries_this_replicas_live_calls() {
+    let server = PrivateServer::start_standalone();
+    let app = spawn_app_with(&server.uri(), |_, _| {}).await;
+    let mut client = SseClient::connect(&app, "/calls/stream", None).await;
+    let id = start_live(&app, &json!({ "calls_per_second": 20, "step_seconds": 0 })).await;
+    let (first_id, first) = client.next_call().await;
+    assert_eq!(first_id, first["id"].as_str().unwrap(), "{first}");
+    let mut resumed = SseClient::connect(&app, "/calls/stream", Some(&first_id)).await;
+    let e = resumed.next().await;
+    assert_eq!(e.event, "reset", "{e:?}");
+    let (_, next) = resumed.next_call().await;
+    assert!(next["call_id"].is_string());
+    app.post(&format!("/live/{id}/stop"), &json!({})).await;
+}
