@@ -6,7 +6,6 @@
 //!
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bson::RawDocumentBuf;
@@ -20,6 +19,9 @@ use linq_datagen::pipeline::RunSpec;
 use linq_datagen::store::Store;
 use mongodb::Client;
 use serde_json::{Value, json};
+
+mod common;
+use common::{Service, env_or, percentile};
 
 fn call_spec(count: u32) -> RunSpec {
     RunSpec {
@@ -155,57 +157,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-struct Service {
-    child: Child,
-    base: String,
-}
-
-impl Service {
-    fn start(uri: &str, db: &str, batch_size: usize, inflight: usize) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = std::env::var("BENCH_SERVICE_BIN")
-            .unwrap_or_else(|_| "target/release/linq-datagen".into());
-        let child = Command::new(bin)
-            .arg("serve")
-            .env("MONGO_URI", uri)
-            .env("MONGO_DB", db)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("BATCH_SIZE", batch_size.to_string())
-            .env("INFLIGHT_BATCHES", inflight.to_string())
-            .env("LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("service binary runs (build it with cargo build --release)");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// (c) One job over HTTP: returns (docs/s from request to done, seconds until 100,000 documents
 /// were queryable).
 async fn end_to_end(
@@ -288,23 +239,6 @@ async fn end_to_end(
         .await;
     }
     (count as f64 / started.elapsed().as_secs_f64(), first_100k)
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Percentile `p` (0–100) of `xs`, in the units of `xs`.
-fn percentile(xs: &mut [f64], p: f64) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    let i = ((p / 100.0) * (xs.len() - 1) as f64).round() as usize;
-    xs[i]
 }
 
 /// CPU seconds process `pid` has used (user + system), from `/proc`.

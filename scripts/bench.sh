@@ -6,6 +6,10 @@
 #   BENCH_BIG_SCATTERED  0 skips the large scattered-order ceiling (the slowest part, ~15 min)
 #   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
+#   `scripts/bench.sh live` runs benches/live.rs instead (live rate accuracy, /calls/stream latency
+#   with 100 clients, memory with 1,000 idle SSE clients): BENCH_LIVE_RATES (1,100,10000,1000000),
+#   BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100), BENCH_SSE_SECS (30), BENCH_IDLE_CLIENTS (1000),
+#   BENCH_IDLE_SECS (60)
 #   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,
 #                        50 % of (RAM - 1 GB), as a production server would have (tests use 512M)
 set -euo pipefail
@@ -21,4 +25,10 @@ pid="$(scripts/mongodb.sh start "$data" "$port")"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 
 cargo build --release --quiet --bin linq-datagen
-BENCH_SERVER_PID="$pid" BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench throughput
+bench="throughput"
+if [ "${1:-}" = "live" ]; then
+  bench="live"
+  # A thousand idle clients hold a thousand sockets on each side.
+  ulimit -n 65536 2>/dev/null || true
+fi
+BENCH_SERVER_PID="$pid" BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench "$bench"

@@ -84,16 +84,26 @@ fn compose_wires_mongo_health_and_profiles() {
         health.contains("mongosh") && health.contains("ping"),
         "{health}"
     );
+    // A one-node replica set, initiated by the health check and healthy once primary.
+    let command = format!("{:?}", s["mongo"]["command"]);
+    assert!(
+        command.contains("--replSet") && command.contains("rs0"),
+        "{command}"
+    );
+    assert!(
+        health.contains("rs.initiate") && health.contains("isWritablePrimary"),
+        "{health}"
+    );
     assert!(!s["mongo"]["volumes"].as_sequence().unwrap().is_empty());
-    for svc in ["service", "seed"] {
+    for svc in ["service", "seed", "live"] {
         assert_eq!(
             s[svc]["depends_on"]["mongo"]["condition"], "service_healthy",
             "{svc}"
         );
         let uri = s[svc]["environment"]["MONGO_URI"].as_str().unwrap();
         assert_eq!(
-            uri, "mongodb://mongo:27017",
-            "{svc} reaches mongo by its service name"
+            uri, "mongodb://mongo:27017/?replicaSet=rs0",
+            "{svc} reaches mongo by its service name, as a replica set"
         );
     }
     assert_eq!(s["seed"]["profiles"][0], "seed");
@@ -123,6 +133,13 @@ fn compose_commands_are_real_subcommands() {
         found += 1;
     }
     assert_eq!(found, 2);
+    let live: Vec<&str> = compose["services"]["live"]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    parses(&live).unwrap_or_else(|e| panic!("{live:?}: {e}"));
 }
 
 /// The JSON-array arguments of the Dockerfile instruction `name` (ENTRYPOINT, CMD, HEALTHCHECK).

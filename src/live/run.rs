@@ -37,24 +37,40 @@ pub const REWRITE_TICKS: i64 = 30;
 /// Rollup documents touched, per collection kind.
 pub type TouchedDocs = Vec<(Kind, Resolution, Document)>;
 
-/// Writes the batches of one tick, a few at once; returns the rollup documents they touched.
+/// Called with every call batch once it is written.
+pub type OnCalls<'a> = &'a (dyn Fn(&[RawDocumentBuf]) + Send + Sync);
+
+/// Writes the batches of tick `k`, a few at once, each generated when a slot frees (memory holds
+/// at most `inflight` batches whatever the rate); returns the rollup documents they touched.
 pub async fn write_tick(
     store: &Store,
-    batches: &[Batch],
+    schedule: &mut Schedule,
+    k: i64,
     tuning: Tuning,
     policy: &RetryPolicy,
     trouble: &AtomicBool,
-) -> Result<TouchedDocs, DbError> {
+    on_calls: Option<OnCalls<'_>>,
+) -> Result<TouchedDocs, String> {
+    let plan = schedule.plan(k, tuning.batch_size.max(1))?;
     let mut pending = futures::stream::FuturesUnordered::new();
-    let mut queue = batches.iter();
+    let mut queue = plan.into_iter();
     let mut touched = Vec::new();
     loop {
         while pending.len() < tuning.inflight.max(1) {
-            let Some(b) = queue.next() else { break };
-            pending.push(write_one(store, b, policy, trouble));
+            let Some((kind, first, end)) = queue.next() else {
+                break;
+            };
+            let batch = schedule.make(kind, first, end);
+            pending.push(write_one(store, batch, policy, trouble));
         }
         match pending.next().await {
-            Some(t) => touched.extend(t?),
+            Some(Ok((t, batch))) => {
+                touched.extend(t);
+                if let (Some(tap), Kind::Calls) = (on_calls, batch.kind) {
+                    tap(batch.docs());
+                }
+            }
+            Some(Err(e)) => return Err(e.to_string()),
             None => break,
         }
     }
@@ -63,12 +79,13 @@ pub async fn write_tick(
 
 async fn write_one(
     store: &Store,
-    b: &Batch,
+    b: Batch,
     policy: &RetryPolicy,
     trouble: &AtomicBool,
-) -> Result<TouchedDocs, DbError> {
+) -> Result<(TouchedDocs, Batch), DbError> {
     let docs = b.write(store, policy, trouble).await?;
-    Ok(docs.into_iter().map(|(r, d)| (b.kind, r, d)).collect())
+    let touched = docs.into_iter().map(|(r, d)| (b.kind, r, d)).collect();
+    Ok((touched, b))
 }
 
 /// Rollup documents a run touched since its tokens were last pruned.
@@ -205,42 +222,44 @@ impl Driver<'_> {
                     continue;
                 }
             }
-            let batches = match schedule.batches(k, self.tuning.batch_size.max(1)) {
-                Ok(b) => b,
-                Err(e) => return Ended::Failed(e, at),
-            };
-            let write = async {
-                let mut t = write_tick(self.store, &batches, self.tuning, &policy, &trouble)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if trouble.swap(false, Ordering::Relaxed) {
-                    rewrite_from = Some(k + 1 - REWRITE_TICKS);
-                }
-                if let Some(from) = rewrite_from.take() {
-                    t.extend(self.rewrite(record, from, k + 1, &policy, &trouble).await?);
-                }
-                Ok::<_, String>(t)
-            };
-            tokio::pin!(write);
-            let written = tokio::select! {
-                w = &mut write => w,
-                h = self.halted() => {
-                    match tokio::time::timeout(STOP_WAIT, &mut write).await {
-                        Ok(w) => { halting = Some(h); w }
-                        // The next owner rewrites the tick from the checkpoint.
-                        Err(_) if h == Halt::Release => return Ended::Released,
-                        Err(_) => return Ended::Failed(
-                            "stopped while the database did not answer: the second being written \
-                             may be partly in the database".into(), at),
+            let written = {
+                let write = async {
+                    let mut t = write_tick(
+                        self.store,
+                        &mut schedule,
+                        k,
+                        self.tuning,
+                        &policy,
+                        &trouble,
+                        Some(self.on_calls),
+                    )
+                    .await?;
+                    if trouble.swap(false, Ordering::Relaxed) {
+                        rewrite_from = Some(k + 1 - REWRITE_TICKS);
+                    }
+                    if let Some(from) = rewrite_from.take() {
+                        t.extend(self.rewrite(record, from, k + 1, &policy, &trouble).await?);
+                    }
+                    Ok::<_, String>(t)
+                };
+                tokio::pin!(write);
+                tokio::select! {
+                    w = &mut write => w,
+                    h = self.halted() => {
+                        match tokio::time::timeout(STOP_WAIT, &mut write).await {
+                            Ok(w) => { halting = Some(h); w }
+                            // The next owner rewrites the tick from the checkpoint.
+                            Err(_) if h == Halt::Release => return Ended::Released,
+                            Err(_) => return Ended::Failed(
+                                "stopped while the database did not answer: the second being written \
+                                 may be partly in the database".into(), at),
+                        }
                     }
                 }
             };
             match written {
                 Ok(t) => touched.add(t),
                 Err(e) => return Ended::Failed(e, at),
-            }
-            for b in batches.iter().filter(|b| b.kind == Kind::Calls) {
-                (self.on_calls)(b.docs());
             }
             at = Checkpoint {
                 tick: k + 1,
@@ -284,9 +303,16 @@ impl Driver<'_> {
         let mut schedule = Schedule::new(record);
         let mut touched = Vec::new();
         for k in from.max(0)..to {
-            let batches = schedule.batches(k, self.tuning.batch_size.max(1))?;
-            let t = write_tick(self.store, &batches, self.tuning, policy, trouble).await;
-            touched.extend(t.map_err(|e| e.to_string())?);
+            let t = write_tick(
+                self.store,
+                &mut schedule,
+                k,
+                self.tuning,
+                policy,
+                trouble,
+                None,
+            );
+            touched.extend(t.await?);
         }
         Ok(touched)
     }

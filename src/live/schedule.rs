@@ -79,39 +79,44 @@ impl Schedule {
         DateTime::from_timestamp_millis(self.start_ms + (k + 1) * TICK_MS).unwrap_or_default()
     }
 
-    /// The batches of tick `k`: calls then points, each at most `batch_size` documents. Fails
-    /// when the run has used up its `_id` range (2³² documents of a kind).
-    pub fn batches(&mut self, k: i64, batch_size: usize) -> Result<Vec<Batch>, String> {
+    /// The batches of tick `k` as `_id` index ranges, calls then points, each at most
+    /// `batch_size` documents. Fails when the run has used up its `_id` range (2³² documents of a
+    /// kind).
+    pub fn plan(&self, k: i64, batch_size: usize) -> Result<Vec<(Kind, u32, u32)>, String> {
         let mut out = Vec::new();
-        let (from, to) = (self.calls_due(k), self.calls_due(k + 1));
-        if let Some(calls) = &self.calls {
-            let to = index(to)?;
-            let mut i = index(from)?;
+        let ranges = [
+            (Kind::Calls, self.calls_due(k), self.calls_due(k + 1)),
+            (Kind::Metrics, self.points_due(k), self.points_due(k + 1)),
+        ];
+        for (kind, from, to) in ranges {
+            let (mut i, to) = (index(from)?, index(to)?);
             while i < to {
                 let end = to.min(i.saturating_add(batch_size as u32));
-                let docs = (i..end).map(|n| calls.document(self.run, n)).collect();
-                out.push(Batch::new(Kind::Calls, self.run, i, docs));
-                i = end;
-            }
-        }
-        let (from, to) = (self.points_due(k), self.points_due(k + 1));
-        if let Some(points) = &mut self.points {
-            let to = index(to)?;
-            // A resumed run walks its series up to the checkpoint: the walk is sequential.
-            while points.position() < from {
-                points.next_point();
-            }
-            let mut i = index(from)?;
-            while i < to {
-                let end = to.min(i.saturating_add(batch_size as u32));
-                let docs = (i..end)
-                    .map(|n| points.next_document(self.run, n))
-                    .collect();
-                out.push(Batch::new(Kind::Metrics, self.run, i, docs));
+                out.push((kind, i, end));
                 i = end;
             }
         }
         Ok(out)
+    }
+
+    /// The batch of documents `first..end` of `kind`; metric batches must be made in order (the
+    /// walk is sequential: a resumed run walks its series up to `first` first).
+    pub fn make(&mut self, kind: Kind, first: u32, end: u32) -> Batch {
+        let docs = match (kind, &self.calls, &mut self.points) {
+            (Kind::Calls, Some(calls), _) => {
+                (first..end).map(|n| calls.document(self.run, n)).collect()
+            }
+            (Kind::Metrics, _, Some(points)) => {
+                while points.position() < u64::from(first) {
+                    points.next_point();
+                }
+                (first..end)
+                    .map(|n| points.next_document(self.run, n))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Batch::new(kind, self.run, first, docs)
     }
 }
 

@@ -249,6 +249,75 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
     })
     .await;
 
+    // A live run started from the page shows in the runs table, its calls arrive in the latest
+    // calls list, and its stop button stops it.
+    browser
+        .eval(
+            "(() => { const f = document.querySelector('#live-form'); \
+               f.calls_per_second.value = 10; f.step_seconds.value = 5; \
+               f.requestSubmit(); return true; })()",
+        )
+        .await;
+    let row = browser
+        .wait_for(
+            "document.querySelector('tr[data-live]')?.dataset.live",
+            "the live run in the runs table",
+        )
+        .await;
+    let live = row.as_str().unwrap().to_owned();
+    let run: Value = app
+        .get(&format!("/live/{live}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(run["start"].as_str().unwrap()).unwrap();
+    // The newest call in the list is one of the live run's (the job above wrote older ones).
+    crate::helpers::wait_until(
+        Duration::from_secs(30),
+        "a live call in the list",
+        async || {
+            let Ok(first) = browser
+                .try_eval("document.querySelector('#latest-calls li')?.dataset.call")
+                .await
+            else {
+                return false;
+            };
+            let Some(call_id) = first.as_str() else {
+                return false;
+            };
+            let found = app
+                .db
+                .collection::<bson::Document>("calls")
+                .find_one(bson::doc! { "call_id": call_id })
+                .await
+                .unwrap();
+            found.is_some_and(|c| {
+                c.get_datetime("start_time").unwrap().timestamp_millis() >= start.timestamp_millis()
+            })
+        },
+    )
+    .await;
+    let button = format!("document.querySelector('tr[data-live=\"{live}\"] button.stop')");
+    browser
+        .wait_for(&format!("{button} !== null"), "a live stop button")
+        .await;
+    browser.eval(&format!("{button}.click(), true")).await;
+    crate::helpers::wait_until(
+        Duration::from_secs(20),
+        "the live run to stop",
+        async || {
+            let r: Value = app
+                .get(&format!("/live/{live}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            r["state"] == "stopped"
+        },
+    )
+    .await;
+
     if let Ok(path) = std::env::var("PAGE_SCREENSHOT") {
         let shot = browser
             .call("Page.captureScreenshot", json!({ "format": "png" }))
