@@ -7,7 +7,7 @@
 #   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
 #   `scripts/bench.sh live` runs benches/live.rs instead (live rate accuracy, /calls/stream latency
-#   with 100 clients, memory with 1,000 idle SSE clients): BENCH_LIVE_RATES (1,100,10000,1000000),
+#   with 100 clients, memory with 1,000 idle SSE clients): BENCH_LIVE_RATES (1,100,10000,100000),
 #   BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100), BENCH_SSE_SECS (30), BENCH_IDLE_CLIENTS (1000),
 #   BENCH_IDLE_SECS (60)
 #   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,

@@ -124,6 +124,7 @@ impl LiveManager {
             takeovers: 0,
             stop_requested: false,
             last_error: None,
+            batch_size: self.inner.tuning.batch_size.max(1) as i64,
         };
         self.inner.store.insert_live(&record).await?;
         self.launch(record.clone(), permit);

@@ -51,7 +51,7 @@ pub async fn write_tick(
     trouble: &AtomicBool,
     on_calls: Option<OnCalls<'_>>,
 ) -> Result<TouchedDocs, String> {
-    let plan = schedule.plan(k, tuning.batch_size.max(1))?;
+    let plan = schedule.plan(k)?;
     let mut pending = futures::stream::FuturesUnordered::new();
     let mut queue = plan.into_iter();
     let mut touched = Vec::new();
@@ -159,8 +159,9 @@ enum Halt {
     Release,
 }
 
-/// How long a stop waits for the tick being written to complete, so the final counts are exact.
-pub const STOP_WAIT: Duration = Duration::from_secs(5);
+/// How long a stop (or a hand-back) lets the second being written complete, so the final counts
+/// are exact; past it, or at the first database error, the run ends where it is.
+pub const HALT_PATIENCE: Duration = Duration::from_secs(60);
 
 /// What a driver needs besides the record.
 pub struct Driver<'a> {
@@ -243,20 +244,47 @@ impl Driver<'_> {
                     Ok::<_, String>(t)
                 };
                 tokio::pin!(write);
-                tokio::select! {
-                    w = &mut write => w,
-                    h = self.halted() => {
-                        match tokio::time::timeout(STOP_WAIT, &mut write).await {
-                            Ok(w) => { halting = Some(h); w }
-                            // The next owner rewrites the tick from the checkpoint.
-                            Err(_) if h == Halt::Release => return Ended::Released,
-                            Err(_) => return Ended::Failed(
-                                "stopped while the database did not answer: the second being written \
-                                 may be partly in the database".into(), at),
+                let mut beat = tokio::time::interval(Duration::from_secs(1));
+                beat.tick().await;
+                let mut deadline: Option<Instant> = None;
+                loop {
+                    tokio::select! {
+                        w = &mut write => break w,
+                        h = self.halted(), if halting.is_none() => {
+                            // No more retries: a database that answers lets the second
+                            // complete (so the record matches the database); an error ends it.
+                            halting = Some(h);
+                            halt.cancel();
+                            deadline = Some(Instant::now() + HALT_PATIENCE);
+                        }
+                        _ = beat.tick() => {
+                            if deadline.is_some_and(|d| Instant::now() > d) {
+                                if halting == Some(Halt::Release) {
+                                    return Ended::Released;
+                                }
+                                return Ended::Failed(
+                                    "stopped while the database was not answering: the second \
+                                     being written may be partly in the database".into(), at);
+                            }
+                            // A long second (a rate above the database's ceiling) still beats.
+                            let beat = self.store.live_checkpoint(&record.id, self.owner, at, None);
+                            match beat.await {
+                                Ok(None) => return Ended::Lost,
+                                Ok(Some(true)) if halting.is_none() => {
+                                    halting = Some(Halt::Stop);
+                                    halt.cancel();
+                                    deadline = Some(Instant::now() + HALT_PATIENCE);
+                                }
+                                _ => {}
+                            }
                         }
                     }
                 }
             };
+            // Handed back part-way: the next owner rewrites the second from the checkpoint.
+            if written.is_err() && halting == Some(Halt::Release) {
+                return Ended::Released;
+            }
             match written {
                 Ok(t) => touched.add(t),
                 Err(e) => return Ended::Failed(e, at),
@@ -327,7 +355,7 @@ impl Driver<'_> {
 
     /// Writes the final checkpoint of a run that stops or is handed back.
     async fn finish(&self, record: &LiveRecord, at: Checkpoint, halt: Halt) -> Ended {
-        let policy = RetryPolicy::for_up_to(STOP_WAIT);
+        let policy = RetryPolicy::for_up_to(Duration::from_secs(5));
         let saved = until_answered("final live checkpoint", &policy, || {
             self.store.live_checkpoint(&record.id, self.owner, at, None)
         })

@@ -21,6 +21,9 @@ pub struct Schedule {
     calls: Option<CallGenerator>,
     points: Option<Box<PointGenerator>>,
     step_ms: i64,
+    /// Documents per batch, from the record: every replica cuts a second into the same batches,
+    /// so a resumed run's rollup tokens are the ones already applied.
+    batch_size: usize,
 }
 
 impl Schedule {
@@ -55,6 +58,7 @@ impl Schedule {
             calls,
             points,
             step_ms: record.step_seconds.max(1) * 1000,
+            batch_size: record.batch_size.max(1) as usize,
         }
     }
 
@@ -80,9 +84,10 @@ impl Schedule {
     }
 
     /// The batches of tick `k` as `_id` index ranges, calls then points, each at most
-    /// `batch_size` documents. Fails when the run has used up its `_id` range (2³² documents of a
+    /// the run's batch size. Fails when the run has used up its `_id` range (2³² documents of a
     /// kind).
-    pub fn plan(&self, k: i64, batch_size: usize) -> Result<Vec<(Kind, u32, u32)>, String> {
+    pub fn plan(&self, k: i64) -> Result<Vec<(Kind, u32, u32)>, String> {
+        let batch_size = self.batch_size;
         let mut out = Vec::new();
         let ranges = [
             (Kind::Calls, self.calls_due(k), self.calls_due(k + 1)),
@@ -102,6 +107,7 @@ impl Schedule {
     /// The batch of documents `first..end` of `kind`; metric batches must be made in order (the
     /// walk is sequential: a resumed run walks its series up to `first` first).
     pub fn make(&mut self, kind: Kind, first: u32, end: u32) -> Batch {
+        let full = (end - first) as usize >= self.batch_size;
         let docs = match (kind, &self.calls, &mut self.points) {
             (Kind::Calls, Some(calls), _) => {
                 (first..end).map(|n| calls.document(self.run, n)).collect()
@@ -116,7 +122,9 @@ impl Schedule {
             }
             _ => Vec::new(),
         };
-        Batch::new(kind, self.run, first, docs)
+        let mut batch = Batch::new(kind, self.run, first, docs);
+        batch.full = full;
+        batch
     }
 }
 
@@ -131,6 +139,8 @@ pub struct Batch {
     token: ObjectId,
     docs: Vec<RawDocumentBuf>,
     rollup: BatchRollup,
+    /// Holds the run's full batch size (its fine cells are inserted, not updated).
+    full: bool,
 }
 
 impl Batch {
@@ -144,6 +154,7 @@ impl Batch {
             token: ObjectId::from_bytes(run.object_id(first)),
             docs,
             rollup,
+            full: false,
         }
     }
 
@@ -174,7 +185,9 @@ impl Batch {
         .await?;
         let cells = self.rollup.cells(|_| true);
         until_answered("adding a live batch to the rollups", policy, || async {
-            let applied = store.apply_live_rollup(self.kind, self.token, &cells).await;
+            let applied = store
+                .apply_live_rollup(self.kind, self.token, &cells, self.full)
+                .await;
             if applied.is_err() {
                 trouble.store(true, Ordering::Relaxed);
             }

@@ -88,6 +88,8 @@ pub struct LiveRecord {
     pub stop_requested: bool,
     /// Why the run failed or was given up, or the last error it rode through.
     pub last_error: Option<String>,
+    /// Documents per insert batch, fixed at creation (batches decide the rollup tokens).
+    pub batch_size: i64,
 }
 
 impl LiveRecord {

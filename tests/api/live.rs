@@ -312,3 +312,20 @@ async fn live_requests_are_checked() {
     assert_eq!(res.json::<Value>().await.unwrap()["state"], "stopped");
     assert_eq!(app.get(&format!("/live/{id}")).await.status(), 404);
 }
+
+#[tokio::test]
+async fn seconds_of_several_batches_keep_exact_rollups() {
+    // Full batches insert their fine cells as contribution documents, the rest update them.
+    let app = spawn_app_with(&mongo_uri(), |db, _| {
+        db.batch_size = 16;
+        db.inflight_batches = 3;
+    })
+    .await;
+    let body = json!({ "calls_per_second": 100, "step_seconds": 1, "hosts": 5, "seed": 2 });
+    let id = start_live(&app, &body).await;
+    wait_calls(&app, &id, 300).await;
+    let run = stop(&app, &id).await;
+    assert_complete(&app, &run).await;
+    let contributions = doc! { "_id.k": { "$exists": true } };
+    assert!(app.count("calls_rollup_1m", contributions).await > 0);
+}

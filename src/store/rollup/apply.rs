@@ -122,21 +122,28 @@ impl Store {
         self.bump_version(kind).await
     }
 
-    /// [`Store::apply_rollup`] for a live run's small, frequent batches: fine cells too are added
-    /// by guarded updates (a batch of a second touches one or two fine slots, and a contribution
-    /// document per second would make an hour's fine read 3,600 documents). Returns the rollup
-    /// documents it touched, whose tokens [`Store::prune_live_tokens`] later forgets.
+    /// [`Store::apply_rollup`] for a live run's batches. A small batch (a second at a modest rate)
+    /// adds its fine cells by a guarded update too: it touches one or two fine slots, and a
+    /// contribution document per second would make an hour's fine read 3,600 documents. A full
+    /// batch (`full`: a run at thousands of calls a second) inserts a contribution document like a
+    /// job's batch, so concurrent batches do not queue on one fine document. Returns the guarded
+    /// rollup documents it touched, whose tokens [`Store::prune_live_tokens`] later forgets.
     pub async fn apply_live_rollup(
         &self,
         kind: Kind,
         token: ObjectId,
         cells: &Cells,
+        full: bool,
     ) -> Result<Vec<(Resolution, Document)>, DbError> {
         let fine = marginals(kind, coarsen(cells, fine_ms(kind)));
         let hours = coarsen(&fine, HOUR_MS);
         let mut touched = Vec::new();
         for (res, cells) in [(Resolution::Hour, &hours), (Resolution::Fine, &fine)] {
-            self.apply_at(kind, res, token, cells, true).await?;
+            let guarded = res == Resolution::Hour || !full;
+            self.apply_at(kind, res, token, cells, guarded).await?;
+            if !guarded {
+                continue;
+            }
             let mut ids: Vec<Document> = cells.keys().map(|k| doc_id(kind, res, k)).collect();
             ids.dedup();
             touched.extend(ids.into_iter().map(|id| (res, id)));
