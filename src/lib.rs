@@ -3,7 +3,8 @@
 //! statistics to dashboards.
 //!
 //! Layout: [`config`] (flags and env), [`generate`] (pure, seedable generators), [`pipeline`]
-//! (streaming generate-and-insert), [`store`] (MongoDB), [`jobs`] (background runs), [`http`]
+//! (streaming generate-and-insert), [`store`] (MongoDB), [`jobs`] (background runs), [`live`]
+//! (continuous generation with current timestamps, and the new-calls stream), [`http`]
 //! (routes and layers), [`error`] (the API's error type), [`startup`] (bind, serve, shut down),
 //! [`cli`] (the command-line subcommands), [`telemetry`] (logs).
 

@@ -49,7 +49,8 @@ impl Application {
     }
 
     /// Serves until `signal` completes; then stops accepting, lets in-flight requests and jobs
-    /// finish (jobs are stopped at a batch boundary and their records made final) and closes the
+    /// finish (jobs are stopped at a batch boundary and their records made final; live runs
+    /// complete their current second, checkpoint and are handed back to other replicas) and closes the
     /// database client, all within one shutdown budget (`SHUTDOWN_TIMEOUT_SECS`) counted from the
     /// signal: whatever is not done by then is abandoned (a job's record is then settled by the
     /// stale-job reaper), so the process exits in time for the orchestrator's grace period.
