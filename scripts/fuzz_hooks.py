@@ -23,6 +23,7 @@ CROSS_FIELD_RULES = [
     ("interval", "buckets; ask for a larger interval"),
     ("Idempotency-Key", "already used with another request"),
     ("calls_per_second", "a live run needs calls"),
+    ("scenario.host", "must be between 1 and"),
 ]
 
 # Hosts a fuzzed live run may have: a run goes on writing every second until stopped, and one with

@@ -214,7 +214,7 @@ pub async fn live(db: &DbSettings, args: LiveArgs) -> anyhow::Result<()> {
         settings,
         Arc::new(|_: &[_]| {}),
     );
-    let record = manager.start(params, args.seed).await?;
+    let record = manager.start(params, args.seed, None).await?;
     eprintln!(
         "live run {} started: {} calls/s, metrics every {} s, seed {}",
         record.id, record.calls_per_second, record.step_seconds, record.seed as u64

@@ -25,6 +25,7 @@ use super::RunId;
 use super::bson::DocWriter;
 use super::population::Population;
 use super::rng::{self, DocRng};
+use super::scenario::{FRAUD_SHARE, Scenario, ScenarioKind};
 use chrono::{DateTime, Utc};
 use times::StartTimes;
 
@@ -115,7 +116,7 @@ pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
 /// Flat fee charged once per completed call, in USD.
 pub const CONNECTION_FEE: f64 = 0.05;
 /// What a request may choose about the calls it generates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallParams {
     /// End of the time window (exclusive); start times fall in `[end - days, end)`.
     pub end: DateTime<Utc>,
@@ -123,6 +124,8 @@ pub struct CallParams {
     pub days: u32,
     /// Subscribers the calls are placed between.
     pub subscribers: u32,
+    /// A labelled scenario over part of the window, if any.
+    pub scenario: Option<Scenario>,
 }
 
 /// One generated call, before it is written as BSON.
@@ -146,6 +149,8 @@ pub struct CallRecord {
     pub duration: Option<u32>,
     /// Charge in USD, 0 unless completed.
     pub cost: f64,
+    /// The scenario that produced or altered the call, if any.
+    pub anomaly: Option<&'static str>,
 }
 
 /// Produces the call records of one run (parameters, seed, count); cheap to build, `Sync`, no
@@ -157,6 +162,9 @@ pub struct CallGenerator {
     start_times: StartTimes,
     type_cum: [f64; 3],
     status_cum: [f64; 4],
+    scenario: Option<Scenario>,
+    /// The subscriber placing a fraud burst's calls.
+    fraudster: u64,
 }
 
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -172,12 +180,29 @@ impl CallGenerator {
     /// The count is part of the run because start times are stratified over it: call `i` of `count`
     /// starts in the `i`-th of `count` equal shares of the window's call volume.
     pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
+        Self::with(
+            seed,
+            Population::new(seed, params.subscribers),
+            StartTimes::new(params, count),
+            params.scenario,
+        )
+    }
+
+    fn with(
+        seed: u64,
+        population: Population,
+        start_times: StartTimes,
+        scenario: Option<Scenario>,
+    ) -> Self {
+        let fraudster = rng::below(&mut rng::stream_rng(seed, u64::MAX - 7), population.size());
         Self {
             seed,
-            population: Population::new(seed, params.subscribers),
-            start_times: StartTimes::new(params, count),
+            population,
+            start_times,
             type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
             status_cum: rng::cumulative(STATUS_WEIGHTS),
+            scenario,
+            fraudster,
         }
     }
 
@@ -192,14 +217,14 @@ impl CallGenerator {
         start: DateTime<Utc>,
         per_second: f64,
         shaped: bool,
+        scenario: Option<Scenario>,
     ) -> Self {
-        Self {
+        Self::with(
             seed,
-            population: Population::new(seed, subscribers),
-            start_times: StartTimes::live(start.timestamp_millis(), per_second, shaped),
-            type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
-            status_cum: rng::cumulative(STATUS_WEIGHTS),
-        }
+            Population::new(seed, subscribers),
+            StartTimes::live(start.timestamp_millis(), per_second, shaped, scenario),
+            scenario,
+        )
     }
 
     /// How many calls of a live generator are due before `t_ms` (0 for a backfill's generator's
@@ -237,7 +262,7 @@ impl CallGenerator {
             // Set-up fails within a few seconds.
             CallStatus::Failed => (None, start_ms + ms_between(&mut rng, 100, 8_000), 0.0),
         };
-        CallRecord {
+        let mut record = CallRecord {
             call_id,
             caller,
             callee,
@@ -247,6 +272,45 @@ impl CallGenerator {
             end_ms,
             duration,
             cost,
+            anomaly: None,
+        };
+        if let Some(s) = self.scenario.filter(|s| s.covers(start_ms)) {
+            // Drawn after everything else: outside a scenario the stream is untouched.
+            self.apply(&s, &mut record, &mut rng);
+        }
+        record
+    }
+
+    /// What scenario `s` does to a call in its window (see [`super::scenario`]).
+    fn apply(&self, s: &Scenario, r: &mut CallRecord, rng: &mut DocRng) {
+        let u = rng::unit(rng);
+        match s.kind {
+            ScenarioKind::Surge if u < (s.factor - 1.0) / s.factor => r.anomaly = Some(s.label()),
+            ScenarioKind::Outage if u < 1.0 / f64::from(s.hosts) => {
+                r.status = CallStatus::Failed;
+                r.duration = None;
+                r.cost = 0.0;
+                r.end_ms = r.start_ms + ms_between(rng, 100, 8_000);
+                r.anomaly = Some(s.label());
+            }
+            ScenarioKind::FraudBurst if u < FRAUD_SHARE => {
+                let people = &self.population;
+                r.caller = people.number(self.fraudster);
+                r.callee = loop {
+                    let n = people.number(rng::below(rng, people.size()));
+                    if n != r.caller {
+                        break n;
+                    }
+                };
+                let d = 1 + rng::below(rng, 20) as u32;
+                r.call_type = CallType::Voice;
+                r.status = CallStatus::Completed;
+                r.duration = Some(d);
+                r.end_ms = r.start_ms + i64::from(d) * 1000;
+                r.cost = cost(CallType::Voice, d);
+                r.anomaly = Some(s.label());
+            }
+            _ => {}
         }
     }
 
@@ -267,6 +331,9 @@ impl CallGenerator {
             w.int32("duration", d as i32);
         }
         w.double("cost", r.cost);
+        if let Some(label) = r.anomaly {
+            w.string("anomaly", label);
+        }
         w.finish()
     }
 }

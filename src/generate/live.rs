@@ -110,7 +110,7 @@ mod tests {
     fn a_flat_live_schedule_is_exact_and_every_due_call_is_in_the_past() {
         let start = monday() + chrono::TimeDelta::milliseconds(123);
         for rate in [1.0, 7.5, 100.0, 10_000.0] {
-            let g = CallGenerator::live(1, 1000, start, rate, false);
+            let g = CallGenerator::live(1, 1000, start, rate, false, None);
             let t0 = start.timestamp_millis();
             for secs in [1, 10, 60, 3600] {
                 let due = g.due_before(t0 + secs * 1000);
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn a_shaped_live_schedule_follows_the_hour_of_day_curve() {
-        let g = CallGenerator::live(1, 1000, monday(), 100.0, true);
+        let g = CallGenerator::live(1, 1000, monday(), 100.0, true, None);
         let t0 = monday().timestamp_millis();
         let hour =
             |h: i64| g.due_before(t0 + (h + 1) * 3_600_000) - g.due_before(t0 + h * 3_600_000);
@@ -156,10 +156,10 @@ mod tests {
     #[test]
     fn live_documents_are_a_function_of_seed_and_index() {
         let run = RunId::new(1, 2);
-        let a = CallGenerator::live(9, 1000, monday(), 50.0, false);
-        let b = CallGenerator::live(9, 1000, monday(), 50.0, false);
+        let a = CallGenerator::live(9, 1000, monday(), 50.0, false, None);
+        let b = CallGenerator::live(9, 1000, monday(), 50.0, false, None);
         assert_eq!(a.document(run, 77), b.document(run, 77));
-        let c = CallGenerator::live(10, 1000, monday(), 50.0, false);
+        let c = CallGenerator::live(10, 1000, monday(), 50.0, false, None);
         assert_ne!(a.record(77).call_id, c.record(77).call_id);
     }
 
@@ -170,6 +170,7 @@ mod tests {
             step_seconds: 5,
             categories: Category::ALL.to_vec(),
             hosts: 2,
+            scenario: None,
         };
         let mut g = PointGenerator::live(&params, 4);
         assert_eq!(g.series(), 10);

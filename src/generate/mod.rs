@@ -11,6 +11,7 @@ pub mod params;
 pub mod points;
 pub mod population;
 pub mod rng;
+pub mod scenario;
 #[cfg(test)]
 mod stats;
 
@@ -115,6 +116,7 @@ mod speed {
                 end,
                 days: 30,
                 subscribers: DEFAULT_SUBSCRIBERS,
+                scenario: None,
             },
             1,
             n,
@@ -125,6 +127,7 @@ mod speed {
             step_seconds: 30,
             categories: Category::ALL.to_vec(),
             hosts: 3,
+            scenario: None,
         };
         let mut points = PointGenerator::new(&params, 1);
         let point_rate = rate(n, |i| points.next_document(run, i).as_bytes().len());

@@ -181,6 +181,7 @@ impl CallParams {
             end,
             days,
             subscribers,
+            scenario: None,
         })
     }
 }
@@ -242,6 +243,7 @@ impl PointParams {
             step_seconds,
             categories,
             hosts,
+            scenario: None,
         })
     }
 }

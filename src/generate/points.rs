@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use super::RunId;
 use super::bson::DocWriter;
 use super::rng::{self, DocRng};
+use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 
 /// What is measured; each category has its own unit and range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -184,7 +185,7 @@ impl Category {
 }
 
 /// What a request may choose about the metrics it generates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PointParams {
     /// Timestamp of the newest tick.
     pub end: DateTime<Utc>,
@@ -194,6 +195,8 @@ pub struct PointParams {
     pub categories: Vec<Category>,
     /// Number of hosts (`host-01`, `host-02`, …), ≥ 1.
     pub hosts: u32,
+    /// A labelled scenario over part of the series, if any.
+    pub scenario: Option<Scenario>,
 }
 
 /// One generated point, before it is written as BSON.
@@ -207,6 +210,8 @@ pub struct Point {
     pub value: f64,
     /// Milliseconds since the epoch.
     pub timestamp_ms: i64,
+    /// The scenario that altered the reading, if any.
+    pub anomaly: Option<&'static str>,
 }
 
 struct Series {
@@ -230,6 +235,7 @@ pub struct PointGenerator {
     next: u64,
     /// The daily cycle's cosine at one timestamp: every series of a tick shares it.
     cycle: (i64, f64),
+    scenario: Option<Scenario>,
 }
 
 impl PointGenerator {
@@ -261,6 +267,7 @@ impl PointGenerator {
             step_ms: i64::from(params.step_seconds.max(1)) * 1000,
             next: 0,
             cycle: (i64::MIN, 0.0),
+            scenario: params.scenario,
         }
     }
 
@@ -306,11 +313,29 @@ impl PointGenerator {
         if rng::unit(&mut self.rng) < m.spike.0 {
             value += s.base * m.spike.1 * (0.5 + rng::unit(&mut self.rng));
         }
+        let mut anomaly = None;
+        // A scenario alters the reading, never the walk: the series goes on as before after it.
+        if let Some(sc) = self.scenario.filter(|sc| sc.covers(timestamp_ms)) {
+            match (sc.kind, s.category) {
+                (ScenarioKind::Outage, c) if s.host == sc.host => {
+                    if c == Category::Latency {
+                        value *= OUTAGE_LATENCY_FACTOR;
+                    }
+                    anomaly = Some(sc.label());
+                }
+                (ScenarioKind::Surge, Category::Cpu | Category::Network) => {
+                    value *= sc.factor.sqrt();
+                    anomaly = Some(sc.label());
+                }
+                _ => {}
+            }
+        }
         Point {
             category: s.category,
             host: s.host,
             value: (value.clamp(floor, ceiling) * 100.0).round() / 100.0,
             timestamp_ms,
+            anomaly,
         }
     }
 
@@ -325,6 +350,9 @@ impl PointGenerator {
         w.double("value", p.value);
         w.string("unit", p.category.unit());
         w.datetime("timestamp", p.timestamp_ms);
+        if let Some(label) = p.anomaly {
+            w.string("anomaly", label);
+        }
         w.finish()
     }
 }

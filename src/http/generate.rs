@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::idempotency::{self, Answer, KeyedJson};
 use crate::error::ApiError;
+use crate::generate::params::DEFAULT_HOSTS;
+use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};
 use crate::jobs;
 use crate::pipeline::{self, Progress, Run, RunError, RunSpec};
@@ -35,6 +37,7 @@ pub struct CallsRequest {
     days: Option<i64>,
     subscribers: Option<i64>,
     end: Option<DateTime<Utc>>,
+    scenario: Option<ScenarioRequest>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
 }
@@ -49,6 +52,7 @@ pub struct MetricsRequest {
     hosts: Option<i64>,
     seed: Option<u64>,
     end: Option<DateTime<Utc>>,
+    scenario: Option<ScenarioRequest>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
 }
@@ -81,6 +85,13 @@ impl CallsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
+        // By default a scenario sits in the middle of the window.
+        let middle = p.end - chrono::TimeDelta::hours(12 * i64::from(p.days));
+        let scenario = self
+            .scenario
+            .map(|s| s.parse(DEFAULT_HOSTS, middle))
+            .transpose()?;
+        let p = CallParams { scenario, ..p };
         let spec = RunSpec::new(Params::Calls(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }
@@ -98,6 +109,14 @@ impl MetricsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
+        let ticks = u64::from(count).div_ceil(u64::from(p.hosts) * p.categories.len() as u64);
+        let span_ms = ticks.saturating_sub(1) as i64 * i64::from(p.step_seconds) * 1000;
+        let middle = p.end - chrono::TimeDelta::milliseconds(span_ms / 2);
+        let scenario = self
+            .scenario
+            .map(|s| s.parse(p.hosts, middle))
+            .transpose()?;
+        let p = PointParams { scenario, ..p };
         let spec = RunSpec::new(Params::Metrics(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }

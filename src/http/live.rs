@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{ApiJson, ApiQuery, AppState, bounded};
 use crate::error::ApiError;
 use crate::generate::live::LiveParams;
+use crate::generate::scenario::ScenarioRequest;
 use crate::live::feed::CallEvent;
 use crate::live::{LiveView, view};
 use crate::store::live::LiveRecord;
@@ -31,6 +32,7 @@ pub struct LiveRequest {
     categories: Option<Vec<String>>,
     subscribers: Option<i64>,
     seed: Option<u64>,
+    scenario: Option<ScenarioRequest>,
 }
 
 /// Query of `GET /live`.
@@ -64,7 +66,10 @@ pub async fn start(
         req.subscribers,
     )?;
     state.ensure_setup().await?;
-    let record = state.live.start(params, req.seed).await?;
+    let record = state
+        .live
+        .start(params, req.seed, req.scenario.as_ref())
+        .await?;
     let location = format!("/live/{}", record.id);
     Ok((
         StatusCode::CREATED,

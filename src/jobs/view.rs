@@ -4,6 +4,8 @@ use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::generate::params::DEFAULT_HOSTS;
+use crate::generate::scenario::Scenario;
 use crate::generate::{CallParams, Kind, Params, PointParams};
 use crate::pipeline::RunSpec;
 use crate::store::jobs::{JobRecord, JobState, Task};
@@ -85,19 +87,29 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
 
 /// The parameters as the user would send them again.
 pub(super) fn params_doc(params: &Params) -> Document {
-    match params {
-        Params::Calls(p) => doc! {
-            "days": p.days,
-            "subscribers": p.subscribers,
-            "end": rfc3339(p.end),
-        },
-        Params::Metrics(p) => doc! {
-            "step_seconds": p.step_seconds,
-            "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "hosts": p.hosts,
-            "end": rfc3339(p.end),
-        },
+    let (mut d, scenario) = match params {
+        Params::Calls(p) => (
+            doc! {
+                "days": p.days,
+                "subscribers": p.subscribers,
+                "end": rfc3339(p.end),
+            },
+            p.scenario,
+        ),
+        Params::Metrics(p) => (
+            doc! {
+                "step_seconds": p.step_seconds,
+                "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                "hosts": p.hosts,
+                "end": rfc3339(p.end),
+            },
+            p.scenario,
+        ),
+    };
+    if let Some(s) = scenario {
+        d.insert("scenario", s.to_doc());
     }
+    d
 }
 
 /// The same text as the API's other timestamps (`…Z`, milliseconds).
@@ -116,9 +128,16 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
         .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
         .map(|e| e.with_timezone(&Utc));
     let count = u32::try_from(record.requested).ok()?;
+    // `Some(None)`: no scenario; `None`: one this version cannot read.
+    let scenario = |hosts: u32| match p.get_document("scenario") {
+        Ok(d) => Scenario::from_doc(d, hosts).map(Some),
+        Err(_) => Some(None),
+    };
     let params = match record.kind {
         Kind::Calls => {
-            Params::Calls(CallParams::new(int("days"), int("subscribers"), end, end?).ok()?)
+            let c = CallParams::new(int("days"), int("subscribers"), end, end?).ok()?;
+            let scenario = scenario(DEFAULT_HOSTS)?;
+            Params::Calls(CallParams { scenario, ..c })
         }
         Kind::Metrics => {
             let categories: Vec<String> = p
@@ -127,17 +146,17 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
                 .iter()
                 .filter_map(|c| c.as_str().map(str::to_owned))
                 .collect();
-            Params::Metrics(
-                PointParams::new(
-                    count,
-                    int("step_seconds"),
-                    Some(&categories),
-                    int("hosts"),
-                    end,
-                    end?,
-                )
-                .ok()?,
+            let m = PointParams::new(
+                count,
+                int("step_seconds"),
+                Some(&categories),
+                int("hosts"),
+                end,
+                end?,
             )
+            .ok()?;
+            let scenario = scenario(m.hosts)?;
+            Params::Metrics(PointParams { scenario, ..m })
         }
     };
     Some(RunSpec {

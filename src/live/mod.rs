@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
 use crate::generate::live::LiveParams;
+use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{Kind, RunId, rng};
 use crate::pipeline::Tuning;
 use crate::store::Store;
@@ -91,9 +92,14 @@ impl LiveManager {
         &self,
         params: LiveParams,
         seed: Option<u64>,
+        scenario: Option<&ScenarioRequest>,
     ) -> Result<LiveRecord, ApiError> {
-        let permit = self.slot()?;
         let now = crate::pipeline::now_millis();
+        // By default a scenario starts a minute into the run.
+        let scenario = scenario
+            .map(|s| s.parse(params.hosts, now + chrono::TimeDelta::minutes(1)))
+            .transpose()?;
+        let permit = self.slot()?;
         let seed = seed.unwrap_or_else(rng::random_seed);
         let id = RunId::new(now.timestamp() as u32, rng::random_seed() as u32);
         let at = bson::DateTime::from_chrono(now);
@@ -125,6 +131,7 @@ impl LiveManager {
             stop_requested: false,
             last_error: None,
             batch_size: self.inner.tuning.batch_size.max(1) as i64,
+            scenario: scenario.map(|s| s.to_doc()),
         };
         self.inner.store.insert_live(&record).await?;
         self.launch(record.clone(), permit);

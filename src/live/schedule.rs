@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bson::{Document, RawDocumentBuf, oid::ObjectId};
 use chrono::{DateTime, Utc};
 
+use crate::generate::scenario::Scenario;
 use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
 use crate::store::live::LiveRecord;
 use crate::store::rollup::{BatchRollup, Resolution};
@@ -31,6 +32,10 @@ impl Schedule {
     pub fn new(record: &LiveRecord) -> Self {
         let start = record.start.to_chrono();
         let seed = record.seed as u64;
+        let scenario = record
+            .scenario
+            .as_ref()
+            .and_then(|d| Scenario::from_doc(d, record.hosts as u32));
         let calls = (record.calls_per_second > 0.0).then(|| {
             CallGenerator::live(
                 seed,
@@ -38,6 +43,7 @@ impl Schedule {
                 start,
                 record.calls_per_second,
                 record.shaped,
+                scenario,
             )
         });
         let categories = Category::parse_list(&record.categories).unwrap_or_default();
@@ -48,6 +54,7 @@ impl Schedule {
                     step_seconds: record.step_seconds as u32,
                     categories,
                     hosts: record.hosts as u32,
+                    scenario,
                 },
                 seed,
             ))

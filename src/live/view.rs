@@ -47,6 +47,8 @@ pub struct LiveView {
     pub stopped_at: Option<DateTime<Utc>>,
     /// Why it failed or was given up, or the last error it rode through.
     pub last_error: Option<String>,
+    /// Its labelled scenario, as requested (start filled in).
+    pub scenario: Option<serde_json::Value>,
 }
 
 /// The view of `record` at `now`.
@@ -75,5 +77,9 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
         created_at: record.created_at.to_chrono(),
         stopped_at: record.stopped_at.map(|t| t.to_chrono()),
         last_error: record.last_error.clone(),
+        scenario: record
+            .scenario
+            .clone()
+            .map(|d| bson::Bson::Document(d).into_relaxed_extjson()),
     }
 }

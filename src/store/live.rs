@@ -90,6 +90,9 @@ pub struct LiveRecord {
     pub last_error: Option<String>,
     /// Documents per insert batch, fixed at creation (batches decide the rollup tokens).
     pub batch_size: i64,
+    /// A labelled scenario, as a request states it.
+    #[serde(default)]
+    pub scenario: Option<bson::Document>,
 }
 
 impl LiveRecord {

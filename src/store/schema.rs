@@ -7,6 +7,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
 
 use super::{DbError, Store};
+use crate::generate::scenario::ScenarioKind;
 use crate::generate::{CallStatus, CallType, Category, Kind};
 
 impl Store {
@@ -78,6 +79,11 @@ impl Store {
     }
 }
 
+/// The labels a scenario writes (`anomaly`), the only values the validators admit.
+fn anomalies() -> Vec<&'static str> {
+    ScenarioKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
 /// `$jsonSchema` for `calls`: required fields and types, enums, bounds, and "a duration exactly when
 /// completed".
 pub fn calls_validator() -> Document {
@@ -97,6 +103,7 @@ pub fn calls_validator() -> Document {
                 "end_time": { "bsonType": "date" },
                 "duration": { "bsonType": "int", "minimum": 1, "maximum": 7200 },
                 "cost": { "bsonType": "double", "minimum": 0 },
+                "anomaly": { "enum": anomalies() },
             },
         },
         "$or": [
@@ -127,6 +134,7 @@ pub fn metrics_validator() -> Document {
                 "unit": { "bsonType": "string" },
                 "timestamp": { "bsonType": "date" },
                 "host": { "bsonType": "string", "minLength": 1 },
+                "anomaly": { "enum": anomalies() },
             },
         },
         "$or": per_category,

@@ -21,6 +21,7 @@ mod page;
 mod processes;
 mod replicas;
 mod rollups;
+mod scenarios;
 mod security;
 mod shutdown;
 mod stats;

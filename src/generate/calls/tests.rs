@@ -20,6 +20,7 @@ mod checks {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             days: 28,
             subscribers: DEFAULT_SUBSCRIBERS,
+            scenario: None,
         }
     }
 
@@ -276,6 +277,7 @@ mod checks {
             end,
             days: 3,
             subscribers: DEFAULT_SUBSCRIBERS,
+            scenario: None,
         };
         let (start, end) = window_ms(params);
         let first_hour = start.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
@@ -339,7 +341,8 @@ mod pinned {
     /// numbers (drafts with a leading 1 or an N11 code are drawn again, which shifts later draws:
     /// call 500's caller was +12361024819, exchange 102), and again when callers and callees
     /// became subscribers of a seeded population (numbers now come from the subscriber's own
-    /// stream, and the caller and callee draws take the call stream's first values).
+    /// stream, and the caller and callee draws take the call stream's first values). The records
+    /// print `anomaly: None` since scenarios exist; the values did not change.
     #[test]
     fn seed_42_calls_0_and_500_are_pinned() {
         let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
@@ -348,6 +351,7 @@ mod pinned {
                 end,
                 days: 30,
                 subscribers: DEFAULT_SUBSCRIBERS,
+                scenario: None,
             },
             42,
             1000,
@@ -356,7 +360,7 @@ mod pinned {
         assert_eq!(printed, PINNED, "seed 42 changed:\n{printed}");
     }
     const PINNED: &str = concat!(
-        "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+17789989242\", callee: \"+14167536075\", call_type: Voice, status: Completed, start_ms: 1790902081994, end_ms: 1790902146994, duration: Some(65), cost: 0.09 }\n",
-        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+16742561747\", callee: \"+19809349912\", call_type: Voice, status: Completed, start_ms: 1792169559164, end_ms: 1792169689164, duration: Some(130), cost: 0.11 }",
+        "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+17789989242\", callee: \"+14167536075\", call_type: Voice, status: Completed, start_ms: 1790902081994, end_ms: 1790902146994, duration: Some(65), cost: 0.09, anomaly: None }\n",
+        "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+16742561747\", callee: \"+19809349912\", call_type: Voice, status: Completed, start_ms: 1792169559164, end_ms: 1792169689164, duration: Some(130), cost: 0.11, anomaly: None }",
     );
 }

@@ -1,6 +1,7 @@
 //! Start times: the inverse of the cumulative call volume, over a backfill's window or endless
 //! for a live run.
 
+use super::super::scenario::{Scenario, ScenarioKind};
 use super::{
     CallParams, FIRST_MONDAY_MS, HOUR_WEIGHTS, HOURS_PER_WEEK, MS_PER_DAY, MS_PER_HOUR,
     MS_PER_WEEK, WEEKDAY_WEIGHTS,
@@ -57,6 +58,15 @@ pub(super) struct StartTimes {
     flat: bool,
     /// Calls per millisecond of a flat live run (exact arithmetic on whole milliseconds).
     per_ms: f64,
+    /// A surge: `[from, to)` ms with the volume multiplied by the factor.
+    surge: Option<(i64, i64, f64)>,
+}
+
+/// The surge of `scenario`, if it is one.
+fn surge_of(scenario: Option<Scenario>) -> Option<(i64, i64, f64)> {
+    scenario
+        .filter(|s| s.kind == ScenarioKind::Surge)
+        .map(|s| (s.start_ms, s.end_ms, s.factor))
 }
 
 impl StartTimes {
@@ -73,15 +83,21 @@ impl StartTimes {
             cap: 1.0,
             flat: false,
             per_ms: 0.0,
+            surge: surge_of(params.scenario),
         };
-        s.g_start = s.volume_to(start_ms);
-        s.g_span = s.volume_to(end_ms) - s.g_start;
+        s.g_start = s.surged(start_ms);
+        s.g_span = s.surged(end_ms) - s.g_start;
         s
     }
 
     /// The endless schedule of a live run from `start_ms` at `per_second` calls a second (a
     /// week's average when not `flat`).
-    pub(super) fn live(start_ms: i64, per_second: f64, shaped: bool) -> Self {
+    pub(super) fn live(
+        start_ms: i64,
+        per_second: f64,
+        shaped: bool,
+        scenario: Option<Scenario>,
+    ) -> Self {
         let hourly_mean = WEEK_CUMULATIVE[HOURS_PER_WEEK] / HOURS_PER_WEEK as f64;
         let per_hour = per_second.max(1e-9) * 3600.0;
         let mut s = Self {
@@ -95,8 +111,9 @@ impl StartTimes {
             cap: f64::INFINITY,
             flat: !shaped,
             per_ms: per_second.max(1e-9) / 1000.0,
+            surge: surge_of(scenario),
         };
-        s.g_start = s.volume_to(start_ms);
+        s.g_start = s.surged(start_ms);
         s
     }
 
@@ -105,10 +122,38 @@ impl StartTimes {
         if t <= self.start_ms {
             return 0;
         }
-        if self.flat {
+        if self.flat && self.surge.is_none() {
             return ((t - self.start_ms) as f64 * self.per_ms).floor() as u64;
         }
-        ((self.volume_to(t) - self.g_start) / self.g_span).floor() as u64
+        // The margin absorbs rounding of sums that are whole numbers of calls in exact arithmetic.
+        ((self.surged(t) - self.g_start) / self.g_span + 1e-6).floor() as u64
+    }
+
+    /// `G'(t)`: `G` with a surge's extra volume, `(factor − 1) × (G(min(t, to)) − G(from))` from
+    /// `from` on.
+    fn surged(&self, t: i64) -> f64 {
+        let g = self.volume_to(t);
+        match self.surge {
+            Some((from, to, k)) if t > from => {
+                g + (k - 1.0) * (self.volume_to(t.min(to)) - self.volume_to(from))
+            }
+            _ => g,
+        }
+    }
+
+    /// Back from `G'` to `G`: the point of the plain curve a surged volume `x` corresponds to.
+    fn unsurged(&self, x: f64) -> f64 {
+        let Some((from, to, k)) = self.surge else {
+            return x;
+        };
+        let (a, b) = (self.volume_to(from), self.volume_to(to));
+        if x <= a {
+            x
+        } else if x <= a + k * (b - a) {
+            a + (x - a) / k
+        } else {
+            x - (k - 1.0) * (b - a)
+        }
     }
 
     /// `G(t)` for `t` at or after the anchor.
@@ -136,8 +181,13 @@ impl StartTimes {
     pub(super) fn at(&self, index: u64, u: f64) -> i64 {
         let share = ((index as f64 + u) / self.count).min(self.cap);
         let x = self.g_start + share * self.g_span;
-        if self.flat {
+        if self.flat && self.surge.is_none() {
             return self.start_ms.saturating_add((share / self.per_ms) as i64);
+        }
+        let x = self.unsurged(x);
+        if self.flat {
+            let ms = (x * MS_PER_HOUR as f64) as i64;
+            return (self.anchor_ms + ms).clamp(self.start_ms, self.last_ms);
         }
         let week_volume = WEEK_CUMULATIVE[HOURS_PER_WEEK];
         let weeks = (x / week_volume).floor().max(0.0);

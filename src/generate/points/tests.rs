@@ -16,6 +16,7 @@ mod checks {
             step_seconds: 30,
             categories,
             hosts,
+            scenario: None,
         }
     }
 
@@ -164,6 +165,7 @@ mod checks {
                 step_seconds: 120,
                 categories: Category::ALL.to_vec(),
                 hosts: 40,
+                scenario: None,
             };
             let mut g = PointGenerator::new(&p, 2);
             let mut series: Vec<(Category, f64, Vec<f64>)> = g

@@ -1,0 +1,101 @@
+//! Scenarios through the API: labelled documents pass the validators, land only in the window,
+//! and are kept in the job's parameters; the rollups stay exact.
+
+use bson::doc;
+use serde_json::{Value, json};
+
+use crate::helpers::{mongo_uri, spawn_app_with};
+use crate::rollups::assert_exact;
+
+#[tokio::test]
+async fn backfills_and_live_runs_carry_their_scenario_labels() {
+    let app = spawn_app_with(&mongo_uri(), |_, serve| serve.async_threshold = 5_000).await;
+    let scenario =
+        json!({ "kind": "fraud_burst", "start": "2026-10-30T12:00:00Z", "minutes": 120 });
+    let body = json!({ "count": 20_000, "days": 3, "end": "2026-11-01T00:00:00Z", "seed": 3,
+                       "scenario": scenario });
+    let id = app.start_job("/generate/calls", &body).await;
+    let job: Value = crate::helpers::poll_until(
+        std::time::Duration::from_secs(60),
+        "the job to finish",
+        async || {
+            let j: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
+            (j["state"] == "done")
+                .then_some(j.clone())
+                .ok_or(j.to_string())
+        },
+    )
+    .await;
+    assert_eq!(job["params"]["scenario"]["kind"], "fraud_burst", "{job}");
+    let labelled = app.count("calls", doc! { "anomaly": "fraud_burst" }).await;
+    assert!(labelled > 100, "{labelled}");
+    let window = doc! { "start_time": {
+        "$gte": bson::DateTime::parse_rfc3339_str("2026-10-30T12:00:00Z").unwrap(),
+        "$lt": bson::DateTime::parse_rfc3339_str("2026-10-30T14:00:00Z").unwrap(),
+    } };
+    let mut outside = doc! { "anomaly": { "$exists": true } };
+    outside.insert("$nor", vec![window]);
+    assert_eq!(app.count("calls", outside).await, 0);
+
+    // An outage on metrics: only host 2's points in the window are labelled.
+    let body = json!({ "count": 3_000, "step_seconds": 60, "hosts": 3, "seed": 3,
+                       "end": "2026-11-01T00:00:00Z",
+                       "scenario": { "kind": "outage", "host": 2, "minutes": 20 } });
+    assert_eq!(app.post("/generate/metrics", &body).await.status(), 201);
+    let labelled = app.count("metrics", doc! { "anomaly": "outage" }).await;
+    assert_eq!(labelled, 20 * 5, "20 ticks × 5 categories of one host");
+    assert_eq!(
+        app.count(
+            "metrics",
+            doc! { "anomaly": "outage", "host": { "$ne": "host-02" } }
+        )
+        .await,
+        0
+    );
+    // A bad scenario names its field; an unknown label never reaches the database.
+    let bad = json!({ "count": 10, "scenario": { "kind": "outage", "host": 4 } });
+    let res = app.post("/generate/calls", &bad).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["field"],
+        "scenario.host"
+    );
+    let forged = app
+        .db
+        .collection::<bson::Document>("metrics")
+        .insert_one(doc! { "category": "cpu", "value": 1.0, "unit": "percent",
+        "timestamp": bson::DateTime::now(), "host": "h", "anomaly": "alien" })
+        .await;
+    assert!(forged.is_err(), "the validator admits only scenario labels");
+
+    // A live surge starting now: its window's calls are labelled.
+    let body = json!({ "calls_per_second": 20, "step_seconds": 0,
+                       "scenario": { "kind": "surge", "start": chrono::Utc::now().to_rfc3339(), "factor": 3 } });
+    let res = app.post("/live", &body).await;
+    assert_eq!(res.status(), 201);
+    let run: Value = res.json().await.unwrap();
+    assert_eq!(run["scenario"]["kind"], "surge", "{run}");
+    let id = run["id"].as_str().unwrap();
+    crate::helpers::wait_until(
+        std::time::Duration::from_secs(30),
+        "surge calls",
+        async || app.count("calls", doc! { "anomaly": "surge" }).await > 60,
+    )
+    .await;
+    let stopped: Value = app
+        .post(&format!("/live/{id}/stop"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Three times the rate while the surge lasts: exactly 60 calls a second, two thirds labelled.
+    let written = stopped["calls_written"].as_i64().unwrap();
+    assert!(written >= 60 && written % 60 == 0, "{stopped}");
+    let start = bson::DateTime::parse_rfc3339_str(stopped["start"].as_str().unwrap()).unwrap();
+    let live = doc! { "start_time": { "$gte": start } };
+    let mut surge = live.clone();
+    surge.insert("anomaly", "surge");
+    let share = app.count("calls", surge).await as f64 / app.count("calls", live).await as f64;
+    assert!((0.55..0.78).contains(&share), "{share}");
+    assert_exact(&app).await;
+}
