@@ -107,25 +107,26 @@ impl Scenario {
             1,
             i64::from(MAX_MINUTES),
         )?;
-        let factor = match kind {
-            ScenarioKind::Surge => {
-                let f = factor.unwrap_or(DEFAULT_FACTOR);
-                if !(1.5..=100.0).contains(&f) {
-                    return Err(ParamError::new(
-                        "scenario.factor",
-                        format!("must be between 1.5 and 100, got {f}"),
-                    ));
-                }
-                f
-            }
-            _ => 1.0,
-        };
+        // Fields another kind ignores are still held to their bounds.
+        let f = factor.unwrap_or(DEFAULT_FACTOR);
+        if !(1.5..=100.0).contains(&f) {
+            return Err(ParamError::new(
+                "scenario.factor",
+                format!("must be between 1.5 and 100, got {f}"),
+            ));
+        }
+        let factor = if kind == ScenarioKind::Surge { f } else { 1.0 };
         let hosts = hosts.max(1);
-        // Only an outage has a host; the other kinds ignore the field.
+        let h = super::params::bounded(
+            "scenario.host",
+            host.unwrap_or(1),
+            1,
+            i64::from(super::params::MAX_HOSTS),
+        )?;
+        // Only an outage has a host, one of the run's.
         let host = match kind {
             ScenarioKind::Outage => {
-                super::params::bounded("scenario.host", host.unwrap_or(1), 1, i64::from(hosts))?
-                    as u32
+                super::params::bounded("scenario.host", h, 1, i64::from(hosts))? as u32
             }
             _ => 1,
         };
