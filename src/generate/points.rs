@@ -3,7 +3,12 @@
 //!
 //! The model, documented for users in the README (numbers per category in [`Category`]'s models):
 //! - base level: per series, uniform over the category's base range (e.g. CPU 15–55 %);
-//! - level: `base × (1 + daily × cos(2π (t − 14:00 UTC) / 24 h))`, peak at 14:00, low at 02:00;
+//! - level: `base × (1 + daily × cycle(t))`. For memory, disk and latency the cycle is
+//!   `cos(2π (t − 14:00 UTC) / 24 h)`, peak at 14:00, low at 02:00. CPU and network follow the
+//!   calls a host serves: every host carries an equal share of the call volume, whose shape is the
+//!   calls' own (`HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]`, interpolated between hour
+//!   midpoints), so their cycle is `volume(t) / weekly mean volume − 1`: busy in business hours,
+//!   quiet at night and at weekends, averaging to the base level over a week;
 //! - walk: AR(1) `w ← phi × w + noise × N(0, 1)` in log-odds, started from its stationary law
 //!   (sd `noise / √(1 − phi²)`), moving the odds of the reading between the category's floor `f`
 //!   and upper bound `c`: `(v − f) / (c − v) = e^w × (level − f) / (c − level)`. The median reading
@@ -24,6 +29,7 @@ use chrono::{DateTime, Utc};
 
 use super::RunId;
 use super::bson::DocWriter;
+use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 
@@ -233,8 +239,8 @@ pub struct PointGenerator {
     /// Milliseconds from one tick to the next, backwards in time (negative for a live run).
     step_ms: i64,
     next: u64,
-    /// The daily cycle's cosine at one timestamp: every series of a tick shares it.
-    cycle: (i64, f64),
+    /// The cycles at one timestamp (daily cosine, call load), shared by every series of a tick.
+    cycle: (i64, f64, f64),
     scenario: Option<Scenario>,
 }
 
@@ -266,7 +272,7 @@ impl PointGenerator {
             end_ms: params.end.timestamp_millis(),
             step_ms: i64::from(params.step_seconds.max(1)) * 1000,
             next: 0,
-            cycle: (i64::MIN, 0.0),
+            cycle: (i64::MIN, 0.0, 0.0),
             scenario: params.scenario,
         }
     }
@@ -303,9 +309,13 @@ impl PointGenerator {
             let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0
                 - 14.0 / 24.0)
                 * std::f64::consts::TAU;
-            self.cycle = (timestamp_ms, day_phase.cos());
+            self.cycle = (timestamp_ms, day_phase.cos(), call_load(timestamp_ms));
         }
-        let level = s.base * (1.0 + m.daily * self.cycle.1);
+        let cycle = match s.category {
+            Category::Cpu | Category::Network => self.cycle.2,
+            _ => self.cycle.1,
+        };
+        let level = s.base * (1.0 + m.daily * cycle);
         let (floor, ceiling) = (m.floor, m.bounds.1);
         // Odds of the level between floor and ceiling, times e^walk, back to a reading.
         let above = (level - floor) * s.walk.exp();
@@ -355,6 +365,25 @@ impl PointGenerator {
         }
         w.finish()
     }
+}
+
+/// The call volume at `t_ms` relative to its weekly mean, minus one: the cycle of the categories a
+/// host's calls drive. Hourly weights are interpolated linearly between hour midpoints, so the
+/// load has no steps on the hour.
+pub fn call_load(t_ms: i64) -> f64 {
+    const HOUR: i64 = 3_600_000;
+    // 1970-01-01 was a Thursday: hour-of-week 0 is Monday 00:00.
+    let weight = |hour: i64| {
+        let h = (hour + 3 * 24).rem_euclid(168);
+        WEEKDAY_WEIGHTS[(h / 24) as usize] * HOUR_WEIGHTS[(h % 24) as usize]
+    };
+    let mean = WEEKDAY_WEIGHTS.iter().sum::<f64>() * HOUR_WEIGHTS.iter().sum::<f64>() / 168.0;
+    // Position in hours relative to the midpoint of the hour before.
+    let x = (t_ms - HOUR / 2) as f64 / HOUR as f64;
+    let h = x.floor();
+    let frac = x - h;
+    let v = weight(h as i64) * (1.0 - frac) + weight(h as i64 + 1) * frac;
+    v / mean - 1.0
 }
 
 #[cfg(test)]
