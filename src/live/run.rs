@@ -199,6 +199,7 @@ impl Driver<'_> {
         };
         let mut last_beat = Instant::now();
         let trouble = AtomicBool::new(false);
+        let mut server: Option<String> = None;
         // A resumed run first writes its last seconds again.
         let mut rewrite_from = (record.tick > 0).then_some(record.tick - REWRITE_TICKS);
         // Set when the run stops (`Stop`) or is handed back (`Release`): the tick being written is
@@ -308,11 +309,31 @@ impl Driver<'_> {
                 .await
             {
                 Ok(Some(true)) => halting = Some(Halt::Stop),
-                Ok(Some(false)) => touched.prune(self.store, run, at).await,
+                Ok(Some(false)) => {
+                    // A server that restarted may have lost writes it had acknowledged, even when
+                    // no request failed (they waited for it to come back): write again.
+                    if let Ok(Some(process)) = self.store.server_process().await {
+                        if server.as_ref().is_some_and(|p| *p != process) {
+                            tracing::warn!(run = %record.id, "the database server restarted");
+                            trouble.store(true, Ordering::Relaxed);
+                        }
+                        server = Some(process);
+                    }
+                    // Tokens of the seconds a rewrite may still cover are kept.
+                    let settled = at.tick - REWRITE_TICKS;
+                    let old = Checkpoint {
+                        tick: settled,
+                        calls: schedule.calls_due(settled),
+                        points: schedule.points_due(settled),
+                    };
+                    touched.prune(self.store, run, old).await;
+                }
                 Ok(None) => return Ended::Lost,
-                // The next checkpoint carries this one; the run goes on.
+                // The next checkpoint carries this one; the run goes on, writing its last seconds
+                // again (the database went away).
                 Err(e) => {
-                    tracing::warn!(error = %e, run = %record.id, "live checkpoint not written")
+                    trouble.store(true, Ordering::Relaxed);
+                    tracing::warn!(error = %e, run = %record.id, "live checkpoint not written");
                 }
             }
         }
@@ -328,6 +349,7 @@ impl Driver<'_> {
         policy: &RetryPolicy,
         trouble: &AtomicBool,
     ) -> Result<TouchedDocs, String> {
+        tracing::info!(run = %record.id, from, to, "writing a live run's last seconds again");
         let mut schedule = Schedule::new(record);
         let mut touched = Vec::new();
         for k in from.max(0)..to {

@@ -118,6 +118,17 @@ impl Store {
         self.db.collection(COLLECTION)
     }
 
+    /// Which process of the server answers (`hello`'s `topologyVersion.processId`), so a writer
+    /// notices a restart that its requests rode through without an error.
+    pub async fn server_process(&self) -> Result<Option<String>, DbError> {
+        let hello = self.db.run_command(doc! { "hello": 1 }).await?;
+        Ok(hello
+            .get_document("topologyVersion")
+            .ok()
+            .and_then(|t| t.get_object_id("processId").ok())
+            .map(|id| id.to_hex()))
+    }
+
     /// Records a new live run, heartbeat at the database's clock.
     pub async fn insert_live(&self, record: &LiveRecord) -> Result<(), DbError> {
         self.ensure_setup().await?;

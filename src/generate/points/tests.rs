@@ -292,8 +292,8 @@ mod checks {
         }
     }
 
-    /// CPU and network follow the calls' volume: their mean over hosts at each tick correlates
-    /// with the call load, and weekends are quieter than weekdays.
+    /// CPU and network follow the calls' volume: their mean over hosts correlates with the call
+    /// load, and weekends are quieter.
     #[test]
     fn cpu_and_network_follow_the_call_volume() {
         let ticks = &week().ticks;
@@ -307,12 +307,15 @@ mod checks {
             let load: Vec<f64> = ticks.iter().map(|&t| super::super::call_load(t)).collect();
             let n = mean.len() as f64;
             let (ma, mb) = (mean.iter().sum::<f64>() / n, load.iter().sum::<f64>() / n);
-            let cov: f64 = mean.iter().zip(&load).map(|(a, b)| (a - ma) * (b - mb)).sum();
+            let cov: f64 = mean
+                .iter()
+                .zip(&load)
+                .map(|(a, b)| (a - ma) * (b - mb))
+                .sum();
             let va: f64 = mean.iter().map(|a| (a - ma).powi(2)).sum();
             let vb: f64 = load.iter().map(|b| (b - mb).powi(2)).sum();
             let r = cov / (va * vb).sqrt();
             assert!(r > 0.9, "{c:?}: correlation with the call load {r}");
-            // Saturday and Sunday (days 5 and 6 of the week from Monday) against the weekdays.
             let day = |t: i64| ((t / 86_400_000 + 3).rem_euclid(7)) as usize;
             let (mut we, mut wd) = ((0.0, 0), (0.0, 0));
             for (m, &t) in mean.iter().zip(ticks) {
