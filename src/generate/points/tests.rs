@@ -298,32 +298,28 @@ mod checks {
     fn cpu_and_network_follow_the_call_volume() {
         let ticks = &week().ticks;
         for c in [Category::Cpu, Category::Network] {
-            let mut mean = vec![0.0; ticks.len()];
-            for (_, values) in series_of(c) {
-                for (m, v) in mean.iter_mut().zip(values) {
-                    *m += v;
-                }
-            }
+            let sum_at = |i: usize| series_of(c).map(|(_, v)| v[i]).sum::<f64>();
+            let mean: Vec<f64> = (0..ticks.len()).map(sum_at).collect();
             let load: Vec<f64> = ticks.iter().map(|&t| super::super::call_load(t)).collect();
             let n = mean.len() as f64;
             let (ma, mb) = (mean.iter().sum::<f64>() / n, load.iter().sum::<f64>() / n);
-            let cov: f64 = mean
-                .iter()
-                .zip(&load)
-                .map(|(a, b)| (a - ma) * (b - mb))
-                .sum();
-            let va: f64 = mean.iter().map(|a| (a - ma).powi(2)).sum();
-            let vb: f64 = load.iter().map(|b| (b - mb).powi(2)).sum();
-            let r = cov / (va * vb).sqrt();
+            let dot = |x: &[f64], mx: f64, y: &[f64], my: f64| -> f64 {
+                x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum()
+            };
+            let r = dot(&mean, ma, &load, mb)
+                / (dot(&mean, ma, &mean, ma) * dot(&load, mb, &load, mb)).sqrt();
             assert!(r > 0.9, "{c:?}: correlation with the call load {r}");
             let day = |t: i64| ((t / 86_400_000 + 3).rem_euclid(7)) as usize;
-            let (mut we, mut wd) = ((0.0, 0), (0.0, 0));
+            let (mut we, mut wd) = (Vec::new(), Vec::new());
             for (m, &t) in mean.iter().zip(ticks) {
-                let slot = if day(t) >= 5 { &mut we } else { &mut wd };
-                slot.0 += m;
-                slot.1 += 1;
+                if day(t) >= 5 {
+                    we.push(*m)
+                } else {
+                    wd.push(*m)
+                }
             }
-            let (we, wd) = (we.0 / f64::from(we.1), wd.0 / f64::from(wd.1));
+            let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            let (we, wd) = (avg(&we), avg(&wd));
             assert!(we < 0.9 * wd, "{c:?}: weekend {we} vs weekday {wd}");
         }
     }
