@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs, LiveArgs, StatsCommand};
 use crate::generate::live::LiveParams;
+use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, Kind, ParamError, Params, PointParams, params};
 use crate::live::{LiveManager, LiveSettings};
 use crate::pipeline::{self, Progress, Run, RunSpec, Tuning};
@@ -26,7 +27,8 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
     Ok(match what {
         GenerateWhat::Calls(a) => {
             let count = count(a.count)?;
-            let p = CallParams::new(Some(a.days.into()), Some(a.subscribers.into()), a.end, now)?;
+            let p = CallParams::new(Some(a.days.into()), Some(a.subscribers.into()), a.end, now)?
+                .with_scenario(scenario(&a.scenario)?.as_ref())?;
             RunSpec::new(Params::Calls(p), count, a.seed)
         }
         GenerateWhat::Metrics(a) => {
@@ -38,17 +40,23 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
                 Some(a.hosts.into()),
                 a.end,
                 now,
-            )?;
+            )?
+            .with_scenario(count, scenario(&a.scenario)?.as_ref())?;
             RunSpec::new(Params::Metrics(p), count, a.seed)
         }
     })
+}
+
+/// A `--scenario` flag's JSON, parsed.
+fn scenario(json: &Option<String>) -> Result<Option<ScenarioRequest>, ParamError> {
+    json.as_deref().map(ScenarioRequest::from_json).transpose()
 }
 
 /// The message and exit status (2, like clap's own usage errors) of parameters out of bounds.
 pub fn usage_error(e: &ParamError) -> (String, i32) {
     let flag = e
         .field
-        .split('[')
+        .split(['[', '.'])
         .next()
         .unwrap_or(&e.field)
         .replace('_', "-");
@@ -214,7 +222,8 @@ pub async fn live(db: &DbSettings, args: LiveArgs) -> anyhow::Result<()> {
         settings,
         Arc::new(|_: &[_]| {}),
     );
-    let record = manager.start(params, args.seed, None).await?;
+    let scenario = scenario(&args.scenario)?;
+    let record = manager.start(params, args.seed, scenario.as_ref()).await?;
     eprintln!(
         "live run {} started: {} calls/s, metrics every {} s, seed {}",
         record.id, record.calls_per_second, record.step_seconds, record.seed as u64

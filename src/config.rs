@@ -254,6 +254,10 @@ pub struct CallArgs {
     /// End of the time window (RFC 3339); default now.
     #[arg(long)]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// A labelled scenario, as JSON like the API's `scenario`, e.g.
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    #[arg(long, env = "SCENARIO")]
+    pub scenario: Option<String>,
     /// Seed; the same seed and parameters give the same documents. Default random.
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
@@ -284,6 +288,10 @@ pub struct MetricArgs {
     /// Timestamp of the newest point (RFC 3339); default now.
     #[arg(long)]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// A labelled scenario, as JSON like the API's `scenario`, e.g.
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    #[arg(long, env = "SCENARIO")]
+    pub scenario: Option<String>,
     /// Seed; the same seed and parameters give the same documents. Default random.
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
@@ -318,6 +326,10 @@ pub struct LiveArgs {
           value_parser = clap::value_parser!(u32)
               .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
     pub subscribers: u32,
+    /// A labelled scenario, as JSON like the API's `scenario`, e.g.
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    #[arg(long, env = "SCENARIO")]
+    pub scenario: Option<String>,
     /// Seed; the same seed and parameters give the same documents. Default random.
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,

@@ -222,5 +222,40 @@ impl Scenario {
     }
 }
 
+impl ScenarioRequest {
+    /// A scenario stated as JSON, like the API's `scenario` (the command line's `--scenario`).
+    pub fn from_json(text: &str) -> Result<Self, ParamError> {
+        serde_json::from_str(text).map_err(|e| ParamError::new("scenario", e.to_string()))
+    }
+}
+
+impl super::CallParams {
+    /// These parameters with `request`'s scenario; by default in the middle of the window, over
+    /// [`DEFAULT_HOSTS`](super::params::DEFAULT_HOSTS) hosts (a backfill of calls has no hosts).
+    pub fn with_scenario(self, request: Option<&ScenarioRequest>) -> Result<Self, ParamError> {
+        let middle = self.end - chrono::TimeDelta::hours(12 * i64::from(self.days));
+        let hosts = super::params::DEFAULT_HOSTS;
+        let scenario = request.map(|r| r.parse(hosts, middle)).transpose()?;
+        Ok(Self { scenario, ..self })
+    }
+}
+
+impl super::PointParams {
+    /// These parameters (of a run of `count` points) with `request`'s scenario; by default in the
+    /// middle of the run's span.
+    pub fn with_scenario(
+        self,
+        count: u32,
+        request: Option<&ScenarioRequest>,
+    ) -> Result<Self, ParamError> {
+        let series = u64::from(self.hosts) * self.categories.len().max(1) as u64;
+        let ticks = u64::from(count).div_ceil(series);
+        let span_ms = ticks.saturating_sub(1) as i64 * i64::from(self.step_seconds) * 1000;
+        let middle = self.end - chrono::TimeDelta::milliseconds(span_ms / 2);
+        let scenario = request.map(|r| r.parse(self.hosts, middle)).transpose()?;
+        Ok(Self { scenario, ..self })
+    }
+}
+
 #[cfg(test)]
 mod tests;

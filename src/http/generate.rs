@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::idempotency::{self, Answer, KeyedJson};
 use crate::error::ApiError;
-use crate::generate::params::DEFAULT_HOSTS;
 use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};
 use crate::jobs;
@@ -85,13 +84,7 @@ impl CallsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
-        // By default a scenario sits in the middle of the window.
-        let middle = p.end - chrono::TimeDelta::hours(12 * i64::from(p.days));
-        let scenario = self
-            .scenario
-            .map(|s| s.parse(DEFAULT_HOSTS, middle))
-            .transpose()?;
-        let p = CallParams { scenario, ..p };
+        let p = p.with_scenario(self.scenario.as_ref())?;
         let spec = RunSpec::new(Params::Calls(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }
@@ -109,14 +102,7 @@ impl MetricsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
-        let ticks = u64::from(count).div_ceil(u64::from(p.hosts) * p.categories.len() as u64);
-        let span_ms = ticks.saturating_sub(1) as i64 * i64::from(p.step_seconds) * 1000;
-        let middle = p.end - chrono::TimeDelta::milliseconds(span_ms / 2);
-        let scenario = self
-            .scenario
-            .map(|s| s.parse(p.hosts, middle))
-            .transpose()?;
-        let p = PointParams { scenario, ..p };
+        let p = p.with_scenario(count, self.scenario.as_ref())?;
         let spec = RunSpec::new(Params::Metrics(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }

@@ -218,3 +218,32 @@ async fn healthcheck_exits_0_against_a_live_service_and_1_against_a_closed_port(
     let out = run(&temp, &["healthcheck", "--url", &url], &[]).await;
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn scenarios_take_the_apis_json_on_the_command_line() {
+    let out = generate(&[
+        "calls",
+        "--count",
+        "10",
+        "--scenario",
+        r#"{"kind": "flood"}"#,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--scenario") && stderr.contains("flood"),
+        "{stderr}"
+    );
+
+    let temp = TempDb::unique();
+    let scenario = r#"{"kind": "fraud_burst", "minutes": 240}"#;
+    let args = [
+        "generate", "calls", "--count", "5000", "--days", "1", "--seed", "5",
+    ];
+    let out = run(&temp, &args, &[("SCENARIO", scenario)]).await;
+    summary(&out, 5000, &format!("{}.calls", temp.name));
+    let calls = temp.handle().await.collection::<bson::Document>("calls");
+    let fraud = doc! { "anomaly": "fraud_burst" };
+    assert!(calls.count_documents(fraud.clone()).await.unwrap() > 20);
+    assert_eq!(calls.distinct("caller", fraud).await.unwrap().len(), 1);
+}
