@@ -319,8 +319,14 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
     .await;
 
     if let Ok(path) = std::env::var("PAGE_SCREENSHOT") {
+        // The whole page, live runs and latest calls included.
+        let height = browser.eval("document.documentElement.scrollHeight").await;
+        let clip = json!({ "x": 0, "y": 0, "width": 1280, "height": height, "scale": 1 });
         let shot = browser
-            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .call(
+                "Page.captureScreenshot",
+                json!({ "format": "png", "captureBeyondViewport": true, "clip": clip }),
+            )
             .await;
         let png = base64_decode(shot["data"].as_str().unwrap());
         std::fs::write(path, png).unwrap();
