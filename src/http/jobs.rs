@@ -12,11 +12,25 @@ use super::{ApiQuery, AppState, bounded};
 use crate::error::ApiError;
 use crate::jobs::{self as job, JobView};
 
-/// Query of `GET /jobs`.
+/// Query of `GET /jobs` and `GET /live`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<i64>,
+}
+
+impl ListQuery {
+    /// How many records to list: 20 by default, 1 to 1000.
+    pub(super) fn limit(&self) -> Result<i64, ApiError> {
+        let limit = self.limit.unwrap_or(20);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be between 1 and 1000, got {limit}"),
+            ));
+        }
+        Ok(limit)
+    }
 }
 
 /// `GET /jobs?limit=N`: the most recent jobs of every instance, newest first.
@@ -24,13 +38,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and 1000, got {limit}"),
-        ));
-    }
+    let limit = q.limit()?;
     let now = Utc::now();
     let jobs = bounded(state.jobs.list(limit)).await?;
     Ok(Json(jobs.iter().map(|j| job::view(j, now)).collect()))

@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
+use super::jobs::ListQuery;
 use super::{ApiJson, ApiQuery, AppState, bounded};
 use crate::error::ApiError;
 use crate::generate::live::LiveParams;
@@ -33,13 +34,6 @@ pub struct LiveRequest {
     subscribers: Option<i64>,
     seed: Option<u64>,
     scenario: Option<ScenarioRequest>,
-}
-
-/// Query of `GET /live`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<i64>,
 }
 
 /// `POST /live`: starts a live run on this replica; `201` with its record and `Location`.
@@ -84,13 +78,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<LiveView>>, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and 1000, got {limit}"),
-        ));
-    }
+    let limit = q.limit()?;
     let now = Utc::now();
     let runs = bounded(state.live.list(limit)).await?;
     Ok(Json(runs.iter().map(|r| view(r, now)).collect()))

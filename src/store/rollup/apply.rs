@@ -184,26 +184,10 @@ impl Store {
     /// Forgets every token of a stopped live run's first `count` documents of `kind`, in both
     /// resolutions (a live run keeps fine cells by guarded updates too).
     pub async fn prune_live_run(&self, kind: Kind, run: RunId, count: u64) -> Result<(), DbError> {
-        let Ok(count) = u32::try_from(count) else {
-            return Ok(());
-        };
-        if count == 0 {
-            return Ok(());
+        match u32::try_from(count) {
+            Ok(count) => self.prune_tokens(kind, run, count, &Resolution::ALL).await,
+            Err(_) => Ok(()),
         }
-        let (first, last) = run.id_range(count);
-        let range = doc! {
-            "$gte": ObjectId::from_bytes(first),
-            "$lte": ObjectId::from_bytes(last),
-        };
-        for res in Resolution::ALL {
-            self.rollup(kind, res)
-                .update_many(
-                    doc! { "applied": { "$elemMatch": range.clone() } },
-                    doc! { "$pull": { "applied": range.clone() } },
-                )
-                .await?;
-        }
-        Ok(())
     }
 
     async fn apply_at(

@@ -305,6 +305,19 @@ impl Store {
         run: RunId,
         count: u32,
     ) -> Result<(), DbError> {
+        self.prune_tokens(kind, run, count, &Resolution::GUARDED)
+            .await
+    }
+
+    /// Pulls the tokens of the run's first `count` documents from the `applied` lists of `kind`'s
+    /// rollups at `resolutions`.
+    pub(super) async fn prune_tokens(
+        &self,
+        kind: Kind,
+        run: RunId,
+        count: u32,
+        resolutions: &[Resolution],
+    ) -> Result<(), DbError> {
         if count == 0 {
             return Ok(());
         }
@@ -315,7 +328,7 @@ impl Store {
         };
         // Few documents (one per day and host): a scan is cheaper than keeping an index on
         // `applied` up to date with every batch.
-        for res in Resolution::GUARDED {
+        for &res in resolutions {
             self.rollup(kind, res)
                 .update_many(
                     doc! { "applied": { "$elemMatch": range.clone() } },
