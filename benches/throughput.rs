@@ -261,6 +261,93 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// (e) `pollers` dashboards polling the statistics for `poll_secs`, each once a second.
+async fn poll(
+    svc: &Service,
+    http: &reqwest::Client,
+    pollers: usize,
+    poll_secs: u64,
+    server_pid: Option<u32>,
+) {
+    println!(
+        "(e) {pollers} dashboards polling for {poll_secs} s, each once a second, alternating GET /stats and \
+         GET /stats/calls/series?from=<now-30d>&to=<now>&interval=1h (epoch ms, moving, so no two \
+         requests share an answer)"
+    );
+    let cpu_before = server_pid.map(cpu_seconds);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(poll_secs);
+    let tasks: Vec<_> = (0..pollers)
+        .map(|p| {
+            let (http, base) = (http.clone(), svc.base.clone());
+            tokio::spawn(async move {
+                let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0u64);
+                // Spread the pollers over the second, as independent dashboards would be.
+                tokio::time::sleep(Duration::from_millis(1000 * p as u64 / pollers as u64)).await;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    let now = Utc::now().timestamp_millis();
+                    let url = if i.is_multiple_of(2) {
+                        format!("{base}/stats")
+                    } else {
+                        format!(
+                            "{base}/stats/calls/series?from={}&to={now}&interval=1h",
+                            now - 30 * 86_400_000
+                        )
+                    };
+                    let t = Instant::now();
+                    let ok = http
+                        .get(&url)
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    if !ok {
+                        errors += 1;
+                    }
+                    if i.is_multiple_of(2) {
+                        overview.push(ms)
+                    } else {
+                        series.push(ms)
+                    }
+                    i += 1;
+                }
+                (overview, series, errors)
+            })
+        })
+        .collect();
+    let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0);
+    for t in tasks {
+        let (o, s, e) = t.await.unwrap();
+        overview.extend(o);
+        series.extend(s);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    for (name, xs) in [
+        ("GET /stats", &mut overview),
+        ("GET /stats/calls/series 1h/30d", &mut series),
+    ] {
+        let n = xs.len();
+        println!(
+            "  {name}: {n} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(xs, 50.0),
+            percentile(xs, 99.0),
+            percentile(xs, 100.0)
+        );
+    }
+    println!("  errors: {errors} (target 0)");
+    if let (Some(pid), Some(before)) = (server_pid, cpu_before) {
+        println!(
+            "  database server CPU while polling: {:.1} % of one core",
+            100.0 * (cpu_seconds(pid) - before) / secs
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let uri = std::env::var("BENCH_MONGO_URI").expect("BENCH_MONGO_URI (scripts/bench.sh sets it)");
@@ -275,6 +362,39 @@ async fn main() {
         .and_then(|v| v.parse().ok());
     // The service's defaults: batches of 10,000, 4 in flight; the ceiling runs use the same.
     let (batch, inflight) = (10_000usize, 4usize);
+
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "poll") {
+        // (e) alone, against a database kept between runs: filled once with the large jobs.
+        let db = std::env::var("BENCH_POLL_DB").unwrap_or_else(|_| "bench_poll".into());
+        let svc = Service::start(&uri, &db, batch, inflight);
+        let http = reqwest::Client::new();
+        svc.wait_ready(&http).await;
+        let client = Client::with_uri_str(&uri).await.unwrap();
+        for (path, coll) in [
+            ("/generate/calls", "calls"),
+            ("/generate/metrics", "metrics"),
+        ] {
+            let have = client
+                .database(&db)
+                .collection::<bson::Document>(coll)
+                .estimated_document_count()
+                .await
+                .unwrap();
+            if have < u64::from(n2) {
+                let (rate, _) =
+                    end_to_end(&svc, &http, path, u64::from(n2) - have, &uri, &db).await;
+                println!("  filled {coll} to {n2}: {rate:.0} docs/s");
+            } else {
+                println!("  {coll}: {have} documents already");
+            }
+        }
+        poll(&svc, &http, pollers, poll_secs, server_pid).await;
+        println!(
+            "(f) peak RSS of the service through (e): {:.1} MB (target ≤ 150 MB)",
+            svc.peak_rss_mb()
+        );
+        return;
+    }
 
     println!("(a) generation alone, one core");
     println!(
@@ -374,83 +494,7 @@ async fn main() {
     let (rate, _) = end_to_end(&svc, &http, "/generate/metrics", u64::from(n2), &uri, db).await;
     println!("  then {n2} metric points as a job: {rate:.0} docs/s");
 
-    println!(
-        "(e) {pollers} dashboards polling for {poll_secs} s, each once a second, alternating GET /stats and \
-         GET /stats/calls/series?from=<now-30d>&to=<now>&interval=1h (epoch ms, moving, so no two \
-         requests share an answer)"
-    );
-    let cpu_before = server_pid.map(cpu_seconds);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(poll_secs);
-    let tasks: Vec<_> = (0..pollers)
-        .map(|p| {
-            let (http, base) = (http.clone(), svc.base.clone());
-            tokio::spawn(async move {
-                let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0u64);
-                // Spread the pollers over the second, as independent dashboards would be.
-                tokio::time::sleep(Duration::from_millis(1000 * p as u64 / pollers as u64)).await;
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                let mut i = 0u64;
-                while Instant::now() < deadline {
-                    tick.tick().await;
-                    let now = Utc::now().timestamp_millis();
-                    let url = if i.is_multiple_of(2) {
-                        format!("{base}/stats")
-                    } else {
-                        format!(
-                            "{base}/stats/calls/series?from={}&to={now}&interval=1h",
-                            now - 30 * 86_400_000
-                        )
-                    };
-                    let t = Instant::now();
-                    let ok = http
-                        .get(&url)
-                        .timeout(Duration::from_secs(30))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status() == 200);
-                    let ms = t.elapsed().as_secs_f64() * 1000.0;
-                    if !ok {
-                        errors += 1;
-                    }
-                    if i.is_multiple_of(2) {
-                        overview.push(ms)
-                    } else {
-                        series.push(ms)
-                    }
-                    i += 1;
-                }
-                (overview, series, errors)
-            })
-        })
-        .collect();
-    let (mut overview, mut series, mut errors) = (Vec::new(), Vec::new(), 0);
-    for t in tasks {
-        let (o, s, e) = t.await.unwrap();
-        overview.extend(o);
-        series.extend(s);
-        errors += e;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    for (name, xs) in [
-        ("GET /stats", &mut overview),
-        ("GET /stats/calls/series 1h/30d", &mut series),
-    ] {
-        let n = xs.len();
-        println!(
-            "  {name}: {n} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            percentile(xs, 50.0),
-            percentile(xs, 99.0),
-            percentile(xs, 100.0)
-        );
-    }
-    println!("  errors: {errors} (target 0)");
-    if let (Some(pid), Some(before)) = (server_pid, cpu_before) {
-        println!(
-            "  database server CPU while polling: {:.1} % of one core",
-            100.0 * (cpu_seconds(pid) - before) / secs
-        );
-    }
+    poll(&svc, &http, pollers, poll_secs, server_pid).await;
     println!(
         "(f) peak RSS of the service through (d) and (e): {:.1} MB (target ≤ 150 MB)",
         svc.peak_rss_mb()

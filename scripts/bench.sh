@@ -10,6 +10,10 @@
 #   with 100 clients, memory with 1,000 idle SSE clients): BENCH_LIVE_RATES (1,100,10000,100000),
 #   BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100), BENCH_SSE_SECS (30), BENCH_IDLE_CLIENTS (1000),
 #   BENCH_IDLE_SECS (60)
+#   `scripts/bench.sh poll` runs (e) alone against database BENCH_POLL_DB (default bench_poll),
+#   filling it with BENCH_BIG_COUNT calls and metric points first when it holds fewer; with
+#   BENCH_MONGO_URI (and BENCH_SERVER_PID for its CPU) set, against that server instead of a fresh
+#   one, so a filled database serves many runs
 #   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,
 #                        50 % of (RAM - 1 GB), as a production server would have (tests use 512M)
 set -euo pipefail
@@ -19,16 +23,21 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 ram_mb="$(free -m | awk '/Mem:/ {print $2}')"
 export MONGODB_CACHE_SIZE="${BENCH_CACHE_SIZE:-$(( (ram_mb - 1024) / 2 > 256 ? (ram_mb - 1024) / 2 : 256 ))M}"
 echo "server storage cache: $MONGODB_CACHE_SIZE"
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-pid="$(scripts/mongodb.sh start "$data" "$port")"
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+if [ -z "${BENCH_MONGO_URI:-}" ]; then
+  data="$(mktemp -d)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  pid="$(scripts/mongodb.sh start "$data" "$port")"
+  trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+  export BENCH_SERVER_PID="$pid" BENCH_MONGO_URI="mongodb://127.0.0.1:$port"
+fi
 
 cargo build --release --quiet --bin linq-datagen
 bench="throughput"
-if [ "${1:-}" = "live" ]; then
+if [ "${1:-}" = "poll" ]; then
+  export BENCH_ONLY=poll
+elif [ "${1:-}" = "live" ]; then
   bench="live"
   # A thousand idle clients hold a thousand sockets on each side.
   ulimit -n 65536 2>/dev/null || true
 fi
-BENCH_SERVER_PID="$pid" BENCH_MONGO_URI="mongodb://127.0.0.1:$port" cargo bench --quiet --bench "$bench"
+cargo bench --quiet --bench "$bench"

@@ -21,7 +21,8 @@ use crate::stats::query::{
     self, Interval, MAX_BUCKETS, MAX_FINE_RANGE_MS, MAX_RAW_RANGE_MS, present,
 };
 use crate::stats::series::{self, CallSplit, MetricSplit};
-use crate::stats::{Source, StatsReader};
+use crate::stats::{Ask, Source, StatsReader};
+use crate::store::DataVersion;
 use crate::store::rollup::{Cells, DAY_MS, HOUR_MS, MINUTE_MS, Resolution, fine_ms};
 use crate::store::stats::KeyFilter;
 
@@ -167,20 +168,32 @@ async fn cells(
     reader: &StatsReader,
     kind: Kind,
     plan: &Plan,
-    keys: &KeyFilter,
+    keys: KeyFilter,
     source: Source,
+    version: Option<DataVersion>,
 ) -> Result<Cells, ApiError> {
-    let (from, to) = (Some(plan.from), Some(plan.to));
     if plan.width % fine_ms(kind) != 0 {
         // Buckets the rollups' fine cells cannot make up: only the raw documents have them.
-        return reader.raw(kind, plan.from, plan.to, plan.width, keys).await;
+        return reader
+            .raw(kind, plan.from, plan.to, plan.width, &keys)
+            .await;
     }
-    let finest = if plan.width % HOUR_MS == 0 {
+    let finest = if plan.width % DAY_MS == 0 {
+        Resolution::Day
+    } else if plan.width % HOUR_MS == 0 {
         Resolution::Hour
     } else {
         Resolution::Fine
     };
-    reader.cells(kind, from, to, keys, source, finest).await
+    let ask = Ask {
+        kind,
+        from: Some(plan.from),
+        to: Some(plan.to),
+        keys,
+        finest,
+        grouping: query::grouping(plan.width),
+    };
+    reader.cells(&ask, source, version).await
 }
 
 /// `GET /stats/calls/series`: calls per bucket, split by status, call type or not at all.
@@ -200,8 +213,9 @@ pub async fn calls_series(
     );
     let body = state
         .stats
-        .shared(key, source == Source::Rollups, async move {
-            let cells = cells(&reader, Kind::Calls, &plan, &KeyFilter::default(), source).await?;
+        .shared(key, source == Source::Rollups, move |version| async move {
+            let keys = KeyFilter::default();
+            let cells = cells(&reader, Kind::Calls, &plan, keys, source, version).await?;
             serde_json::to_vec(&series::calls(&cells, plan.width, split))
                 .map_err(|e| ApiError::Internal(e.into()))
         })
@@ -234,8 +248,8 @@ pub async fn metrics_series(
     );
     let body = state
         .stats
-        .shared(key, source == Source::Rollups, async move {
-            let cells = cells(&reader, Kind::Metrics, &plan, &keys, source).await?;
+        .shared(key, source == Source::Rollups, move |version| async move {
+            let cells = cells(&reader, Kind::Metrics, &plan, keys, source, version).await?;
             serde_json::to_vec(&series::metrics(&cells, plan.width, split))
                 .map_err(|e| ApiError::Internal(e.into()))
         })

@@ -133,40 +133,63 @@ impl VersionReads {
 }
 
 /// Finished answers by request, each with the data version it was computed at; bounded in bytes
-/// and entries (the oldest go first).
-#[derive(Default)]
-pub struct Answers {
-    entries: HashMap<String, Entry>,
+/// and entries (the oldest go first). Also keeps the rollup pieces answers are made of
+/// ([`Pieces`]).
+pub struct Kept<T> {
+    entries: HashMap<String, Entry<T>>,
     bytes: usize,
     clock: u64,
+    budget: usize,
 }
 
-struct Entry {
+/// Answers as JSON bytes.
+pub type Answers = Kept<Arc<Vec<u8>>>;
+/// Cells read from the rollups, by what was read.
+pub type Pieces = Kept<Arc<crate::store::rollup::Cells>>;
+
+struct Entry<T> {
     version: DataVersion,
-    body: Arc<Vec<u8>>,
+    value: T,
+    bytes: usize,
     stored: u64,
 }
 
-impl Answers {
-    /// The answer to `key` if it was computed at `version`.
-    pub fn get(&self, key: &str, version: DataVersion) -> Option<Arc<Vec<u8>>> {
+impl<T: Clone> Default for Kept<T> {
+    fn default() -> Self {
+        Self::with_budget(CACHE_BYTES)
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    /// Keeps at most `budget` bytes (and [`CACHE_ENTRIES`] entries).
+    pub fn with_budget(budget: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            bytes: 0,
+            clock: 0,
+            budget,
+        }
+    }
+
+    /// The value kept for `key` if it was computed at `version`.
+    pub fn get(&self, key: &str, version: DataVersion) -> Option<T> {
         self.entries
             .get(key)
             .filter(|e| e.version == version)
-            .map(|e| e.body.clone())
+            .map(|e| e.value.clone())
     }
 
-    /// Keeps `body` as the answer to `key` at `version`, making room when needed; answers larger
-    /// than a quarter of the budget are not kept.
-    pub fn put(&mut self, key: String, version: DataVersion, body: Arc<Vec<u8>>) {
-        if body.len() > CACHE_BYTES / 4 {
+    /// Keeps `value` (about `bytes` large) for `key` at `version`, making room when needed;
+    /// values larger than a quarter of the budget are not kept.
+    pub fn put(&mut self, key: String, version: DataVersion, value: T, bytes: usize) {
+        if bytes > self.budget / 4 {
             return;
         }
         if let Some(old) = self.entries.remove(&key) {
-            self.bytes -= old.body.len();
+            self.bytes -= old.bytes;
         }
         while !self.entries.is_empty()
-            && (self.bytes + body.len() > CACHE_BYTES || self.entries.len() >= CACHE_ENTRIES)
+            && (self.bytes + bytes > self.budget || self.entries.len() >= CACHE_ENTRIES)
         {
             let oldest = self
                 .entries
@@ -175,22 +198,23 @@ impl Answers {
                 .map(|(k, _)| k.clone())
                 .expect("not empty");
             if let Some(e) = self.entries.remove(&oldest) {
-                self.bytes -= e.body.len();
+                self.bytes -= e.bytes;
             }
         }
         self.clock += 1;
-        self.bytes += body.len();
+        self.bytes += bytes;
         self.entries.insert(
             key,
             Entry {
                 version,
-                body,
+                value,
+                bytes,
                 stored: self.clock,
             },
         );
     }
 
-    /// Bytes of answers kept.
+    /// Bytes kept.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -205,23 +229,28 @@ mod tests {
         let mut a = Answers::default();
         let v1 = DataVersion([1, 1]);
         let v2 = DataVersion([2, 1]);
-        a.put("k".into(), v1, Arc::new(vec![1; 10]));
+        a.put("k".into(), v1, Arc::new(vec![1; 10]), 10);
         assert_eq!(a.get("k", v1).as_deref(), Some(&vec![1; 10]));
         assert_eq!(a.get("k", v2), None, "another version is another answer");
-        a.put("k".into(), v2, Arc::new(vec![2; 20]));
+        a.put("k".into(), v2, Arc::new(vec![2; 20]), 20);
         assert_eq!(a.bytes(), 20, "a replaced answer gives its bytes back");
         for i in 0..CACHE_ENTRIES + 10 {
-            a.put(format!("e{i}"), v1, Arc::new(vec![0; 100]));
+            a.put(format!("e{i}"), v1, Arc::new(vec![0; 100]), 100);
         }
         assert_eq!(a.entries.len(), CACHE_ENTRIES);
         assert!(a.get("k", v2).is_none(), "the oldest went first");
         assert!(a.get(&format!("e{}", CACHE_ENTRIES + 9), v1).is_some());
         let big = CACHE_BYTES / 5;
         for i in 0..6 {
-            a.put(format!("big{i}"), v1, Arc::new(vec![0; big]));
+            a.put(format!("big{i}"), v1, Arc::new(vec![0; big]), big);
         }
         assert!(a.bytes() <= CACHE_BYTES);
-        a.put("huge".into(), v1, Arc::new(vec![0; CACHE_BYTES / 2]));
+        a.put(
+            "huge".into(),
+            v1,
+            Arc::new(vec![0; CACHE_BYTES / 2]),
+            CACHE_BYTES / 2,
+        );
         assert!(a.get("huge", v1).is_none(), "too large to keep");
     }
 }

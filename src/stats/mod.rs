@@ -22,15 +22,21 @@ use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::generate::Kind;
+use crate::store::DataVersion;
 use crate::store::Store;
-use crate::store::rollup::{Cells, Resolution, add_cell, fine_ms};
+use crate::store::rollup::{Cells, Grouping, Resolution, add_cell, coarsen, fine_ms};
 use crate::store::stats::KeyFilter;
-use cache::{Answers, Flights, VersionReads};
+use cache::{Answers, Flights, Pieces, VersionReads};
 
 /// How long a read waits for a database slot before it is answered 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
 /// How long a read waits for the data version before it is answered 503.
 pub const VERSION_WAIT: Duration = Duration::from_secs(5);
+/// Bytes of rollup pieces kept: a range that moves with the clock reads its whole hours (and fine
+/// cells) from here until the data changes, and only its raw edges from the database.
+pub const PIECE_BYTES: usize = 16 << 20;
+/// Rough bytes a kept cell takes (key, figures, map node).
+const CELL_BYTES: usize = 160;
 
 /// Where a read takes its cells from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +56,7 @@ pub struct StatsReader {
     reads: Arc<Flights<Arc<Vec<u8>>>>,
     versions: Arc<VersionReads>,
     answers: Arc<Mutex<Answers>>,
+    pieces: Arc<Mutex<Pieces>>,
 }
 
 impl StatsReader {
@@ -60,6 +67,7 @@ impl StatsReader {
             reads: Arc::new(Flights::default()),
             versions: Arc::new(VersionReads::new(store.clone())),
             answers: Arc::new(Mutex::new(Answers::default())),
+            pieces: Arc::new(Mutex::new(Pieces::with_budget(PIECE_BYTES))),
             store,
         }
     }
@@ -73,14 +81,16 @@ impl StatsReader {
     /// is served as it is (one point read of the data version decides; see [`cache`]). Otherwise
     /// it is computed by `compute` once, and whoever asks for the same key meanwhile waits for that
     /// answer instead of reading again. The computation holds one of the reader's database slots;
-    /// when none frees up within [`QUEUE_WAIT`] the answer is 503.
-    pub async fn shared<F>(
+    /// when none frees up within [`QUEUE_WAIT`] the answer is 503. `compute` is given the data
+    /// version (with `keep`), under which it may take kept rollup pieces ([`StatsReader::cells`]).
+    pub async fn shared<C, F>(
         &self,
         key: String,
         keep: bool,
-        compute: F,
+        compute: C,
     ) -> Result<Arc<Vec<u8>>, ApiError>
     where
+        C: FnOnce(Option<DataVersion>) -> F,
         F: Future<Output = Result<Vec<u8>, ApiError>> + Send + 'static,
     {
         let version = match keep {
@@ -110,6 +120,7 @@ impl StatsReader {
         // The version is part of the flight's key: a read that started before a change is not
         // joined by a request that has seen the change.
         let flight = format!("{key}|{version:?}");
+        let compute = compute(version);
         let body = self
             .reads
             .join(flight, async move {
@@ -124,42 +135,71 @@ impl StatsReader {
             self.answers
                 .lock()
                 .expect("answers lock")
-                .put(key, v, body.clone());
+                .put(key, v, body.clone(), body.len());
         }
         Ok(body)
     }
 
-    /// Cells of `kind` over `[from, to)`, at most `finest` wide (whatever is finer than that is
-    /// exact too: hours, minutes and raw slots are mixed, each key in the cell it came from).
-    /// With [`Source::Rollups`], whole hours (when `finest` allows) come from the hourly rollups,
-    /// whole fine slots around them from the fine rollups, and the partial slots at the very edges
-    /// from an index-served scan of less than a fine slot of raw documents.
+    /// The cells `ask` describes. With [`Source::Rollups`], whole hours (when `finest` allows)
+    /// come from the hourly rollups, whole fine slots around them from the fine rollups, and the
+    /// partial slots at the very edges from an index-served scan of less than a fine slot of raw
+    /// documents. Under a data `version`, the rollup pieces are kept until the data changes: a
+    /// range that moves with the clock reads only its raw edges again (and its fine edges once a
+    /// fine slot, its whole hours once an hour).
     pub async fn cells(
         &self,
-        kind: Kind,
-        from: Option<i64>,
-        to: Option<i64>,
-        keys: &KeyFilter,
+        ask: &Ask,
         source: Source,
-        finest: Resolution,
+        version: Option<DataVersion>,
     ) -> Result<Cells, ApiError> {
+        let (kind, keys, grouping) = (ask.kind, &ask.keys, ask.grouping);
         let store = &self.store;
         if source == Source::Raw {
-            let slot = finest.cell_ms(kind);
-            return Ok(store.raw_cells(kind, from, to, slot, keys).await?);
+            let slot = ask.finest.cell_ms(kind);
+            let cells = store.raw_cells(kind, ask.from, ask.to, slot, keys).await?;
+            return Ok(coarsen(&cells, grouping));
         }
         let mut pieces = Vec::new();
-        plan(kind, from, to, finest, &mut pieces);
+        plan(kind, ask.from, ask.to, ask.finest, &mut pieces);
         let reads = pieces.iter().map(|&(level, a, b)| async move {
-            match level {
-                Some(res) => store.rollup_cells(kind, res, a, b, keys).await,
-                None => store.raw_cells(kind, a, b, fine_ms(kind), keys).await,
+            let Some(res) = level else {
+                let cells = store.raw_cells(kind, a, b, fine_ms(kind), keys).await?;
+                return Ok::<_, ApiError>(Arc::new(coarsen(&cells, grouping)));
+            };
+            let key = format!("{kind:?}|{res:?}|{a:?}|{b:?}|{keys:?}|{grouping:?}");
+            let version = version.map(|v| v.only(kind));
+            if let Some(v) = version
+                && let Some(kept) = self.pieces.lock().expect("pieces lock").get(&key, v)
+            {
+                return Ok(kept);
             }
+            let cells = Arc::new(
+                store
+                    .rollup_cells(kind, res, (a, b), keys, grouping)
+                    .await?,
+            );
+            if let Some(v) = version {
+                let bytes = cells.len() * CELL_BYTES;
+                self.pieces
+                    .lock()
+                    .expect("pieces lock")
+                    .put(key, v, cells.clone(), bytes);
+            }
+            Ok(cells)
         });
-        let mut cells = Cells::new();
-        for part in futures::future::try_join_all(reads).await? {
-            for (k, c) in part {
-                add_cell(&mut cells, k, &c);
+        let parts = futures::future::try_join_all(reads).await?;
+        // Usually one piece holds nearly everything: start from it instead of re-adding its cells.
+        let largest = (0..parts.len()).max_by_key(|&i| parts[i].len());
+        let mut cells = match largest {
+            Some(i) => Cells::clone(&parts[i]),
+            None => Cells::new(),
+        };
+        for (i, part) in parts.iter().enumerate() {
+            if Some(i) == largest {
+                continue;
+            }
+            for (k, c) in part.iter() {
+                add_cell(&mut cells, k.clone(), c);
             }
         }
         Ok(cells)
@@ -180,6 +220,26 @@ impl StatsReader {
             .raw_cells(kind, Some(from), Some(to), slot_ms, keys)
             .await?)
     }
+}
+
+/// What a statistics read asks for: cells of `kind` over `[from, to)` (`None`: open), no wider
+/// than `finest` (whatever is finer is exact too: hours, fine slots and raw slots are mixed, each
+/// key in the cell it came from), summed into the slots of `grouping` (which the caller sums into
+/// anyway).
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// Calls or metrics.
+    pub kind: Kind,
+    /// Start of the range (inclusive).
+    pub from: Option<i64>,
+    /// End of the range (exclusive).
+    pub to: Option<i64>,
+    /// Which key values to read.
+    pub keys: KeyFilter,
+    /// The coarsest rollup resolution the answer can use.
+    pub finest: Resolution,
+    /// How the caller sums cells in time.
+    pub grouping: Grouping,
 }
 
 /// `ms` rounded up to a multiple of `w`.
@@ -209,9 +269,9 @@ fn plan(
         && a >= b
     {
         // Not one whole cell inside: go finer, or read the raw documents.
-        return match coarsest {
-            Resolution::Hour => plan(kind, from, to, Resolution::Fine, out),
-            Resolution::Fine => out.push((None, from, to)),
+        return match coarsest.finer() {
+            Some(finer) => plan(kind, from, to, finer, out),
+            None => out.push((None, from, to)),
         };
     }
     out.push((Some(coarsest), inner_from, inner_to));
@@ -219,9 +279,9 @@ fn plan(
         if let (Some(a), Some(b)) = (a, b)
             && a < b
         {
-            match coarsest {
-                Resolution::Hour => plan(kind, Some(a), Some(b), Resolution::Fine, out),
-                Resolution::Fine => out.push((None, Some(a), Some(b))),
+            match coarsest.finer() {
+                Some(finer) => plan(kind, Some(a), Some(b), finer, out),
+                None => out.push((None, Some(a), Some(b))),
             }
         }
     }

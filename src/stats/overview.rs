@@ -6,10 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Source, StatsReader};
+use super::{Ask, Source, StatsReader};
 use crate::error::ApiError;
 use crate::generate::Kind;
-use crate::store::rollup::{Cell, Cells, Resolution};
+use crate::store::rollup::{Cell, Cells, DAY_MS, Grouping, Resolution};
 use crate::store::stats::KeyFilter;
 
 impl StatsReader {
@@ -23,11 +23,21 @@ impl StatsReader {
     ) -> Result<Arc<Vec<u8>>, ApiError> {
         let reader = self.clone();
         let key = format!("overview|{from:?}|{to:?}|{source:?}");
-        self.shared(key, source == Source::Rollups, async move {
-            let keys = KeyFilter::default();
+        self.shared(key, source == Source::Rollups, move |version| async move {
+            // The overview sums by day: whole days come from the day totals, and the cells of a
+            // partial day are summed into it while they are read.
+            let ask = |kind| Ask {
+                kind,
+                from,
+                to,
+                keys: KeyFilter::default(),
+                finest: Resolution::Day,
+                grouping: Grouping::every(DAY_MS),
+            };
+            let (calls, metrics) = (ask(Kind::Calls), ask(Kind::Metrics));
             let (calls, metrics) = tokio::try_join!(
-                reader.cells(Kind::Calls, from, to, &keys, source, Resolution::Hour),
-                reader.cells(Kind::Metrics, from, to, &keys, source, Resolution::Hour),
+                reader.cells(&calls, source, version),
+                reader.cells(&metrics, source, version),
             )?;
             let stats = Stats {
                 from: from.and_then(DateTime::from_timestamp_millis),

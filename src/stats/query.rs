@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate};
 
 use crate::error::ApiError;
 use crate::generate::params::{EARLIEST_MS, LATEST_MS_EXCLUSIVE};
-use crate::store::rollup::{DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::store::rollup::{DAY_MS, Grouping, HOUR_MS, MINUTE_MS};
 
 /// A week, in milliseconds; weekly buckets start on Mondays (UTC).
 pub const WEEK_MS: i64 = 7 * DAY_MS;
@@ -144,15 +144,21 @@ pub fn ceil_div(a: i64, b: i64) -> i64 {
     (a + b - 1) / b
 }
 
-/// Start of the bucket of width `width` holding `t`: aligned to the epoch, or to Mondays for whole
-/// weeks.
+/// The buckets of width `width`: aligned to the epoch, or to Mondays for whole weeks.
+pub fn grouping(width: i64) -> Grouping {
+    Grouping {
+        width,
+        offset: if width % WEEK_MS == 0 {
+            FIRST_MONDAY_MS
+        } else {
+            0
+        },
+    }
+}
+
+/// Start of the bucket of width `width` holding `t`.
 pub fn bucket(t: i64, width: i64) -> i64 {
-    let offset = if width % WEEK_MS == 0 {
-        FIRST_MONDAY_MS
-    } else {
-        0
-    };
-    t - (t - offset).rem_euclid(width)
+    grouping(width).slot(t)
 }
 
 #[cfg(test)]

@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
 use futures::TryStreamExt;
+use std::collections::HashMap;
 
-use super::rollup::{Cell, CellKey, Cells, Resolution, add_cell, key_fields, marginals};
+use super::rollup::{
+    Cell, CellKey, Cells, DAYS_FIELD, Grouping, HOUR_MS, Resolution, add_cell, key_fields,
+    marginals,
+};
 use super::{DbError, Store};
 use crate::generate::Kind;
 
@@ -69,14 +73,16 @@ fn int(d: &Document, key: &str) -> i64 {
 
 impl Store {
     /// Cells of `[from, to)` (aligned to `res`'s cells; `None` leaves that side open), read from
-    /// the rollups at `res`: cost grows with days or hours (× hosts), not with documents.
+    /// the rollups at `res` and summed into the slots of `grouping` while they are read: cost grows
+    /// with days or hours (× hosts), not with documents. The documents are read as raw BSON and
+    /// key values interned, so a cell costs no allocation.
     pub async fn rollup_cells(
         &self,
         kind: Kind,
         res: Resolution,
-        from: Option<i64>,
-        to: Option<i64>,
+        (from, to): (Option<i64>, Option<i64>),
         keys: &KeyFilter,
+        grouping: Grouping,
     ) -> Result<Cells, DbError> {
         let mut filter = Document::new();
         let doc_from = from.map(|f| f - f.rem_euclid(res.doc_ms()));
@@ -88,61 +94,51 @@ impl Store {
         }
         let mut cursor = self
             .rollup(kind, res)
+            .clone_with_type::<RawDocumentBuf>()
             .find(filter)
-            .projection(doc! { "applied": 0 })
+            // No projection: the server answers whole documents several times faster than it
+            // projects them (SecantusDB: 23 ms against 220 ms for 700 metric day documents),
+            // and `applied` lists are short (a finished run prunes its tokens).
             .max_time(STATS_MAX_TIME)
             .await?;
-        let allowed = |v: &str, set: &Option<Vec<String>>| {
-            set.as_ref().is_none_or(|s| s.iter().any(|x| x == v))
+        let mut sums = Sums::default();
+        // Day totals of documents older than them are summed from the document's hours.
+        let slot_ms = match res {
+            Resolution::Day => HOUR_MS,
+            _ => res.cell_ms(kind),
         };
-        let mut cells = Cells::new();
         while let Some(d) = cursor.try_next().await? {
-            let (Ok(start), Ok(slots)) = (d.get_datetime("start"), d.get_document("c")) else {
+            let Ok(start) = d.get_datetime("start") else {
                 continue;
             };
             let start = start.timestamp_millis();
-            for (slot, by_a) in slots {
-                let (Ok(slot), Some(by_a)) = (slot.parse::<i64>(), by_a.as_document()) else {
+            let host = d.get_str("host").unwrap_or_default();
+            let mut add = |t: i64, cells: &RawDocument| {
+                if from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e) {
+                    sums.add_slot(kind, keys, grouping.slot(t), host, cells);
+                }
+            };
+            if res == Resolution::Day
+                && d.get_bool(DAYS_FIELD).unwrap_or(false)
+                && let Ok(totals) = d.get_document("d")
+            {
+                add(start, totals);
+                continue;
+            }
+            let Ok(slots) = d.get_document("c") else {
+                continue;
+            };
+            for (slot, cells) in slots.into_iter().flatten() {
+                let (Ok(slot), Some(cells)) = (slot.parse::<i64>(), cells.as_document()) else {
                     continue;
                 };
-                let t = start + slot * res.cell_ms(kind);
-                if from.is_some_and(|f| t < f) || to.is_some_and(|e| t >= e) {
-                    continue;
-                }
-                for (a, inner) in by_a {
-                    let Some(inner) = inner.as_document() else {
-                        continue;
-                    };
-                    let mut add = |a: &str, b: &str, cell: &Document| {
-                        if allowed(a, &keys.a) && allowed(b, &keys.b) {
-                            let key = CellKey {
-                                t,
-                                a: a.to_owned(),
-                                b: b.to_owned(),
-                            };
-                            add_cell(&mut cells, key, &stored_cell(kind, cell));
-                        }
-                    };
-                    match kind {
-                        // Marginal cells: `s.<status>` and `t.<call type>`.
-                        Kind::Calls => {
-                            for (value, cell) in inner {
-                                let Some(cell) = cell.as_document() else {
-                                    continue;
-                                };
-                                match a.as_str() {
-                                    "s" => add(value, "", cell),
-                                    "t" => add("", value, cell),
-                                    _ => {}
-                                }
-                            }
-                        }
-                        Kind::Metrics => add(a, d.get_str("host").unwrap_or_default(), inner),
-                    }
+                match res {
+                    Resolution::Day => add(start, cells),
+                    _ => add(start + slot * slot_ms, cells),
                 }
             }
         }
-        Ok(cells)
+        Ok(sums.into_cells())
     }
 
     /// Cells of `[from, to)` computed from the raw collection, in slots of `slot_ms` aligned to
@@ -245,24 +241,106 @@ impl Store {
     }
 }
 
-/// A stored rollup cell in the common shape.
-fn stored_cell(kind: Kind, c: &Document) -> Cell {
-    match kind {
-        Kind::Calls => Cell {
-            n: int(c, "n"),
-            nx: int(c, "nd"),
-            sx: int(c, "d"),
-            min: None,
-            max: None,
-            cents: int(c, "c"),
-        },
-        Kind::Metrics => Cell {
-            n: int(c, "n"),
-            nx: int(c, "n"),
-            sx: int(c, "s"),
-            min: num(c, "min"),
-            max: num(c, "max"),
-            cents: 0,
-        },
+/// A stored rollup cell in the common shape, read in one pass over its few fields.
+fn stored_cell(kind: Kind, c: &RawDocument) -> Cell {
+    let mut cell = Cell::default();
+    for (name, value) in c.into_iter().flatten() {
+        let x = match value {
+            RawBsonRef::Int32(x) => f64::from(x),
+            RawBsonRef::Int64(x) => x as f64,
+            RawBsonRef::Double(x) => x,
+            _ => continue,
+        };
+        let i = x.round() as i64;
+        match (kind, name) {
+            (_, "n") => cell.n = i,
+            (Kind::Calls, "nd") => cell.nx = i,
+            (Kind::Calls, "d") => cell.sx = i,
+            (Kind::Calls, "c") => cell.cents = i,
+            (Kind::Metrics, "s") => cell.sx = i,
+            (Kind::Metrics, "min") => cell.min = Some(x),
+            (Kind::Metrics, "max") => cell.max = Some(x),
+            _ => {}
+        }
+    }
+    if kind == Kind::Metrics {
+        // Every metric point has a value.
+        cell.nx = cell.n;
+    }
+    cell
+}
+
+/// Cells summed while they are read, keyed by interned key values (a handful of statuses,
+/// categories and hosts), so the loop over a rollup's cells allocates nothing per cell.
+#[derive(Default)]
+struct Sums {
+    names: Vec<String>,
+    cells: HashMap<(i64, u32, u32), Cell>,
+}
+
+impl Sums {
+    /// A handful of names: a scan beats hashing them.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return i as u32;
+        }
+        self.names.push(name.to_owned());
+        (self.names.len() - 1) as u32
+    }
+
+    fn add(&mut self, t: i64, a: &str, b: &str, cell: &Cell) {
+        let key = (t, self.id(a), self.id(b));
+        self.cells.entry(key).or_default().merge(cell);
+    }
+
+    /// Adds the cells of one slot (`{<category>: cell}` for metrics of `host`, `{s: {<status>:
+    /// cell}, t: {<type>: cell}}` for calls) at `t`, those `keys` allows.
+    fn add_slot(&mut self, kind: Kind, keys: &KeyFilter, t: i64, host: &str, slot: &RawDocument) {
+        let allowed = |v: &str, set: &Option<Vec<String>>| {
+            set.as_ref().is_none_or(|s| s.iter().any(|x| x == v))
+        };
+        for (a, inner) in slot.into_iter().flatten() {
+            let Some(inner) = inner.as_document() else {
+                continue;
+            };
+            match kind {
+                // Marginal cells: `s.<status>` and `t.<call type>`.
+                Kind::Calls => {
+                    for (value, cell) in inner.into_iter().flatten() {
+                        let Some(cell) = cell.as_document() else {
+                            continue;
+                        };
+                        let (a, b) = match a {
+                            "s" => (value, ""),
+                            "t" => ("", value),
+                            _ => continue,
+                        };
+                        if allowed(a, &keys.a) && allowed(b, &keys.b) {
+                            self.add(t, a, b, &stored_cell(kind, cell));
+                        }
+                    }
+                }
+                Kind::Metrics => {
+                    if allowed(a, &keys.a) && allowed(host, &keys.b) {
+                        self.add(t, a, host, &stored_cell(kind, inner));
+                    }
+                }
+            }
+        }
+    }
+
+    fn into_cells(self) -> Cells {
+        let names = self.names;
+        self.cells
+            .into_iter()
+            .map(|((t, a, b), c)| {
+                let key = CellKey {
+                    t,
+                    a: names[a as usize].clone(),
+                    b: names[b as usize].clone(),
+                };
+                (key, c)
+            })
+            .collect()
     }
 }

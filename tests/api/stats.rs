@@ -233,3 +233,54 @@ async fn the_overview_is_pushed_as_server_sent_events() {
     .await;
     assert!(end.is_ok(), "the stream ends at shutdown");
 }
+
+/// Rollup documents written before day totals existed have hourly cells only; one such document
+/// may since have been given day totals of the later batches alone. Both are read from their
+/// hours, so the overview and daily series stay exact.
+#[tokio::test]
+async fn rollups_written_before_day_totals_are_read_from_their_hours() {
+    let app = spawn_app().await;
+    let end = "2026-10-15T12:00:00Z";
+    for (path, body) in [
+        (
+            "/generate/calls",
+            json!({ "count": 2000, "days": 6, "seed": 3, "end": end }),
+        ),
+        (
+            "/generate/metrics",
+            json!({ "count": 900, "step_seconds": 900, "seed": 4, "end": end }),
+        ),
+    ] {
+        assert_eq!(app.post(path, &body).await.status(), 201);
+    }
+    for coll in ["calls_rollup", "metrics_rollup"] {
+        let c = app.db.collection::<bson::Document>(coll);
+        // Older documents: no marker, no day totals.
+        c.update_many(doc! {}, doc! { "$unset": { "days": "", "d": "" } })
+            .await
+            .unwrap();
+        // One of them with partial day totals, which must not be taken for the whole day.
+        let partial = doc! { "$set": {
+            "d.s.completed": { "n": 1, "nd": 1, "d": 1, "c": 1 },
+            "d.cpu": { "n": 1, "s": 100, "min": 1.0, "max": 1.0 },
+        } };
+        c.update_one(doc! {}, partial).await.unwrap();
+    }
+    crate::rollups::assert_exact(&app).await;
+    let (from, to) = ("2026-10-09", "2026-10-16");
+    for path in ["/stats/calls/series", "/stats/metrics/series"] {
+        let q = format!("{path}?from={from}&to={to}&interval=1d");
+        let rolled: Value = app.get(&q).await.json().await.unwrap();
+        let raw: Value = app
+            .get(&format!("{q}&source=raw"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            rolled.as_array().is_some_and(|rows| rows.len() >= 6),
+            "{rolled}"
+        );
+        assert_eq!(rolled, raw, "{path}");
+    }
+}

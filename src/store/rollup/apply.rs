@@ -7,13 +7,14 @@ use bson::{Bson, Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 
 use super::{
-    Cell, CellKey, Cells, DocCells, HOUR_MS, Resolution, cell_path, coarsen, doc_id, fine_ms,
-    marginals,
+    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, DocCells, Grouping, HOUR_MS, Resolution, add_cell,
+    cell_path, coarsen, doc_id, fine_ms, marginals,
 };
 use crate::generate::{Kind, RunId};
 use crate::store::{DbError, Store};
 
-/// The update adding `cells` (all of one rollup document) under `token`.
+/// The update adding `cells` (all of one rollup document) under `token`. An hourly document's
+/// update also adds the cells' day totals (`d`), in the same atomic update.
 fn cell_update(
     kind: Kind,
     res: Resolution,
@@ -22,8 +23,7 @@ fn cell_update(
     token: ObjectId,
 ) -> Document {
     let (mut inc, mut min, mut max) = (Document::new(), Document::new(), Document::new());
-    for (key, cell) in cells {
-        let path = cell_path(kind, res, key);
+    let mut add = |path: String, cell: &Cell| {
         let f = |name: &str| format!("{path}.{name}");
         inc.insert(f("n"), cell.n);
         match kind {
@@ -40,11 +40,29 @@ fn cell_update(
                 }
             }
         }
+    };
+    for (key, cell) in cells {
+        add(cell_path(kind, res, key), cell);
+    }
+    let mut on_insert = id.clone();
+    if res == Resolution::Hour {
+        let mut days = Cells::new();
+        for (key, cell) in cells {
+            let day = CellKey {
+                t: Grouping::every(DAY_MS).slot(key.t),
+                ..CellKey::clone(key)
+            };
+            add_cell(&mut days, day, cell);
+        }
+        for (key, cell) in &days {
+            add(cell_path(kind, Resolution::Day, key), cell);
+        }
+        on_insert.insert(DAYS_FIELD, true);
     }
     let mut update = doc! {
         "$inc": inc,
         "$push": { "applied": token },
-        "$setOnInsert": id.clone(),
+        "$setOnInsert": on_insert,
     };
     if !min.is_empty() {
         update.insert("$min", min);
@@ -111,8 +129,8 @@ impl Store {
         token: ObjectId,
         cells: &Cells,
     ) -> Result<(), DbError> {
-        let fine = marginals(kind, coarsen(cells, fine_ms(kind)));
-        let hours = coarsen(&fine, HOUR_MS);
+        let fine = marginals(kind, coarsen(cells, Grouping::every(fine_ms(kind))));
+        let hours = coarsen(&fine, Grouping::every(HOUR_MS));
         // One after the other: a batch holds one pooled connection, so status reads are not
         // starved by rollup traffic.
         self.apply_at(kind, Resolution::Hour, token, &hours, false)
@@ -135,8 +153,8 @@ impl Store {
         cells: &Cells,
         full: bool,
     ) -> Result<Vec<(Resolution, Document)>, DbError> {
-        let fine = marginals(kind, coarsen(cells, fine_ms(kind)));
-        let hours = coarsen(&fine, HOUR_MS);
+        let fine = marginals(kind, coarsen(cells, Grouping::every(fine_ms(kind))));
+        let hours = coarsen(&fine, Grouping::every(HOUR_MS));
         let mut touched = Vec::new();
         for (res, cells) in [(Resolution::Hour, &hours), (Resolution::Fine, &fine)] {
             let guarded = res == Resolution::Hour || !full;

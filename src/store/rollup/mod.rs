@@ -11,9 +11,9 @@
 //! - calls: `_id: {start}` (the document's day or hour); slot N (hour of the day, or minute of
 //!   the hour) holds a cell per status S at `c.N.s.S` and one per call type T at `c.N.t.T`
 //!   (see [`marginals`]), with `n` (calls), `nd` (calls with a duration), `d` (total duration, s)
-//!   and `c` (total cost, cents).
+//!   and `c` (total cost, cents). A day document also holds the day's totals at `d.s.S`, `d.t.T`.
 //! - metrics: `_id: {start, host}`; the cell of slot N and category C is `c.N.C` with `n`, `s` (sum
-//!   of values in hundredths) and `min`/`max`.
+//!   of values in hundredths) and `min`/`max`; the day's totals at `d.C`.
 //!
 //! A reader sums every document it finds for a day or hour (and host), so one or several
 //! documents may hold a slot's figures.
@@ -32,8 +32,6 @@
 //!
 //! Integer cents and hundredths keep sums exact.
 
-use std::collections::BTreeMap;
-
 use bson::{Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 use mongodb::Collection;
@@ -42,10 +40,14 @@ use super::{DbError, Store};
 
 mod apply;
 mod batch;
+mod cells;
 mod version;
 
 use crate::generate::{Kind, RunId};
 pub use batch::BatchRollup;
+pub use cells::{
+    Cell, CellKey, Cells, Grouping, add_cell, coarsen, documents, key_fields, marginals,
+};
 pub use version::{DataVersion, VERSIONS};
 
 /// Milliseconds in an hour, the width of a rollup cell.
@@ -61,6 +63,10 @@ pub const FIVE_MINUTES_MS: i64 = 5 * MINUTE_MS;
 /// How fine a rollup's cells are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
+    /// The day's totals, kept in the hourly documents themselves (`d`, next to the hourly cells in
+    /// `c`) by the same guarded update, so they are exact whenever the hours are. A long range
+    /// reads a few cells per document instead of 24 per key.
+    Day,
     /// Hourly cells, one document per day.
     Hour,
     /// Fine cells ([`fine_ms`] wide) per hour: one document per hour and batch.
@@ -78,7 +84,7 @@ pub fn fine_ms(kind: Kind) -> i64 {
 }
 
 impl Resolution {
-    /// Both resolutions, coarse first.
+    /// The stored resolutions, coarse first (day totals live in the hourly documents).
     pub const ALL: [Resolution; 2] = [Resolution::Hour, Resolution::Fine];
 
     /// The resolutions kept by guarded updates, whose documents list the tokens applied to them
@@ -88,15 +94,25 @@ impl Resolution {
     /// Width of a cell of `kind`, ms.
     pub fn cell_ms(self, kind: Kind) -> i64 {
         match self {
+            Resolution::Day => DAY_MS,
             Resolution::Hour => HOUR_MS,
             Resolution::Fine => fine_ms(kind),
+        }
+    }
+
+    /// The next finer resolution; `None` below the fine cells (raw documents).
+    pub fn finer(self) -> Option<Resolution> {
+        match self {
+            Resolution::Day => Some(Resolution::Hour),
+            Resolution::Hour => Some(Resolution::Fine),
+            Resolution::Fine => None,
         }
     }
 
     /// Span of a document, ms.
     pub fn doc_ms(self) -> i64 {
         match self {
-            Resolution::Hour => DAY_MS,
+            Resolution::Day | Resolution::Hour => DAY_MS,
             Resolution::Fine => HOUR_MS,
         }
     }
@@ -104,135 +120,12 @@ impl Resolution {
     /// The rollup collection of `kind` at this resolution.
     pub fn collection(self, kind: Kind) -> &'static str {
         match (kind, self) {
-            (Kind::Calls, Resolution::Hour) => "calls_rollup",
+            (Kind::Calls, Resolution::Day | Resolution::Hour) => "calls_rollup",
             (Kind::Calls, Resolution::Fine) => "calls_rollup_1m",
-            (Kind::Metrics, Resolution::Hour) => "metrics_rollup",
+            (Kind::Metrics, Resolution::Day | Resolution::Hour) => "metrics_rollup",
             (Kind::Metrics, Resolution::Fine) => "metrics_rollup_5m",
         }
     }
-}
-
-/// Call cells as their two marginals: per status (`b` empty) and per call type (`a` empty). No
-/// answer needs the joint figures, and a rollup cell per status plus one per type is 7 cells where
-/// the joint one is 12 (and the server's update cost grows with the fields updated). Metric cells
-/// are returned as they are.
-pub fn marginals(kind: Kind, cells: Cells) -> Cells {
-    if kind == Kind::Metrics {
-        return cells;
-    }
-    let mut out = Cells::new();
-    for (k, c) in cells {
-        if k.a.is_empty() || k.b.is_empty() {
-            add_cell(&mut out, k, &c);
-            continue;
-        }
-        let by_status = CellKey {
-            t: k.t,
-            a: k.a.clone(),
-            b: String::new(),
-        };
-        let by_type = CellKey {
-            t: k.t,
-            a: String::new(),
-            b: k.b,
-        };
-        add_cell(&mut out, by_status, &c);
-        add_cell(&mut out, by_type, &c);
-    }
-    out
-}
-
-/// How many documents `cells` count (the status marginal alone, for call cells).
-pub fn documents(kind: Kind, cells: &Cells) -> i64 {
-    cells
-        .iter()
-        .filter(|(k, _)| kind == Kind::Metrics || k.b.is_empty())
-        .map(|(_, c)| c.n)
-        .sum()
-}
-
-/// `cells` re-keyed to slots of `width` ms (summing the cells that fall together).
-pub fn coarsen(cells: &Cells, width: i64) -> Cells {
-    let mut out = Cells::new();
-    for (k, c) in cells {
-        let key = CellKey {
-            t: k.t - k.t.rem_euclid(width),
-            a: k.a.clone(),
-            b: k.b.clone(),
-        };
-        add_cell(&mut out, key, c);
-    }
-    out
-}
-
-/// The two key fields of a rollup document of `kind`.
-pub fn key_fields(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::Calls => ("status", "call_type"),
-        Kind::Metrics => ("category", "host"),
-    }
-}
-
-/// Aggregates of one time slot of one key.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Cell {
-    /// Documents.
-    pub n: i64,
-    /// Documents with a measure (calls with a duration; every metric point).
-    pub nx: i64,
-    /// Sum of the measure in its integer unit (seconds of duration; hundredths of a value).
-    pub sx: i64,
-    /// Smallest measure.
-    pub min: Option<f64>,
-    /// Largest measure.
-    pub max: Option<f64>,
-    /// Sum of costs in cents (calls only).
-    pub cents: i64,
-}
-
-impl Cell {
-    /// Adds `other` into this cell.
-    pub fn merge(&mut self, other: &Cell) {
-        self.n += other.n;
-        self.nx += other.nx;
-        self.sx += other.sx;
-        self.cents += other.cents;
-        self.min = min_of(self.min, other.min);
-        self.max = max_of(self.max, other.max);
-    }
-}
-
-fn min_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-/// Where a cell sits: its slot's start (ms since the epoch) and its key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CellKey {
-    /// Start of the slot, ms since the epoch.
-    pub t: i64,
-    /// First key field (status, or category).
-    pub a: String,
-    /// Second key field (call type, or host).
-    pub b: String,
-}
-
-/// Cells by key, ordered by time then key.
-pub type Cells = BTreeMap<CellKey, Cell>;
-
-/// Adds `cell` at `key` into `cells`.
-pub fn add_cell(cells: &mut Cells, key: CellKey, cell: &Cell) {
-    cells.entry(key).or_default().merge(cell);
 }
 
 /// A rollup document's `_id` and the cells a batch adds to it.
@@ -248,14 +141,22 @@ pub(super) fn doc_id(kind: Kind, res: Resolution, key: &CellKey) -> Document {
 }
 
 /// The path of `key`'s cell inside its rollup document at `res`.
+/// (Day totals are at `d.<…>`, cells of other resolutions at `c.<slot>.<…>`.)
 pub(super) fn cell_path(kind: Kind, res: Resolution, key: &CellKey) -> String {
-    let slot = key.t.rem_euclid(res.doc_ms()) / res.cell_ms(kind);
+    let slot = match res {
+        Resolution::Day => "d".to_owned(),
+        _ => format!("c.{}", key.t.rem_euclid(res.doc_ms()) / res.cell_ms(kind)),
+    };
     match kind {
-        Kind::Calls if key.b.is_empty() => format!("c.{slot}.s.{}", key.a),
-        Kind::Calls => format!("c.{slot}.t.{}", key.b),
-        Kind::Metrics => format!("c.{slot}.{}", key.a),
+        Kind::Calls if key.b.is_empty() => format!("{slot}.s.{}", key.a),
+        Kind::Calls => format!("{slot}.t.{}", key.b),
+        Kind::Metrics => format!("{slot}.{}", key.a),
     }
 }
+
+/// The field a rollup document created since day totals exist carries (`true`): its `d` holds
+/// every contribution. An older document's day totals are summed from its hours instead.
+pub const DAYS_FIELD: &str = "days";
 
 impl Store {
     pub(super) fn rollup(&self, kind: Kind, res: Resolution) -> Collection<Document> {
@@ -281,7 +182,9 @@ impl Store {
                 continue;
             }
             let filter = match res {
-                Resolution::Hour => doc! { "_id": { "$in": ids.clone() }, "applied": token },
+                Resolution::Day | Resolution::Hour => {
+                    doc! { "_id": { "$in": ids.clone() }, "applied": token }
+                }
                 Resolution::Fine => {
                     let ids: Vec<Document> = ids
                         .iter()

@@ -14,6 +14,16 @@ pub const VERSIONS: &str = "rollup_versions";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct DataVersion(pub [i64; 2]);
 
+impl DataVersion {
+    /// The part of this version `kind`'s rollups depend on (the other kind's part zero), so what
+    /// was read from one kind stays valid while the other changes.
+    pub fn only(self, kind: Kind) -> Self {
+        let mut v = DataVersion::default();
+        v.0[slot(kind)] = self.0[slot(kind)];
+        v
+    }
+}
+
 fn slot(kind: Kind) -> usize {
     match kind {
         Kind::Calls => 0,
