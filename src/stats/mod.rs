@@ -140,8 +140,9 @@ impl StatsReader {
         Ok(body)
     }
 
-    /// The cells `ask` describes. With [`Source::Rollups`], whole hours (when `finest` allows)
-    /// come from the hourly rollups, whole fine slots around them from the fine rollups, and the
+    /// The cells `ask` describes. With [`Source::Rollups`], whole days and hours (as far as
+    /// `finest` allows) come from the day totals and hourly cells of the hourly rollups, whole
+    /// fine slots around them from the fine rollups, and the
     /// partial slots at the very edges from an index-served scan of less than a fine slot of raw
     /// documents. Under a data `version`, the rollup pieces are kept until the data changes: a
     /// range that moves with the clock reads only its raw edges again (and its fine edges once a
@@ -171,8 +172,10 @@ impl StatsReader {
             if let Some(v) = version
                 && let Some(kept) = self.pieces.lock().expect("pieces lock").get(&key, v)
             {
+                metrics::counter!("stats_pieces_total", "from" => "cache").increment(1);
                 return Ok(kept);
             }
+            metrics::counter!("stats_pieces_total", "from" => "database").increment(1);
             let cells = Arc::new(
                 store
                     .rollup_cells(kind, res, (a, b), keys, grouping)

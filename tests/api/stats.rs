@@ -284,3 +284,47 @@ async fn rollups_written_before_day_totals_are_read_from_their_hours() {
         assert_eq!(rolled, raw, "{path}");
     }
 }
+
+/// A range that moves with the clock reuses the rollup pieces of its whole hours between polls,
+/// and only while the data is unchanged: pieces kept under an older version are read again.
+#[tokio::test]
+async fn kept_rollup_pieces_serve_moving_ranges_until_the_data_changes() {
+    let app = spawn_app().await;
+    let end = "2026-10-15T12:00:00Z";
+    let calls = |seed: u32| json!({ "count": 600, "days": 2, "seed": seed, "end": end });
+    let total = async |shift: i64| -> (i64, String) {
+        // From 2026-10-13T00:00:00.500Z, moved by `shift` ms: a new answer each time, whose
+        // whole hours are the same pieces.
+        let from = 1_791_849_600_500 + shift;
+        let q = format!(
+            "from={from}&to={}&interval=1h&by=none",
+            from + 3 * 86_400_000
+        );
+        let rows: Value = app
+            .get(&format!("/stats/calls/series?{q}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let n = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["count"].as_i64().unwrap())
+            .sum();
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        (n, metrics)
+    };
+    assert_eq!(app.post("/generate/calls", &calls(1)).await.status(), 201);
+    let (first, _) = total(0).await;
+    let (second, metrics) = total(1).await;
+    assert_eq!(first, 600, "every call of the job is in the range");
+    assert_eq!(first, second, "a millisecond later, the same calls");
+    assert!(
+        metrics.contains("stats_pieces_total{from=\"cache\"}"),
+        "the second poll took kept pieces: {metrics}"
+    );
+    assert_eq!(app.post("/generate/calls", &calls(2)).await.status(), 201);
+    let (third, _) = total(2).await;
+    assert_eq!(third, first + 600, "new data: the pieces were read again");
+}
