@@ -8,8 +8,7 @@ use futures::TryStreamExt;
 use std::collections::HashMap;
 
 use super::rollup::{
-    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, Grouping, HOUR_MS, Resolution, add_cell, key_fields,
-    marginals,
+    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, Grouping, Resolution, add_cell, key_fields, marginals,
 };
 use super::{DbError, Store};
 use crate::generate::Kind;
@@ -102,11 +101,6 @@ impl Store {
             .max_time(STATS_MAX_TIME)
             .await?;
         let mut sums = Sums::default();
-        // Day totals of documents older than them are summed from the document's hours.
-        let slot_ms = match res {
-            Resolution::Day => HOUR_MS,
-            _ => res.cell_ms(kind),
-        };
         while let Some(d) = cursor.try_next().await? {
             let Ok(start) = d.get_datetime("start") else {
                 continue;
@@ -133,8 +127,9 @@ impl Store {
                     continue;
                 };
                 match res {
+                    // A document older than day totals: its day summed from its hours.
                     Resolution::Day => add(start, cells),
-                    _ => add(start + slot * slot_ms, cells),
+                    _ => add(start + slot * res.cell_ms(kind), cells),
                 }
             }
         }

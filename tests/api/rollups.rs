@@ -141,6 +141,25 @@ pub async fn assert_exact(app: &TestApp) {
     assert_eq!(rolled, stats(app, "?source=raw").await);
 }
 
+/// A series answer read from the rollups and the service's scanning answer (`source=raw`) to the
+/// same query `url` (which has a query string already).
+pub async fn rolled_and_raw(app: &TestApp, url: &str) -> (Value, Value) {
+    let get = async |url: String| -> Value { app.get(&url).await.json().await.unwrap() };
+    (
+        get(url.to_owned()).await,
+        get(format!("{url}&source=raw")).await,
+    )
+}
+
+/// The sum of the `count` column of series rows.
+pub fn count_sum(rows: &Value) -> i64 {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_i64().unwrap())
+        .sum()
+}
+
 async fn job_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     poll_until(
         Duration::from_secs(120),
@@ -201,31 +220,14 @@ async fn rollups_equal_the_raw_documents_at_any_range_and_bucket() {
         // Minutes for calls come from their one-minute rollup: ranges beyond the raw limit (1 h).
         ("1m", "2026-10-14T02:07:30.5Z", "2026-10-14T08:00:00Z"),
     ] {
-        let q = format!("from={from}&to={to}&interval={interval}");
-        let rows: Value = app
-            .get(&format!("/stats/calls/series?{q}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let raw: Value = app
-            .get(&format!("/stats/calls/series?{q}&source=raw"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let q = format!("/stats/calls/series?from={from}&to={to}&interval={interval}");
+        let (rows, raw) = rolled_and_raw(&app, &q).await;
         let range = doc! { "start_time": {
             "$gte": bson::DateTime::parse_rfc3339_str(from).unwrap(),
             "$lt": bson::DateTime::parse_rfc3339_str(to).unwrap(),
         } };
         let expected: i64 = raw_calls(&app, range).await.values().map(|v| v.0).sum();
-        let sum: i64 = rows
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["count"].as_i64().unwrap())
-            .sum();
-        assert_eq!(sum, expected, "{interval}");
+        assert_eq!(count_sum(&rows), expected, "{interval}");
         if !interval.ends_with('m') {
             assert_eq!(rows, raw, "{interval}");
         }

@@ -270,13 +270,7 @@ async fn rollups_written_before_day_totals_are_read_from_their_hours() {
     let (from, to) = ("2026-10-09", "2026-10-16");
     for path in ["/stats/calls/series", "/stats/metrics/series"] {
         let q = format!("{path}?from={from}&to={to}&interval=1d");
-        let rolled: Value = app.get(&q).await.json().await.unwrap();
-        let raw: Value = app
-            .get(&format!("{q}&source=raw"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let (rolled, raw) = crate::rollups::rolled_and_raw(&app, &q).await;
         assert!(
             rolled.as_array().is_some_and(|rows| rows.len() >= 6),
             "{rolled}"
@@ -306,12 +300,7 @@ async fn kept_rollup_pieces_serve_moving_ranges_until_the_data_changes() {
             .json()
             .await
             .unwrap();
-        let n = rows
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["count"].as_i64().unwrap())
-            .sum();
+        let n = crate::rollups::count_sum(&rows);
         let metrics = app.get("/metrics").await.text().await.unwrap();
         (n, metrics)
     };

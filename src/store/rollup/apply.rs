@@ -7,8 +7,8 @@ use bson::{Bson, Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 
 use super::{
-    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, DocCells, Grouping, HOUR_MS, Resolution, add_cell,
-    cell_path, coarsen, doc_id, fine_ms, marginals,
+    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, DocCells, Grouping, HOUR_MS, Resolution, cell_path,
+    coarsen, doc_id, fine_ms, marginals,
 };
 use crate::generate::{Kind, RunId};
 use crate::store::{DbError, Store};
@@ -46,15 +46,11 @@ fn cell_update(
     }
     let mut on_insert = id.clone();
     if res == Resolution::Hour {
-        let mut days = Cells::new();
-        for (key, cell) in cells {
-            let day = CellKey {
-                t: Grouping::every(DAY_MS).slot(key.t),
-                ..CellKey::clone(key)
-            };
-            add_cell(&mut days, day, cell);
-        }
-        for (key, cell) in &days {
+        let hours: Cells = cells
+            .iter()
+            .map(|&(key, cell)| (key.clone(), cell.clone()))
+            .collect();
+        for (key, cell) in &coarsen(&hours, Grouping::every(DAY_MS)) {
             add(cell_path(kind, Resolution::Day, key), cell);
         }
         on_insert.insert(DAYS_FIELD, true);
