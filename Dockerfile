@@ -1,28 +1,32 @@
-# syntax=docker/dockerfile:1
-# Multi-stage build: dependencies are compiled in a layer of their own, so editing the source does
-# not rebuild them; the runtime image is Debian slim with the one binary, run as a non-root user.
+# Multi-stage build: dependencies are compiled in a stage of their own, so editing the source does
+# not rebuild them; the runtime image is Debian slim with the one stripped binary, run as a
+# non-root user. Builds with BuildKit and with the legacy builder (docker-compose 1.29's).
+# `scripts/containers.sh` builds and runs it in a real engine as part of the test command.
 
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS deps
 WORKDIR /src
-# 1. Dependencies only: the real manifests with placeholder sources.
+# 1. Dependencies only: the real manifest and lock file, with a placeholder source for every target
+#    the manifest declares (read from Cargo.toml by cargo-skeleton.sh), so this layer is rebuilt
+#    only when they change and cannot drift from the manifest's list of targets.
+COPY deploy/cargo-skeleton.sh /usr/local/bin/cargo-skeleton
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches \
- && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
- && echo 'fn main() {}' > benches/throughput.rs \
- && cargo build --release --locked --bin linq-datagen \
- && rm -rf src benches
-# 2. The service itself.
+RUN sh /usr/local/bin/cargo-skeleton Cargo.toml \
+ && cargo build --release --locked --bin linq-datagen
+
+FROM deps AS build
+# 2. The service itself, over the placeholders. COPY keeps the files' own times, older than the
+#    placeholder build: touching the crate roots makes cargo compile the real sources.
 COPY src ./src
 COPY benches ./benches
 COPY openapi.yaml ./
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin linq-datagen \
- && cp target/release/linq-datagen /linq-datagen
+ && strip --strip-debug -o /linq-datagen target/release/linq-datagen
 
 FROM debian:bookworm-slim AS runtime
 # TLS to MongoDB uses rustls with bundled roots: no OpenSSL or CA package needed.
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+# --no-log-init: a high uid would otherwise add a multi-megabyte lastlog file to the layer.
+RUN useradd --system --no-log-init --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /linq-datagen /usr/local/bin/linq-datagen
 USER app
 ENV LISTEN_ADDR=0.0.0.0:8080 \

@@ -1,29 +1,72 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: format and lint checks, then unit and integration tests
-# against a real MongoDB-compatible server started here on a free port with a throw-away data dir,
-# then schemathesis against the live service (scripts/fuzz.sh). Installs what it needs: the server
-# (scripts/mongodb.sh) and headless Chromium for the browser test (scripts/chromium.sh).
+# The whole test suite, as CI runs it, step by step with a timed summary at the end:
+#   format, lint (cargo's own progress on a first build), the local MongoDB-compatible server
+#   (scripts/mongodb.sh builds it once, ~7 minutes), headless Chromium (scripts/chromium.sh), unit and
+#   integration tests against that server on a free port with a throw-away data dir, schemathesis
+#   against the live service (scripts/fuzz.sh), and the images and compose stack in a real Docker
+#   engine (scripts/containers.sh). Arguments go to the test runner. SKIP_CONTAINERS=1 skips the last
+#   step (the summary says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo fmt --check
-cargo clippy --all-targets --quiet -- -D warnings
+started=$SECONDS
+summary=()
+current=""
+step_start=0
+say() { echo "test.sh: $*" >&2; }
+begin() { current="$1"; step_start=$SECONDS; say "── $current …"; }
+end() { summary+=("$(printf '%-34s %5d s  ok' "$current" $((SECONDS - step_start)))"); current=""; }
+report() {
+  local rc=$?
+  [ -n "$current" ] && summary+=("$(printf '%-34s %5d s  FAILED' "$current" $((SECONDS - step_start)))")
+  say "summary"
+  for line in "${summary[@]}"; do say "  $line"; done
+  say "  $(printf '%-34s %5d s  %s' total $((SECONDS - started)) "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)")"
+  [ -n "${server_pid:-}" ] && { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+  [ -n "${data:-}" ] && rm -rf "$data"
+  exit "$rc"
+}
+trap report EXIT
 
+begin "format (cargo fmt --check)"
+cargo fmt --check
+end
+
+begin "lint (cargo clippy -D warnings)"
+cargo clippy --all-targets -- -D warnings
+end
+
+begin "MongoDB-compatible server"
 SECANTUSD_BIN="$(scripts/mongodb.sh bin)"
 export SECANTUSD_BIN
-CHROMIUM_BIN="$(scripts/chromium.sh)"
-export CHROMIUM_BIN
 data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-pid="$(scripts/mongodb.sh start "$data" "$port")"
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+server_pid="$(scripts/mongodb.sh start "$data" "$port")"
 export TEST_MONGO_URI="mongodb://127.0.0.1:$port"
+say "server on $TEST_MONGO_URI (pid $server_pid)"
+end
 
+begin "headless Chromium"
+CHROMIUM_BIN="$(scripts/chromium.sh)"
+export CHROMIUM_BIN
+end
+
+begin "unit and integration tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
 else
   cargo test --no-fail-fast "$@"
 fi
+end
 
-# The live service against its OpenAPI description.
+begin "fuzzing the API (schemathesis)"
 scripts/fuzz.sh
+end
+
+if [ -n "${SKIP_CONTAINERS:-}" ]; then
+  summary+=("$(printf '%-34s %7s  skipped (SKIP_CONTAINERS)' "images and compose stack" "")")
+else
+  begin "images and compose stack (Docker)"
+  scripts/containers.sh
+  end
+fi
