@@ -1,4 +1,4 @@
-//! The live benchmark (README, Performance, "Live"): how closely a live run holds its rate at 1,
+//! The live benchmark (docs/performance.md, "Live"): how closely a live run holds its rate at 1,
 //! 100 and 10,000 calls/s and at the database's ceiling over 60 s; how long a call takes from its
 //! insert to 100 connected `/calls/stream` clients; and the service's memory with 1,000 idle SSE
 //! clients connected. Run it with `scripts/bench.sh live`; it needs `BENCH_MONGO_URI` and a

@@ -1,4 +1,4 @@
-//! The benchmark of the README's Performance section: generation alone; the raw insert ceiling of
+//! The benchmark of docs/performance.md: generation alone; the raw insert ceiling of
 //! the server with calls in scattered and in time order; the service end to end over HTTP (with
 //! its rollups) against both, at 1,000,000 and 10,000,000 calls; then dashboards polling the
 //! statistics of 10,000,000 calls and 10,000,000 metric points; with the service's peak memory

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The throughput benchmark (README, Performance): a fresh local server on a free port, a release build
+# The throughput benchmark (docs/performance.md): a fresh local server on a free port, a release build
 # of the service, then benches/throughput.rs. All traffic stays on 127.0.0.1.
 #   BENCH_E2E_COUNT      documents per end-to-end run and per ceiling run (default 1000000)
 #   BENCH_BIG_COUNT      the large runs: ceilings, a calls job, a metrics job (default 10000000; 0 skips)

@@ -181,7 +181,7 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub live_max_calls_per_second: u32,
     /// Bearer token that POST and DELETE requests must present (`Authorization: Bearer <key>`);
-    /// reads stay open. Unset or empty: writes are open too (README "Security").
+    /// reads stay open. Unset or empty: writes are open too (docs/operations.md "Security").
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Not a setting (always 0 from the command line): how far this instance's clock is off, in

@@ -1,4 +1,4 @@
-//! The layout rules of README "Architecture", kept by reading the source: `http`/`cli` → `jobs` →
+//! The layout rules of docs/architecture.md, kept by reading the source: `http`/`cli` → `jobs` →
 //! `pipeline` → `store` → `generate`, with `config`, `error` and `telemetry` beside; MongoDB is
 //! reached only from `src/store/`; no module imports one that imports it back; no file grows into a
 //! room of its own.

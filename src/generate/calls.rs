@@ -1,6 +1,6 @@
 //! Telephone call records (CDRs) with the distributions of real traffic.
 //!
-//! The model, documented for users in the README:
+//! The model, documented for users in docs/data-model.md:
 //! - caller and callee: two subscribers of the run's population (see [`super::population`]: heavy-
 //!   tailed activity, frequent contacts), each with a valid NANP number in E.164 form, `+1 NXX NXX
 //!   XXXX` with N = 2–9 and X = 0–9, where neither the area code nor the exchange is a reserved N11

@@ -1,7 +1,7 @@
 //! Infrastructure metric points: one series per (host, category), each a bounded, mean-reverting
 //! random walk around a per-host base level, with a daily cycle and rare spikes.
 //!
-//! The model, documented for users in the README (numbers per category in [`Category`]'s models):
+//! The model, documented for users in docs/data-model.md (numbers per category in [`Category`]'s models):
 //! - base level: per series, uniform over the category's base range (e.g. CPU 15–55 %);
 //! - level: `base × (1 + daily × cycle(t))`. For memory, disk and latency the cycle is
 //!   `cos(2π (t − 14:00 UTC) / 24 h)`, peak at 14:00, low at 02:00. CPU and network follow the

@@ -1,7 +1,7 @@
 //! Who calls whom: a population of subscribers derived from the seed, so that "top callers",
 //! repeat calls between the same two people and a calling circle look like a real network's.
 //!
-//! The model, documented for users in the README:
+//! The model, documented for users in docs/data-model.md:
 //! - `subscribers` numbered 0 … P − 1, each with a fixed valid NANP number drawn from the seed
 //!   (subscriber `k`'s number depends only on (seed, `k`));
 //! - activity is heavy-tailed: a call's caller is subscriber `⌊P · u^ACTIVITY_EXPONENT⌋` for `u`

@@ -1,7 +1,7 @@
 //! Labelled scenarios: events worth spotting, with ground truth. Every document a scenario produces
 //! or alters carries `anomaly: "<kind>"`, so a detection demo can score itself.
 //!
-//! The model, documented for users in the README:
+//! The model, documented for users in docs/live.md (Scenarios):
 //! - `surge`: call volume × `factor` over the window (start times are drawn from the raised volume
 //!   curve, so the count per minute really rises); a call in the window is labelled with
 //!   probability (factor − 1) / factor, the share of the window's calls the surge added. Metric

@@ -1,7 +1,7 @@
 //! Recomputing the rollups from the raw documents, for data loaded or deleted by other tools: the
 //! rollup collection is cleared, then filled day by day from index-served aggregations of the raw
 //! collection. Reads see the rollups grow while it runs; writes by generation runs meanwhile would
-//! be counted twice or not at all, so run it while no job writes (the README says so).
+//! be counted twice or not at all, so run it while no job writes (docs/statistics.md says so).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;

@@ -58,7 +58,7 @@ async fn run(db: &TempDb, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-/// The run's summary line, checked against README's shape: `inserted N of N documents into
+/// The run's summary line, checked against the shape README.md shows: `inserted N of N documents into
 /// DB.COLLECTION in S s (R docs/s), seed SEED`. Returns the seed.
 fn summary(out: &Output, n: u64, target: &str) -> u64 {
     let stdout = String::from_utf8_lossy(&out.stdout);

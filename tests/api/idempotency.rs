@@ -1,4 +1,4 @@
-//! README "Idempotency keys": a repeat of `POST /generate/*` with the same `Idempotency-Key`, on
+//! docs/api.md "Idempotency keys": a repeat of `POST /generate/*` with the same `Idempotency-Key`, on
 //! any replica within a day, gets the first answer and writes nothing; the same key with another
 //! body is a `422`; two at once: one does the work, the other waits for its answer.
 

@@ -1,4 +1,4 @@
-//! README "Settings": `MAX_CONCURRENT_REQUESTS` — more synchronous generations at once get `503`;
+//! docs/operations.md "Settings": `MAX_CONCURRENT_REQUESTS` — more synchronous generations at once get `503`;
 //! `REQUEST_TIMEOUT_SECS` — requests taking longer get `503`, except generations, which always
 //! answer with what they wrote.
 
@@ -70,7 +70,7 @@ async fn a_generation_over_the_concurrency_limit_gets_503_overloaded_and_the_slo
     assert_eq!(app.count("metrics", doc! {}).await, 10);
 }
 
-/// README "Settings": `REQUEST_TIMEOUT_SECS` bounds every request but a generation. Cutting a
+/// docs/operations.md "Settings": `REQUEST_TIMEOUT_SECS` bounds every request but a generation. Cutting a
 /// synchronous run after it wrote used to answer 503 with `Retry-After` while tens of thousands of
 /// documents were already in: a client following the advice duplicated them.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! README "Observability": `LOG_FORMAT=json` writes one JSON object per line, and every log line of a
+//! docs/operations.md "Observability": `LOG_FORMAT=json` writes one JSON object per line, and every log line of a
 //! request carries its `x-request-id` (the client's, or a new UUID) — checked on the real binary's
 //! stderr.
 

@@ -1,4 +1,4 @@
-//! README "Scaling out": two replicas of the real binary on one database. A job started on one is
+//! docs/operations.md "Scaling out": two replicas of the real binary on one database. A job started on one is
 //! listed, followed and cancelled from the other; the job limit is per replica; idempotency keys
 //! hold across them; a replica that dies mid-job has its job settled by the other.
 

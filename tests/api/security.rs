@@ -1,4 +1,4 @@
-//! README "Security": open by default; with `API_KEY` set, POST and DELETE need
+//! docs/operations.md "Security": open by default; with `API_KEY` set, POST and DELETE need
 //! `Authorization: Bearer <key>` (`401 unauthorized` otherwise) and reads stay open.
 
 use bson::doc;

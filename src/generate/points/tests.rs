@@ -91,7 +91,7 @@ mod checks {
         assert!(max - min > 10.0, "series is flat: {min}..{max}");
     }
 
-    /// What the README documents per category, written out here rather than read from the models.
+    /// What docs/data-model.md documents per category, written out here rather than read from the models.
     struct Documented {
         category: Category,
         /// Lowest reading.
