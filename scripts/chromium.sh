@@ -6,7 +6,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "chromium.sh: installing Debian's chromium package (needed once, for the browser test)" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  $sudo apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >&2
 fi
 command -v chromium

@@ -67,8 +67,8 @@ apt_install() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   log "installing Debian packages: $* (needed once)"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  $sudo apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@" >&2
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -116,8 +116,9 @@ debian_rootfs() {
   if [ ! -d "$rootfs_base" ]; then
     local mirror
     mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
-    debootstrap --variant=minbase bookworm "$rootfs_base" "${mirror:-http://deb.debian.org/debian}" \
-      >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap"; }
+    log "debootstrap --variant=minbase bookworm (about a minute)"
+    debootstrap --variant=minbase bookworm "$rootfs_base" "${mirror:-http://deb.debian.org/debian}" >&2 \
+      || fail "debootstrap"
     rm -rf "$rootfs_base"/var/cache/apt/archives/*.deb "$rootfs_base"/var/lib/apt/lists/*
   fi
 }
@@ -142,9 +143,10 @@ stand_in() {
       local dir="$work/rootfs-rust" sysroot
       cp -a "$rootfs_base" "$dir"
       cp /etc/resolv.conf "$dir/etc/resolv.conf"
-      { chroot "$dir" apt-get update -qq \
-          && DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
-            gcc libc6-dev ca-certificates; } >"$work/chroot-apt.log" 2>&1 \
+      log "installing gcc, libc6-dev and ca-certificates into the Rust stand-in"
+      { chroot "$dir" apt-get update -q \
+          && DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -q --no-install-recommends \
+            gcc libc6-dev ca-certificates; } >&2 2>"$work/chroot-apt.log" \
         || { tail -20 "$work/chroot-apt.log" >&2; fail "installing gcc into the Rust stand-in"; }
       rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
       # This machine's CA bundle: registries are reached through its trust store.
@@ -186,12 +188,11 @@ step "3/5 $IMAGE from the unchanged Dockerfile"
 # --network host: this engine has no default bridge, and the build fetches crates. The dependency
 # stage is tagged so that pruning keeps it for the next run.
 if grep -qiE '^FROM .* AS deps$' Dockerfile; then
-  docker build --network host --target deps -t "$DEPS_CACHE" . >"$work/build-deps.log" 2>&1 \
-    || { tail -40 "$work/build-deps.log" >&2; fail "the dependency stage does not build"; }
+  log "building the dependency stage (5-6 minutes the first time, cached afterwards)"
+  docker build --network host --target deps -t "$DEPS_CACHE" . >&2 || fail "the dependency stage does not build"
   log "dependency stage built ($((SECONDS - step_started)) s)"
 fi
-docker build --network host -t "$IMAGE" . >"$work/build.log" 2>&1 \
-  || { tail -40 "$work/build.log" >&2; fail "the image does not build"; }
+docker build --network host -t "$IMAGE" . >&2 || fail "the image does not build"
 image_size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
 base_size="$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)"
 added_mb=$(( (image_size - base_size) / 1000000 ))

@@ -17,10 +17,10 @@ VENV="$TOOLS_DIR/schemathesis-$ST_VERSION"
 if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing schemathesis $ST_VERSION into $VENV" >&2
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
+  "$VENV/bin/pip" install --disable-pip-version-check --progress-bar off "schemathesis==$ST_VERSION" >&2
 fi
 
-cargo build --quiet --bin linq-datagen
+cargo build --bin linq-datagen
 bin="${CARGO_TARGET_DIR:-target}/debug/linq-datagen"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 db="fuzz_$(date +%s)_$$"

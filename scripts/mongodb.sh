@@ -29,8 +29,8 @@ install() {
     log "installing cmake with apt-get (needed once, to build WiredTiger)"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cmake >/dev/null
+    $sudo apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q cmake >&2
   fi
   log "secantusd-rs $VERSION is not installed yet: building it once from crates.io (crate"
   log "secantus-mdb, with WiredTiger) into $ROOT — about 7 minutes on 2 cores; cargo's progress follows"
