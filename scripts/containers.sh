@@ -43,7 +43,7 @@ dockerd_pid=""
 compose_cmds=()
 cleanup() {
   local rc=$?
-  docker rm -f linq-check-mongo linq-check-service >/dev/null 2>&1 || true
+  docker rm -f -v linq-check-mongo linq-check-service >/dev/null 2>&1 || true
   for cmd in "${compose_cmds[@]}"; do
     $cmd -p "$PROJECT" -f docker-compose.yml -f deploy/test/compose.stand-in.yml --profile seed \
       down -v --remove-orphans >/dev/null 2>&1 || true
@@ -189,10 +189,10 @@ step "3/5 $IMAGE from the unchanged Dockerfile"
 # stage is tagged so that pruning keeps it for the next run.
 if grep -qiE '^FROM .* AS deps$' Dockerfile; then
   log "building the dependency stage (5-6 minutes the first time, cached afterwards)"
-  docker build --network host --target deps -t "$DEPS_CACHE" . >&2 || fail "the dependency stage does not build"
+  docker build --force-rm --network host --target deps -t "$DEPS_CACHE" . >&2 || fail "the dependency stage does not build"
   log "dependency stage built ($((SECONDS - step_started)) s)"
 fi
-docker build --network host -t "$IMAGE" . >&2 || fail "the image does not build"
+docker build --force-rm --network host -t "$IMAGE" . >&2 || fail "the image does not build"
 image_size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
 base_size="$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)"
 added_mb=$(( (image_size - base_size) / 1000000 ))
@@ -205,7 +205,7 @@ ok "image built"
 secantusd="$(scripts/mongodb.sh bin)"
 mkdir -p "$work/mongo-context"
 cp "$secantusd" "$work/mongo-context/secantusd-rs"
-docker build -f deploy/test/mongo-stand-in.Dockerfile -t "$MONGO_STAND_IN" "$work/mongo-context" \
+docker build --force-rm -f deploy/test/mongo-stand-in.Dockerfile -t "$MONGO_STAND_IN" "$work/mongo-context" \
   >"$work/build-mongo.log" 2>&1 || { tail -20 "$work/build-mongo.log" >&2; fail "the stand-in server image"; }
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ code="$(docker inspect -f '{{.State.ExitCode}}' linq-check-service)"
 [ "$code" = 0 ] || { docker logs --tail 30 linq-check-service >&2; fail "docker stop: exit code $code"; }
 [ "$stop_s" -lt 30 ] || fail "docker stop took $stop_s s: the grace period ran out"
 ok "docker stop during a job: exit code 0 after $stop_s s"
-docker rm linq-check-service >/dev/null
+docker rm -v linq-check-service >/dev/null
 run_service
 wait_healthy linq-check-service 60
 record="$(curl -sf "$base/jobs/$job")"
@@ -273,7 +273,7 @@ recorded="$(echo "$record" | json 'd["inserted"]')"
   && [ "$recorded" -gt 0 ] && [ $((recorded + 20000)) = "$total" ] \
   || fail "the stopped job's record is not truthful: $record; calls in /stats: $total"
 ok "the job is recorded failed (\"interrupted: the service shut down\") with $recorded calls, exactly what /stats counts"
-docker rm -f linq-check-service linq-check-mongo >/dev/null
+docker rm -f -v linq-check-service linq-check-mongo >/dev/null
 docker network rm "$NET" >/dev/null
 
 # ---------------------------------------------------------------------------------------------
