@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DbSettings, GenerateWhat, HealthcheckArgs, LiveArgs, StatsCommand};
+use crate::config::{
+    DbSettings, GenerateArgs, GenerateWhat, HealthcheckArgs, LiveArgs, StatsCommand,
+};
 use crate::generate::live::LiveParams;
 use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, Kind, ParamError, Params, PointParams, params};
@@ -67,9 +69,13 @@ pub fn usage_error(e: &ParamError) -> (String, i32) {
 }
 
 /// `generate`: runs the pipeline with a progress bar on a terminal (plain lines otherwise) and
-/// prints a summary. Ctrl-C stops at a batch boundary and reports the exact count.
-pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()> {
-    let run = Run::new(spec(what)?);
+/// prints a summary. Ctrl-C stops at a batch boundary and reports the exact count. With
+/// `--dry-run`, prints the documents instead and never connects.
+pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()> {
+    let run = Run::new(spec(args.what)?);
+    if args.dry_run {
+        return dry_run(&run);
+    }
     let spec = run.spec();
     let store = Store::connect(db).await?;
     store
@@ -109,6 +115,29 @@ pub async fn generate(db: &DbSettings, what: GenerateWhat) -> anyhow::Result<()>
     if report.cancelled {
         bail!("interrupted after {at_least}{written} documents");
     }
+    Ok(())
+}
+
+/// `generate --dry-run`: the run's documents on standard output, one relaxed Extended JSON document
+/// per line (what `mongoimport` reads), and what would have been written on standard error.
+fn dry_run(run: &Run) -> anyhow::Result<()> {
+    use std::io::Write;
+    let spec = run.spec();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for doc in spec.extended_json(run.id()) {
+        serde_json::to_writer(&mut out, &doc)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    eprintln!(
+        "dry run: {} documents for {} (not written), seed {}, end {}",
+        spec.count,
+        spec.kind().collection(),
+        spec.seed,
+        spec.params
+            .end()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    );
     Ok(())
 }
 

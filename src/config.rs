@@ -223,6 +223,11 @@ pub struct GenerateArgs {
     /// What to generate.
     #[command(subcommand)]
     pub what: GenerateWhat,
+    /// Print the documents to standard output (relaxed Extended JSON, one per line, as
+    /// `mongoexport` writes) instead of writing them; needs no database.
+    #[arg(long, global = true, env = "DRY_RUN",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: bool,
 }
 
 /// The datasets `generate` can produce.

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await
         }
-        Command::Generate(g) => cli::generate(&args.db, g.what).await,
+        Command::Generate(g) => cli::generate(&args.db, g).await,
         Command::Setup => cli::setup(&args.db).await,
         Command::Stats(s) => cli::stats(&args.db, s.what).await,
         Command::Live(l) => cli::live(&args.db, l).await,

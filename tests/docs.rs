@@ -270,7 +270,8 @@ fn parse_curl(cmd: &str) -> Option<(String, String, Vec<String>)> {
     let mut fields: Vec<String> = query
         .split('&')
         .filter(|kv| !kv.is_empty())
-        .map(|kv| kv.split('=').next().unwrap().to_string())
+        // A deepObject parameter (`scenario[kind]=…`) is named without its brackets.
+        .map(|kv| kv.split(['=', '[']).next().unwrap().to_string())
         .collect();
     if let Some(at) = cmd.find(" -d '") {
         let body = &cmd[at + 5..];

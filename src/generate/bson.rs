@@ -80,6 +80,17 @@ impl DocWriter {
     }
 }
 
+/// A generated document as relaxed Extended JSON (`{"$oid": …}`, `{"$date": "…"}`), the form
+/// `mongoexport` writes: what previews and dry runs show, and what `mongoimport` restores with
+/// its types.
+pub fn to_extended_json(doc: &RawDocumentBuf) -> serde_json::Value {
+    match doc.to_document() {
+        Ok(d) => bson::Bson::Document(d).into_relaxed_extjson(),
+        // Generated documents are always well formed; a broken one shows as null, not a panic.
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ pub mod scenario;
 #[cfg(test)]
 mod stats;
 
-pub use self::bson::DocWriter;
+pub use self::bson::{DocWriter, to_extended_json};
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
 pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};

@@ -10,6 +10,7 @@ mod jobs;
 mod layers;
 mod live;
 mod ops;
+pub mod preview;
 pub mod serve;
 mod stats;
 
@@ -109,6 +110,8 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
     vec![
         ("/generate/calls", Method::POST, post(generate::calls)),
         ("/generate/metrics", Method::POST, post(generate::metrics)),
+        ("/preview/calls", Method::GET, get(preview::calls)),
+        ("/preview/metrics", Method::GET, get(preview::metrics)),
         ("/stats", Method::GET, get(stats::stats)),
         ("/stats/calls/series", Method::GET, get(stats::calls_series)),
         (

@@ -18,6 +18,7 @@ mod live;
 mod logs;
 mod openapi;
 mod page;
+mod preview;
 mod processes;
 mod replicas;
 mod rollups;
