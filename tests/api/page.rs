@@ -227,6 +227,36 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
         .await;
     shows(&mut browser, &app, 4234).await;
 
+    // The form's preview button shows the calls a five-call run with its settings writes (the
+    // documents GET /preview/calls answers with), and writes nothing.
+    browser
+        .eval(
+            "(() => { const f = document.querySelector('#calls-form'); f.seed.value = 78; \
+               f.querySelector('button.preview').click(); return true; })()",
+        )
+        .await;
+    let rows = "document.querySelectorAll('#calls-preview tbody tr')";
+    browser
+        .wait_for(&format!("{rows}.length === 5"), "five previewed calls")
+        .await;
+    let shown = browser
+        .eval(&format!("[...{rows}].map((tr) => tr.cells[0].textContent)"))
+        .await;
+    let preview: Value = app
+        .get("/preview/calls?count=5&days=2&subscribers=10000&seed=78")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&Value> = preview["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["call_id"])
+        .collect();
+    assert_eq!(shown, json!(ids), "the page shows the previewed calls");
+    shows(&mut browser, &app, 4234).await;
+
     // A running job gets a stop button, and the button stops it.
     let job: Value = app
         .post(
