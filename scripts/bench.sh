@@ -14,12 +14,46 @@
 #   filling it with BENCH_BIG_COUNT calls and metric points first when it holds fewer; with
 #   BENCH_MONGO_URI (and BENCH_SERVER_PID for its CPU) set, against that server instead of a fresh
 #   one, so a filled database serves many runs
+#   `scripts/bench.sh export` measures exports instead (no database): the command line writing
+#   BENCH_EXPORT_COUNT (default 10000000) calls and metric points to /dev/null as NDJSON and CSV
+#   (documents per CPU second of the one process, peak RSS), then GET /export/calls streamed to
+#   curl (documents per second, the service's peak RSS)
 #   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,
 #                        50 % of (RAM - 1 GB), as a production server would have (tests use 512M)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+
+if [ "${1:-}" = "export" ]; then
+  cargo build --release --quiet --bin linq-datagen
+  bin=target/release/linq-datagen
+  n="${BENCH_EXPORT_COUNT:-10000000}"
+  echo "| what | documents | wall s | CPU s | documents per CPU second | peak RSS |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for kind in calls metrics; do
+    for format in ndjson csv; do
+      # GNU time: wall, user, system seconds and peak RSS (KB) of the one process.
+      read -r wall user sys rss < <(/usr/bin/time -f "%e %U %S %M" "$bin" generate "$kind" --count "$n" \
+        --seed 1 --output /dev/null --format "$format" 2>&1 >/dev/null | tail -1)
+      awk -v k="$kind" -v f="$format" -v n="$n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+        'BEGIN { printf "| `generate %s --output /dev/null --format %s` | %d | %.2f | %.2f | %.0f | %.0f MB |\n", k, f, n, w, u + s, n / (u + s), r / 1024 }'
+    done
+  done
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  # No database is needed to export; the service starts against an address where none listens.
+  MONGO_URI="mongodb://127.0.0.1:1" MONGO_TIMEOUT_MS=200 LISTEN_ADDR="127.0.0.1:$port" LOG_LEVEL=warn "$bin" serve &
+  svc=$!
+  trap 'kill "$svc" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do "$bin" healthcheck --url "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
+  for accept in application/x-ndjson text/csv; do
+    secs="$(curl -s -H "accept: $accept" "http://127.0.0.1:$port/export/calls?count=$n&seed=1" -o /dev/null -w '%{time_total}')"
+    rss="$(awk '/VmHWM/ {print $2}' "/proc/$svc/status")"
+    awk -v a="$accept" -v n="$n" -v t="$secs" -v r="$rss" \
+      'BEGIN { printf "| `GET /export/calls`, Accept: %s, to curl | %d | %.2f | – | %.0f per second | service %.0f MB |\n", a, n, t, n / t, r / 1024 }'
+  done
+  exit 0
+fi
 ram_mb="$(free -m | awk '/Mem:/ {print $2}')"
 export MONGODB_CACHE_SIZE="${BENCH_CACHE_SIZE:-$(( (ram_mb - 1024) / 2 > 256 ? (ram_mb - 1024) / 2 : 256 ))M}"
 echo "server storage cache: $MONGODB_CACHE_SIZE"

@@ -11,12 +11,15 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{
     DbSettings, GenerateArgs, GenerateWhat, HealthcheckArgs, LiveArgs, StatsCommand,
 };
+use crate::export::Format;
 use crate::generate::live::LiveParams;
 use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, Kind, ParamError, Params, PointParams, params};
 use crate::live::{LiveManager, LiveSettings};
 use crate::pipeline::{self, Progress, Run, RunSpec, Tuning};
 use crate::store::{RetryPolicy, Store};
+
+mod export;
 
 /// How long `generate` keeps asking a database that went away how many documents arrived.
 const RECONCILE_PATIENCE: Duration = Duration::from_secs(30);
@@ -69,12 +72,18 @@ pub fn usage_error(e: &ParamError) -> (String, i32) {
 }
 
 /// `generate`: runs the pipeline with a progress bar on a terminal (plain lines otherwise) and
-/// prints a summary. Ctrl-C stops at a batch boundary and reports the exact count. With
-/// `--dry-run`, prints the documents instead and never connects.
+/// prints a summary. Ctrl-C stops at a batch boundary and reports the exact count. With `--output`
+/// (or `--dry-run`, standard output in NDJSON), writes a file instead and never connects.
 pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()> {
     let run = Run::new(spec(args.what)?);
-    if args.dry_run {
-        return dry_run(&run);
+    let output = if args.dry_run {
+        Some("-".into())
+    } else {
+        args.output
+    };
+    if let Some(path) = output {
+        let format = Format::parse(&args.format).unwrap_or(Format::Ndjson);
+        return export::to_file(run, path, format, args.dry_run).await;
     }
     let spec = run.spec();
     let store = Store::connect(db).await?;
@@ -118,31 +127,8 @@ pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `generate --dry-run`: the run's documents on standard output, one relaxed Extended JSON document
-/// per line (what `mongoimport` reads), and what would have been written on standard error.
-fn dry_run(run: &Run) -> anyhow::Result<()> {
-    use std::io::Write;
-    let spec = run.spec();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for doc in spec.extended_json(run.id()) {
-        serde_json::to_writer(&mut out, &doc)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    eprintln!(
-        "dry run: {} documents for {} (not written), seed {}, end {}",
-        spec.count,
-        spec.kind().collection(),
-        spec.seed,
-        spec.params
-            .end()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    );
-    Ok(())
-}
-
 /// Shows progress until aborted: an indicatif bar on a terminal, a line every 2 s otherwise.
-async fn report(progress: Arc<Progress>, total: u64) {
+pub(crate) async fn report(progress: Arc<Progress>, total: u64) {
     let started = Instant::now();
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);

@@ -124,6 +124,10 @@ pub struct ServeSettings {
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent_requests: u32,
+    /// Exports (`GET /export/*`) streamed at once; more are refused with 503.
+    #[arg(long, env = "MAX_EXPORTS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_exports: u32,
     /// Longest a request may take before it is answered with 503, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -199,6 +203,7 @@ impl ServeSettings {
             async_threshold: 100_000,
             max_jobs: 2,
             max_concurrent_requests: 8,
+            max_exports: 2,
             request_timeout_secs: 120,
             shutdown_timeout_secs: 20,
             header_read_timeout_secs: 10,
@@ -228,6 +233,14 @@ pub struct GenerateArgs {
     #[arg(long, global = true, env = "DRY_RUN",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
+    /// Write the documents to this file (`-` for standard output) instead of MongoDB; gzip when
+    /// the name ends in `.gz`. Needs no database.
+    #[arg(long, global = true, env = "OUTPUT")]
+    pub output: Option<std::path::PathBuf>,
+    /// Format of --output: `ndjson` (relaxed Extended JSON) or `csv` (with a typed header line).
+    #[arg(long, global = true, env = "OUTPUT_FORMAT", default_value = "ndjson",
+          value_parser = ["ndjson", "csv"])]
+    pub format: String,
 }
 
 /// The datasets `generate` can produce.

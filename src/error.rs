@@ -126,9 +126,9 @@ pub enum ApiError {
     /// 429 `too_many_jobs`: this instance runs its maximum of background jobs (or live runs).
     #[error("{0} {1} are already running on this instance; retry later")]
     TooManyJobs(u32, &'static str),
-    /// 503 `overloaded`: this instance is at its limit of concurrent generation requests.
-    #[error("the service is at its limit of concurrent generation requests; retry later")]
-    Overloaded,
+    /// 503 `overloaded`: this instance is at its limit of generation requests or of exports.
+    #[error("the service is at its limit of concurrent {0}; retry later")]
+    Overloaded(&'static str),
     /// 503 `overloaded`: too many statistics reads are already waiting for the database.
     #[error("too many statistics reads are waiting for the database; retry shortly")]
     StatsBusy,
@@ -211,7 +211,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyJobs(..) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Overloaded
+            ApiError::Overloaded(_)
             | ApiError::StatsBusy
             | ApiError::QueryTimeout
             | ApiError::DatabaseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -232,7 +232,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::TooManyJobs(..) => ErrorCode::TooManyJobs,
-            ApiError::Overloaded | ApiError::StatsBusy => ErrorCode::Overloaded,
+            ApiError::Overloaded(_) | ApiError::StatsBusy => ErrorCode::Overloaded,
             ApiError::QueryTimeout => ErrorCode::Timeout,
             ApiError::DatabaseUnavailable { .. } => ErrorCode::DatabaseUnavailable,
             ApiError::PartiallyWritten { .. } => ErrorCode::PartiallyWritten,
@@ -254,7 +254,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(n) => ApiError::PayloadTooLarge(*n),
             ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
             ApiError::TooManyJobs(n, what) => ApiError::TooManyJobs(*n, what),
-            ApiError::Overloaded => ApiError::Overloaded,
+            ApiError::Overloaded(what) => ApiError::Overloaded(what),
             ApiError::StatsBusy => ApiError::StatsBusy,
             ApiError::QueryTimeout => ApiError::QueryTimeout,
             ApiError::DatabaseUnavailable { message, .. } => ApiError::DatabaseUnavailable {

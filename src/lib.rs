@@ -3,7 +3,8 @@
 //! statistics to dashboards.
 //!
 //! Layout: [`config`] (flags and env), [`generate`] (pure, seedable generators), [`pipeline`]
-//! (streaming generate-and-insert), [`store`] (MongoDB), [`jobs`] (background runs), [`live`]
+//! (streaming generate-and-insert), [`export`] (documents as NDJSON or CSV files and streams),
+//! [`store`] (MongoDB), [`jobs`] (background runs), [`live`]
 //! (continuous generation with current timestamps, and the new-calls stream), [`http`]
 //! (routes and layers), [`error`] (the API's error type), [`startup`] (bind, serve, shut down),
 //! [`cli`] (the command-line subcommands), [`telemetry`] (logs).
@@ -11,6 +12,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod http;
 pub mod jobs;

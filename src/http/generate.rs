@@ -141,7 +141,7 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Ans
         .limiter
         .clone()
         .try_acquire_owned()
-        .map_err(|_| ApiError::Overloaded)?;
+        .map_err(|_| ApiError::Overloaded("generation requests"))?;
     state.ensure_setup().await?;
 
     let run = Run::new(spec);

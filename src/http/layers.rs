@@ -47,6 +47,8 @@ pub fn cors(origins: &str) -> CorsLayer {
         header::LOCATION,
         header::RETRY_AFTER,
         REQUEST_ID,
+        HeaderName::from_static("x-seed"),
+        HeaderName::from_static("x-end"),
     ];
     if origins.is_empty() {
         CorsLayer::new()

@@ -3,6 +3,7 @@
 //! (health, readiness, Prometheus, the spec), `layers` (middleware stack), `extract` (JSON and query
 //! extractors with field-naming errors).
 
+mod export;
 mod extract;
 pub mod generate;
 pub mod idempotency;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub tuning: Tuning,
     /// Slots for synchronous generation requests.
     pub limiter: Arc<Semaphore>,
+    /// Slots for exports.
+    pub exports: Arc<Semaphore>,
     /// Background jobs.
     pub jobs: JobManager,
     /// Statistics reads, shared and bounded.
@@ -90,6 +93,7 @@ impl AppState {
             feed: Arc::new(OverviewFeed::new(stats.clone())),
             stats,
             limiter: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
+            exports: Arc::new(Semaphore::new(settings.max_exports as usize)),
             store,
             tuning,
             jobs,
@@ -112,6 +116,8 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/generate/metrics", Method::POST, post(generate::metrics)),
         ("/preview/calls", Method::GET, get(preview::calls)),
         ("/preview/metrics", Method::GET, get(preview::metrics)),
+        ("/export/calls", Method::GET, get(export::calls)),
+        ("/export/metrics", Method::GET, get(export::metrics)),
         ("/stats", Method::GET, get(stats::stats)),
         ("/stats/calls/series", Method::GET, get(stats::calls_series)),
         (
@@ -148,7 +154,7 @@ pub fn routes() -> Vec<(&'static str, Method)> {
 /// would leave the client with a 503 advising a retry that writes everything again. A
 /// synchronous run is bounded by `ASYNC_THRESHOLD` instead, and a job answers once recorded.
 fn timed(path: &str) -> bool {
-    !path.starts_with("/generate/") && !path.ends_with("/stream")
+    !path.starts_with("/generate/") && !path.starts_with("/export/") && !path.ends_with("/stream")
 }
 
 /// The application's routes and layers.

@@ -59,6 +59,10 @@ pub fn served_spec(max_count: u64, max_live_rate: u32) -> String {
             &format!("count: {{ type: integer, minimum: 1, maximum: {max_count},"),
         )
         .replace(
+            "maximum: 100000000, x-bound: MAX_COUNT",
+            &format!("maximum: {max_count}, x-bound: MAX_COUNT"),
+        )
+        .replace(
             "calls_per_second: { type: number, minimum: 0, maximum: 100000,",
             &format!("calls_per_second: {{ type: number, minimum: 0, maximum: {max_live_rate},"),
         )

@@ -23,7 +23,7 @@ const DEFAULT_PREVIEW: i64 = 10;
 
 /// What a query value stands for in the body.
 #[derive(Clone, Copy)]
-enum Ty {
+pub(super) enum Ty {
     Int,
     Seed,
     Number,
@@ -39,7 +39,7 @@ const SCENARIO: &[(&str, Ty)] = &[
     ("host", Ty::Int),
 ];
 
-const CALLS: &[(&str, Ty)] = &[
+pub(super) const CALLS: &[(&str, Ty)] = &[
     ("count", Ty::Int),
     ("seed", Ty::Seed),
     ("days", Ty::Int),
@@ -47,7 +47,7 @@ const CALLS: &[(&str, Ty)] = &[
     ("end", Ty::Text),
 ];
 
-const METRICS: &[(&str, Ty)] = &[
+pub(super) const METRICS: &[(&str, Ty)] = &[
     ("count", Ty::Int),
     ("seed", Ty::Seed),
     ("step_seconds", Ty::Int),
@@ -77,14 +77,18 @@ impl Preview {
             collection: spec.kind().collection(),
             seed: spec.seed,
             end: spec.params.end(),
-            documents: spec.extended_json(run.id()).collect(),
+            documents: crate::export::extended_json(spec, run.id()).collect(),
         }
     }
 }
 
 /// `GET /preview/calls`.
 pub async fn calls(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
-    let body = body_from_query(query.as_deref().unwrap_or_default(), CALLS)?;
+    let body = body_from_query(
+        query.as_deref().unwrap_or_default(),
+        CALLS,
+        Some(DEFAULT_PREVIEW),
+    )?;
     let request: CallsRequest = parse_json(body.as_bytes())?;
     let (spec, _) = request.into_spec(MAX_PREVIEW)?;
     Ok(Json(Preview::of(spec)))
@@ -92,7 +96,11 @@ pub async fn calls(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError>
 
 /// `GET /preview/metrics`.
 pub async fn metrics(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
-    let body = body_from_query(query.as_deref().unwrap_or_default(), METRICS)?;
+    let body = body_from_query(
+        query.as_deref().unwrap_or_default(),
+        METRICS,
+        Some(DEFAULT_PREVIEW),
+    )?;
     let request: MetricsRequest = parse_json(body.as_bytes())?;
     let (spec, _) = request.into_spec(MAX_PREVIEW)?;
     Ok(Json(Preview::of(spec)))
@@ -101,7 +109,11 @@ pub async fn metrics(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiErro
 /// The JSON body a query string stands for: `fields` by name, the scenario as `scenario[kind]=…`
 /// (OpenAPI's deepObject; an empty `scenario=` is none), `count` 10 unless given. `_` (a cache
 /// buster) is ignored; any other unknown, repeated or empty parameter is a 422 naming it.
-fn body_from_query(query: &str, fields: &[(&str, Ty)]) -> Result<String, ApiError> {
+pub(super) fn body_from_query(
+    query: &str,
+    fields: &[(&str, Ty)],
+    default_count: Option<i64>,
+) -> Result<String, ApiError> {
     let mut body = Map::new();
     let mut scenario = Map::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -152,7 +164,9 @@ fn body_from_query(query: &str, fields: &[(&str, Ty)]) -> Result<String, ApiErro
     if !scenario.is_empty() {
         body.insert("scenario".into(), Value::Object(scenario));
     }
-    body.entry("count").or_insert(Value::from(DEFAULT_PREVIEW));
+    if let Some(count) = default_count {
+        body.entry("count").or_insert(Value::from(count));
+    }
     Ok(Value::Object(body).to_string())
 }
 
@@ -201,7 +215,7 @@ mod tests {
     use super::*;
 
     fn body(query: &str, fields: &[(&str, Ty)]) -> Result<Value, String> {
-        body_from_query(query, fields)
+        body_from_query(query, fields, Some(DEFAULT_PREVIEW))
             .map(|b| serde_json::from_str(&b).unwrap())
             .map_err(|e| e.to_string())
     }
@@ -258,6 +272,7 @@ mod tests {
                     .copied()
                     .collect::<Vec<_>>()
                     .as_slice(),
+                None,
             )
             .expect_err(query);
             assert!(

@@ -138,7 +138,7 @@ impl JobManager {
             .try_acquire_owned()
             .map_err(|_| ApiError::TooManyJobs(self.inner.max_jobs, "background jobs"))?;
         if self.inner.shutdown.is_cancelled() {
-            return Err(ApiError::Overloaded);
+            return Err(ApiError::Overloaded("generation requests"));
         }
         Ok(permit)
     }

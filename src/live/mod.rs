@@ -141,7 +141,7 @@ impl LiveManager {
 
     fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         if self.inner.shutdown.is_cancelled() {
-            return Err(ApiError::Overloaded);
+            return Err(ApiError::Overloaded("generation requests"));
         }
         self.inner
             .slots

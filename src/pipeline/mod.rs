@@ -83,17 +83,6 @@ impl RunSpec {
             Some(batch)
         })
     }
-
-    /// Every document of the run with `_id`s from `run`, in order, as relaxed Extended JSON: what
-    /// a generation of this spec writes, shown instead of written (previews and `--dry-run`).
-    /// Lazy, so memory stays flat at any count.
-    pub fn extended_json(&self, run: RunId) -> impl Iterator<Item = serde_json::Value> + use<> {
-        self.batches(run, 1000).flat_map(|batch| {
-            batch
-                .into_iter()
-                .map(|d| crate::generate::to_extended_json(&d))
-        })
-    }
 }
 
 /// The generator of either kind, behind one call.
@@ -153,6 +142,11 @@ impl Progress {
     /// Documents acknowledged so far.
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    /// Sets the count, for runs that count their documents themselves (exports).
+    pub fn set(&self, n: u64) {
+        self.written.store(n, Ordering::Relaxed);
     }
 }
 

@@ -147,6 +147,8 @@ async fn the_served_spec_bounds_count_by_this_instances_max_count() {
         let count = &spec["components"]["schemas"][schema]["properties"]["count"];
         assert_eq!(count["maximum"].as_u64(), Some(2000), "{schema}");
     }
+    let export = &spec["components"]["parameters"]["ExportCount"]["schema"];
+    assert_eq!(export["maximum"].as_u64(), Some(2000), "ExportCount");
     let res = app
         .post("/generate/calls", &serde_json::json!({ "count": 2001 }))
         .await;
