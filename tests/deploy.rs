@@ -3,28 +3,12 @@
 //! parses as a real subcommand, and the Dockerfile's dependency layer accepts the manifest. The
 //! images themselves are built and run in a real engine by `scripts/containers.sh`.
 
-use std::collections::BTreeSet;
-
 use clap::CommandFactory;
 use linq_datagen::config::Cli;
 use serde_yaml_ng::Value;
 
-/// Every environment variable any subcommand of the binary reads.
-fn accepted_env() -> BTreeSet<String> {
-    fn walk(cmd: &clap::Command, out: &mut BTreeSet<String>) {
-        for arg in cmd.get_arguments() {
-            if let Some(env) = arg.get_env() {
-                out.insert(env.to_string_lossy().into_owned());
-            }
-        }
-        for sub in cmd.get_subcommands() {
-            walk(sub, out);
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(&Cli::command(), &mut out);
-    out
-}
+mod common;
+use common::accepted_env;
 
 /// Whether `args` (without the program name) parse as a command line of the binary.
 fn parses(args: &[&str]) -> Result<(), String> {

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
-use linq_datagen::config::Cli;
 use serde_yaml_ng::Value;
+
+mod common;
+use common::accepted_env;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -143,23 +144,6 @@ fn anchors_follow_githubs_rules() {
         links("[a](x.md#b) `[c](d)` ![e](f.png)"),
         ["x.md#b", "f.png"]
     );
-}
-
-/// Every environment variable any subcommand of the binary reads.
-fn accepted_env() -> BTreeSet<String> {
-    fn walk(cmd: &clap::Command, out: &mut BTreeSet<String>) {
-        for arg in cmd.get_arguments() {
-            if let Some(env) = arg.get_env() {
-                out.insert(env.to_string_lossy().into_owned());
-            }
-        }
-        for sub in cmd.get_subcommands() {
-            walk(sub, out);
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(&Cli::command(), &mut out);
-    out
 }
 
 #[test]
