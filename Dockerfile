@@ -1,6 +1,7 @@
 # Multi-stage build: dependencies are compiled in a stage of their own, so editing the source does
 # not rebuild them; the runtime image is Debian slim with the one stripped binary, run as a
-# non-root user. Builds with BuildKit and with the legacy builder (docker-compose 1.29's).
+# non-root user. Only instructions both builders take and no `# syntax` frontend to pull;
+# checked with the legacy builder (docker-compose 1.29's, and the engine's own without buildx).
 # `scripts/containers.sh` builds and runs it in a real engine as part of the test command.
 
 FROM rust:1.95-slim-bookworm AS deps
