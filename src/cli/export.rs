@@ -62,27 +62,19 @@ pub async fn to_file(run: Run, path: PathBuf, format: Format, dry_run: bool) -> 
     } else {
         path.display().to_string()
     };
+    let end = spec
+        .params
+        .end()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (kind, seed) = (spec.kind().collection(), spec.seed);
     match written {
-        Ok(n) if dry_run => eprintln!(
-            "dry run: {n} documents for {} (not written), seed {}, end {}",
-            spec.kind().collection(),
-            spec.seed,
-            spec.params
-                .end()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ),
+        Ok(n) if dry_run => {
+            eprintln!("dry run: {n} documents for {kind} (not written), seed {seed}, end {end}")
+        }
         Ok(n) => eprintln!(
-            "exported {n} documents ({}, {}) to {target} in {elapsed:.2} s ({:.0} docs/s), seed {}, end {}",
-            spec.kind().collection(),
-            match format {
-                Format::Ndjson => "ndjson",
-                Format::Csv => "csv",
-            },
+            "exported {n} documents ({kind}, {}) to {target} in {elapsed:.2} s ({:.0} docs/s), seed {seed}, end {end}",
+            format.name(),
             n as f64 / elapsed.max(1e-9),
-            spec.seed,
-            spec.params
-                .end()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         ),
         Err(e) => bail!(
             "stopped after {} documents to {target}: {e:#}",

@@ -29,12 +29,18 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format named `name` (`ndjson` or `csv`).
+    /// The format named `name` (`ndjson` or `csv`, as [`Format::name`] gives them).
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "ndjson" | "json" => Some(Format::Ndjson),
-            "csv" => Some(Format::Csv),
-            _ => None,
+        [Format::Ndjson, Format::Csv]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
+    /// The format's name on the command line and in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
         }
     }
 

@@ -12,11 +12,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 use super::AppState;
-use super::extract::parse_json;
-use super::generate::{CallsRequest, MetricsRequest};
-use super::preview::{CALLS, METRICS, body_from_query};
+use super::preview::spec_from_query;
 use crate::error::ApiError;
 use crate::export::{self, Format};
+use crate::generate::Kind;
 use crate::pipeline::{Run, RunSpec};
 
 /// Chunks buffered between the generating task and a slow client.
@@ -28,9 +27,7 @@ pub async fn calls(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let body = body_from_query(query.as_deref().unwrap_or_default(), CALLS, None)?;
-    let request: CallsRequest = parse_json(body.as_bytes())?;
-    let (spec, _) = request.into_spec(state.settings.max_count)?;
+    let spec = spec_from_query(query, Kind::Calls, None, state.settings.max_count)?;
     stream(&state, &headers, spec)
 }
 
@@ -40,9 +37,7 @@ pub async fn metrics(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let body = body_from_query(query.as_deref().unwrap_or_default(), METRICS, None)?;
-    let request: MetricsRequest = parse_json(body.as_bytes())?;
-    let (spec, _) = request.into_spec(state.settings.max_count)?;
+    let spec = spec_from_query(query, Kind::Metrics, None, state.settings.max_count)?;
     stream(&state, &headers, spec)
 }
 

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::extract::parse_json;
 use super::generate::{CallsRequest, MetricsRequest};
 use crate::error::ApiError;
+use crate::generate::Kind;
 use crate::pipeline::{Run, RunSpec};
 
 /// Largest `count` a preview answers with.
@@ -23,7 +24,7 @@ const DEFAULT_PREVIEW: i64 = 10;
 
 /// What a query value stands for in the body.
 #[derive(Clone, Copy)]
-pub(super) enum Ty {
+enum Ty {
     Int,
     Seed,
     Number,
@@ -39,7 +40,7 @@ const SCENARIO: &[(&str, Ty)] = &[
     ("host", Ty::Int),
 ];
 
-pub(super) const CALLS: &[(&str, Ty)] = &[
+const CALLS: &[(&str, Ty)] = &[
     ("count", Ty::Int),
     ("seed", Ty::Seed),
     ("days", Ty::Int),
@@ -47,7 +48,7 @@ pub(super) const CALLS: &[(&str, Ty)] = &[
     ("end", Ty::Text),
 ];
 
-pub(super) const METRICS: &[(&str, Ty)] = &[
+const METRICS: &[(&str, Ty)] = &[
     ("count", Ty::Int),
     ("seed", Ty::Seed),
     ("step_seconds", Ty::Int),
@@ -84,32 +85,43 @@ impl Preview {
 
 /// `GET /preview/calls`.
 pub async fn calls(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
-    let body = body_from_query(
-        query.as_deref().unwrap_or_default(),
-        CALLS,
-        Some(DEFAULT_PREVIEW),
-    )?;
-    let request: CallsRequest = parse_json(body.as_bytes())?;
-    let (spec, _) = request.into_spec(MAX_PREVIEW)?;
+    let spec = spec_from_query(query, Kind::Calls, Some(DEFAULT_PREVIEW), MAX_PREVIEW)?;
     Ok(Json(Preview::of(spec)))
 }
 
 /// `GET /preview/metrics`.
 pub async fn metrics(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
-    let body = body_from_query(
-        query.as_deref().unwrap_or_default(),
-        METRICS,
-        Some(DEFAULT_PREVIEW),
-    )?;
-    let request: MetricsRequest = parse_json(body.as_bytes())?;
-    let (spec, _) = request.into_spec(MAX_PREVIEW)?;
+    let spec = spec_from_query(query, Kind::Metrics, Some(DEFAULT_PREVIEW), MAX_PREVIEW)?;
     Ok(Json(Preview::of(spec)))
+}
+
+/// The run a query string asks for, through the generate endpoints' own request types (their
+/// bounds, defaults and 422s), with `count` defaulting to `default_count` and at most `max_count`.
+/// Previews and exports read their parameters this way.
+pub(super) fn spec_from_query(
+    query: Option<String>,
+    kind: Kind,
+    default_count: Option<i64>,
+    max_count: u64,
+) -> Result<RunSpec, ApiError> {
+    let query = query.unwrap_or_default();
+    let (spec, _) = match kind {
+        Kind::Calls => {
+            let body = body_from_query(&query, CALLS, default_count)?;
+            parse_json::<CallsRequest>(body.as_bytes())?.into_spec(max_count)?
+        }
+        Kind::Metrics => {
+            let body = body_from_query(&query, METRICS, default_count)?;
+            parse_json::<MetricsRequest>(body.as_bytes())?.into_spec(max_count)?
+        }
+    };
+    Ok(spec)
 }
 
 /// The JSON body a query string stands for: `fields` by name, the scenario as `scenario[kind]=…`
 /// (OpenAPI's deepObject; an empty `scenario=` is none), `count` 10 unless given. `_` (a cache
 /// buster) is ignored; any other unknown, repeated or empty parameter is a 422 naming it.
-pub(super) fn body_from_query(
+fn body_from_query(
     query: &str,
     fields: &[(&str, Ty)],
     default_count: Option<i64>,

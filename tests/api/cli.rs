@@ -11,6 +11,7 @@ use linq_datagen::store::schema;
 use crate::helpers::{TempDb, spawn_app};
 use crate::processes::ClosedPort;
 
+/// `linq-datagen generate ARGS` against a port where nothing listens.
 fn generate(args: &[&str]) -> std::process::Output {
     let closed = ClosedPort::bind();
     Command::new(env!("CARGO_BIN_EXE_linq-datagen"))
@@ -21,6 +22,17 @@ fn generate(args: &[&str]) -> std::process::Output {
         .env("MONGO_TIMEOUT_MS", "200")
         .output()
         .expect("binary runs")
+}
+
+/// [`generate`] on a blocking thread, so the test's runtime goes on serving its app: for runs that
+/// must not need the database (dry runs, exports to files).
+pub async fn generate_without_database(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        generate(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
 }
 
 #[test]

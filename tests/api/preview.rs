@@ -3,11 +3,10 @@
 //! compared field by field with what the generation stored), writes nothing, and refuses bad
 //! parameters with the generate endpoints' 422s. `generate --dry-run` prints the same documents.
 
-use std::process::Command;
-
 use bson::Document;
 use serde_json::{Value, json};
 
+use crate::cli::generate_without_database;
 use crate::helpers::spawn_app;
 
 /// The preview's documents without their `_id`s (which identify a run, not its content).
@@ -134,8 +133,7 @@ async fn generate_dry_run_prints_the_previewed_documents_without_a_database() {
         .json()
         .await
         .unwrap();
-    let args = [
-        "generate",
+    let out = generate_without_database(&[
         "calls",
         "--count",
         "25",
@@ -144,18 +142,8 @@ async fn generate_dry_run_prints_the_previewed_documents_without_a_database() {
         "--end",
         "2026-11-01T00:00:00Z",
         "--dry-run",
-    ];
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_linq-datagen"))
-            .args(args)
-            // Nothing listens there: a dry run must not need it.
-            .env("MONGO_URI", "mongodb://127.0.0.1:1")
-            .env("MONGO_TIMEOUT_MS", "200")
-            .output()
-            .expect("binary runs")
-    })
-    .await
-    .unwrap();
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
