@@ -115,7 +115,7 @@ debian_rootfs() {
   # A minimal Debian root file system of the suite the tag names (bookworm).
   if [ ! -d "$rootfs_base" ]; then
     local mirror
-    mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
+    mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | awk 'NR == 1')"
     log "debootstrap --variant=minbase bookworm (about a minute)"
     debootstrap --variant=minbase bookworm "$rootfs_base" "${mirror:-http://deb.debian.org/debian}" >&2 \
       || fail "debootstrap"
@@ -269,7 +269,7 @@ record="$(curl -sf "$base/jobs/$job")"
 total="$(curl -sf "$base/stats" | json 'd["calls"]["total"]')"
 state="$(echo "$record" | json 'd["state"]')"
 recorded="$(echo "$record" | json 'd["inserted"]')"
-[ "$state" = failed ] && echo "$record" | grep -q 'interrupted: the service shut down' \
+[ "$state" = failed ] && grep -q 'interrupted: the service shut down' <<<"$record" \
   && [ "$recorded" -gt 0 ] && [ $((recorded + 20000)) = "$total" ] \
   || fail "the stopped job's record is not truthful: $record; calls in /stats: $total"
 ok "the job is recorded failed (\"interrupted: the service shut down\") with $recorded calls, exactly what /stats counts"
@@ -291,9 +291,9 @@ compose_check() { # LABEL COMMAND...
   # The service was started only once the database reported healthy.
   local healthy_at started_at
   healthy_at="$(docker events --since "$t0" --until "$(date +%s)" --filter "container=$mongo_id" \
-    --format '{{.TimeNano}} {{.Action}}' | awk '$2 == "health_status:" && $3 == "healthy" {print $1; exit}')"
+    --format '{{.TimeNano}} {{.Action}}' | awk '!found && $2 == "health_status:" && $3 == "healthy" {print $1; found = 1}')"
   started_at="$(docker events --since "$t0" --until "$(date +%s)" --filter "container=$service_id" \
-    --filter event=start --format '{{.TimeNano}}' | head -1)"
+    --filter event=start --format '{{.TimeNano}}' | awk 'NR == 1')"
   [ -n "$healthy_at" ] && [ -n "$started_at" ] && [ "$started_at" -gt "$healthy_at" ] \
     || fail "$label: the service did not wait for a healthy database (healthy $healthy_at, started $started_at)"
   ok "$label: up; mongo healthy, then the service started and turned healthy"
@@ -312,7 +312,11 @@ compose_check() { # LABEL COMMAND...
   local events
   events="$(curl -s -N --max-time 6 "http://127.0.0.1:$port/calls/stream" | grep -c '^data:' || true)"
   [ "$events" -ge 10 ] || fail "$label: $events calls on /calls/stream in 6 s from a live run at 20/s"
-  curl -sf "http://127.0.0.1:$port/" | grep -qi '<html' || fail "$label: the page at / does not answer"
+  # The page is read whole before it is searched: `grep -q` stopping early would cut curl off
+  # (SIGPIPE), and under pipefail a page that answered would count as one that did not.
+  local page
+  page="$(curl -sf "http://127.0.0.1:$port/")" || fail "$label: the page at / does not answer"
+  grep -qi '<html' <<<"$page" || fail "$label: the page at / is not the dashboard"
   ok "$label: the live run's calls arrive on /calls/stream ($events in 6 s); the page at / answers"
 
   "${c[@]}" --profile seed down -v >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "$label: down"; }
