@@ -51,6 +51,29 @@ pub fn send_signal(pid: u32, name: &str) {
     assert!(status.success(), "kill -{name} {pid}: {status}");
 }
 
+/// Waits (up to 10 s) until every thread of `pid` is in state `T` (stopped), as `/proc` shows it.
+fn wait_until_stopped(pid: u32) {
+    let all_stopped = || -> Option<bool> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut stopped = true;
+        for task in tasks {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+            // `pid (comm) S …`: the state follows the last `)`, since `comm` may hold one.
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            stopped &= state == 'T';
+        }
+        Some(stopped)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while all_stopped() != Some(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} did not stop within 10 s of SIGSTOP"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A loopback port bound by a socket that never listens: connecting to it is refused at once (as
 /// when a server is down), and no one else can bind it while this lives. A listener that never
 /// accepts would not do: the kernel completes handshakes into its backlog, so clients would hang
@@ -141,8 +164,14 @@ impl PrivateServer {
     }
 
     /// Freezes the process (SIGSTOP): connections stay open, nothing answers.
+    ///
+    /// Returns once every thread of it is stopped: the kernel wakes only one thread to take a
+    /// SIGSTOP, and until the scheduler runs that one (tens of milliseconds on a loaded machine)
+    /// the others go on answering, so a test that asks right after `kill` may still get answers.
     pub fn freeze(&self) {
-        send_signal(self.child.as_ref().expect("the server runs").id(), "STOP");
+        let pid = self.child.as_ref().expect("the server runs").id();
+        send_signal(pid, "STOP");
+        wait_until_stopped(pid);
     }
 
     /// Lets a frozen process go on (SIGCONT).
