@@ -1,21 +1,23 @@
 //! Telephone call records (CDRs) with the distributions of real traffic.
 //!
-//! The model, documented for users in docs/data-model.md:
+//! The model, documented for users in docs/data-model.md (with the sources of each figure):
 //! - caller and callee: two subscribers of the run's population (see [`super::population`]: heavy-
-//!   tailed activity, frequent contacts), each with a valid NANP number in E.164 form, `+1 NXX NXX
-//!   XXXX` with N = 2–9 and X = 0–9, where neither the area code nor the exchange is a reserved N11
-//!   code (211 … 911); digits from `fake`'s number formatter, drafts breaking a rule drawn again;
+//!   tailed activity, frequent contacts mostly in the caller's own area code), each with a valid
+//!   NANP number in E.164 form, `+1 NXX NXX XXXX`, whose area code places the subscriber in a
+//!   North American time zone (see [`super::zones`]);
 //! - call type: voice 70 %, video 22 %, conference 8 %;
-//! - status: completed 85 %, missed 6 %, busy 4 %, failed 5 %;
+//! - status: completed 70 %, missed (unanswered) 20 %, busy 4 %, failed 6 %;
 //! - start time: over the window `[end - days, end)` with a call volume per millisecond of
-//!   `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` (UTC clock hour; business hours busy, weekends
-//!   quieter), partial first and last hours counted pro rata. A run is emitted in start-time order
-//!   by stratified inverse-CDF sampling: with `F` the cumulative share of the window's volume, call
-//!   `i` of a run of `count` starts at `F⁻¹((i + u) / count)`, `u` uniform in [0, 1) from the call's
-//!   own stream. Start times are therefore non-decreasing in `i`, each call stays a pure function
-//!   of (parameters, seed, count, `i`), and hour-of-day and weekday shares are exactly those of
-//!   the weights (closer to them than independent draws would be);
-//! - duration (completed calls only): log-normal, median 60 s (μ = ln 60, σ = 1.2), clipped to
+//!   `Σ zone share × HOUR_WEIGHTS[local hour] × WEEKDAY_WEIGHTS[local weekday]`, each zone read on
+//!   its own clock (daylight saving time included), partial first and last hours counted pro
+//!   rata. A run is emitted in start-time order by stratified inverse-CDF sampling: with `F` the
+//!   cumulative share of the window's volume, call `i` of a run of `count` starts at
+//!   `F⁻¹((i + u) / count)`, `u` uniform in [0, 1) from the call's own stream. Start times are
+//!   therefore non-decreasing in `i`, each call stays a pure function of (parameters, seed, count,
+//!   `i`), and the shares of the hours are exactly those of the volume. The caller's zone is then
+//!   drawn in proportion to each zone's part of the volume at that instant, and the caller within
+//!   the zone by activity;
+//! - duration (completed calls only): log-normal, median 60 s (μ = ln 60, σ = 1.6), clipped to
 //!   1 s – 7200 s, whole seconds;
 //! - end time: start + duration for completed calls, start + ring/attempt time for the others;
 //! - cost: connection fee + per-minute rate × minutes rounded up, for completed calls only; a call
@@ -99,18 +101,18 @@ impl CallStatus {
 /// Relative frequency of each [`CallType`].
 pub const CALL_TYPE_WEIGHTS: [f64; 3] = [0.70, 0.22, 0.08];
 /// Relative frequency of each [`CallStatus`].
-pub const STATUS_WEIGHTS: [f64; 4] = [0.85, 0.06, 0.04, 0.05];
-/// Call volume by hour of day (UTC), peak 1.0 in business hours.
+pub const STATUS_WEIGHTS: [f64; 4] = [0.70, 0.20, 0.04, 0.06];
+/// Call volume by hour of the subscriber's local day, peak 1.0 in business hours.
 pub const HOUR_WEIGHTS: [f64; 24] = [
     0.10, 0.07, 0.05, 0.05, 0.06, 0.10, 0.25, 0.50, 0.80, 0.95, 1.00, 0.98, 0.85, 0.92, 1.00, 0.97,
     0.90, 0.75, 0.60, 0.50, 0.42, 0.35, 0.25, 0.16,
 ];
-/// Call volume by day of week, Monday first.
+/// Call volume by day of the subscriber's local week, Monday first.
 pub const WEEKDAY_WEIGHTS: [f64; 7] = [1.00, 1.00, 0.98, 0.97, 0.92, 0.45, 0.35];
 /// μ of the log-normal duration: ln(60 s), so the median completed call lasts a minute.
 pub const DURATION_MU: f64 = 4.094_344_562_222_1;
 /// σ of the log-normal duration.
-pub const DURATION_SIGMA: f64 = 1.2;
+pub const DURATION_SIGMA: f64 = 1.6;
 /// Shortest and longest completed call, in seconds.
 pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
 /// Flat fee charged once per completed call, in USD.
@@ -167,12 +169,7 @@ pub struct CallGenerator {
     fraudster: u64,
 }
 
-const MS_PER_HOUR: i64 = 3_600_000;
 const MS_PER_DAY: i64 = 86_400_000;
-const MS_PER_WEEK: i64 = 7 * MS_PER_DAY;
-const HOURS_PER_WEEK: usize = 168;
-/// 1970-01-05T00:00Z, the first Monday after the epoch: the start of hour-of-week 0.
-const FIRST_MONDAY_MS: i64 = 4 * MS_PER_DAY;
 
 impl CallGenerator {
     /// A generator for a run of `count` calls with `params` and `seed`.
@@ -180,12 +177,9 @@ impl CallGenerator {
     /// The count is part of the run because start times are stratified over it: call `i` of `count`
     /// starts in the `i`-th of `count` equal shares of the window's call volume.
     pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
-        Self::with(
-            seed,
-            Population::new(seed, params.subscribers),
-            StartTimes::new(params, count),
-            params.scenario,
-        )
+        let population = Population::new(seed, params.subscribers);
+        let start_times = StartTimes::new(params, count, population.zone_shares());
+        Self::with(seed, population, start_times, params.scenario)
     }
 
     fn with(
@@ -219,12 +213,11 @@ impl CallGenerator {
         shaped: bool,
         scenario: Option<Scenario>,
     ) -> Self {
-        Self::with(
-            seed,
-            Population::new(seed, subscribers),
-            StartTimes::live(start.timestamp_millis(), per_second, shaped, scenario),
-            scenario,
-        )
+        let population = Population::new(seed, subscribers);
+        let shares = population.zone_shares();
+        let start_ms = start.timestamp_millis();
+        let start_times = StartTimes::live(start_ms, per_second, shaped, scenario, shares);
+        Self::with(seed, population, start_times, scenario)
     }
 
     /// How many calls of a live generator are due before `t_ms` (0 for a backfill's generator's
@@ -237,8 +230,12 @@ impl CallGenerator {
     pub fn record(&self, index: u64) -> CallRecord {
         let mut rng = rng::stream_rng(self.seed, index);
         let call_id = uuid_v4(&mut rng);
+        let call_type = CallType::ALL[rng::weighted(&mut rng, &self.type_cum)];
+        let status = CallStatus::ALL[rng::weighted(&mut rng, &self.status_cum)];
+        let start_ms = self.start_times.at(index, rng::unit(&mut rng));
         let people = &self.population;
-        let from = people.caller(&mut rng);
+        let zone = self.start_times.volume.zone(start_ms, rng::unit(&mut rng));
+        let from = people.caller_in(zone, &mut rng);
         let caller = people.number(from);
         // Two subscribers sharing a number is vanishingly rare, but nobody calls their own number.
         let callee = loop {
@@ -247,9 +244,6 @@ impl CallGenerator {
                 break n;
             }
         };
-        let call_type = CallType::ALL[rng::weighted(&mut rng, &self.type_cum)];
-        let status = CallStatus::ALL[rng::weighted(&mut rng, &self.status_cum)];
-        let start_ms = self.start_times.at(index, rng::unit(&mut rng));
         let (duration, end_ms, cost) = match status {
             CallStatus::Completed => {
                 let d = duration_seconds(&mut rng);

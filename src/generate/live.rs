@@ -97,7 +97,6 @@ impl LiveParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::calls::HOUR_WEIGHTS;
     use crate::generate::{CallGenerator, PointGenerator, PointParams, RunId};
     use chrono::{TimeZone, Utc};
 
@@ -141,9 +140,10 @@ mod tests {
         let t0 = monday().timestamp_millis();
         let hour =
             |h: i64| g.due_before(t0 + (h + 1) * 3_600_000) - g.due_before(t0 + h * 3_600_000);
-        // Monday: weekday weight 1, so the hours' counts stand as their weights.
-        let ratio = hour(10) as f64 / hour(3) as f64;
-        let expected = HOUR_WEIGHTS[10] / HOUR_WEIGHTS[3];
+        // 17:00Z is noon in New York, 09:00Z is 4 in the morning there and 1 in Los Angeles.
+        let volume = crate::generate::zones::reference_volume;
+        let ratio = hour(17) as f64 / hour(9) as f64;
+        let expected = volume(t0 + 17 * 3_600_000) / volume(t0 + 9 * 3_600_000);
         assert!(
             (ratio / expected - 1.0).abs() < 0.01,
             "{ratio} vs {expected}"

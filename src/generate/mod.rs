@@ -14,6 +14,7 @@ pub mod rng;
 pub mod scenario;
 #[cfg(test)]
 mod stats;
+pub mod zones;
 
 pub use self::bson::{DocWriter, to_extended_json};
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};

@@ -6,9 +6,10 @@
 //! - level: `base × (1 + daily × cycle(t))`. For memory, disk and latency the cycle is
 //!   `cos(2π (t − 14:00 UTC) / 24 h)`, peak at 14:00, low at 02:00. CPU and network follow the
 //!   calls a host serves: every host carries an equal share of the call volume, whose shape is the
-//!   calls' own (`HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]`, interpolated between hour
-//!   midpoints), so their cycle is `volume(t) / weekly mean volume − 1`: busy in business hours,
-//!   quiet at night and at weekends, averaging to the base level over a week;
+//!   calls' own (the zones' `HOUR_WEIGHTS[local hour] × WEEKDAY_WEIGHTS[local weekday]` at their
+//!   shares, on standard time, interpolated between hour midpoints), so their cycle is
+//!   `volume(t) / weekly mean volume − 1`: busy in North American business hours, quiet at
+//!   night and at weekends, averaging to the base level over a week;
 //! - walk: AR(1) `w ← phi × w + noise × N(0, 1)` in log-odds, started from its stationary law
 //!   (sd `noise / √(1 − phi²)`), moving the odds of the reading between the category's floor `f`
 //!   and upper bound `c`: `(v − f) / (c − v) = e^w × (level − f) / (c − level)`. The median reading
@@ -32,6 +33,7 @@ use super::bson::DocWriter;
 use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
+use super::zones::{FIRST_MONDAY_HOUR, NANP, STANDARD_OFFSETS, hour_of_week};
 
 /// What is measured; each category has its own unit and range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -368,22 +370,37 @@ impl PointGenerator {
 }
 
 /// The call volume at `t_ms` relative to its weekly mean, minus one: the cycle of the categories a
-/// host's calls drive. Hourly weights are interpolated linearly between hour midpoints, so the
+/// host's calls drive. The volume is the calls' own, summed over the zones of the default
+/// population on their standard-time clocks (summer time moves it by an hour, which a host's
+/// load does not need); hourly values are interpolated linearly between hour midpoints, so the
 /// load has no steps on the hour.
 pub fn call_load(t_ms: i64) -> f64 {
     const HOUR: i64 = 3_600_000;
-    // 1970-01-01 was a Thursday: hour-of-week 0 is Monday 00:00.
-    let weight = |hour: i64| {
-        let h = (hour + 3 * 24).rem_euclid(168);
-        WEEKDAY_WEIGHTS[(h / 24) as usize] * HOUR_WEIGHTS[(h % 24) as usize]
-    };
-    let mean = WEEKDAY_WEIGHTS.iter().sum::<f64>() * HOUR_WEIGHTS.iter().sum::<f64>() / 168.0;
+    let week = national_week();
     // Position in hours relative to the midpoint of the hour before.
     let x = (t_ms - HOUR / 2) as f64 / HOUR as f64;
     let h = x.floor();
     let frac = x - h;
-    let v = weight(h as i64) * (1.0 - frac) + weight(h as i64 + 1) * frac;
-    v / mean - 1.0
+    let at = |hour: i64| week[hour_of_week(hour, 0)];
+    let v = at(h as i64) * (1.0 - frac) + at(h as i64 + 1) * frac;
+    v / (week.iter().sum::<f64>() / 168.0) - 1.0
+}
+
+/// Call volume of each UTC hour of the week (Monday 00:00 first) over the zones at their shares
+/// and standard-time offsets.
+fn national_week() -> &'static [f64; 168] {
+    static WEEK: std::sync::OnceLock<[f64; 168]> = std::sync::OnceLock::new();
+    WEEK.get_or_init(|| {
+        std::array::from_fn(|k| {
+            NANP.iter()
+                .zip(STANDARD_OFFSETS)
+                .map(|(zone, offset)| {
+                    let local = hour_of_week(k as i64 + FIRST_MONDAY_HOUR, offset);
+                    zone.share / 100.0 * WEEKDAY_WEIGHTS[local / 24] * HOUR_WEIGHTS[local % 24]
+                })
+                .sum()
+        })
+    })
 }
 
 #[cfg(test)]

@@ -1,24 +1,30 @@
 //! Who calls whom: a population of subscribers derived from the seed, so that "top callers",
-//! repeat calls between the same two people and a calling circle look like a real network's.
+//! repeat calls between the same two people and a calling circle look like a real network's, and
+//! every subscriber lives in a time zone (see [`super::zones`]) that their area code tells.
 //!
 //! The model, documented for users in docs/data-model.md:
-//! - `subscribers` numbered 0 … P − 1, each with a fixed valid NANP number drawn from the seed
-//!   (subscriber `k`'s number depends only on (seed, `k`));
-//! - activity is heavy-tailed: a call's caller is subscriber `⌊P · u^ACTIVITY_EXPONENT⌋` for `u`
-//!   uniform, so the most active fraction `x` of subscribers places `x^(1/ACTIVITY_EXPONENT)` of
-//!   the calls (with 2: the top 1 % place 10 %, the top 10 % place 32 %);
-//! - each subscriber has [`CONTACTS`] frequent contacts (drawn from the seed); a call goes to one of
-//!   them with probability [`CIRCLE_SHARE`], the first ones more often (weights 1, 1/2, … 1/8),
-//!   otherwise to any subscriber; never to the caller's own number.
+//! - `subscribers` numbered 0 … P − 1, split into the zones of [`NANP`] in proportion to their
+//!   shares (largest remainders), and each zone's part into equal blocks, one per area code;
+//!   subscriber `k`'s number is `+1`, its block's area code, then an exchange `NXX` (not N11) and
+//!   four line digits drawn from (seed, `k`);
+//! - activity is heavy-tailed: within the zone a call's caller comes from, the caller is the
+//!   subscriber of activity rank `⌊n · u^ACTIVITY_EXPONENT⌋` (`n` the zone's subscribers, `u`
+//!   uniform), so the most active fraction `x` places `x^(1/ACTIVITY_EXPONENT)` of the zone's
+//!   calls (with 2: the top 1 % place 10 %, the top 10 % place 32 %); ranks map to subscribers
+//!   through a seeded affine permutation of the zone, so busy subscribers are spread over its area
+//!   codes;
+//! - each subscriber has [`CONTACTS`] frequent contacts (drawn from the seed), each one with
+//!   probability [`LOCAL_CONTACTS`] from the subscriber's own area code and otherwise from
+//!   anywhere; a call goes to one of them with probability [`CIRCLE_SHARE`], the first ones more
+//!   often (weights 1, 1/2, … 1/8), otherwise to any subscriber; never to the caller's own number.
 //!
-//! Everything is a pure function of (seed, subscriber or call index): no table is built, so any
-//! population size costs the same.
+//! Everything is a pure function of (seed, subscriber or call index): the only tables are the
+//! zones' and area codes' boundaries, so any population size costs the same.
 
-use fake::Fake;
-use fake::faker::number::raw::NumberWithFormat;
-use fake::locales::EN;
+use std::sync::Arc;
 
 use super::rng::{self, DocRng};
+use super::zones::{NANP, ZONES};
 
 /// Default population size.
 pub const DEFAULT_SUBSCRIBERS: u32 = 10_000;
@@ -30,23 +36,79 @@ pub const MAX_SUBSCRIBERS: u32 = 100_000_000;
 pub const CONTACTS: usize = 8;
 /// Share of calls that go to one of the caller's frequent contacts.
 pub const CIRCLE_SHARE: f64 = 0.8;
+/// Share of a subscriber's frequent contacts who share their area code.
+pub const LOCAL_CONTACTS: f64 = 0.7;
 /// Tail of the activity law: the top fraction `x` of subscribers places `x^(1/this)` of calls.
 pub const ACTIVITY_EXPONENT: f64 = 2.0;
-
-/// Draft of a phone number for `fake`: `+1`, area code, exchange, line (`^` is 1–9, `#` is 0–9);
-/// [`phone_number`] keeps only drafts that are valid NANP numbers.
-const PHONE_FORMAT: &str = "+1^##^######";
 
 /// Streams of the seed used for subscribers' numbers and contacts, apart from the calls' streams.
 const NUMBER_STREAMS: u64 = 0x6e75_6d62_6572_7300;
 const CONTACT_STREAMS: u64 = 0x636f_6e74_6163_7400;
+const PERMUTATION_STREAM: u64 = 0x7065_726d_7574_6500;
+/// Primes for the rank permutation; the first one not dividing a zone's size is its stride.
+const STRIDES: [u64; 4] = [7_368_787, 2_750_159, 1_000_003, 999_983];
 
-/// The subscribers of one run: cheap to build, no state, `Sync`.
-#[derive(Debug, Clone, Copy)]
+/// Where the subscribers live: the boundaries of the zones and of the area-code blocks.
+#[derive(Debug)]
+struct Layout {
+    /// First subscriber of each zone, then the population size.
+    zone_start: [u64; ZONES + 1],
+    /// First subscriber of each area-code block, zone after zone in table order, then the size.
+    block_start: Vec<u64>,
+    /// The area code of each block.
+    codes: Vec<u16>,
+}
+
+impl Layout {
+    fn new(size: u64) -> Self {
+        // Largest remainders: every zone gets ⌊share × size⌋, the largest fractions one more.
+        let exact: Vec<f64> = NANP.iter().map(|z| z.share / 100.0 * size as f64).collect();
+        let mut counts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
+        let mut order: Vec<usize> = (0..ZONES).collect();
+        order.sort_by(|&a, &b| {
+            (exact[b] - exact[b].floor())
+                .total_cmp(&(exact[a] - exact[a].floor()))
+                .then(a.cmp(&b))
+        });
+        let short = size - counts.iter().sum::<u64>();
+        for &z in order.iter().take(short as usize) {
+            counts[z] += 1;
+        }
+        let mut zone_start = [0; ZONES + 1];
+        let (mut block_start, mut codes) = (Vec::new(), Vec::new());
+        for (z, zone) in NANP.iter().enumerate() {
+            zone_start[z + 1] = zone_start[z] + counts[z];
+            let m = zone.area_codes.len() as u64;
+            for (j, &code) in zone.area_codes.iter().enumerate() {
+                block_start.push(zone_start[z] + counts[z] * j as u64 / m);
+                codes.push(code);
+            }
+        }
+        block_start.push(size);
+        Self {
+            zone_start,
+            block_start,
+            codes,
+        }
+    }
+
+    /// The area-code block of subscriber `k`: its index and its subscribers' range.
+    #[inline]
+    fn block(&self, k: u64) -> (usize, u64, u64) {
+        let b = self.block_start[1..].partition_point(|&s| s <= k);
+        (b, self.block_start[b], self.block_start[b + 1])
+    }
+}
+
+/// The subscribers of one run: cheap to build and clone, no state, `Sync`.
+#[derive(Debug, Clone)]
 pub struct Population {
     seed: u64,
     size: u64,
     contact_cum: [f64; CONTACTS],
+    layout: Arc<Layout>,
+    /// Per zone, the stride and shift of its rank permutation.
+    permutation: [(u64, u64); ZONES],
 }
 
 impl Population {
@@ -56,17 +118,49 @@ impl Population {
         for (j, w) in weights.iter_mut().enumerate() {
             *w = 1.0 / (j + 1) as f64;
         }
+        let size = u64::from(size.max(MIN_SUBSCRIBERS));
+        let layout = Layout::new(size);
+        let mut rng = rng::stream_rng(seed ^ PERMUTATION_STREAM, 0);
+        let permutation = std::array::from_fn(|z| {
+            let n = (layout.zone_start[z + 1] - layout.zone_start[z]).max(1);
+            let stride = STRIDES
+                .into_iter()
+                .find(|p| !n.is_multiple_of(*p))
+                .unwrap_or(1);
+            (stride % n, rng::below(&mut rng, n))
+        });
         Self {
             seed,
-            size: u64::from(size.max(MIN_SUBSCRIBERS)),
+            size,
             contact_cum: rng::cumulative(weights),
+            layout: Arc::new(layout),
+            permutation,
         }
     }
 
-    /// The caller of a call, drawn by activity.
-    pub fn caller(&self, rng: &mut DocRng) -> u64 {
+    /// Each zone's share of the subscribers (zones of [`NANP`], in order); the shares sum to 1.
+    pub fn zone_shares(&self) -> [f64; ZONES] {
+        let z = &self.layout.zone_start;
+        std::array::from_fn(|i| (z[i + 1] - z[i]) as f64 / self.size as f64)
+    }
+
+    /// The zone subscriber `k` lives in.
+    pub fn zone_of(&self, k: u64) -> usize {
+        self.layout.zone_start[1..].partition_point(|&s| s <= k)
+    }
+
+    /// The caller of a call placed from `zone` (which must have subscribers), drawn by activity.
+    #[inline]
+    pub fn caller_in(&self, zone: usize, rng: &mut DocRng) -> u64 {
+        let (lo, hi) = (
+            self.layout.zone_start[zone],
+            self.layout.zone_start[zone + 1],
+        );
+        let n = (hi - lo).max(1);
         let u = rng::unit(rng);
-        ((self.size as f64 * u.powf(ACTIVITY_EXPONENT)) as u64).min(self.size - 1)
+        let rank = ((n as f64 * u.powf(ACTIVITY_EXPONENT)) as u64).min(n - 1);
+        let (stride, shift) = self.permutation[zone];
+        lo + ((u128::from(rank) * u128::from(stride) + u128::from(shift)) % u128::from(n)) as u64
     }
 
     /// The callee of a call placed by `caller`: mostly a frequent contact, never `caller`.
@@ -86,16 +180,42 @@ impl Population {
     /// Contact `j` of subscriber `k`.
     pub fn contact(&self, k: u64, j: usize) -> u64 {
         let mut rng = rng::stream_rng(self.seed ^ CONTACT_STREAMS, k);
+        let (_, lo, hi) = self.layout.block(k);
         let mut c = 0;
         for _ in 0..=j {
-            c = rng::below(&mut rng, self.size);
+            let local = rng::unit(&mut rng) < LOCAL_CONTACTS && hi - lo > 1;
+            c = if local {
+                lo + rng::below(&mut rng, hi - lo)
+            } else {
+                rng::below(&mut rng, self.size)
+            };
         }
         c
     }
 
-    /// Subscriber `k`'s phone number, E.164.
+    /// Subscriber `k`'s phone number, E.164: `+1`, the area code, `NXX`, `XXXX`.
     pub fn number(&self, k: u64) -> String {
-        phone_number(&mut rng::stream_rng(self.seed ^ NUMBER_STREAMS, k))
+        let (b, _, _) = self.layout.block(k);
+        let mut rng = rng::stream_rng(self.seed ^ NUMBER_STREAMS, k);
+        // 800 exchanges 200–999 less the eight N11 codes: drawn again (1 % of draws).
+        let exchange = loop {
+            let e = 200 + rng::below(&mut rng, 800);
+            if e % 100 != 11 {
+                break e;
+            }
+        };
+        let line = rng::below(&mut rng, 10_000);
+        let mut digits = [b'+', b'1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        write_digits(&mut digits[2..5], u64::from(self.layout.codes[b]));
+        write_digits(&mut digits[5..8], exchange);
+        write_digits(&mut digits[8..12], line);
+        // Every byte is an ASCII digit or '+'.
+        String::from_utf8(digits.to_vec()).unwrap_or_default()
+    }
+
+    /// The area code of subscriber `k`.
+    pub fn area_code(&self, k: u64) -> u16 {
+        self.layout.codes[self.layout.block(k).0]
     }
 
     /// Subscribers in the population.
@@ -104,25 +224,12 @@ impl Population {
     }
 }
 
-/// A valid NANP number in E.164 form, `+1 NXX NXX XXXX`.
-///
-/// `fake` draws the digits from [`PHONE_FORMAT`], whose `^` is 1–9 and `#` is 0–9; drafts with an
-/// area code or exchange starting with 1, or of the reserved N11 form (211, 311, … 911), are drawn
-/// again (23 % of drafts), so accepted numbers are uniform over the valid ones.
-fn phone_number(rng: &mut DocRng) -> String {
-    loop {
-        let n: String = NumberWithFormat(EN, PHONE_FORMAT).fake_with_rng(rng);
-        let d = n.as_bytes();
-        if nanp_code_ok(d[2], d[3], d[4]) && nanp_code_ok(d[5], d[6], d[7]) {
-            return n;
-        }
+/// Writes `value` as decimal digits filling `out`, leading zeros included.
+fn write_digits(out: &mut [u8], mut value: u64) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (value % 10) as u8;
+        value /= 10;
     }
-}
-
-/// Whether three ASCII digits form an `NXX` code that is not `N11`.
-#[inline]
-fn nanp_code_ok(a: u8, b: u8, c: u8) -> bool {
-    a >= b'2' && !(b == b'1' && c == b'1')
 }
 
 #[cfg(test)]
@@ -130,12 +237,15 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::generate::zones::NANP;
 
+    /// `n` (caller, callee) pairs, callers drawn from zones by population.
     fn calls(p: &Population, n: u64) -> Vec<(u64, u64)> {
+        let cum = rng::cumulative(p.zone_shares());
         (0..n)
             .map(|i| {
                 let mut rng = rng::stream_rng(7, i);
-                let a = p.caller(&mut rng);
+                let a = p.caller_in(rng::weighted(&mut rng, &cum), &mut rng);
                 (a, p.callee(a, &mut rng))
             })
             .collect()
@@ -144,24 +254,53 @@ mod tests {
     #[test]
     fn a_few_subscribers_place_many_calls() {
         let p = Population::new(1, 10_000);
-        let calls = calls(&p, 200_000);
+        let calls = calls(&p, 400_000);
         let mut per_caller: HashMap<u64, u64> = HashMap::new();
         for (a, _) in &calls {
             *per_caller.entry(*a).or_default() += 1;
         }
-        // Subscriber k is the k-th most active by construction: the share of calls placed by
-        // subscribers below k is the activity law itself.
+        let mut counts: Vec<u64> = per_caller.values().copied().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
         let top = |share: f64| -> f64 {
-            let k = (10_000.0 * share) as u64;
-            calls.iter().filter(|(a, _)| *a < k).count() as f64 / 200_000.0
+            let k = (10_000.0 * share) as usize;
+            counts.iter().take(k).sum::<u64>() as f64 / calls.len() as f64
         };
-        // x^(1/2): 1 % → 10 %, 10 % → 31.6 %, 50 % → 70.7 %.
-        assert!((top(0.01) - 0.10).abs() < 0.01, "top 1 %: {}", top(0.01));
+        // x^(1/2) within each zone: 1 % → 10 %, 10 % → 31.6 %, 50 % → 70.7 % (ranking by the
+        // observed counts adds a little).
+        assert!((top(0.01) - 0.10).abs() < 0.012, "top 1 %: {}", top(0.01));
         assert!((top(0.10) - 0.316).abs() < 0.015, "top 10 %: {}", top(0.10));
         assert!((top(0.50) - 0.707).abs() < 0.015, "top 50 %: {}", top(0.50));
-        // Far fewer distinct callers than calls (the old generator: 199,998 of 200,000).
-        assert!(per_caller.len() <= 10_000);
-        assert!(per_caller.len() > 9_000, "{}", per_caller.len());
+        assert!(per_caller.len() <= 10_000 && per_caller.len() > 9_000);
+        // Busy subscribers are spread over each zone's area codes, not heaped on the first one.
+        let eastern: Vec<u64> = (0..4_700).collect();
+        let first_code = eastern.iter().filter(|&&k| p.area_code(k) == 201).count();
+        let busy_first = calls.iter().filter(|(a, _)| p.area_code(*a) == 201).count() as f64
+            / calls.iter().filter(|(a, _)| p.zone_of(*a) == 0).count() as f64;
+        let expected = first_code as f64 / 4_700.0;
+        assert!(
+            (busy_first / expected - 1.0).abs() < 0.3,
+            "{busy_first} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn zones_and_area_codes_split_the_population_exactly() {
+        let p = Population::new(5, 10_000);
+        // 10,000 × the shares are whole numbers.
+        for (share, zone) in p.zone_shares().iter().zip(&NANP) {
+            assert!(
+                (share * 10_000.0 - zone.share * 100.0).abs() < 1e-9,
+                "{share}"
+            );
+        }
+        for k in (0..10_000).step_by(97) {
+            let code = p.area_code(k);
+            assert!(NANP[p.zone_of(k)].area_codes.contains(&code), "{k}: {code}");
+            assert_eq!(p.number(k)[2..5], code.to_string());
+        }
+        // Two subscribers: Eastern and Central, the largest zones.
+        let two = Population::new(5, 2);
+        assert_eq!(two.zone_shares()[..2], [0.5, 0.5]);
     }
 
     #[test]

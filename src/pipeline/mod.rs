@@ -87,14 +87,14 @@ impl RunSpec {
 
 /// The generator of either kind, behind one call.
 enum Generator {
-    Calls(CallGenerator),
+    Calls(Box<CallGenerator>),
     Points(PointGenerator),
 }
 
 impl Generator {
     fn new(params: &Params, seed: u64, count: u32) -> Self {
         match params {
-            Params::Calls(p) => Generator::Calls(CallGenerator::new(*p, seed, count)),
+            Params::Calls(p) => Generator::Calls(Box::new(CallGenerator::new(*p, seed, count))),
             Params::Metrics(p) => Generator::Points(PointGenerator::new(p, seed)),
         }
     }

@@ -1,51 +1,93 @@
 //! Start times: the inverse of the cumulative call volume, over a backfill's window or endless
-//! for a live run.
+//! for a live run, with the hour-of-day profile read on each zone's local clock.
+
+use std::sync::Arc;
 
 use super::super::scenario::{Scenario, ScenarioKind};
-use super::{
-    CallParams, FIRST_MONDAY_MS, HOUR_WEIGHTS, HOURS_PER_WEEK, MS_PER_DAY, MS_PER_HOUR,
-    MS_PER_WEEK, WEEKDAY_WEIGHTS,
-};
+use super::super::zones::{Clocks, MS_PER_HOUR, ZONES, hour_of_week};
+use super::{CallParams, HOUR_WEIGHTS, MS_PER_DAY, WEEKDAY_WEIGHTS};
 
-/// Volume of each hour of the week (Monday 00:00–01:00 UTC first), in weight × hours.
-const WEEK_VOLUME: [f64; HOURS_PER_WEEK] = {
-    let mut v = [0.0; HOURS_PER_WEEK];
+/// How far ahead a live run's schedule is tabled: ten years, past which its last hour's rate
+/// goes on.
+const LIVE_HOURS: usize = 10 * 365 * 24;
+
+/// Volume of each local hour of the week (Monday 00:00–01:00 first), in weight × hours.
+const WEEK_VOLUME: [f64; 168] = {
+    let mut v = [0.0; 168];
     let mut k = 0;
-    while k < HOURS_PER_WEEK {
+    while k < 168 {
         v[k] = WEEKDAY_WEIGHTS[k / 24] * HOUR_WEIGHTS[k % 24];
         k += 1;
     }
     v
 };
 
-/// Volume from the start of the week to the start of each hour; the last entry is the week's.
-const WEEK_CUMULATIVE: [f64; HOURS_PER_WEEK + 1] = {
-    let mut c = [0.0; HOURS_PER_WEEK + 1];
-    let mut k = 0;
-    while k < HOURS_PER_WEEK {
-        c[k + 1] = c[k] + WEEK_VOLUME[k];
-        k += 1;
+/// The call volume per hour of a population spread over zones: for each hour, the zones' shares
+/// times the profile at the zones' local hour of the week.
+#[derive(Debug, Clone)]
+pub(super) struct Volume {
+    clocks: Arc<Clocks>,
+    shares: [f64; ZONES],
+}
+
+impl Volume {
+    fn new(first_hour: i64, hours: usize, shares: [f64; ZONES]) -> Self {
+        Self {
+            clocks: Arc::new(Clocks::new(first_hour, hours.max(1))),
+            shares,
+        }
     }
-    c
-};
+
+    /// Volume per hour of each zone at absolute hour `hour`.
+    #[inline]
+    fn by_zone(&self, hour: i64) -> [f64; ZONES] {
+        let offsets = self.clocks.offsets(hour);
+        std::array::from_fn(|z| self.shares[z] * WEEK_VOLUME[hour_of_week(hour, offsets[z])])
+    }
+
+    /// Total volume per hour at absolute hour `hour`.
+    fn at(&self, hour: i64) -> f64 {
+        self.by_zone(hour).iter().sum()
+    }
+
+    /// The zone a call starting at `t_ms` is placed from, given `u` uniform in [0, 1): each zone
+    /// in proportion to its part of the volume at that instant.
+    #[inline]
+    pub(super) fn zone(&self, t_ms: i64, u: f64) -> usize {
+        let parts = self.by_zone(t_ms.div_euclid(MS_PER_HOUR));
+        let mut x = u * parts.iter().sum::<f64>();
+        for (z, part) in parts.iter().enumerate() {
+            if x < *part {
+                return z;
+            }
+            x -= part;
+        }
+        // Rounding left `x` at the very top: the last zone with any volume.
+        parts.iter().rposition(|p| *p > 0.0).unwrap_or(0)
+    }
+}
 
 /// The start-time sampler: the inverse of the cumulative call volume over the window, stratified
 /// over the run.
 ///
-/// The volume per millisecond is `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` of the UTC clock
-/// hour the millisecond falls in, which repeats every week. `G(t)`, the volume from the Monday
-/// 00:00 UTC at or before the window start up to `t`, is whole weeks times the week's volume plus a
-/// lookup in [`WEEK_CUMULATIVE`], so the window may start and end anywhere (partial hours count pro
-/// rata) and the sampler needs no table as long as the window: inverting is a binary search over
-/// the 168 hours of one week.
+/// The volume per millisecond is, summed over the zones, the zone's share of the subscribers times
+/// `HOUR_WEIGHTS[hour] × WEEKDAY_WEIGHTS[weekday]` of the zone's local clock (daylight saving time
+/// included), so it is constant within each UTC hour. `G(t)`, the volume from the first whole hour
+/// of the window up to `t`, is a prefix sum over a table of those hours plus the elapsed part of
+/// the hour (partial first and last hours count pro rata); inverting it is a binary search over
+/// the table.
 #[derive(Debug, Clone)]
 pub(super) struct StartTimes {
     /// First millisecond of the window.
     start_ms: i64,
     /// Last millisecond of the window (the end is exclusive).
     last_ms: i64,
-    /// Monday 00:00 UTC at or before `start_ms`, where `G` is 0.
-    anchor_ms: i64,
+    /// Absolute hour of the table's first hour, where `G` is 0.
+    first_hour: i64,
+    /// `G` at the start of each tabled hour; one more entry than hours.
+    cumulative: Arc<[f64]>,
+    /// The volume behind the table, also used to pick a call's zone.
+    pub(super) volume: Volume,
     /// `G(start)`.
     g_start: f64,
     /// `G(end) - G(start)`, the window's volume.
@@ -70,21 +112,16 @@ fn surge_of(scenario: Option<Scenario>) -> Option<(i64, i64, f64)> {
 }
 
 impl StartTimes {
-    pub(super) fn new(params: CallParams, count: u32) -> Self {
+    pub(super) fn new(params: CallParams, count: u32, shares: [f64; ZONES]) -> Self {
         let end_ms = params.end.timestamp_millis();
         let start_ms = end_ms - i64::from(params.days.max(1)) * MS_PER_DAY;
-        let mut s = Self {
-            start_ms,
-            last_ms: end_ms - 1,
-            anchor_ms: start_ms - (start_ms - FIRST_MONDAY_MS).rem_euclid(MS_PER_WEEK),
-            g_start: 0.0,
-            g_span: 0.0,
-            count: f64::from(count.max(1)),
-            cap: 1.0,
-            flat: false,
-            per_ms: 0.0,
-            surge: surge_of(params.scenario),
-        };
+        let first_hour = start_ms.div_euclid(MS_PER_HOUR);
+        let hours = (end_ms - 1).div_euclid(MS_PER_HOUR) - first_hour + 1;
+        let mut s = Self::tabled(start_ms, first_hour, hours as usize, shares, false);
+        s.last_ms = end_ms - 1;
+        s.count = f64::from(count.max(1));
+        s.cap = 1.0;
+        s.surge = surge_of(params.scenario);
         s.g_start = s.surged(start_ms);
         s.g_span = s.surged(end_ms) - s.g_start;
         s
@@ -97,24 +134,53 @@ impl StartTimes {
         per_second: f64,
         shaped: bool,
         scenario: Option<Scenario>,
+        shares: [f64; ZONES],
     ) -> Self {
-        let hourly_mean = WEEK_CUMULATIVE[HOURS_PER_WEEK] / HOURS_PER_WEEK as f64;
+        let hourly_mean = WEEK_VOLUME.iter().sum::<f64>() / 168.0;
         let per_hour = per_second.max(1e-9) * 3600.0;
-        let mut s = Self {
-            start_ms,
-            last_ms: i64::MAX,
-            anchor_ms: start_ms - (start_ms - FIRST_MONDAY_MS).rem_euclid(MS_PER_WEEK),
-            g_start: 0.0,
-            // The volume of one call.
-            g_span: if shaped { hourly_mean } else { 1.0 } / per_hour,
-            count: 1.0,
-            cap: f64::INFINITY,
-            flat: !shaped,
-            per_ms: per_second.max(1e-9) / 1000.0,
-            surge: surge_of(scenario),
-        };
+        let first_hour = start_ms.div_euclid(MS_PER_HOUR);
+        let mut s = Self::tabled(start_ms, first_hour, LIVE_HOURS, shares, !shaped);
+        // The volume of one call.
+        s.g_span = if shaped { hourly_mean } else { 1.0 } / per_hour;
+        s.per_ms = per_second.max(1e-9) / 1000.0;
+        s.surge = surge_of(scenario);
         s.g_start = s.surged(start_ms);
         s
+    }
+
+    /// A schedule over `hours` hours from absolute hour `first_hour`, the cumulative volume
+    /// tabled unless `flat`.
+    fn tabled(
+        start_ms: i64,
+        first_hour: i64,
+        hours: usize,
+        shares: [f64; ZONES],
+        flat: bool,
+    ) -> Self {
+        let volume = Volume::new(first_hour, hours, shares);
+        let mut cumulative = Vec::with_capacity(if flat { 1 } else { hours + 1 });
+        cumulative.push(0.0);
+        if !flat {
+            let mut g = 0.0;
+            for h in 0..hours {
+                g += volume.at(first_hour + h as i64);
+                cumulative.push(g);
+            }
+        }
+        Self {
+            start_ms,
+            last_ms: i64::MAX,
+            first_hour,
+            cumulative: cumulative.into(),
+            volume,
+            g_start: 0.0,
+            g_span: 0.0,
+            count: 1.0,
+            cap: f64::INFINITY,
+            flat,
+            per_ms: 0.0,
+            surge: None,
+        }
     }
 
     /// Calls of a live schedule due before `t`: `⌊(G(t) − G(start)) / volume per call⌋`.
@@ -156,26 +222,25 @@ impl StartTimes {
         }
     }
 
-    /// `G(t)` for `t` at or after the anchor.
+    /// `G(t)`: the volume from the table's first hour to `t`; past the table its last hour's
+    /// rate goes on.
     fn volume_to(&self, t: i64) -> f64 {
-        let offset = t - self.anchor_ms;
+        let offset = t - self.first_hour * MS_PER_HOUR;
         if self.flat {
             return offset as f64 / MS_PER_HOUR as f64;
         }
-        let weeks = offset.div_euclid(MS_PER_WEEK);
-        let in_week = offset.rem_euclid(MS_PER_WEEK);
-        let hour = (in_week / MS_PER_HOUR) as usize;
-        let in_hour = (in_week % MS_PER_HOUR) as f64 / MS_PER_HOUR as f64;
-        weeks as f64 * WEEK_CUMULATIVE[HOURS_PER_WEEK]
-            + WEEK_CUMULATIVE[hour]
-            + in_hour * WEEK_VOLUME[hour]
+        let hours = self.cumulative.len() - 1;
+        let h = (offset.div_euclid(MS_PER_HOUR).max(0) as usize).min(hours - 1);
+        let rate = self.cumulative[h + 1] - self.cumulative[h];
+        let in_hours = (offset - h as i64 * MS_PER_HOUR) as f64 / MS_PER_HOUR as f64;
+        self.cumulative[h] + in_hours * rate
     }
 
     /// Start of call `index`, given `u` uniform in [0, 1) from the call's own stream:
     /// `G⁻¹(G(start) + (index + u) / count × window volume)`, in whole milliseconds.
     ///
     /// Non-decreasing in `index + u`, hence in `index`: every step below is monotone, and each
-    /// result is clamped into its own hour, week and finally the window, so rounding can neither
+    /// result is clamped into its own hour and finally the window, so rounding can neither
     /// reorder calls nor leave the window.
     #[inline]
     pub(super) fn at(&self, index: u64, u: f64) -> i64 {
@@ -187,15 +252,24 @@ impl StartTimes {
         let x = self.unsurged(x);
         if self.flat {
             let ms = (x * MS_PER_HOUR as f64) as i64;
-            return (self.anchor_ms + ms).clamp(self.start_ms, self.last_ms);
+            return (self.first_hour * MS_PER_HOUR + ms).clamp(self.start_ms, self.last_ms);
         }
-        let week_volume = WEEK_CUMULATIVE[HOURS_PER_WEEK];
-        let weeks = (x / week_volume).floor().max(0.0);
-        let in_week = (x - weeks * week_volume).clamp(0.0, week_volume);
-        let hour = WEEK_CUMULATIVE[1..HOURS_PER_WEEK].partition_point(|&c| c <= in_week);
-        let in_hour = ((in_week - WEEK_CUMULATIVE[hour]) / WEEK_VOLUME[hour]).clamp(0.0, 1.0);
-        let ms = ((in_hour * MS_PER_HOUR as f64) as i64).min(MS_PER_HOUR - 1);
-        let t = self.anchor_ms + weeks as i64 * MS_PER_WEEK + hour as i64 * MS_PER_HOUR + ms;
+        let hours = self.cumulative.len() - 1;
+        let h = self.cumulative[1..hours].partition_point(|&c| c <= x);
+        let rate = self.cumulative[h + 1] - self.cumulative[h];
+        let ms = if rate > 0.0 {
+            let in_hours = ((x - self.cumulative[h]) / rate).max(0.0);
+            // Inside the table a call stays in its hour; past it the last rate goes on.
+            let ms = (in_hours * MS_PER_HOUR as f64) as i64;
+            if h + 1 < hours {
+                ms.min(MS_PER_HOUR - 1)
+            } else {
+                ms
+            }
+        } else {
+            0
+        };
+        let t = (self.first_hour + h as i64) * MS_PER_HOUR + ms;
         t.clamp(self.start_ms, self.last_ms)
     }
 }

@@ -1,0 +1,39 @@
+//! Seed 42's calls, pinned: a change to any generated value shows here.
+
+use super::*;
+use crate::generate::params::DEFAULT_SUBSCRIBERS;
+use chrono::TimeZone;
+
+/// A change here changes every dataset users generated from a seed: make it on purpose only.
+///
+/// Re-pinned when start times became time-ordered (stratified over the run's count, so call 0
+/// now starts at the beginning of the window), and again when numbers became valid NANP
+/// numbers (drafts with a leading 1 or an N11 code are drawn again, which shifts later draws:
+/// call 500's caller was +12361024819, exchange 102), and again when callers and callees
+/// became subscribers of a seeded population (numbers now come from the subscriber's own
+/// stream, and the caller and callee draws take the call stream's first values). The records
+/// print `anomaly: None` since scenarios exist; the values did not change. Re-pinned again when
+/// the model met published measurements (issue 19): the status mix (70 % completed), σ = 1.6
+/// for durations, the hour profile on each subscriber's local clock (the call's zone is drawn
+/// after its start time, so the caller and callee draws now follow the type, status and start
+/// draws), and numbers made of a real area code of the subscriber's zone.
+#[test]
+fn seed_42_calls_0_and_500_are_pinned() {
+    let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let g = CallGenerator::new(
+        CallParams {
+            end,
+            days: 30,
+            subscribers: DEFAULT_SUBSCRIBERS,
+            scenario: None,
+        },
+        42,
+        1000,
+    );
+    let printed = format!("{:?}\n{:?}", g.record(0), g.record(500));
+    assert_eq!(printed, PINNED, "seed 42 changed:\n{printed}");
+}
+const PINNED: &str = concat!(
+    "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+13194460599\", callee: \"+13193842546\", call_type: Voice, status: Failed, start_ms: 1790899772486, end_ms: 1790899773321, duration: None, cost: 0.0, anomaly: None }\n",
+    "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+19802131334\", callee: \"+19806744936\", call_type: Voice, status: Completed, start_ms: 1792182831832, end_ms: 1792183022832, duration: Some(191), cost: 0.13, anomaly: None }",
+);
