@@ -30,10 +30,9 @@ use chrono::{DateTime, Utc};
 
 use super::RunId;
 use super::bson::DocWriter;
-use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
-use super::zones::{FIRST_MONDAY_HOUR, NANP, STANDARD_OFFSETS, hour_of_week};
+use super::zones::call_load;
 
 /// What is measured; each category has its own unit and range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -367,40 +366,6 @@ impl PointGenerator {
         }
         w.finish()
     }
-}
-
-/// The call volume at `t_ms` relative to its weekly mean, minus one: the cycle of the categories a
-/// host's calls drive. The volume is the calls' own, summed over the zones of the default
-/// population on their standard-time clocks (summer time moves it by an hour, which a host's
-/// load does not need); hourly values are interpolated linearly between hour midpoints, so the
-/// load has no steps on the hour.
-pub fn call_load(t_ms: i64) -> f64 {
-    const HOUR: i64 = 3_600_000;
-    let week = national_week();
-    // Position in hours relative to the midpoint of the hour before.
-    let x = (t_ms - HOUR / 2) as f64 / HOUR as f64;
-    let h = x.floor();
-    let frac = x - h;
-    let at = |hour: i64| week[hour_of_week(hour, 0)];
-    let v = at(h as i64) * (1.0 - frac) + at(h as i64 + 1) * frac;
-    v / (week.iter().sum::<f64>() / 168.0) - 1.0
-}
-
-/// Call volume of each UTC hour of the week (Monday 00:00 first) over the zones at their shares
-/// and standard-time offsets.
-fn national_week() -> &'static [f64; 168] {
-    static WEEK: std::sync::OnceLock<[f64; 168]> = std::sync::OnceLock::new();
-    WEEK.get_or_init(|| {
-        std::array::from_fn(|k| {
-            NANP.iter()
-                .zip(STANDARD_OFFSETS)
-                .map(|(zone, offset)| {
-                    let local = hour_of_week(k as i64 + FIRST_MONDAY_HOUR, offset);
-                    zone.share / 100.0 * WEEKDAY_WEIGHTS[local / 24] * HOUR_WEIGHTS[local % 24]
-                })
-                .sum()
-        })
-    })
 }
 
 #[cfg(test)]

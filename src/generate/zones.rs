@@ -13,6 +13,8 @@
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 
+use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
+
 /// One time zone of the population.
 #[derive(Debug)]
 pub struct Zone {
@@ -90,7 +92,7 @@ pub const STANDARD_OFFSETS: [i8; ZONES] = [-5, -6, -7, -7, -8, -9, -10];
 /// Milliseconds in an hour.
 pub const MS_PER_HOUR: i64 = 3_600_000;
 /// Hours from 1970-01-01T00:00Z (a Thursday) to the first Monday 00:00Z after it.
-pub const FIRST_MONDAY_HOUR: i64 = 4 * 24;
+const FIRST_MONDAY_HOUR: i64 = 4 * 24;
 
 /// The hour of the week (Monday 00:00 = 0) of absolute hour `hour` (hours since the epoch) on a
 /// clock `offset` hours ahead of UTC.
@@ -161,11 +163,44 @@ impl Clocks {
     }
 }
 
+/// The call volume at `t_ms` relative to its weekly mean, minus one: the cycle of the categories a
+/// host's calls drive. The volume is the calls' own, summed over the zones of the default
+/// population on their standard-time clocks (summer time moves it by an hour, which a host's
+/// load does not need); hourly values are interpolated linearly between hour midpoints, so the
+/// load has no steps on the hour.
+pub fn call_load(t_ms: i64) -> f64 {
+    const HOUR: i64 = 3_600_000;
+    let week = national_week();
+    // Position in hours relative to the midpoint of the hour before.
+    let x = (t_ms - HOUR / 2) as f64 / HOUR as f64;
+    let h = x.floor();
+    let frac = x - h;
+    let at = |hour: i64| week[hour_of_week(hour, 0)];
+    let v = at(h as i64) * (1.0 - frac) + at(h as i64 + 1) * frac;
+    v / (week.iter().sum::<f64>() / 168.0) - 1.0
+}
+
+/// Call volume of each UTC hour of the week (Monday 00:00 first) over the zones at their shares
+/// and standard-time offsets.
+fn national_week() -> &'static [f64; 168] {
+    static WEEK: std::sync::OnceLock<[f64; 168]> = std::sync::OnceLock::new();
+    WEEK.get_or_init(|| {
+        std::array::from_fn(|k| {
+            NANP.iter()
+                .zip(STANDARD_OFFSETS)
+                .map(|(zone, offset)| {
+                    let local = hour_of_week(k as i64 + FIRST_MONDAY_HOUR, offset);
+                    zone.share / 100.0 * WEEKDAY_WEIGHTS[local / 24] * HOUR_WEIGHTS[local % 24]
+                })
+                .sum()
+        })
+    })
+}
+
 /// The population's call volume per hour at `t_ms` with every zone at its share, computed from
 /// chrono-tz's local clocks (independently of [`Clocks`]): what tests compare schedules with.
 #[cfg(test)]
 pub fn reference_volume(t_ms: i64) -> f64 {
-    use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
     use chrono::{Datelike, Timelike};
     let t = chrono::DateTime::from_timestamp_millis(t_ms).unwrap();
     NANP.iter()
