@@ -12,6 +12,7 @@ use bson::RawDocumentBuf;
 use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use linq_datagen::config::DbSettings;
+use linq_datagen::generate::CallModel;
 use linq_datagen::generate::Params;
 use linq_datagen::generate::params::DEFAULT_SUBSCRIBERS;
 use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
@@ -30,6 +31,7 @@ fn call_spec(count: u32) -> RunSpec {
             days: 30,
             subscribers: DEFAULT_SUBSCRIBERS,
             scenario: None,
+            model: CallModel::default(),
         }),
         count,
         seed: 1,

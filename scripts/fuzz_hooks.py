@@ -24,6 +24,19 @@ CROSS_FIELD_RULES = [
     ("Idempotency-Key", "already used with another request"),
     ("calls_per_second", "a live run needs calls"),
     ("scenario.host", "must be between 1 and"),
+    # Call models (see CallModel in openapi.yaml).
+    ("model.calls.status", "weights must not all be 0"),
+    ("model.calls.call_type", "weights must not all be 0"),
+    ("model.calls.hour_weights", "weights must not all be 0"),
+    ("model.calls.weekday_weights", "weights must not all be 0"),
+    ("model.calls.duration.max_seconds", "must be between"),
+    ("model.calls.duration.median_seconds", "must be between"),
+    ("model.calls.duration.sigma", "unknown field"),
+    ("model.calls.duration.shape", "unknown field"),
+    ("model.calls.hub_share", "needs hubs"),
+    ("model.calls.time_zone", "is not an IANA time zone"),
+    ("model.calls.time_zone", "not whole hours"),
+    ("model", "expected a preset name or a JSON object"),
 ]
 
 # Hosts a fuzzed live run may have: a run goes on writing every second until stopped, and one with

@@ -33,7 +33,8 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
         GenerateWhat::Calls(a) => {
             let count = count(a.count)?;
             let p = CallParams::new(Some(a.days.into()), Some(a.subscribers.into()), a.end, now)?
-                .with_scenario(scenario(&a.scenario)?.as_ref())?;
+                .with_scenario(scenario(&a.scenario)?.as_ref())?
+                .with_model(model(&a.model)?.as_ref())?;
             RunSpec::new(Params::Calls(p), count, a.seed)
         }
         GenerateWhat::Metrics(a) => {
@@ -57,6 +58,26 @@ fn scenario(json: &Option<String>) -> Result<Option<ScenarioRequest>, ParamError
     json.as_deref().map(ScenarioRequest::from_json).transpose()
 }
 
+/// A `--model` flag: a JSON object, a file holding one, or a preset name.
+fn model(arg: &Option<String>) -> Result<Option<serde_json::Value>, ParamError> {
+    let Some(arg) = arg.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    let text = if arg.starts_with('{') || !std::path::Path::new(arg).is_file() {
+        arg.to_string()
+    } else {
+        std::fs::read_to_string(arg)
+            .map_err(|e| ParamError::new("model", format!("cannot read {arg}: {e}")))?
+    };
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ParamError::new("model", format!("not valid JSON: {e}")))
+    } else {
+        Ok(Some(serde_json::Value::String(text.trim().to_string())))
+    }
+}
+
 /// The message and exit status (2, like clap's own usage errors) of parameters out of bounds.
 pub fn usage_error(e: &ParamError) -> (String, i32) {
     let flag = e
@@ -65,10 +86,14 @@ pub fn usage_error(e: &ParamError) -> (String, i32) {
         .next()
         .unwrap_or(&e.field)
         .replace('_', "-");
-    (
-        format!("error: invalid value for --{flag}: {}", e.message),
-        2,
-    )
+    // A field inside a flag's JSON (`model.calls.status.missed`) is named in full.
+    let inner = e.field.contains(['[', '.']);
+    let message = if inner {
+        format!("{}: {}", e.field, e.message)
+    } else {
+        e.message.clone()
+    };
+    (format!("error: invalid value for --{flag}: {message}"), 2)
 }
 
 /// `generate`: runs the pipeline with a progress bar on a terminal (plain lines otherwise) and
@@ -220,7 +245,8 @@ pub async fn live(db: &DbSettings, args: LiveArgs) -> anyhow::Result<()> {
         Some(args.hosts.into()),
         Some(&args.categories),
         Some(args.subscribers.into()),
-    )?;
+    )?
+    .with_model(model(&args.model)?.as_ref())?;
     let store = Store::connect(db).await?;
     store
         .ensure_setup()

@@ -25,6 +25,7 @@
 
 use super::RunId;
 use super::bson::DocWriter;
+use super::model::CallModel;
 use super::population::Population;
 use super::rng::{self, DocRng};
 use super::scenario::{FRAUD_SHARE, Scenario, ScenarioKind};
@@ -109,8 +110,6 @@ pub const HOUR_WEIGHTS: [f64; 24] = [
 ];
 /// Call volume by day of the subscriber's local week, Monday first.
 pub const WEEKDAY_WEIGHTS: [f64; 7] = [1.00, 1.00, 0.98, 0.97, 0.92, 0.45, 0.35];
-/// μ of the log-normal duration: ln(60 s), so the median completed call lasts a minute.
-pub const DURATION_MU: f64 = 4.094_344_562_222_1;
 /// σ of the log-normal duration.
 pub const DURATION_SIGMA: f64 = 1.6;
 /// Shortest and longest completed call, in seconds.
@@ -128,6 +127,8 @@ pub struct CallParams {
     pub subscribers: u32,
     /// A labelled scenario over part of the window, if any.
     pub scenario: Option<Scenario>,
+    /// The shape of the calls (a preset with overrides).
+    pub model: CallModel,
 }
 
 /// One generated call, before it is written as BSON.
@@ -164,6 +165,7 @@ pub struct CallGenerator {
     start_times: StartTimes,
     type_cum: [f64; 3],
     status_cum: [f64; 4],
+    model: CallModel,
     scenario: Option<Scenario>,
     /// The subscriber placing a fraud burst's calls.
     fraudster: u64,
@@ -177,9 +179,9 @@ impl CallGenerator {
     /// The count is part of the run because start times are stratified over it: call `i` of `count`
     /// starts in the `i`-th of `count` equal shares of the window's call volume.
     pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
-        let population = Population::new(seed, params.subscribers);
-        let start_times = StartTimes::new(params, count, population.zone_shares());
-        Self::with(seed, population, start_times, params.scenario)
+        let population = Population::new(seed, params.subscribers, &params.model);
+        let start_times = StartTimes::new(&params, count, population.zone_shares());
+        Self::with(seed, population, start_times, params.scenario, params.model)
     }
 
     fn with(
@@ -187,14 +189,16 @@ impl CallGenerator {
         population: Population,
         start_times: StartTimes,
         scenario: Option<Scenario>,
+        model: CallModel,
     ) -> Self {
         let fraudster = rng::below(&mut rng::stream_rng(seed, u64::MAX - 7), population.size());
         Self {
             seed,
             population,
             start_times,
-            type_cum: rng::cumulative(CALL_TYPE_WEIGHTS),
-            status_cum: rng::cumulative(STATUS_WEIGHTS),
+            type_cum: rng::cumulative(model.call_type),
+            status_cum: rng::cumulative(model.status),
+            model,
             scenario,
             fraudster,
         }
@@ -212,12 +216,13 @@ impl CallGenerator {
         per_second: f64,
         shaped: bool,
         scenario: Option<Scenario>,
+        model: CallModel,
     ) -> Self {
-        let population = Population::new(seed, subscribers);
+        let population = Population::new(seed, subscribers, &model);
         let shares = population.zone_shares();
         let start_ms = start.timestamp_millis();
-        let start_times = StartTimes::live(start_ms, per_second, shaped, scenario, shares);
-        Self::with(seed, population, start_times, scenario)
+        let start_times = StartTimes::live(start_ms, per_second, shaped, scenario, shares, &model);
+        Self::with(seed, population, start_times, scenario, model)
     }
 
     /// How many calls of a live generator are due before `t_ms` (0 for a backfill's generator's
@@ -246,7 +251,13 @@ impl CallGenerator {
         };
         let (duration, end_ms, cost) = match status {
             CallStatus::Completed => {
-                let d = duration_seconds(&mut rng);
+                let d = self.model.duration_seconds(|normal| {
+                    if normal {
+                        rng::normal(&mut rng)
+                    } else {
+                        rng::unit(&mut rng)
+                    }
+                });
                 (Some(d), start_ms + i64::from(d) * 1000, cost(call_type, d))
             }
             // Rings for 15–45 s before giving up.
@@ -337,14 +348,6 @@ impl CallGenerator {
 pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
     let minutes = duration_secs.div_ceil(60);
     round_cents(CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute())
-}
-
-/// Log-normal talk time in whole seconds, clipped to [`DURATION_BOUNDS`].
-fn duration_seconds(rng: &mut DocRng) -> u32 {
-    let secs = (DURATION_MU + DURATION_SIGMA * rng::normal(rng))
-        .exp()
-        .round();
-    secs.clamp(f64::from(DURATION_BOUNDS.0), f64::from(DURATION_BOUNDS.1)) as u32
 }
 
 fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {

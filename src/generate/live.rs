@@ -1,6 +1,7 @@
 //! What a live run may be asked for: rates, hosts and population, parsed once for the HTTP API and
 //! the command line, naming the field at fault.
 
+use super::model::CallModel;
 use super::params::{
     DEFAULT_HOSTS, DEFAULT_SUBSCRIBERS, MAX_HOSTS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS, ParamError,
     bounded,
@@ -33,9 +34,20 @@ pub struct LiveParams {
     pub categories: Vec<Category>,
     /// Subscriber population of the calls.
     pub subscribers: u32,
+    /// The shape of the calls.
+    pub model: CallModel,
 }
 
 impl LiveParams {
+    /// These parameters with the call model `request` asks for (see [`CallModel::parse`]).
+    pub fn with_model(self, request: Option<&serde_json::Value>) -> Result<Self, ParamError> {
+        let model = request
+            .map(CallModel::parse)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self { model, ..self })
+    }
+
     /// Parameters with their defaults (10 calls/s flat, metrics every 5 s for 3 hosts and every
     /// category, 10,000 subscribers); a run must generate something.
     pub fn new(
@@ -88,6 +100,7 @@ impl LiveParams {
             shaped: shaped.unwrap_or(false),
             step_seconds,
             hosts,
+            model: CallModel::default(),
             categories,
             subscribers,
         })
@@ -109,7 +122,7 @@ mod tests {
     fn a_flat_live_schedule_is_exact_and_every_due_call_is_in_the_past() {
         let start = monday() + chrono::TimeDelta::milliseconds(123);
         for rate in [1.0, 7.5, 100.0, 10_000.0] {
-            let g = CallGenerator::live(1, 1000, start, rate, false, None);
+            let g = CallGenerator::live(1, 1000, start, rate, false, None, CallModel::default());
             let t0 = start.timestamp_millis();
             for secs in [1, 10, 60, 3600] {
                 let due = g.due_before(t0 + secs * 1000);
@@ -136,7 +149,7 @@ mod tests {
 
     #[test]
     fn a_shaped_live_schedule_follows_the_hour_of_day_curve() {
-        let g = CallGenerator::live(1, 1000, monday(), 100.0, true, None);
+        let g = CallGenerator::live(1, 1000, monday(), 100.0, true, None, CallModel::default());
         let t0 = monday().timestamp_millis();
         let hour =
             |h: i64| g.due_before(t0 + (h + 1) * 3_600_000) - g.due_before(t0 + h * 3_600_000);
@@ -156,10 +169,10 @@ mod tests {
     #[test]
     fn live_documents_are_a_function_of_seed_and_index() {
         let run = RunId::new(1, 2);
-        let a = CallGenerator::live(9, 1000, monday(), 50.0, false, None);
-        let b = CallGenerator::live(9, 1000, monday(), 50.0, false, None);
+        let a = CallGenerator::live(9, 1000, monday(), 50.0, false, None, CallModel::default());
+        let b = CallGenerator::live(9, 1000, monday(), 50.0, false, None, CallModel::default());
         assert_eq!(a.document(run, 77), b.document(run, 77));
-        let c = CallGenerator::live(10, 1000, monday(), 50.0, false, None);
+        let c = CallGenerator::live(10, 1000, monday(), 50.0, false, None, CallModel::default());
         assert_ne!(a.record(77).call_id, c.record(77).call_id);
     }
 

@@ -7,6 +7,7 @@
 mod bson;
 pub mod calls;
 pub mod live;
+pub mod model;
 pub mod params;
 pub mod points;
 pub mod population;
@@ -18,6 +19,7 @@ pub mod zones;
 
 pub use self::bson::{DocWriter, to_extended_json};
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
+pub use model::CallModel;
 pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};
 
@@ -118,6 +120,7 @@ mod speed {
                 days: 30,
                 subscribers: DEFAULT_SUBSCRIBERS,
                 scenario: None,
+                model: CallModel::default(),
             },
             1,
             n,

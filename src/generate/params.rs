@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::calls::{CallParams, DURATION_BOUNDS};
+use super::model::CallModel;
 use super::points::{Category, PointParams};
 pub use super::population::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
 
@@ -50,6 +51,10 @@ impl Kind {
 }
 
 /// The parameters of one run, of either kind.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per run: a call model's 400 bytes cost nothing next to the run"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Params {
     /// Call records.
@@ -182,7 +187,20 @@ impl CallParams {
             days,
             subscribers,
             scenario: None,
+            model: CallModel::default(),
         })
+    }
+}
+
+impl CallParams {
+    /// These parameters with the model `request` asks for (a preset name or an object; see
+    /// [`CallModel::parse`]), the default one without.
+    pub fn with_model(self, request: Option<&serde_json::Value>) -> Result<Self, ParamError> {
+        let model = request
+            .map(CallModel::parse)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self { model, ..self })
     }
 }
 

@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 
+use super::model::{CallModel, MAX_CONTACTS};
 use super::rng::{self, DocRng};
 use super::zones::{NANP, ZONES};
 
@@ -32,13 +33,14 @@ pub const DEFAULT_SUBSCRIBERS: u32 = 10_000;
 pub const MIN_SUBSCRIBERS: u32 = 2;
 /// Largest population.
 pub const MAX_SUBSCRIBERS: u32 = 100_000_000;
-/// Frequent contacts per subscriber.
+/// Frequent contacts per subscriber (the mobile preset's).
 pub const CONTACTS: usize = 8;
-/// Share of calls that go to one of the caller's frequent contacts.
+/// Share of calls that go to one of the caller's frequent contacts (the mobile preset's).
 pub const CIRCLE_SHARE: f64 = 0.8;
-/// Share of a subscriber's frequent contacts who share their area code.
+/// Share of a subscriber's frequent contacts who share their area code (the mobile preset's).
 pub const LOCAL_CONTACTS: f64 = 0.7;
-/// Tail of the activity law: the top fraction `x` of subscribers places `x^(1/this)` of calls.
+/// Tail of the activity law: the top fraction `x` of subscribers places `x^(1/this)` of calls
+/// (the mobile preset's).
 pub const ACTIVITY_EXPONENT: f64 = 2.0;
 
 /// Streams of the seed used for subscribers' numbers and contacts, apart from the calls' streams.
@@ -105,18 +107,32 @@ impl Layout {
 pub struct Population {
     seed: u64,
     size: u64,
-    contact_cum: [f64; CONTACTS],
+    /// Cumulative weights of the first `contacts` contacts.
+    contact_cum: [f64; MAX_CONTACTS],
+    contacts: usize,
+    circle_share: f64,
+    local_contacts: f64,
+    activity_exponent: f64,
+    /// Hub lines (at most the population) and the share of calls they take.
+    hubs: u64,
+    hub_share: f64,
     layout: Arc<Layout>,
     /// Per zone, the stride and shift of its rank permutation.
     permutation: [(u64, u64); ZONES],
 }
 
 impl Population {
-    /// The population of `size` subscribers (at least [`MIN_SUBSCRIBERS`]) of `seed`.
-    pub fn new(seed: u64, size: u32) -> Self {
-        let mut weights = [0.0; CONTACTS];
+    /// The population of `size` subscribers (at least [`MIN_SUBSCRIBERS`]) of `seed`, shaped by
+    /// `model`'s activity, contact and hub numbers.
+    pub fn new(seed: u64, size: u32, model: &CallModel) -> Self {
+        let contacts = (model.contacts as usize).clamp(1, MAX_CONTACTS);
+        let mut weights = [0.0; MAX_CONTACTS];
+        let mut total = 0.0;
         for (j, w) in weights.iter_mut().enumerate() {
-            *w = 1.0 / (j + 1) as f64;
+            if j < contacts {
+                total += 1.0 / (j + 1) as f64;
+            }
+            *w = total;
         }
         let size = u64::from(size.max(MIN_SUBSCRIBERS));
         let layout = Layout::new(size);
@@ -132,7 +148,13 @@ impl Population {
         Self {
             seed,
             size,
-            contact_cum: rng::cumulative(weights),
+            contact_cum: weights,
+            contacts,
+            circle_share: model.circle_share,
+            local_contacts: model.local_contacts,
+            activity_exponent: model.activity_exponent,
+            hubs: u64::from(model.hubs).min(size),
+            hub_share: model.hub_share,
             layout: Arc::new(layout),
             permutation,
         }
@@ -158,16 +180,22 @@ impl Population {
         );
         let n = (hi - lo).max(1);
         let u = rng::unit(rng);
-        let rank = ((n as f64 * u.powf(ACTIVITY_EXPONENT)) as u64).min(n - 1);
+        let rank = ((n as f64 * u.powf(self.activity_exponent)) as u64).min(n - 1);
         let (stride, shift) = self.permutation[zone];
         lo + ((u128::from(rank) * u128::from(stride) + u128::from(shift)) % u128::from(n)) as u64
     }
 
-    /// The callee of a call placed by `caller`: mostly a frequent contact, never `caller`.
+    /// The callee of a call placed by `caller`: a hub line with the hub share, else mostly a
+    /// frequent contact; never `caller`.
     pub fn callee(&self, caller: u64, rng: &mut DocRng) -> u64 {
         loop {
-            let callee = if rng::unit(rng) < CIRCLE_SHARE {
-                self.contact(caller, rng::weighted(rng, &self.contact_cum))
+            let callee = if self.hubs > 0 && rng::unit(rng) < self.hub_share {
+                self.hub(rng::below(rng, self.hubs))
+            } else if rng::unit(rng) < self.circle_share {
+                self.contact(
+                    caller,
+                    rng::weighted(rng, &self.contact_cum[..self.contacts]),
+                )
             } else {
                 rng::below(rng, self.size)
             };
@@ -177,13 +205,18 @@ impl Population {
         }
     }
 
+    /// Hub line `h`: hubs are spread evenly over the subscribers (so over the zones too).
+    pub fn hub(&self, h: u64) -> u64 {
+        h * self.size / self.hubs.max(1)
+    }
+
     /// Contact `j` of subscriber `k`.
     pub fn contact(&self, k: u64, j: usize) -> u64 {
         let mut rng = rng::stream_rng(self.seed ^ CONTACT_STREAMS, k);
         let (_, lo, hi) = self.layout.block(k);
         let mut c = 0;
         for _ in 0..=j {
-            let local = rng::unit(&mut rng) < LOCAL_CONTACTS && hi - lo > 1;
+            let local = rng::unit(&mut rng) < self.local_contacts && hi - lo > 1;
             c = if local {
                 lo + rng::below(&mut rng, hi - lo)
             } else {
@@ -253,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_few_subscribers_place_many_calls() {
-        let p = Population::new(1, 10_000);
+        let p = Population::new(1, 10_000, &CallModel::default());
         let calls = calls(&p, 400_000);
         let mut per_caller: HashMap<u64, u64> = HashMap::new();
         for (a, _) in &calls {
@@ -285,7 +318,7 @@ mod tests {
 
     #[test]
     fn zones_and_area_codes_split_the_population_exactly() {
-        let p = Population::new(5, 10_000);
+        let p = Population::new(5, 10_000, &CallModel::default());
         // 10,000 × the shares are whole numbers.
         for (share, zone) in p.zone_shares().iter().zip(&NANP) {
             assert!(
@@ -299,13 +332,13 @@ mod tests {
             assert_eq!(p.number(k)[2..5], code.to_string());
         }
         // Two subscribers: Eastern and Central, the largest zones.
-        let two = Population::new(5, 2);
+        let two = Population::new(5, 2, &CallModel::default());
         assert_eq!(two.zone_shares()[..2], [0.5, 0.5]);
     }
 
     #[test]
     fn most_calls_go_to_a_few_contacts() {
-        let p = Population::new(2, 10_000);
+        let p = Population::new(2, 10_000, &CallModel::default());
         let calls = calls(&p, 100_000);
         let circle = calls
             .iter()
@@ -334,14 +367,23 @@ mod tests {
 
     #[test]
     fn subscribers_are_fixed_by_the_seed() {
-        let (p, q) = (Population::new(3, 50), Population::new(4, 50));
-        assert_eq!(p.number(17), Population::new(3, 50).number(17));
+        let (p, q) = (
+            Population::new(3, 50, &CallModel::default()),
+            Population::new(4, 50, &CallModel::default()),
+        );
+        assert_eq!(
+            p.number(17),
+            Population::new(3, 50, &CallModel::default()).number(17)
+        );
         assert_ne!(p.number(17), q.number(17));
-        assert_eq!(p.contact(5, 3), Population::new(3, 50).contact(5, 3));
+        assert_eq!(
+            p.contact(5, 3),
+            Population::new(3, 50, &CallModel::default()).contact(5, 3)
+        );
         let numbers: std::collections::HashSet<String> = (0..50).map(|k| p.number(k)).collect();
         assert_eq!(numbers.len(), 50);
         // The smallest population still has someone to call.
-        let two = Population::new(9, 2);
+        let two = Population::new(9, 2, &CallModel::default());
         assert!(
             calls(&two, 1000)
                 .iter()

@@ -116,12 +116,14 @@ pub struct Clocks {
 }
 
 impl Clocks {
-    /// The clocks of `hours` hours from absolute hour `first` on. Offsets are looked up once a
-    /// day, and hour by hour only on days where a zone changes its clock.
-    pub fn new(first: i64, hours: usize) -> Self {
+    /// The clocks of `hours` hours from absolute hour `first` on, every zone's own or, with
+    /// `fixed`, that one zone's for all. Offsets are looked up once a day, and hour by hour only
+    /// on days where a zone changes its clock.
+    pub fn new(first: i64, hours: usize, fixed: Option<Tz>) -> Self {
         let offset = |z: usize, hour: i64| -> i8 {
             let t = chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default();
-            let secs = NANP[z].tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+            let tz = fixed.unwrap_or(NANP[z].tz);
+            let secs = tz.offset_from_utc_datetime(&t.naive_utc()).fix();
             (secs.local_minus_utc() / 3600) as i8
         };
         let mut sets: Vec<[i8; ZONES]> = Vec::new();
@@ -241,7 +243,7 @@ mod tests {
                 / 3600
         };
         let first = hour(2026, 1, 1, 0);
-        let clocks = Clocks::new(first, 366 * 24);
+        let clocks = Clocks::new(first, 366 * 24, None);
         let (ny, phoenix) = (0, 3);
         assert_eq!(clocks.offsets(hour(2026, 1, 15, 12))[ny], -5);
         assert_eq!(clocks.offsets(hour(2026, 7, 15, 12))[ny], -4);

@@ -37,6 +37,7 @@ pub struct CallsRequest {
     subscribers: Option<i64>,
     end: Option<DateTime<Utc>>,
     scenario: Option<ScenarioRequest>,
+    model: Option<serde_json::Value>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
 }
@@ -84,7 +85,9 @@ impl CallsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
-        let p = p.with_scenario(self.scenario.as_ref())?;
+        let p = p
+            .with_scenario(self.scenario.as_ref())?
+            .with_model(self.model.as_ref())?;
         let spec = RunSpec::new(Params::Calls(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }

@@ -34,6 +34,7 @@ pub struct LiveRequest {
     subscribers: Option<i64>,
     seed: Option<u64>,
     scenario: Option<ScenarioRequest>,
+    model: Option<serde_json::Value>,
 }
 
 /// `POST /live`: starts a live run on this replica; `201` with its record and `Location`.
@@ -58,7 +59,8 @@ pub async fn start(
         req.hosts,
         req.categories.as_deref(),
         req.subscribers,
-    )?;
+    )?
+    .with_model(req.model.as_ref())?;
     state.ensure_setup().await?;
     let record = state
         .live

@@ -30,6 +30,8 @@ enum Ty {
     Number,
     Text,
     List,
+    /// A preset name, or a model object as JSON text.
+    Model,
 }
 
 const SCENARIO: &[(&str, Ty)] = &[
@@ -46,6 +48,7 @@ const CALLS: &[(&str, Ty)] = &[
     ("days", Ty::Int),
     ("subscribers", Ty::Int),
     ("end", Ty::Text),
+    ("model", Ty::Model),
 ];
 
 const METRICS: &[(&str, Ty)] = &[
@@ -219,6 +222,10 @@ fn typed(key: &str, value: &str, ty: Ty) -> Result<Value, ApiError> {
         Ty::Text => Ok(Value::from(value)),
         Ty::List if value.is_empty() => Err(bad("a comma-separated list")),
         Ty::List => Ok(Value::from(value.split(',').collect::<Vec<_>>())),
+        Ty::Model if value.starts_with('{') => serde_json::from_str(value)
+            .map_err(|e| bad(&format!("a preset name or a JSON object ({e})"))),
+        Ty::Model if value.is_empty() => Err(bad("a preset name or a JSON object")),
+        Ty::Model => Ok(Value::from(value)),
     }
 }
 

@@ -4,6 +4,7 @@ use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::generate::model::CallModel;
 use crate::generate::params::DEFAULT_HOSTS;
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallParams, Kind, Params, PointParams};
@@ -93,6 +94,7 @@ pub(super) fn params_doc(params: &Params) -> Document {
                 "days": p.days,
                 "subscribers": p.subscribers,
                 "end": rfc3339(p.end),
+                "model": bson::to_document(&p.model.to_json()).unwrap_or_default(),
             },
             p.scenario,
         ),
@@ -137,7 +139,17 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
         Kind::Calls => {
             let c = CallParams::new(int("days"), int("subscribers"), end, end?).ok()?;
             let scenario = scenario(DEFAULT_HOSTS)?;
-            Params::Calls(CallParams { scenario, ..c })
+            // Records from before models ran the default one.
+            let model = match p.get_document("model") {
+                Ok(d) => CallModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson())
+                    .ok()?,
+                Err(_) => CallModel::default(),
+            };
+            Params::Calls(CallParams {
+                scenario,
+                model,
+                ..c
+            })
         }
         Kind::Metrics => {
             let categories: Vec<String> = p

@@ -6,11 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bson::{Document, RawDocumentBuf, oid::ObjectId};
 use chrono::{DateTime, Utc};
 
+use crate::generate::model::CallModel;
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
 use crate::store::live::LiveRecord;
 use crate::store::rollup::{BatchRollup, Resolution};
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
+
+/// The call model a record keeps (the default for records from before models).
+pub fn model_of(doc: Option<&Document>) -> CallModel {
+    doc.and_then(|d| CallModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson()).ok())
+        .unwrap_or_default()
+}
 
 /// One tick: the granularity of a live run's batches and checkpoints.
 pub const TICK_MS: i64 = 1000;
@@ -44,6 +51,7 @@ impl Schedule {
                 record.calls_per_second,
                 record.shaped,
                 scenario,
+                model_of(record.model.as_ref()),
             )
         });
         let categories = Category::parse_list(&record.categories).unwrap_or_default();

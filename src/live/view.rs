@@ -49,6 +49,10 @@ pub struct LiveView {
     pub last_error: Option<String>,
     /// Its labelled scenario, as requested (start filled in).
     pub scenario: Option<serde_json::Value>,
+    /// The name of the call model's preset (its numbers, overrides included, are in `model`).
+    pub preset: String,
+    /// The call model, every number.
+    pub model: serde_json::Value,
 }
 
 /// The view of `record` at `now`.
@@ -57,6 +61,7 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
     let until = record.stopped_at.map(|t| t.to_chrono()).unwrap_or(now);
     let elapsed = (until - start).as_seconds_f64().max(1e-3);
     let written_to = start + chrono::TimeDelta::seconds(record.tick);
+    let model = crate::live::schedule::model_of(record.model.as_ref());
     LiveView {
         id: record.id.clone(),
         state: record.state.as_str().into(),
@@ -81,5 +86,7 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
             .scenario
             .clone()
             .map(|d| bson::Bson::Document(d).into_relaxed_extjson()),
+        preset: model.preset.as_str().into(),
+        model: model.to_json(),
     }
 }

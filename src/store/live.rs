@@ -93,6 +93,9 @@ pub struct LiveRecord {
     /// A labelled scenario, as a request states it.
     #[serde(default)]
     pub scenario: Option<bson::Document>,
+    /// The call model, whole (every number), so a resume regenerates the same calls.
+    #[serde(default)]
+    pub model: Option<bson::Document>,
 }
 
 impl LiveRecord {

@@ -17,6 +17,7 @@ mod jobs;
 mod limits;
 mod live;
 mod logs;
+mod models;
 mod openapi;
 mod page;
 mod preview;

@@ -232,6 +232,7 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
     browser
         .eval(
             "(() => { const f = document.querySelector('#calls-form'); f.seed.value = 78; \
+               f.model.value = 'enterprise'; \
                f.querySelector('button.preview').click(); return true; })()",
         )
         .await;
@@ -240,20 +241,23 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
         .wait_for(&format!("{rows}.length === 5"), "five previewed calls")
         .await;
     let shown = browser
-        .eval(&format!("[...{rows}].map((tr) => tr.cells[0].textContent)"))
+        .eval(&format!(
+            "[...{rows}].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])"
+        ))
         .await;
     let preview: Value = app
-        .get("/preview/calls?count=5&days=2&subscribers=10000&seed=78")
+        .get("/preview/calls?count=5&days=2&subscribers=10000&seed=78&model=enterprise")
         .await
         .json()
         .await
         .unwrap();
-    let ids: Vec<&Value> = preview["documents"]
+    let ids: Vec<Value> = preview["documents"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| &d["call_id"])
+        .map(|d| json!([d["call_id"], d["caller"]]))
         .collect();
+    // Callers depend on the model (through the start times), call ids do not.
     assert_eq!(shown, json!(ids), "the page shows the previewed calls");
     shows(&mut browser, &app, 4234).await;
 
@@ -272,6 +276,13 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
     browser
         .wait_for(&format!("{button} !== null"), "a stop button")
         .await;
+    // The job's row names its model's preset.
+    let kind = browser
+        .eval(&format!(
+            "document.querySelector('tr[data-job=\"{id}\"]').cells[1].textContent"
+        ))
+        .await;
+    assert_eq!(kind, "calls · mobile");
     browser.eval(&format!("{button}.click(), true")).await;
     crate::helpers::wait_until(Duration::from_secs(20), "the job to stop", async || {
         let j: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();

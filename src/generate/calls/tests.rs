@@ -23,6 +23,7 @@ mod checks {
             days: 28,
             subscribers: DEFAULT_SUBSCRIBERS,
             scenario: None,
+            model: CallModel::default(),
         }
     }
 
@@ -345,6 +346,7 @@ mod checks {
             days: 3,
             subscribers: DEFAULT_SUBSCRIBERS,
             scenario: None,
+            model: CallModel::default(),
         };
         let (start, end) = window_ms(params);
         let first_hour = start.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;

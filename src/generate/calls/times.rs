@@ -3,37 +3,35 @@
 
 use std::sync::Arc;
 
+use super::super::model::CallModel;
 use super::super::scenario::{Scenario, ScenarioKind};
 use super::super::zones::{Clocks, MS_PER_HOUR, ZONES, hour_of_week};
-use super::{CallParams, HOUR_WEIGHTS, MS_PER_DAY, WEEKDAY_WEIGHTS};
+use super::{CallParams, MS_PER_DAY};
 
 /// How far ahead a live run's schedule is tabled: ten years, past which its last hour's rate
 /// goes on.
 const LIVE_HOURS: usize = 10 * 365 * 24;
 
 /// Volume of each local hour of the week (Monday 00:00–01:00 first), in weight × hours.
-const WEEK_VOLUME: [f64; 168] = {
-    let mut v = [0.0; 168];
-    let mut k = 0;
-    while k < 168 {
-        v[k] = WEEKDAY_WEIGHTS[k / 24] * HOUR_WEIGHTS[k % 24];
-        k += 1;
-    }
-    v
-};
+fn week_volume(model: &CallModel) -> [f64; 168] {
+    std::array::from_fn(|k| model.weekday_weights[k / 24] * model.hour_weights[k % 24])
+}
 
 /// The call volume per hour of a population spread over zones: for each hour, the zones' shares
 /// times the profile at the zones' local hour of the week.
 #[derive(Debug, Clone)]
 pub(super) struct Volume {
     clocks: Arc<Clocks>,
+    week: Arc<[f64; 168]>,
     shares: [f64; ZONES],
 }
 
 impl Volume {
-    fn new(first_hour: i64, hours: usize, shares: [f64; ZONES]) -> Self {
+    fn new(first_hour: i64, hours: usize, shares: [f64; ZONES], model: &CallModel) -> Self {
+        let fixed = model.time_zone.fixed();
         Self {
-            clocks: Arc::new(Clocks::new(first_hour, hours.max(1))),
+            clocks: Arc::new(Clocks::new(first_hour, hours.max(1), fixed)),
+            week: Arc::new(week_volume(model)),
             shares,
         }
     }
@@ -42,7 +40,7 @@ impl Volume {
     #[inline]
     fn by_zone(&self, hour: i64) -> [f64; ZONES] {
         let offsets = self.clocks.offsets(hour);
-        std::array::from_fn(|z| self.shares[z] * WEEK_VOLUME[hour_of_week(hour, offsets[z])])
+        std::array::from_fn(|z| self.shares[z] * self.week[hour_of_week(hour, offsets[z])])
     }
 
     /// Total volume per hour at absolute hour `hour`.
@@ -54,7 +52,11 @@ impl Volume {
     /// in proportion to its part of the volume at that instant.
     #[inline]
     pub(super) fn zone(&self, t_ms: i64, u: f64) -> usize {
-        let parts = self.by_zone(t_ms.div_euclid(MS_PER_HOUR));
+        let mut parts = self.by_zone(t_ms.div_euclid(MS_PER_HOUR));
+        if parts.iter().sum::<f64>() <= 0.0 {
+            // No zone calls at this hour (only where a quiet window fell back to a flat rate).
+            parts = self.shares;
+        }
         let mut x = u * parts.iter().sum::<f64>();
         for (z, part) in parts.iter().enumerate() {
             if x < *part {
@@ -112,13 +114,22 @@ fn surge_of(scenario: Option<Scenario>) -> Option<(i64, i64, f64)> {
 }
 
 impl StartTimes {
-    pub(super) fn new(params: CallParams, count: u32, shares: [f64; ZONES]) -> Self {
+    pub(super) fn new(params: &CallParams, count: u32, shares: [f64; ZONES]) -> Self {
         let end_ms = params.end.timestamp_millis();
         let start_ms = end_ms - i64::from(params.days.max(1)) * MS_PER_DAY;
         let first_hour = start_ms.div_euclid(MS_PER_HOUR);
         let hours = (end_ms - 1).div_euclid(MS_PER_HOUR) - first_hour + 1;
-        let mut s = Self::tabled(start_ms, first_hour, hours as usize, shares, false);
+        let mut s = Self::tabled(
+            start_ms,
+            first_hour,
+            hours as usize,
+            shares,
+            &params.model,
+            false,
+        );
         s.last_ms = end_ms - 1;
+        // Only used when the window fell back to a flat rate: the window's length per share.
+        s.per_ms = 1.0 / (end_ms - start_ms) as f64;
         s.count = f64::from(count.max(1));
         s.cap = 1.0;
         s.surge = surge_of(params.scenario);
@@ -135,11 +146,12 @@ impl StartTimes {
         shaped: bool,
         scenario: Option<Scenario>,
         shares: [f64; ZONES],
+        model: &CallModel,
     ) -> Self {
-        let hourly_mean = WEEK_VOLUME.iter().sum::<f64>() / 168.0;
+        let hourly_mean = week_volume(model).iter().sum::<f64>() / 168.0;
         let per_hour = per_second.max(1e-9) * 3600.0;
         let first_hour = start_ms.div_euclid(MS_PER_HOUR);
-        let mut s = Self::tabled(start_ms, first_hour, LIVE_HOURS, shares, !shaped);
+        let mut s = Self::tabled(start_ms, first_hour, LIVE_HOURS, shares, model, !shaped);
         // The volume of one call.
         s.g_span = if shaped { hourly_mean } else { 1.0 } / per_hour;
         s.per_ms = per_second.max(1e-9) / 1000.0;
@@ -155,9 +167,10 @@ impl StartTimes {
         first_hour: i64,
         hours: usize,
         shares: [f64; ZONES],
-        flat: bool,
+        model: &CallModel,
+        mut flat: bool,
     ) -> Self {
-        let volume = Volume::new(first_hour, hours, shares);
+        let volume = Volume::new(first_hour, hours, shares, model);
         let mut cumulative = Vec::with_capacity(if flat { 1 } else { hours + 1 });
         cumulative.push(0.0);
         if !flat {
@@ -165,6 +178,11 @@ impl StartTimes {
             for h in 0..hours {
                 g += volume.at(first_hour + h as i64);
                 cumulative.push(g);
+            }
+            // A window where nobody calls (a model's quiet hours only): spread calls evenly.
+            if g <= 0.0 {
+                flat = true;
+                cumulative.truncate(1);
             }
         }
         Self {

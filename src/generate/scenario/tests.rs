@@ -1,4 +1,5 @@
 use super::*;
+use crate::generate::CallModel;
 use crate::generate::{
     CallGenerator, CallParams, CallStatus, Category, PointGenerator, PointParams,
 };
@@ -25,7 +26,7 @@ fn scenario(kind: &str, minutes: i64, hosts: u32) -> Scenario {
 #[test]
 fn a_live_surge_multiplies_the_volume_and_labels_the_extra_share() {
     let s = scenario("surge", 2, 3);
-    let g = CallGenerator::live(1, 1000, t0(), 10.0, false, Some(s));
+    let g = CallGenerator::live(1, 1000, t0(), 10.0, false, Some(s), CallModel::default());
     let ms = |m: i64| t0().timestamp_millis() + m * 60_000;
     assert_eq!(g.due_before(ms(1)), 600, "before the window: 10/s");
     assert_eq!(
@@ -62,6 +63,7 @@ fn a_backfill_surge_raises_the_window_above_its_neighbourhood() {
         days: 2,
         subscribers: 1000,
         scenario: Some(s),
+        model: CallModel::default(),
     };
     let n = 100_000;
     let g = CallGenerator::new(params, 3, n);
@@ -89,7 +91,7 @@ fn a_backfill_surge_raises_the_window_above_its_neighbourhood() {
 #[test]
 fn an_outage_fails_its_hosts_calls_and_spikes_its_latency() {
     let s = scenario("outage", 5, 3);
-    let g = CallGenerator::live(1, 1000, t0(), 20.0, false, Some(s));
+    let g = CallGenerator::live(1, 1000, t0(), 20.0, false, Some(s), CallModel::default());
     let n = g.due_before(s.end_ms + 60_000);
     let (mut inside, mut failed) = (0, 0);
     for i in 0..n {
@@ -145,7 +147,15 @@ fn an_outage_fails_its_hosts_calls_and_spikes_its_latency() {
 fn a_fraud_burst_is_one_caller_to_many_callees_in_short_calls() {
     let s = scenario("fraud_burst", 10, 3);
     // A large population, so callees drawn from all of it rarely repeat.
-    let g = CallGenerator::live(4, 1_000_000, t0(), 20.0, false, Some(s));
+    let g = CallGenerator::live(
+        4,
+        1_000_000,
+        t0(),
+        20.0,
+        false,
+        Some(s),
+        CallModel::default(),
+    );
     let mut callers = std::collections::BTreeSet::new();
     let mut callees = std::collections::BTreeSet::new();
     let (mut inside, mut fraud) = (0, 0);

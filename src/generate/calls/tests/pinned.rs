@@ -26,6 +26,7 @@ fn seed_42_calls_0_and_500_are_pinned() {
             days: 30,
             subscribers: DEFAULT_SUBSCRIBERS,
             scenario: None,
+            model: CallModel::default(),
         },
         42,
         1000,

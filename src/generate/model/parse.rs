@@ -1,0 +1,263 @@
+//! A request's `model` into a [`CallModel`]: the preset's numbers as JSON, the overrides merged in
+//! key by key (unknown keys and wrong types refused with their path), then every number checked.
+
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use serde_json::{Map, Value, json};
+
+use super::{
+    CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, TimeZoneMode, whole_hour_offsets,
+};
+use crate::generate::calls::DURATION_BOUNDS;
+use crate::generate::params::ParamError;
+
+type Result<T> = std::result::Result<T, ParamError>;
+
+fn fail<T>(field: &str, message: impl Into<String>) -> Result<T> {
+    Err(ParamError::new(field, message))
+}
+
+fn preset_named(name: &str, field: &str) -> Result<Preset> {
+    Preset::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+        ParamError::new(
+            field,
+            format!(
+                "unknown preset {name:?}; expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+/// See [`CallModel::parse`].
+pub(super) fn model(request: &Value) -> Result<CallModel> {
+    let (preset, overrides) = match request {
+        Value::String(name) => (preset_named(name, "model")?, None),
+        Value::Object(o) => {
+            if let Some(k) = o.keys().find(|k| *k != "preset" && *k != "calls") {
+                return fail(
+                    &format!("model.{k}"),
+                    "unknown field; expected preset or calls",
+                );
+            }
+            let preset = match o.get("preset") {
+                None => Preset::Mobile,
+                Some(Value::String(name)) => preset_named(name, "model.preset")?,
+                Some(_) => return fail("model.preset", "must be a preset name"),
+            };
+            (preset, o.get("calls"))
+        }
+        _ => {
+            return fail(
+                "model",
+                "must be a preset name (mobile, call_center, enterprise) or an object",
+            );
+        }
+    };
+    let mut merged = preset.model().to_json()["calls"].take();
+    if let Some(overrides) = overrides {
+        merge(&mut merged, overrides, "model.calls")?;
+    }
+    read(&merged, preset)
+}
+
+/// Writes `over` onto `base` key by key; `over` may only name keys `base` has, with the same kind
+/// of value. A duration with another `law` starts from that law's defaults.
+fn merge(base: &mut Value, over: &Value, path: &str) -> Result<()> {
+    let (Value::Object(base), Value::Object(over)) = (&mut *base, over) else {
+        return fail(path, "must be an object");
+    };
+    for (key, value) in over {
+        let field = format!("{path}.{key}");
+        let Some(slot) = base.get_mut(key) else {
+            let known: Vec<&str> = base.keys().map(String::as_str).collect();
+            return fail(
+                &field,
+                format!("unknown field; expected one of {}", known.join(", ")),
+            );
+        };
+        if let (true, Some(law)) = (key == "duration", value.get("law")) {
+            switch_law(slot, law, &format!("{field}.law"))?;
+        }
+        match (&*slot, value) {
+            (Value::Object(_), _) => merge(slot, value, &field)?,
+            (Value::Number(_), Value::Number(_))
+            | (Value::String(_), Value::String(_))
+            | (Value::Array(_), Value::Array(_)) => *slot = value.clone(),
+            (Value::Number(_), _) => return fail(&field, "must be a number"),
+            (Value::String(_), _) => return fail(&field, "must be a string"),
+            (Value::Array(_), _) => return fail(&field, "must be an array of numbers"),
+            _ => return fail(&field, "unexpected value"),
+        }
+    }
+    Ok(())
+}
+
+/// Resets a duration object to `law`'s defaults (keeping median and clip) when the law changes.
+fn switch_law(duration: &mut Value, law: &Value, field: &str) -> Result<()> {
+    let Some(law) = law.as_str() else {
+        return fail(field, "must be lognormal or loglogistic");
+    };
+    if duration["law"] == law {
+        return Ok(());
+    }
+    let own = match law {
+        "lognormal" => ("sigma", 1.6),
+        "loglogistic" => ("shape", 2.0),
+        _ => return fail(field, "must be lognormal or loglogistic"),
+    };
+    let mut next = Map::new();
+    for key in ["median_seconds", "min_seconds", "max_seconds"] {
+        next.insert(key.into(), duration[key].clone());
+    }
+    next.insert("law".into(), json!(law));
+    next.insert(own.0.into(), json!(own.1));
+    *duration = Value::Object(next);
+    Ok(())
+}
+
+/// A number at `calls.<key>` within `lo..=hi`.
+fn number(v: &Value, key: &str, lo: f64, hi: f64) -> Result<f64> {
+    let field = format!("model.calls.{key}");
+    let x = pointer(v, key)
+        .as_f64()
+        .ok_or_else(|| ParamError::new(&field, "must be a number"))?;
+    if !(lo..=hi).contains(&x) {
+        return fail(&field, format!("must be between {lo} and {hi}, got {x}"));
+    }
+    Ok(x)
+}
+
+/// A whole number at `calls.<key>` within `lo..=hi`.
+fn whole(v: &Value, key: &str, lo: u32, hi: u32) -> Result<u32> {
+    let x = number(v, key, f64::from(lo), f64::from(hi))?;
+    if x.fract() != 0.0 {
+        return fail(
+            &format!("model.calls.{key}"),
+            format!("must be a whole number, got {x}"),
+        );
+    }
+    Ok(x as u32)
+}
+
+fn pointer<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.pointer(&format!("/{}", key.replace('.', "/")))
+        .unwrap_or(&Value::Null)
+}
+
+/// One weight: a number ≥ 0 (and at most 1e9, so sums stay exact enough).
+fn weight(x: &Value, field: &str) -> Result<f64> {
+    match x.as_f64() {
+        None => fail(field, "must be a number"),
+        Some(x) if x < 0.0 => fail(field, format!("must be ≥ 0, got {x}")),
+        Some(x) if x > 1e9 => fail(field, format!("must be at most 1e9, got {x}")),
+        Some(x) => Ok(x),
+    }
+}
+
+/// Weights at `calls.<key>`, named (an object) or listed (an array of `N`): each ≥ 0, not all 0.
+fn weights<const N: usize>(v: &Value, key: &str, names: [&str; N]) -> Result<[f64; N]> {
+    let field = format!("model.calls.{key}");
+    let mut out = [0.0; N];
+    match pointer(v, key) {
+        Value::Object(o) => {
+            for (i, name) in names.iter().enumerate() {
+                let x = o.get(*name).unwrap_or(&Value::Null);
+                out[i] = weight(x, &format!("{field}.{name}"))?;
+            }
+        }
+        Value::Array(items) if items.len() == N => {
+            for (i, item) in items.iter().enumerate() {
+                out[i] = weight(item, &format!("{field}[{i}]"))?;
+            }
+        }
+        Value::Array(items) => {
+            return fail(
+                &field,
+                format!("must list {N} weights, got {}", items.len()),
+            );
+        }
+        _ => return fail(&field, "must hold weights"),
+    }
+    if out.iter().sum::<f64>() <= 0.0 {
+        return fail(&field, "weights must not all be 0");
+    }
+    Ok(out)
+}
+
+fn read(v: &Value, preset: Preset) -> Result<CallModel> {
+    let max = DURATION_BOUNDS.1;
+    let min_seconds = whole(v, "duration.min_seconds", DURATION_BOUNDS.0, max)?;
+    let max_seconds = whole(v, "duration.max_seconds", min_seconds, max)?;
+    let median_seconds = number(
+        v,
+        "duration.median_seconds",
+        f64::from(min_seconds),
+        f64::from(max_seconds),
+    )?;
+    let law = match pointer(v, "duration.law").as_str() {
+        Some("lognormal") => Law::Lognormal {
+            sigma: number(v, "duration.sigma", 0.01, 4.0)?,
+        },
+        Some("loglogistic") => Law::Loglogistic {
+            shape: number(v, "duration.shape", 0.5, 20.0)?,
+        },
+        _ => {
+            return fail(
+                "model.calls.duration.law",
+                "must be lognormal or loglogistic",
+            );
+        }
+    };
+    let hubs = whole(v, "hubs", 0, MAX_HUBS)?;
+    let hub_share = number(v, "hub_share", 0.0, 1.0)?;
+    if hubs == 0 && hub_share > 0.0 {
+        return fail("model.calls.hub_share", "needs hubs of at least 1");
+    }
+    Ok(CallModel {
+        preset,
+        status: weights(v, "status", ["completed", "missed", "busy", "failed"])?,
+        call_type: weights(v, "call_type", ["voice", "video", "conference"])?,
+        duration: DurationLaw {
+            law,
+            median_seconds,
+            min_seconds,
+            max_seconds,
+        },
+        hour_weights: weights(v, "hour_weights", [""; 24])?,
+        weekday_weights: weights(v, "weekday_weights", [""; 7])?,
+        time_zone: time_zone(pointer(v, "time_zone"))?,
+        activity_exponent: number(v, "activity_exponent", 1.0, 10.0)?,
+        contacts: whole(v, "contacts", 1, MAX_CONTACTS as u32)?,
+        circle_share: number(v, "circle_share", 0.0, 1.0)?,
+        local_contacts: number(v, "local_contacts", 0.0, 1.0)?,
+        hubs,
+        hub_share,
+    })
+}
+
+fn time_zone(v: &Value) -> Result<TimeZoneMode> {
+    let field = "model.calls.time_zone";
+    match v.as_str() {
+        Some("area_code") => Ok(TimeZoneMode::AreaCode),
+        Some("UTC") => Ok(TimeZoneMode::Utc),
+        Some(name) => {
+            let tz = Tz::from_str(name).map_err(|_| {
+                ParamError::new(
+                    field,
+                    format!("{name:?} is not an IANA time zone; use area_code, UTC or e.g. America/Chicago"),
+                )
+            })?;
+            if !whole_hour_offsets(tz) {
+                return fail(
+                    field,
+                    format!("{name} has UTC offsets that are not whole hours; choose another zone"),
+                );
+            }
+            Ok(TimeZoneMode::Fixed(tz))
+        }
+        None => fail(field, "must be area_code, UTC or an IANA time zone"),
+    }
+}
