@@ -60,7 +60,11 @@ struct Column {
 }
 
 /// Columns of the widest kind, for a fixed-size row buffer.
-const MAX_COLUMNS: usize = 10;
+const MAX_COLUMNS: usize = if CALL_COLUMNS.len() > POINT_COLUMNS.len() {
+    CALL_COLUMNS.len()
+} else {
+    POINT_COLUMNS.len()
+};
 
 const DATE: &str = "date(2006-01-02T15:04:05.000Z)";
 
@@ -100,6 +104,10 @@ const CALL_COLUMNS: &[Column] = &[
     Column {
         field: "cost",
         ty: "double()",
+    },
+    Column {
+        field: "cost_cents",
+        ty: "int32()",
     },
     Column {
         field: "anomaly",

@@ -20,8 +20,10 @@
 //! - duration (completed calls only): log-normal, median 60 s (μ = ln 60, σ = 1.6), clipped to
 //!   1 s – 7200 s, whole seconds;
 //! - end time: start + duration for completed calls, start + ring/attempt time for the others;
-//! - cost: connection fee + per-minute rate × minutes rounded up, for completed calls only; a call
-//!   that did not connect has no `duration` field and costs 0.
+//! - cost: the model's tariff, by default a connection fee + per-minute rate × minutes rounded up
+//!   (billing `60/60`), for completed calls only, in whole cents: `cost` in USD for display and
+//!   `cost_cents` as an integer whose sum is exact; a call that did not connect has no `duration`
+//!   field and costs 0.
 
 use super::RunId;
 use super::bson::DocWriter;
@@ -258,7 +260,11 @@ impl CallGenerator {
                         rng::unit(&mut rng)
                     }
                 });
-                (Some(d), start_ms + i64::from(d) * 1000, cost(call_type, d))
+                (
+                    Some(d),
+                    start_ms + i64::from(d) * 1000,
+                    self.cost(call_type, d),
+                )
             }
             // Rings for 15–45 s before giving up.
             CallStatus::Missed => (None, start_ms + ms_between(&mut rng, 15_000, 45_000), 0.0),
@@ -284,6 +290,15 @@ impl CallGenerator {
             self.apply(&s, &mut record, &mut rng);
         }
         record
+    }
+
+    /// Charge for a completed call under the model's tariff, in USD: a whole number of cents.
+    pub fn cost(&self, call_type: CallType, duration_secs: u32) -> f64 {
+        let t = CallType::ALL
+            .iter()
+            .position(|c| *c == call_type)
+            .unwrap_or(0);
+        self.model.tariff.cents(t, duration_secs) as f64 / 100.0
     }
 
     /// What scenario `s` does to a call in its window (see [`super::scenario`]).
@@ -312,7 +327,7 @@ impl CallGenerator {
                 r.status = CallStatus::Completed;
                 r.duration = Some(d);
                 r.end_ms = r.start_ms + i64::from(d) * 1000;
-                r.cost = cost(CallType::Voice, d);
+                r.cost = self.cost(CallType::Voice, d);
                 r.anomaly = Some(s.label());
             }
             _ => {}
@@ -336,6 +351,8 @@ impl CallGenerator {
             w.int32("duration", d as i32);
         }
         w.double("cost", r.cost);
+        // Exact cents beside the display value: a `$sum` of these is exact in any tool.
+        w.int32("cost_cents", (r.cost * 100.0).round() as i32);
         if let Some(label) = r.anomaly {
             w.string("anomaly", label);
         }
@@ -343,19 +360,8 @@ impl CallGenerator {
     }
 }
 
-/// Charge for a completed call: [`CONNECTION_FEE`] plus the type's rate per started minute,
-/// rounded to the cent. One function so the price list can be checked against literal cases.
-pub fn cost(call_type: CallType, duration_secs: u32) -> f64 {
-    let minutes = duration_secs.div_ceil(60);
-    round_cents(CONNECTION_FEE + f64::from(minutes) * call_type.rate_per_minute())
-}
-
 fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
     lo + rng::below(rng, (hi - lo) as u64) as i64
-}
-
-fn round_cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// A random (version 4) UUID drawn from the seeded generator, hyphenated lower case.

@@ -52,6 +52,40 @@ pub enum Law {
     },
 }
 
+/// What a completed call costs: a connection fee plus a price per minute of its type, on the
+/// billable seconds (a first interval, then increments, as carriers quote `60/60` or `30/6`),
+/// rounded to the cent, so the stored `cost_cents` sum exactly in any tool.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tariff {
+    /// Charged once per completed call, USD.
+    pub connection_fee: f64,
+    /// USD per minute for voice, video, conference.
+    pub per_minute: [f64; 3],
+    /// The first interval billed whole, seconds.
+    pub first_seconds: u32,
+    /// Each later increment billed whole, seconds.
+    pub increment_seconds: u32,
+}
+
+impl Tariff {
+    /// Seconds billed for a call of `secs`: the first interval whole, then whole increments.
+    pub fn billable_seconds(&self, secs: u32) -> u32 {
+        if secs <= self.first_seconds {
+            self.first_seconds
+        } else {
+            let rest = secs - self.first_seconds;
+            self.first_seconds + rest.div_ceil(self.increment_seconds) * self.increment_seconds
+        }
+    }
+
+    /// The charge for a completed call of type `type_index` (voice, video, conference) lasting
+    /// `secs`, in whole cents.
+    pub fn cents(&self, type_index: usize, secs: u32) -> i64 {
+        let minutes = f64::from(self.billable_seconds(secs)) / 60.0;
+        ((self.connection_fee + minutes * self.per_minute[type_index]) * 100.0).round() as i64
+    }
+}
+
 /// Whose clock the hour-of-day and weekday weights are read on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TimeZoneMode {
@@ -111,6 +145,8 @@ pub struct CallModel {
     pub hubs: u32,
     /// Share of calls that go to a hub line.
     pub hub_share: f64,
+    /// What completed calls cost.
+    pub tariff: Tariff,
 }
 
 impl Default for CallModel {
@@ -145,6 +181,12 @@ impl CallModel {
                 duration["shape"] = json!(shape);
             }
         }
+        let t = &self.tariff;
+        let tariff = json!({
+            "connection_fee": t.connection_fee,
+            "per_minute": { "voice": t.per_minute[0], "video": t.per_minute[1], "conference": t.per_minute[2] },
+            "billing": format!("{}/{}", t.first_seconds, t.increment_seconds),
+        });
         let [completed, missed, busy, failed] = self.status;
         let [voice, video, conference] = self.call_type;
         json!({
@@ -162,6 +204,7 @@ impl CallModel {
                 "local_contacts": self.local_contacts,
                 "hubs": self.hubs,
                 "hub_share": self.hub_share,
+                "tariff": tariff,
             }
         })
     }
@@ -205,6 +248,12 @@ fn mobile() -> CallModel {
         local_contacts: super::population::LOCAL_CONTACTS,
         hubs: 0,
         hub_share: 0.0,
+        tariff: Tariff {
+            connection_fee: super::calls::CONNECTION_FEE,
+            per_minute: super::calls::CallType::ALL.map(|t| t.rate_per_minute()),
+            first_seconds: 60,
+            increment_seconds: 60,
+        },
     }
 }
 

@@ -92,7 +92,7 @@ pub fn calls_validator() -> Document {
     doc! {
         "$jsonSchema": {
             "bsonType": "object",
-            "required": ["call_id", "caller", "callee", "call_type", "status", "start_time", "end_time", "cost"],
+            "required": ["call_id", "caller", "callee", "call_type", "status", "start_time", "end_time", "cost", "cost_cents"],
             "properties": {
                 "call_id": { "bsonType": "string", "minLength": 36, "maxLength": 36 },
                 "caller": { "bsonType": "string", "minLength": 3 },
@@ -103,12 +103,13 @@ pub fn calls_validator() -> Document {
                 "end_time": { "bsonType": "date" },
                 "duration": { "bsonType": "int", "minimum": 1, "maximum": 7200 },
                 "cost": { "bsonType": "double", "minimum": 0 },
+                "cost_cents": { "bsonType": "int", "minimum": 0 },
                 "anomaly": { "enum": anomalies() },
             },
         },
         "$or": [
             { "status": "completed", "duration": { "$exists": true } },
-            { "status": { "$ne": "completed" }, "duration": { "$exists": false }, "cost": 0.0 },
+            { "status": { "$ne": "completed" }, "duration": { "$exists": false }, "cost": 0.0, "cost_cents": 0 },
         ],
     }
 }

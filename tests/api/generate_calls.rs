@@ -121,6 +121,7 @@ async fn the_calls_validator_rejects_bad_documents_written_directly() {
         "end_time": bson::DateTime::from_millis(1_700_000_060_000),
         "duration": 60,
         "cost": 0.07,
+        "cost_cents": 7,
     };
     calls
         .insert_one(good.clone())
@@ -137,7 +138,18 @@ async fn the_calls_validator_rejects_bad_documents_written_directly() {
     bad_status.insert("status", "dropped");
     let mut negative_cost = good.clone();
     negative_cost.insert("cost", -1.0);
+    let mut double_cents = good.clone();
+    double_cents.insert("cost_cents", 7.0);
+    let mut missed_with_cents = good.clone();
+    missed_with_cents.insert("status", "missed");
+    missed_with_cents.remove("duration");
+    missed_with_cents.insert("cost", 0.0);
+    let mut no_cents = good.clone();
+    no_cents.remove("cost_cents");
     for bad in [
+        double_cents,
+        missed_with_cents,
+        no_cents,
         missed_with_duration,
         completed_without_duration,
         string_date,

@@ -497,7 +497,7 @@ async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
         .insert_one(doc! {
             "call_id": "00000000-0000-4000-8000-000000000000", "caller": "+12025550100",
             "callee": "+12025550101", "call_type": "voice", "status": "completed",
-            "start_time": t, "end_time": t, "duration": 60, "cost": 0.07,
+            "start_time": t, "end_time": t, "duration": 60, "cost": 0.07, "cost_cents": 7,
         })
         .await
         .unwrap();

@@ -7,7 +7,8 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, TimeZoneMode, whole_hour_offsets,
+    CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, Tariff, TimeZoneMode,
+    whole_hour_offsets,
 };
 use crate::generate::calls::DURATION_BOUNDS;
 use crate::generate::params::ParamError;
@@ -211,6 +212,7 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
             );
         }
     };
+    let tariff = tariff(v)?;
     let hubs = whole(v, "hubs", 0, MAX_HUBS)?;
     let hub_share = number(v, "hub_share", 0.0, 1.0)?;
     if hubs == 0 && hub_share > 0.0 {
@@ -235,6 +237,43 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
         local_contacts: number(v, "local_contacts", 0.0, 1.0)?,
         hubs,
         hub_share,
+        tariff,
+    })
+}
+
+/// `calls.tariff`: a fee and prices per minute of at most $100, billing `first/increment` seconds,
+/// each 1–3600.
+fn tariff(v: &Value) -> Result<Tariff> {
+    let field = "model.calls.tariff.billing";
+    let billing = pointer(v, "tariff.billing").as_str().unwrap_or_default();
+    // Plain digits without a leading zero or sign, as the spec's pattern says.
+    let seconds = |x: &str| -> Option<u32> {
+        let plain = !x.starts_with('0') && !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+        plain.then(|| x.parse().ok()).flatten()
+    };
+    let parts: Option<(u32, u32)> = billing
+        .split_once('/')
+        .and_then(|(a, b)| Some((seconds(a)?, seconds(b)?)));
+    let Some((first_seconds, increment_seconds)) =
+        parts.filter(|(a, b)| (1..=3600).contains(a) && (1..=3600).contains(b))
+    else {
+        return fail(
+            field,
+            format!(
+                "must be FIRST/INCREMENT seconds, each 1–3600, like 60/60 or 30/6; got {billing:?}"
+            ),
+        );
+    };
+    let price = |key: &str| number(v, &format!("tariff.{key}"), 0.0, 100.0);
+    Ok(Tariff {
+        connection_fee: price("connection_fee")?,
+        per_minute: [
+            price("per_minute.voice")?,
+            price("per_minute.video")?,
+            price("per_minute.conference")?,
+        ],
+        first_seconds,
+        increment_seconds,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The named presets: a mobile network (the default), a call centre and an enterprise PBX.
 
-use super::{CallModel, DurationLaw, Law, TimeZoneMode, mobile};
+use super::{CallModel, DurationLaw, Law, Tariff, TimeZoneMode, mobile};
 
 /// A named starting point for a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,13 @@ impl Preset {
                 local_contacts: 0.5,
                 hubs: 20,
                 hub_share: 0.85,
+                // What the centre pays for its toll-free lines, billed 30/6.
+                tariff: Tariff {
+                    connection_fee: 0.0,
+                    per_minute: [0.012, 0.03, 0.05],
+                    first_seconds: 30,
+                    increment_seconds: 6,
+                },
                 ..mobile()
             },
             Preset::Enterprise => CallModel {
@@ -81,6 +88,13 @@ impl Preset {
                 contacts: 16,
                 circle_share: 0.9,
                 local_contacts: 0.9,
+                // A business trunk billed by the second.
+                tariff: Tariff {
+                    connection_fee: 0.0,
+                    per_minute: [0.005, 0.01, 0.02],
+                    first_seconds: 1,
+                    increment_seconds: 1,
+                },
                 ..mobile()
             },
         }

@@ -124,6 +124,49 @@ fn errors_name_the_field_at_fault() {
     assert_eq!(field_of(calls(json!([1]))), "model.calls");
 }
 
+#[test]
+fn tariffs_bill_their_increments_in_whole_cents() {
+    // Mobile: $0.05 per call plus the rate per started minute: voice 0.02, video 0.05,
+    // conference 0.08 (billing 60/60).
+    let mobile = CallModel::default().tariff;
+    let usd = |t: &Tariff, call_type: usize, secs: u32| t.cents(call_type, secs) as f64 / 100.0;
+    for (call_type, secs, expected) in [
+        (1, 61, 0.15),
+        (0, 60, 0.07),
+        (0, 1, 0.07),
+        (2, 1, 0.13),
+        (2, 121, 0.29),
+        (0, 7200, 2.45),
+        (1, 7200, 6.05),
+        (2, 7199, 9.65),
+    ] {
+        assert_eq!(
+            usd(&mobile, call_type, secs),
+            expected,
+            "{call_type} {secs} s"
+        );
+    }
+    // 30/6: the first 30 s whole, then 6 s steps; 1/1: by the second.
+    let t = CallModel::parse(&json!({"calls": {"tariff": {
+        "connection_fee": 0, "per_minute": {"voice": 0.6}, "billing": "30/6"}}}))
+    .unwrap()
+    .tariff;
+    assert_eq!(t.billable_seconds(1), 30);
+    assert_eq!(t.billable_seconds(31), 36);
+    assert_eq!(t.billable_seconds(36), 36);
+    assert_eq!(t.cents(0, 31), 36, "36 s at 1 ¢ a second");
+    let e = Preset::Enterprise.model().tariff;
+    assert_eq!((e.billable_seconds(61), e.cents(2, 61)), (61, 2));
+    assert_eq!(
+        field_of(json!({"calls": {"tariff": {"billing": "60"}}})),
+        "model.calls.tariff.billing"
+    );
+    assert_eq!(
+        field_of(json!({"calls": {"tariff": {"per_minute": {"video": -1}}}})),
+        "model.calls.tariff.per_minute.video"
+    );
+}
+
 /// 100,000 calls of `model` over four whole weeks of summer time.
 fn run(model: CallModel) -> Vec<CallRecord> {
     let params = CallParams {

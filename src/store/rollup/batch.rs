@@ -73,12 +73,16 @@ impl BatchRollup {
                 let (status, call_type) =
                     (doc.get_str("status").ok()?, doc.get_str("call_type").ok()?);
                 let duration = doc.get_i32("duration").ok();
-                let cost = doc.get_f64("cost").ok()?;
+                // Exact cents where the document has them (all since tariffs), else the display value.
+                let cents = match doc.get_i32("cost_cents") {
+                    Ok(c) => i64::from(c),
+                    Err(_) => (doc.get_f64("cost").ok()? * 100.0).round() as i64,
+                };
                 Part {
                     cell: self.cell_index(t, status, call_type),
                     measure: duration.map(f64::from),
                     units: duration.map_or(0, i64::from),
-                    cents: (cost * 100.0).round() as i64,
+                    cents,
                 }
             }
             Kind::Metrics => {
