@@ -6,6 +6,7 @@
 
 mod bson;
 pub mod calls;
+pub mod hosts;
 pub mod live;
 pub mod model;
 pub mod params;

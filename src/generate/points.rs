@@ -2,10 +2,12 @@
 //! random walk around a per-host base level, with a daily cycle and rare spikes.
 //!
 //! The model, documented for users in docs/data-model.md (numbers per category in [`Category`]'s models):
-//! - base level: per series, uniform over the category's base range (e.g. CPU 15–55 %);
+//! - base level: per series, uniform over the category's base range (e.g. memory 40–75 %); for
+//!   CPU and network, which the calls drive, a typical level × the host's load factor (see
+//!   [`super::hosts`]: a few hosts busy, most lightly loaded) × a ±50 % spread, clamped;
 //! - level: `base × (1 + daily × cycle(t))`. For memory, disk and latency the cycle is
 //!   `cos(2π (t − 14:00 UTC) / 24 h)`, peak at 14:00, low at 02:00. CPU and network follow the
-//!   calls a host serves: every host carries an equal share of the call volume, whose shape is the
+//!   calls a host serves: its share of the call volume, whose shape is the
 //!   calls' own (the zones' `HOUR_WEIGHTS[local hour] × WEEKDAY_WEIGHTS[local weekday]` at their
 //!   shares, on standard time, interpolated between hour midpoints), so their cycle is
 //!   `volume(t) / weekly mean volume − 1`: busy in North American business hours, quiet at
@@ -69,12 +71,20 @@ struct Model {
     phi: f64,
     /// Chance per point of a spike, and its size as a multiple of the base level.
     spike: (f64, f64),
+    /// For categories driven by the calls a host serves: the base level of a host with an
+    /// average share, and the lowest and highest base any host gets. The host's base is that
+    /// level × its load factor × (draw from `base` ÷ the middle of `base`), a ±50 % spread.
+    loaded: Option<(f64, f64, f64)>,
 }
 
 impl Model {
     /// Standard deviation of the walk once stationary: `noise / √(1 − phi²)`.
     fn walk_sd(&self) -> f64 {
         self.noise / (1.0 - self.phi * self.phi).sqrt()
+    }
+
+    fn base_mid(&self) -> f64 {
+        (self.base.0 + self.base.1) / 2.0
     }
 }
 
@@ -146,6 +156,7 @@ impl Category {
                 noise: 0.12,
                 phi: 0.95,
                 spike: (0.002, 1.2),
+                loaded: Some((20.0, 2.0, 60.0)),
             },
             Category::Memory => Model {
                 unit: "percent",
@@ -156,6 +167,7 @@ impl Category {
                 noise: 0.05,
                 phi: 0.99,
                 spike: (0.0005, 0.25),
+                loaded: None,
             },
             Category::Disk => Model {
                 unit: "percent",
@@ -166,6 +178,7 @@ impl Category {
                 noise: 0.007,
                 phi: 0.999,
                 spike: (0.0, 0.0),
+                loaded: None,
             },
             Category::Latency => Model {
                 unit: "ms",
@@ -176,6 +189,7 @@ impl Category {
                 noise: 0.10,
                 phi: 0.90,
                 spike: (0.003, 8.0),
+                loaded: None,
             },
             Category::Network => Model {
                 unit: "Mbit/s",
@@ -186,6 +200,7 @@ impl Category {
                 noise: 0.08,
                 phi: 0.93,
                 spike: (0.002, 2.0),
+                loaded: Some((150.0, 5.0, 2000.0)),
             },
         }
     }
@@ -250,10 +265,18 @@ impl PointGenerator {
     pub fn new(params: &PointParams, seed: u64) -> Self {
         let mut setup = rng::stream_rng(seed, u64::MAX);
         let mut series = Vec::new();
+        let load = super::hosts::loads(params.hosts.max(1), seed);
         for host in 1..=params.hosts.max(1) {
             for &category in &params.categories {
                 let model = category.model();
                 let base = rng::uniform(&mut setup, model.base.0, model.base.1);
+                // Load-driven categories: the host's share of the calls sets its level.
+                let base = match model.loaded {
+                    Some((typical, lo, hi)) => {
+                        (typical * load[host as usize - 1] * base / model.base_mid()).clamp(lo, hi)
+                    }
+                    None => base,
+                };
                 let walk = model.walk_sd() * rng::normal(&mut setup);
                 series.push(Series {
                     category,
@@ -316,7 +339,8 @@ impl PointGenerator {
             Category::Cpu | Category::Network => self.cycle.2,
             _ => self.cycle.1,
         };
-        let level = s.base * (1.0 + m.daily * cycle);
+        // Never at the bounds of the odds below, however busy the hour.
+        let level = (s.base * (1.0 + m.daily * cycle)).clamp(m.floor * 1.01, m.bounds.1 * 0.99);
         let (floor, ceiling) = (m.floor, m.bounds.1);
         // Odds of the level between floor and ceiling, times e^walk, back to a reading.
         let above = (level - floor) * s.walk.exp();

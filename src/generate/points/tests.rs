@@ -1,5 +1,4 @@
-//! Unit tests of the generator: invariants, distributions against the documented tables, and
-//! pinned seed outputs.
+//! Unit tests of the generator: invariants, distributions against the documented tables, pins.
 
 use super::*;
 
@@ -54,7 +53,8 @@ mod checks {
     ///
     /// Re-pinned when the walk moved to log-odds between per-category floors and the upper bound
     /// (latency sat at a 60 ms clamp) and started from its stationary law, when CPU and network
-    /// began to follow the call volume, and when that volume moved to local time (those two only).
+    /// began to follow the call volume, when that volume moved to local time, and when hosts
+    /// took skewed shares of the calls (CPU and network only, each time).
     #[test]
     fn seed_42_points_are_pinned() {
         let mut g = PointGenerator::new(&params(Category::ALL.to_vec(), 2), 42);
@@ -62,7 +62,7 @@ mod checks {
         assert_eq!(values, PINNED, "seed 42 changed: {values:?}");
     }
     const PINNED: [f64; 10] = [
-        9.52, 66.1, 78.69, 59.3, 110.93, 10.97, 61.96, 40.69, 82.06, 83.45,
+        3.63, 66.1, 78.69, 59.3, 49.26, 8.37, 61.96, 40.69, 82.06, 74.15,
     ];
 
     #[test]
@@ -110,8 +110,8 @@ mod checks {
         Documented {
             category: Category::Cpu,
             floor: 0.5,
-            base: (15.0, 55.0),
-            typical: (3.0, 92.0),
+            base: (2.0, 60.0), // 20 % × the host's load factor, within 2–60 %
+            typical: (1.0, 92.0),
             spike: (0.002, 1.2),
             daily: 0.45,
         },
@@ -142,8 +142,8 @@ mod checks {
         Documented {
             category: Category::Network,
             floor: 0.1,
-            base: (50.0, 400.0),
-            typical: (12.0, 1050.0),
+            base: (5.0, 2000.0), // 150 Mbit/s × the host's load factor
+            typical: (2.0, 2600.0),
             spike: (0.002, 2.0),
             daily: 0.60,
         },
@@ -266,7 +266,7 @@ mod checks {
             let mut ratios = Vec::new();
             for (base, values) in series_of(d.category) {
                 assert!(
-                    (d.base.0..d.base.1).contains(&base),
+                    (d.base.0..=d.base.1).contains(&base),
                     "{:?} base {base}",
                     d.category
                 );
@@ -375,11 +375,11 @@ mod checks {
 
     #[test]
     fn spikes_occur_at_documented_rates() {
-        // A spike lifts one point by 0.5–1.5 × size × base over its neighbours, far beyond a
-        // step of the walk; count points standing above both neighbours by a quarter of the size.
+        // A spike lifts a point 0.5–1.5 × size × base: count those a quarter-size above both sides.
         for d in &DOCUMENTED {
             let (mut spikes, mut n) = (0u64, 0u64);
-            for (base, values) in series_of(d.category) {
+            // (Near the floor the walk is as large as a small host's spike: skip those series.)
+            for (base, values) in series_of(d.category).filter(|(b, _)| *b >= 20.0 * d.floor) {
                 let threshold = 0.25 * d.spike.1.max(0.4) * base;
                 n += values.len() as u64 - 2;
                 spikes += values
