@@ -185,7 +185,7 @@ mod tests {
             hosts: 2,
             scenario: None,
         };
-        let mut g = PointGenerator::live(&params, 4);
+        let mut g = PointGenerator::live(&params, 4, true);
         assert_eq!(g.series(), 10);
         let t0 = monday().timestamp_millis();
         for i in 0..30u64 {
@@ -193,6 +193,33 @@ mod tests {
             assert_eq!(p.timestamp_ms, t0 + (i / 10) as i64 * 5000);
         }
         assert_eq!(g.position(), 30);
+    }
+
+    #[test]
+    fn a_flat_runs_cpu_is_flat_and_a_shaped_runs_follows_the_curve() {
+        let params = PointParams {
+            end: monday(),
+            step_seconds: 600,
+            categories: vec![Category::Cpu],
+            hosts: 20,
+            scenario: None,
+        };
+        // Mean CPU per UTC hour of day over a week, busiest over quietest.
+        let spread = |curve: bool| {
+            let mut g = PointGenerator::live(&params, 4, curve);
+            let (mut sum, mut n) = ([0.0; 24], [0u32; 24]);
+            for _ in 0..20 * 6 * 24 * 7 {
+                let p = g.next_point();
+                let h = (p.timestamp_ms / 3_600_000 % 24) as usize;
+                sum[h] += p.value;
+                n[h] += 1;
+            }
+            let means: Vec<f64> = (0..24).map(|h| sum[h] / f64::from(n[h])).collect();
+            means.iter().cloned().fold(0.0, f64::max)
+                / means.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        assert!(spread(true) > 2.0, "{}", spread(true));
+        assert!(spread(false) < 1.3, "{}", spread(false));
     }
 
     #[test]

@@ -257,6 +257,8 @@ pub struct PointGenerator {
     next: u64,
     /// The cycles at one timestamp (daily cosine, call load), shared by every series of a tick.
     cycle: (i64, f64, f64),
+    /// The calls come at a flat rate (a flat live run): no call-driven cycle.
+    flat_load: bool,
     scenario: Option<Scenario>,
 }
 
@@ -297,15 +299,19 @@ impl PointGenerator {
             step_ms: i64::from(params.step_seconds.max(1)) * 1000,
             next: 0,
             cycle: (i64::MIN, 0.0, 0.0),
+            flat_load: false,
             scenario: params.scenario,
         }
     }
 
     /// A generator of a live run's points: `params.end` is the first tick's time and tick `t` is
-    /// at `end + t × step`, forward in time; otherwise the same walk as a backfill's.
-    pub fn live(params: &PointParams, seed: u64) -> Self {
+    /// at `end + t × step`, forward in time; otherwise the same walk as a backfill's. CPU and
+    /// network follow the calls the run writes: the hour-of-day curve when `calls_follow_curve`
+    /// (a shaped run, or one writing no calls), flat at the base level for a flat-rate run.
+    pub fn live(params: &PointParams, seed: u64, calls_follow_curve: bool) -> Self {
         let mut g = Self::new(params, seed);
         g.step_ms = -g.step_ms;
+        g.flat_load = !calls_follow_curve;
         g
     }
 
@@ -333,7 +339,12 @@ impl PointGenerator {
             let day_phase = (timestamp_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0
                 - 14.0 / 24.0)
                 * std::f64::consts::TAU;
-            self.cycle = (timestamp_ms, day_phase.cos(), call_load(timestamp_ms));
+            let load = if self.flat_load {
+                0.0
+            } else {
+                call_load(timestamp_ms)
+            };
+            self.cycle = (timestamp_ms, day_phase.cos(), load);
         }
         let cycle = match s.category {
             Category::Cpu | Category::Network => self.cycle.2,

@@ -65,6 +65,7 @@ impl Schedule {
                     scenario,
                 },
                 seed,
+                record.shaped || record.calls_per_second == 0.0,
             ))
         });
         Self {

@@ -120,7 +120,7 @@ fn an_outage_fails_its_hosts_calls_and_spikes_its_latency() {
         hosts: 3,
         scenario: Some(s),
     };
-    let mut points = PointGenerator::live(&params, 5);
+    let mut points = PointGenerator::live(&params, 5, true);
     let (mut normal, mut spiked) = (Vec::new(), Vec::new());
     for _ in 0..(3 * 5 * 60) {
         let p = points.next_point();
