@@ -13,6 +13,7 @@ use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use linq_datagen::config::DbSettings;
 use linq_datagen::generate::CallModel;
+use linq_datagen::generate::MetricModel;
 use linq_datagen::generate::Params;
 use linq_datagen::generate::params::DEFAULT_SUBSCRIBERS;
 use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
@@ -46,6 +47,7 @@ fn metric_spec(count: u32) -> RunSpec {
             categories: Category::ALL.to_vec(),
             hosts: 3,
             scenario: None,
+            model: MetricModel::default(),
         }),
         count,
         seed: 1,

@@ -37,6 +37,10 @@ CROSS_FIELD_RULES = [
     ("model.calls.time_zone", "is not an IANA time zone"),
     ("model.calls.time_zone", "not whole hours"),
     ("model", "expected a preset name or a JSON object"),
+] + [
+    (f"model.metrics.{c}.{field}", part)
+    for c in ("cpu", "memory", "disk", "latency", "network")
+    for field, part in (("base", "must not be above"), ("typical", "must be between"))
 ]
 
 # Hosts a fuzzed live run may have: a run goes on writing every second until stopped, and one with

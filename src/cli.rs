@@ -47,7 +47,8 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
                 a.end,
                 now,
             )?
-            .with_scenario(count, scenario(&a.scenario)?.as_ref())?;
+            .with_scenario(count, scenario(&a.scenario)?.as_ref())?
+            .with_model(model(&a.model)?.as_ref())?;
             RunSpec::new(Params::Metrics(p), count, a.seed)
         }
     })

@@ -82,6 +82,10 @@ pub struct MetricArgs {
     #[arg(long, env = "STEP_SECONDS", default_value_t = DEFAULT_STEP_SECONDS,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_STEP_SECONDS)))]
     pub step_seconds: u32,
+    /// The model's metrics part, like the API's `model`: a JSON object such as
+    /// '{"metrics": {"host_skew": 0, "cpu": {"daily": 0.2}}}', or a file holding one.
+    #[arg(long, env = "MODEL")]
+    pub model: Option<String>,
     /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
     #[arg(
         long,

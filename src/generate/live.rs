@@ -1,7 +1,7 @@
 //! What a live run may be asked for: rates, hosts and population, parsed once for the HTTP API and
 //! the command line, naming the field at fault.
 
-use super::model::CallModel;
+use super::model::{CallModel, MetricModel};
 use super::params::{
     DEFAULT_HOSTS, DEFAULT_SUBSCRIBERS, MAX_HOSTS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS, ParamError,
     bounded,
@@ -36,16 +36,20 @@ pub struct LiveParams {
     pub subscribers: u32,
     /// The shape of the calls.
     pub model: CallModel,
+    /// The shape of the metrics.
+    pub metrics: MetricModel,
 }
 
 impl LiveParams {
     /// These parameters with the call model `request` asks for (see [`CallModel::parse`]).
     pub fn with_model(self, request: Option<&serde_json::Value>) -> Result<Self, ParamError> {
-        let model = request
-            .map(CallModel::parse)
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Self { model, ..self })
+        let model = request.map(CallModel::parse).transpose()?;
+        let metrics = request.map(MetricModel::parse).transpose()?;
+        Ok(Self {
+            model: model.unwrap_or_default(),
+            metrics: metrics.unwrap_or_default(),
+            ..self
+        })
     }
 
     /// Parameters with their defaults (10 calls/s flat, metrics every 5 s for 3 hosts and every
@@ -101,6 +105,7 @@ impl LiveParams {
             step_seconds,
             hosts,
             model: CallModel::default(),
+            metrics: MetricModel::default(),
             categories,
             subscribers,
         })
@@ -184,6 +189,7 @@ mod tests {
             categories: Category::ALL.to_vec(),
             hosts: 2,
             scenario: None,
+            model: MetricModel::default(),
         };
         let mut g = PointGenerator::live(&params, 4, true);
         assert_eq!(g.series(), 10);
@@ -203,6 +209,7 @@ mod tests {
             categories: vec![Category::Cpu],
             hosts: 20,
             scenario: None,
+            model: MetricModel::default(),
         };
         // Mean CPU per UTC hour of day over a week, busiest over quietest.
         let spread = |curve: bool| {

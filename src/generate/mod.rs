@@ -20,7 +20,7 @@ pub mod zones;
 
 pub use self::bson::{DocWriter, to_extended_json};
 pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
-pub use model::CallModel;
+pub use model::{CallModel, MetricModel};
 pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};
 
@@ -133,6 +133,7 @@ mod speed {
             categories: Category::ALL.to_vec(),
             hosts: 3,
             scenario: None,
+            model: MetricModel::default(),
         };
         let mut points = PointGenerator::new(&params, 1);
         let point_rate = rate(n, |i| points.next_document(run, i).as_bytes().len());

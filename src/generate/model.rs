@@ -14,9 +14,11 @@ use serde_json::{Value, json};
 use super::calls::{DURATION_BOUNDS, HOUR_WEIGHTS, STATUS_WEIGHTS, WEEKDAY_WEIGHTS};
 use super::params::ParamError;
 
+mod metrics;
 mod parse;
 mod presets;
 
+pub use metrics::{CategoryShape, MetricModel};
 pub use presets::Preset;
 
 /// Largest number of frequent contacts per subscriber.
@@ -159,7 +161,15 @@ impl CallModel {
     /// The model a request's `model` asks for: a preset name, or an object with an optional
     /// `preset` and overrides under `calls`. Errors name the field, under `model`.
     pub fn parse(request: &Value) -> Result<Self, ParamError> {
-        parse::model(request)
+        parse::model(request).map(|(calls, _)| calls)
+    }
+
+    /// A whole model as JSON, the calls part with the metrics part beside it: what a live run's
+    /// record keeps.
+    pub fn with_metrics_json(&self, metrics: &MetricModel) -> Value {
+        let mut v = self.to_json();
+        v["metrics"] = metrics.to_json();
+        v
     }
 
     /// The whole model as JSON (every number, not only overrides): what records keep and what

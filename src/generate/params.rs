@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::calls::{CallParams, DURATION_BOUNDS};
-use super::model::CallModel;
+use super::model::{CallModel, MetricModel};
 use super::points::{Category, PointParams};
 pub use super::population::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
 
@@ -51,10 +51,6 @@ impl Kind {
 }
 
 /// The parameters of one run, of either kind.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per run: a call model's 400 bytes cost nothing next to the run"
-)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Params {
     /// Call records.
@@ -205,6 +201,16 @@ impl CallParams {
 }
 
 impl PointParams {
+    /// These parameters with the metrics part of the model `request` asks for (see
+    /// [`MetricModel::parse`]), the default one without.
+    pub fn with_model(self, request: Option<&serde_json::Value>) -> Result<Self, ParamError> {
+        let model = request
+            .map(MetricModel::parse)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self { model, ..self })
+    }
+
     /// Metric parameters for a run of `count` points with their defaults (`step_seconds` 30, all
     /// categories, 3 hosts, `end` = `now`), checked so that every tick falls between 1970-01-01
     /// and 9999-12-31.
@@ -262,6 +268,7 @@ impl PointParams {
             categories,
             hosts,
             scenario: None,
+            model: MetricModel::default(),
         })
     }
 }

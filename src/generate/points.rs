@@ -32,6 +32,7 @@ use chrono::{DateTime, Utc};
 
 use super::RunId;
 use super::bson::DocWriter;
+use super::model::{CategoryShape, MetricModel};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 use super::zones::call_load;
@@ -145,6 +146,22 @@ impl Category {
         self.model().bounds
     }
 
+    /// Lowest reading a series of this category approaches.
+    pub fn floor(self) -> f64 {
+        self.model().floor
+    }
+
+    /// The numbers of this category a model may change, as they are by default.
+    pub fn default_shape(self) -> CategoryShape {
+        let m = self.model();
+        CategoryShape {
+            base: m.loaded.map_or(m.base, |(_, lo, hi)| (lo, hi)),
+            typical: m.loaded.map(|(typical, _, _)| typical),
+            daily: m.daily,
+            spike_rate: m.spike.0,
+        }
+    }
+
     fn model(self) -> Model {
         match self {
             Category::Cpu => Model {
@@ -219,6 +236,8 @@ pub struct PointParams {
     pub hosts: u32,
     /// A labelled scenario over part of the series, if any.
     pub scenario: Option<Scenario>,
+    /// Base ranges, daily swings, spike rates and the hosts' skew.
+    pub model: MetricModel,
 }
 
 /// One generated point, before it is written as BSON.
@@ -267,17 +286,23 @@ impl PointGenerator {
     pub fn new(params: &PointParams, seed: u64) -> Self {
         let mut setup = rng::stream_rng(seed, u64::MAX);
         let mut series = Vec::new();
-        let load = super::hosts::loads(params.hosts.max(1), seed);
+        let load = super::hosts::loads(params.hosts.max(1), seed, params.model.host_skew);
         for host in 1..=params.hosts.max(1) {
             for &category in &params.categories {
-                let model = category.model();
-                let base = rng::uniform(&mut setup, model.base.0, model.base.1);
-                // Load-driven categories: the host's share of the calls sets its level.
-                let base = match model.loaded {
-                    Some((typical, lo, hi)) => {
-                        (typical * load[host as usize - 1] * base / model.base_mid()).clamp(lo, hi)
+                let shape = params.model.shape(category);
+                let mut model = category.model();
+                model.daily = shape.daily;
+                model.spike.0 = shape.spike_rate;
+                let (lo, hi) = shape.base;
+                // Load-driven categories: the host's share of the calls sets its level, spread
+                // ±50 % by the draw; the others draw it from the base range.
+                let base = match shape.typical {
+                    Some(typical) => {
+                        let spread = rng::uniform(&mut setup, model.base.0, model.base.1);
+                        (typical * load[host as usize - 1] * spread / model.base_mid())
+                            .clamp(lo, hi)
                     }
-                    None => base,
+                    None => rng::uniform(&mut setup, lo, hi),
                 };
                 let walk = model.walk_sd() * rng::normal(&mut setup);
                 series.push(Series {

@@ -53,6 +53,7 @@ pub struct MetricsRequest {
     seed: Option<u64>,
     end: Option<DateTime<Utc>>,
     scenario: Option<ScenarioRequest>,
+    model: Option<serde_json::Value>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
 }
@@ -105,7 +106,9 @@ impl MetricsRequest {
             self.end,
             pipeline::now_millis(),
         )?;
-        let p = p.with_scenario(count, self.scenario.as_ref())?;
+        let p = p
+            .with_scenario(count, self.scenario.as_ref())?
+            .with_model(self.model.as_ref())?;
         let spec = RunSpec::new(Params::Metrics(p), count, self.seed);
         Ok((spec, self.run_async.unwrap_or(false)))
     }

@@ -58,6 +58,7 @@ const METRICS: &[(&str, Ty)] = &[
     ("categories", Ty::List),
     ("hosts", Ty::Int),
     ("end", Ty::Text),
+    ("model", Ty::Model),
 ];
 
 /// Answer of a preview.

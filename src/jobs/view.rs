@@ -4,7 +4,7 @@ use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::generate::model::CallModel;
+use crate::generate::model::{CallModel, MetricModel};
 use crate::generate::params::DEFAULT_HOSTS;
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallParams, Kind, Params, PointParams};
@@ -104,6 +104,7 @@ pub(super) fn params_doc(params: &Params) -> Document {
                 "categories": p.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                 "hosts": p.hosts,
                 "end": rfc3339(p.end),
+                "model": { "metrics": bson::to_document(&p.model.to_json()).unwrap_or_default() },
             },
             p.scenario,
         ),
@@ -168,7 +169,19 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
             )
             .ok()?;
             let scenario = scenario(m.hosts)?;
-            Params::Metrics(PointParams { scenario, ..m })
+            // Records from before models ran the default one.
+            let model = match p.get_document("model") {
+                Ok(d) => {
+                    MetricModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson())
+                        .ok()?
+                }
+                Err(_) => MetricModel::default(),
+            };
+            Params::Metrics(PointParams {
+                scenario,
+                model,
+                ..m
+            })
         }
     };
     Some(RunSpec {

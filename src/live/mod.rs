@@ -132,7 +132,7 @@ impl LiveManager {
             last_error: None,
             batch_size: self.inner.tuning.batch_size.max(1) as i64,
             scenario: scenario.map(|s| s.to_doc()),
-            model: bson::to_document(&params.model.to_json()).ok(),
+            model: bson::to_document(&params.model.with_metrics_json(&params.metrics)).ok(),
         };
         self.inner.store.insert_live(&record).await?;
         self.launch(record.clone(), permit);

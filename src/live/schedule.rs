@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bson::{Document, RawDocumentBuf, oid::ObjectId};
 use chrono::{DateTime, Utc};
 
-use crate::generate::model::CallModel;
+use crate::generate::model::{CallModel, MetricModel};
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
 use crate::store::live::LiveRecord;
@@ -17,6 +17,14 @@ use crate::store::{DbError, RetryPolicy, Store, until_answered};
 pub fn model_of(doc: Option<&Document>) -> CallModel {
     doc.and_then(|d| CallModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson()).ok())
         .unwrap_or_default()
+}
+
+/// The metrics part of the model a record keeps (the default for records from before models).
+pub fn metric_model_of(doc: Option<&Document>) -> MetricModel {
+    doc.and_then(|d| {
+        MetricModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson()).ok()
+    })
+    .unwrap_or_default()
 }
 
 /// One tick: the granularity of a live run's batches and checkpoints.
@@ -63,6 +71,7 @@ impl Schedule {
                     categories,
                     hosts: record.hosts as u32,
                     scenario,
+                    model: metric_model_of(record.model.as_ref()),
                 },
                 seed,
                 record.shaped || record.calls_per_second == 0.0,

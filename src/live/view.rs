@@ -51,7 +51,7 @@ pub struct LiveView {
     pub scenario: Option<serde_json::Value>,
     /// The name of the call model's preset (its numbers, overrides included, are in `model`).
     pub preset: String,
-    /// The call model, every number.
+    /// The model, every number: `calls` and `metrics`.
     pub model: serde_json::Value,
 }
 
@@ -62,6 +62,7 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
     let elapsed = (until - start).as_seconds_f64().max(1e-3);
     let written_to = start + chrono::TimeDelta::seconds(record.tick);
     let model = crate::live::schedule::model_of(record.model.as_ref());
+    let metrics = crate::live::schedule::metric_model_of(record.model.as_ref());
     LiveView {
         id: record.id.clone(),
         state: record.state.as_str().into(),
@@ -87,6 +88,6 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
             .clone()
             .map(|d| bson::Bson::Document(d).into_relaxed_extjson()),
         preset: model.preset.as_str().into(),
-        model: model.to_json(),
+        model: model.with_metrics_json(&metrics),
     }
 }

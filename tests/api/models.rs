@@ -172,3 +172,29 @@ async fn the_command_line_takes_a_preset_a_json_model_or_a_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("model.calls.time_zone"));
 }
+
+#[tokio::test]
+async fn metrics_take_the_models_metrics_part() {
+    let app = spawn_app().await;
+    let body = json!({ "count": 600, "hosts": 4, "seed": 9, "step_seconds": 60,
+                       "model": { "metrics": { "host_skew": 0, "cpu": { "daily": 0.1 } } } });
+    let res = app.post("/generate/metrics", &body).await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let preview: Value = app
+        .get("/preview/metrics?count=600&hosts=4&seed=9&step_seconds=60&model=%7B%22metrics%22%3A%7B%22host_skew%22%3A0%7D%7D")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["documents"].as_array().map(Vec::len), Some(600));
+    let res = app
+        .post(
+            "/generate/metrics",
+            &json!({ "count": 10, "model": { "metrics": { "cpu": { "base": [50, 10] } } } }),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "model.metrics.cpu.base", "{body}");
+    assert_eq!(app.count("metrics", doc! {}).await, 600);
+}

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
+use super::metrics::MetricModel;
 use super::{
     CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, Tariff, TimeZoneMode,
     whole_hour_offsets,
@@ -32,15 +33,18 @@ fn preset_named(name: &str, field: &str) -> Result<Preset> {
     })
 }
 
-/// See [`CallModel::parse`].
-pub(super) fn model(request: &Value) -> Result<CallModel> {
-    let (preset, overrides) = match request {
-        Value::String(name) => (preset_named(name, "model")?, None),
+/// See [`CallModel::parse`]: both parts of a model, each checked whichever part the caller needs.
+pub(super) fn model(request: &Value) -> Result<(CallModel, MetricModel)> {
+    let (preset, overrides, metric_overrides) = match request {
+        Value::String(name) => (preset_named(name, "model")?, None, None),
         Value::Object(o) => {
-            if let Some(k) = o.keys().find(|k| *k != "preset" && *k != "calls") {
+            if let Some(k) = o
+                .keys()
+                .find(|k| !["preset", "calls", "metrics"].contains(&k.as_str()))
+            {
                 return fail(
                     &format!("model.{k}"),
-                    "unknown field; expected preset or calls",
+                    "unknown field; expected preset, calls or metrics",
                 );
             }
             let preset = match o.get("preset") {
@@ -48,7 +52,7 @@ pub(super) fn model(request: &Value) -> Result<CallModel> {
                 Some(Value::String(name)) => preset_named(name, "model.preset")?,
                 Some(_) => return fail("model.preset", "must be a preset name"),
             };
-            (preset, o.get("calls"))
+            (preset, o.get("calls"), o.get("metrics"))
         }
         _ => {
             return fail(
@@ -61,7 +65,11 @@ pub(super) fn model(request: &Value) -> Result<CallModel> {
     if let Some(overrides) = overrides {
         merge(&mut merged, overrides, "model.calls")?;
     }
-    read(&merged, preset)
+    let mut metrics = MetricModel::default().to_json();
+    if let Some(overrides) = metric_overrides {
+        merge(&mut metrics, overrides, "model.metrics")?;
+    }
+    Ok((read(&merged, preset)?, MetricModel::read(&metrics)?))
 }
 
 /// Writes `over` onto `base` key by key; `over` may only name keys `base` has, with the same kind

@@ -51,7 +51,7 @@ fn errors_name_the_field_at_fault() {
     assert_eq!(field_of(json!("pbx")), "model");
     assert_eq!(field_of(json!(7)), "model");
     assert_eq!(field_of(json!({"preset": "pbx"})), "model.preset");
-    assert_eq!(field_of(json!({"metrics": {}})), "model.metrics");
+    assert_eq!(field_of(json!({"hosts": {}})), "model.hosts");
     assert_eq!(
         field_of(calls(json!({"status": {"missed": -1}}))),
         "model.calls.status.missed"

@@ -16,6 +16,7 @@ mod checks {
             categories,
             hosts,
             scenario: None,
+            model: MetricModel::default(),
         }
     }
 
@@ -164,9 +165,7 @@ mod checks {
             let p = PointParams {
                 end: Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap(),
                 step_seconds: 120,
-                categories: Category::ALL.to_vec(),
-                hosts: 40,
-                scenario: None,
+                ..params(Category::ALL.to_vec(), 40)
             };
             let mut g = PointGenerator::new(&p, 2);
             let mut series: Vec<(Category, f64, Vec<f64>)> = g

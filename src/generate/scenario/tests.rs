@@ -1,5 +1,6 @@
 use super::*;
 use crate::generate::CallModel;
+use crate::generate::MetricModel;
 use crate::generate::{
     CallGenerator, CallParams, CallStatus, Category, PointGenerator, PointParams,
 };
@@ -119,6 +120,7 @@ fn an_outage_fails_its_hosts_calls_and_spikes_its_latency() {
         categories: Category::ALL.to_vec(),
         hosts: 3,
         scenario: Some(s),
+        model: MetricModel::default(),
     };
     let mut points = PointGenerator::live(&params, 5, true);
     let (mut normal, mut spiked) = (Vec::new(), Vec::new());
