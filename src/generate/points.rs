@@ -36,6 +36,9 @@ use super::model::{CategoryShape, MetricModel};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 use super::zones::call_load;
+use category::Model;
+
+mod category;
 
 /// What is measured; each category has its own unit and range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,43 +53,6 @@ pub enum Category {
     Latency,
     /// Network throughput, Mbit/s.
     Network,
-}
-
-/// How one category behaves: where it sits, how it moves, and where it must stay.
-#[derive(Debug, Clone, Copy)]
-struct Model {
-    unit: &'static str,
-    /// Bounds every value stays within (also enforced by the collection validator).
-    bounds: (f64, f64),
-    /// Lowest reading, above the lower bound: no real host idles at exactly 0 % CPU or answers in
-    /// 0 ms. The walk approaches the floor but never reaches it.
-    floor: f64,
-    /// Range the per-host base level is drawn from.
-    base: (f64, f64),
-    /// Daily swing as a fraction of the base level (peak at 14:00 UTC).
-    daily: f64,
-    /// Standard deviation of one step of the walk, in log-odds (see [`PointGenerator`]); for small
-    /// steps about the relative change of the reading per step.
-    noise: f64,
-    /// Mean reversion per step (1 = pure random walk).
-    phi: f64,
-    /// Chance per point of a spike, and its size as a multiple of the base level.
-    spike: (f64, f64),
-    /// For categories driven by the calls a host serves: the base level of a host with an
-    /// average share, and the lowest and highest base any host gets. The host's base is that
-    /// level × its load factor × (draw from `base` ÷ the middle of `base`), a ±50 % spread.
-    loaded: Option<(f64, f64, f64)>,
-}
-
-impl Model {
-    /// Standard deviation of the walk once stationary: `noise / √(1 − phi²)`.
-    fn walk_sd(&self) -> f64 {
-        self.noise / (1.0 - self.phi * self.phi).sqrt()
-    }
-
-    fn base_mid(&self) -> f64 {
-        (self.base.0 + self.base.1) / 2.0
-    }
 }
 
 impl Category {
@@ -159,66 +125,6 @@ impl Category {
             typical: m.loaded.map(|(typical, _, _)| typical),
             daily: m.daily,
             spike_rate: m.spike.0,
-        }
-    }
-
-    fn model(self) -> Model {
-        match self {
-            Category::Cpu => Model {
-                unit: "percent",
-                bounds: (0.0, 100.0),
-                floor: 0.5,
-                base: (15.0, 55.0),
-                daily: 0.45,
-                noise: 0.12,
-                phi: 0.95,
-                spike: (0.002, 1.2),
-                loaded: Some((20.0, 2.0, 60.0)),
-            },
-            Category::Memory => Model {
-                unit: "percent",
-                bounds: (0.0, 100.0),
-                floor: 2.0,
-                base: (40.0, 75.0),
-                daily: 0.08,
-                noise: 0.05,
-                phi: 0.99,
-                spike: (0.0005, 0.25),
-                loaded: None,
-            },
-            Category::Disk => Model {
-                unit: "percent",
-                bounds: (0.0, 100.0),
-                floor: 1.0,
-                base: (30.0, 80.0),
-                daily: 0.005,
-                noise: 0.007,
-                phi: 0.999,
-                spike: (0.0, 0.0),
-                loaded: None,
-            },
-            Category::Latency => Model {
-                unit: "ms",
-                bounds: (0.0, 60_000.0),
-                floor: 1.0,
-                base: (20.0, 80.0),
-                daily: 0.30,
-                noise: 0.10,
-                phi: 0.90,
-                spike: (0.003, 8.0),
-                loaded: None,
-            },
-            Category::Network => Model {
-                unit: "Mbit/s",
-                bounds: (0.0, 10_000.0),
-                floor: 0.1,
-                base: (50.0, 400.0),
-                daily: 0.60,
-                noise: 0.08,
-                phi: 0.93,
-                spike: (0.002, 2.0),
-                loaded: Some((150.0, 5.0, 2000.0)),
-            },
         }
     }
 }
