@@ -183,3 +183,104 @@ fn no_source_file_is_a_room_of_its_own() {
         );
     }
 }
+
+/// Which sibling modules each module of `generate/` refers to (`super::x`, `super::super::x` from a
+/// sub-file, `crate::generate::x`), outside its tests.
+fn generate_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let root = src().join("generate");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let names: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix(&root).ok()?.components().next())
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .filter(|n| n != "mod")
+        .collect();
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let rel = file.strip_prefix(&root).unwrap();
+        let depth = rel.components().count();
+        let module = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let module = module.trim_end_matches(".rs").to_string();
+        let is_tests = rel
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with("tests"))
+            || module == "stats"
+            || module == "mod";
+        if is_tests {
+            continue;
+        }
+        let text = code(&file);
+        // Only the code before the file's tests.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        // From `generate/x.rs`, `super::` is `generate`; from `generate/x/y.rs`, `super::super::`.
+        let sibling = if depth == 1 {
+            "super::"
+        } else {
+            "super::super::"
+        };
+        for prefix in [sibling, "crate::generate::"] {
+            for (i, _) in text.match_indices(prefix) {
+                let rest = &text[i + prefix.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if names.contains(&name) && name != module {
+                    deps.entry(module.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn the_files_of_generate_import_each_other_without_a_circle() {
+    let deps = generate_dependencies();
+    // Depth-first search for a path back to where it started.
+    fn cycle(
+        deps: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        let here = path.last().unwrap().clone();
+        for next in deps.get(&here).into_iter().flatten() {
+            if let Some(at) = path.iter().position(|p| p == next) {
+                let mut c = path[at..].to_vec();
+                c.push(next.clone());
+                return Some(c);
+            }
+            if done.contains(next) {
+                continue;
+            }
+            path.push(next.clone());
+            if let Some(c) = cycle(deps, path, done) {
+                return Some(c);
+            }
+            path.pop();
+        }
+        done.insert(here);
+        None
+    }
+    let mut done = BTreeSet::new();
+    for start in deps.keys() {
+        if let Some(c) = cycle(&deps, &mut vec![start.clone()], &mut done) {
+            panic!("generate/ imports in a circle: {}; {deps:?}", c.join(" → "));
+        }
+    }
+    // The reader does see real imports, from files and sub-files alike.
+    assert!(deps["calls"].contains("population"), "{deps:?}");
+    assert!(deps["calls"].contains("zones"), "{deps:?}");
+    assert!(deps["params"].contains("bounds"), "{deps:?}");
+}

@@ -57,15 +57,6 @@ impl CallType {
             CallType::Conference => "conference",
         }
     }
-
-    /// Price per started minute, in USD.
-    pub fn rate_per_minute(self) -> f64 {
-        match self {
-            CallType::Voice => 0.02,
-            CallType::Video => 0.05,
-            CallType::Conference => 0.08,
-        }
-    }
 }
 
 /// How a call ended.
@@ -101,23 +92,12 @@ impl CallStatus {
     }
 }
 
-/// Relative frequency of each [`CallType`].
-pub const CALL_TYPE_WEIGHTS: [f64; 3] = [0.70, 0.22, 0.08];
-/// Relative frequency of each [`CallStatus`].
-pub const STATUS_WEIGHTS: [f64; 4] = [0.70, 0.20, 0.04, 0.06];
-/// Call volume by hour of the subscriber's local day, peak 1.0 in business hours.
-pub const HOUR_WEIGHTS: [f64; 24] = [
-    0.10, 0.07, 0.05, 0.05, 0.06, 0.10, 0.25, 0.50, 0.80, 0.95, 1.00, 0.98, 0.85, 0.92, 1.00, 0.97,
-    0.90, 0.75, 0.60, 0.50, 0.42, 0.35, 0.25, 0.16,
-];
-/// Call volume by day of the subscriber's local week, Monday first.
-pub const WEEKDAY_WEIGHTS: [f64; 7] = [1.00, 1.00, 0.98, 0.97, 0.92, 0.45, 0.35];
-/// σ of the log-normal duration.
-pub const DURATION_SIGMA: f64 = 1.6;
-/// Shortest and longest completed call, in seconds.
-pub const DURATION_BOUNDS: (u32, u32) = (1, 7200);
-/// Flat fee charged once per completed call, in USD.
-pub const CONNECTION_FEE: f64 = 0.05;
+pub use super::bounds::DURATION_BOUNDS;
+pub use super::defaults::{
+    CALL_TYPE_WEIGHTS, CONNECTION_FEE, DURATION_SIGMA, HOUR_WEIGHTS, RATES_PER_MINUTE,
+    STATUS_WEIGHTS, WEEKDAY_WEIGHTS,
+};
+
 /// What a request may choose about the calls it generates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallParams {

@@ -4,8 +4,10 @@
 //! index, so the same request with the same seed yields the same documents however the work is split
 //! into batches or spread over concurrent inserts.
 
+pub mod bounds;
 mod bson;
 pub mod calls;
+pub mod defaults;
 pub mod hosts;
 pub mod live;
 pub mod model;

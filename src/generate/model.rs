@@ -11,15 +11,16 @@ use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::calls::{DURATION_BOUNDS, HOUR_WEIGHTS, STATUS_WEIGHTS, WEEKDAY_WEIGHTS};
-use super::params::ParamError;
+use super::bounds::{DURATION_BOUNDS, ParamError};
 
 mod metrics;
 mod parse;
 mod presets;
 
-pub use metrics::{CategoryShape, MetricModel};
+pub use super::points::{CategoryShape, MetricModel};
 pub use presets::Preset;
+
+pub use super::defaults::*;
 
 /// Largest number of frequent contacts per subscriber.
 pub const MAX_CONTACTS: usize = 32;
@@ -240,10 +241,10 @@ fn mobile() -> CallModel {
     CallModel {
         preset: Preset::Mobile,
         status: STATUS_WEIGHTS,
-        call_type: super::calls::CALL_TYPE_WEIGHTS,
+        call_type: CALL_TYPE_WEIGHTS,
         duration: DurationLaw {
             law: Law::Lognormal {
-                sigma: super::calls::DURATION_SIGMA,
+                sigma: DURATION_SIGMA,
             },
             median_seconds: 60.0,
             min_seconds: DURATION_BOUNDS.0,
@@ -252,15 +253,15 @@ fn mobile() -> CallModel {
         hour_weights: HOUR_WEIGHTS,
         weekday_weights: WEEKDAY_WEIGHTS,
         time_zone: TimeZoneMode::AreaCode,
-        activity_exponent: super::population::ACTIVITY_EXPONENT,
-        contacts: super::population::CONTACTS as u32,
-        circle_share: super::population::CIRCLE_SHARE,
-        local_contacts: super::population::LOCAL_CONTACTS,
+        activity_exponent: ACTIVITY_EXPONENT,
+        contacts: CONTACTS as u32,
+        circle_share: CIRCLE_SHARE,
+        local_contacts: LOCAL_CONTACTS,
         hubs: 0,
         hub_share: 0.0,
         tariff: Tariff {
-            connection_fee: super::calls::CONNECTION_FEE,
-            per_minute: super::calls::CallType::ALL.map(|t| t.rate_per_minute()),
+            connection_fee: CONNECTION_FEE,
+            per_minute: RATES_PER_MINUTE,
             first_seconds: 60,
             increment_seconds: 60,
         },

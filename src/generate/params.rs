@@ -5,30 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::calls::{CallParams, DURATION_BOUNDS};
+pub use super::bounds::*;
+use super::calls::CallParams;
 use super::model::{CallModel, MetricModel};
 use super::points::{Category, PointParams};
-pub use super::population::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
-
-/// Largest `count` of one run: the index part of a run's `_id` is 32 bits.
-pub const MAX_COUNT: u32 = 4_000_000_000;
-/// Default and largest call window, in days.
-pub const DEFAULT_DAYS: u32 = 30;
-/// Largest call window, in days (ten years).
-pub const MAX_DAYS: u32 = 3650;
-/// Default spacing of a metric series, in seconds.
-pub const DEFAULT_STEP_SECONDS: u32 = 30;
-/// Largest spacing of a metric series: a year.
-pub const MAX_STEP_SECONDS: u32 = 31_536_000;
-/// Default number of hosts per category.
-pub const DEFAULT_HOSTS: u32 = 3;
-/// Largest number of hosts per category.
-pub const MAX_HOSTS: u32 = 10_000;
-/// Every generated timestamp is at or after this instant (1970-01-01T00:00:00Z, in ms) …
-pub const EARLIEST_MS: i64 = 0;
-/// … and before this one (10000-01-01T00:00:00Z, in ms): beyond it dates have no 4-digit year and
-/// `$dateToString` fails on them.
-pub const LATEST_MS_EXCLUSIVE: i64 = 253_402_300_800_000;
+use super::scenario::ScenarioRequest;
 
 /// The two kinds of data the service generates, each into its own collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,37 +55,6 @@ impl Params {
             Params::Calls(p) => p.end,
             Params::Metrics(p) => p.end,
         }
-    }
-}
-
-/// A parameter out of its bounds: which one, and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ParamError {
-    /// The field (or flag, without dashes) at fault, e.g. `count` or `categories[1]`.
-    pub field: String,
-    /// What is wrong, naming the bound.
-    pub message: String,
-}
-
-impl ParamError {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// `value` within `lo..=hi`, or an error naming `field` and the bounds.
-pub fn bounded(field: &str, value: i64, lo: i64, hi: i64) -> Result<i64, ParamError> {
-    if (lo..=hi).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ParamError::new(
-            field,
-            format!("must be between {lo} and {hi}, got {value}"),
-        ))
     }
 }
 
@@ -270,6 +220,34 @@ impl PointParams {
             scenario: None,
             model: MetricModel::default(),
         })
+    }
+}
+
+impl CallParams {
+    /// These parameters with `request`'s scenario; by default in the middle of the window, over
+    /// [`DEFAULT_HOSTS`](DEFAULT_HOSTS) hosts (a backfill of calls has no hosts).
+    pub fn with_scenario(self, request: Option<&ScenarioRequest>) -> Result<Self, ParamError> {
+        let middle = self.end - chrono::TimeDelta::hours(12 * i64::from(self.days));
+        let hosts = DEFAULT_HOSTS;
+        let scenario = request.map(|r| r.parse(hosts, middle)).transpose()?;
+        Ok(Self { scenario, ..self })
+    }
+}
+
+impl PointParams {
+    /// These parameters (of a run of `count` points) with `request`'s scenario; by default in the
+    /// middle of the run's span.
+    pub fn with_scenario(
+        self,
+        count: u32,
+        request: Option<&ScenarioRequest>,
+    ) -> Result<Self, ParamError> {
+        let series = u64::from(self.hosts) * self.categories.len().max(1) as u64;
+        let ticks = u64::from(count).div_ceil(series);
+        let span_ms = ticks.saturating_sub(1) as i64 * i64::from(self.step_seconds) * 1000;
+        let middle = self.end - chrono::TimeDelta::milliseconds(span_ms / 2);
+        let scenario = request.map(|r| r.parse(self.hosts, middle)).transpose()?;
+        Ok(Self { scenario, ..self })
     }
 }
 

@@ -32,13 +32,14 @@ use chrono::{DateTime, Utc};
 
 use super::RunId;
 use super::bson::DocWriter;
-use super::model::{CategoryShape, MetricModel};
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 use super::zones::call_load;
 use category::Model;
+pub use shape::{CategoryShape, MetricModel};
 
 mod category;
+mod shape;
 
 /// What is measured; each category has its own unit and range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

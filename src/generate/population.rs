@@ -27,21 +27,8 @@ use super::model::{CallModel, MAX_CONTACTS};
 use super::rng::{self, DocRng};
 use super::zones::{NANP, ZONES};
 
-/// Default population size.
-pub const DEFAULT_SUBSCRIBERS: u32 = 10_000;
-/// Smallest population: a caller needs someone else to call.
-pub const MIN_SUBSCRIBERS: u32 = 2;
-/// Largest population.
-pub const MAX_SUBSCRIBERS: u32 = 100_000_000;
-/// Frequent contacts per subscriber (the mobile preset's).
-pub const CONTACTS: usize = 8;
-/// Share of calls that go to one of the caller's frequent contacts (the mobile preset's).
-pub const CIRCLE_SHARE: f64 = 0.8;
-/// Share of a subscriber's frequent contacts who share their area code (the mobile preset's).
-pub const LOCAL_CONTACTS: f64 = 0.7;
-/// Tail of the activity law: the top fraction `x` of subscribers places `x^(1/this)` of calls
-/// (the mobile preset's).
-pub const ACTIVITY_EXPONENT: f64 = 2.0;
+pub use super::bounds::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
+pub use super::defaults::{ACTIVITY_EXPONENT, CIRCLE_SHARE, CONTACTS, LOCAL_CONTACTS};
 
 /// Streams of the seed used for subscribers' numbers and contacts, apart from the calls' streams.
 const NUMBER_STREAMS: u64 = 0x6e75_6d62_6572_7300;

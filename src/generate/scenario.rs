@@ -20,7 +20,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::params::ParamError;
+use super::bounds::ParamError;
 
 /// Latency multiplier of a host in an outage.
 pub const OUTAGE_LATENCY_FACTOR: f64 = 12.0;
@@ -101,7 +101,7 @@ impl Scenario {
                     format!("unknown scenario {kind:?}; expected surge, outage or fraud_burst"),
                 )
             })?;
-        let minutes = super::params::bounded(
+        let minutes = super::bounds::bounded(
             "scenario.minutes",
             minutes.unwrap_or(i64::from(DEFAULT_MINUTES)),
             1,
@@ -117,16 +117,16 @@ impl Scenario {
         }
         let factor = if kind == ScenarioKind::Surge { f } else { 1.0 };
         let hosts = hosts.max(1);
-        let h = super::params::bounded(
+        let h = super::bounds::bounded(
             "scenario.host",
             host.unwrap_or(1),
             1,
-            i64::from(super::params::MAX_HOSTS),
+            i64::from(super::bounds::MAX_HOSTS),
         )?;
         // Only an outage has a host, one of the run's.
         let host = match kind {
             ScenarioKind::Outage => {
-                super::params::bounded("scenario.host", h, 1, i64::from(hosts))? as u32
+                super::bounds::bounded("scenario.host", h, 1, i64::from(hosts))? as u32
             }
             _ => 1,
         };
@@ -226,34 +226,6 @@ impl ScenarioRequest {
     /// A scenario stated as JSON, like the API's `scenario` (the command line's `--scenario`).
     pub fn from_json(text: &str) -> Result<Self, ParamError> {
         serde_json::from_str(text).map_err(|e| ParamError::new("scenario", e.to_string()))
-    }
-}
-
-impl super::CallParams {
-    /// These parameters with `request`'s scenario; by default in the middle of the window, over
-    /// [`DEFAULT_HOSTS`](super::params::DEFAULT_HOSTS) hosts (a backfill of calls has no hosts).
-    pub fn with_scenario(self, request: Option<&ScenarioRequest>) -> Result<Self, ParamError> {
-        let middle = self.end - chrono::TimeDelta::hours(12 * i64::from(self.days));
-        let hosts = super::params::DEFAULT_HOSTS;
-        let scenario = request.map(|r| r.parse(hosts, middle)).transpose()?;
-        Ok(Self { scenario, ..self })
-    }
-}
-
-impl super::PointParams {
-    /// These parameters (of a run of `count` points) with `request`'s scenario; by default in the
-    /// middle of the run's span.
-    pub fn with_scenario(
-        self,
-        count: u32,
-        request: Option<&ScenarioRequest>,
-    ) -> Result<Self, ParamError> {
-        let series = u64::from(self.hosts) * self.categories.len().max(1) as u64;
-        let ticks = u64::from(count).div_ceil(series);
-        let span_ms = ticks.saturating_sub(1) as i64 * i64::from(self.step_seconds) * 1000;
-        let middle = self.end - chrono::TimeDelta::milliseconds(span_ms / 2);
-        let scenario = request.map(|r| r.parse(self.hosts, middle)).transpose()?;
-        Ok(Self { scenario, ..self })
     }
 }
 

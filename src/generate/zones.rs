@@ -13,7 +13,7 @@
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 
-use super::calls::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
+use super::defaults::{HOUR_WEIGHTS, WEEKDAY_WEIGHTS};
 
 /// One time zone of the population.
 #[derive(Debug)]

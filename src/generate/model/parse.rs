@@ -6,13 +6,12 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
-use super::metrics::MetricModel;
+use super::MetricModel;
 use super::{
     CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, Tariff, TimeZoneMode,
     whole_hour_offsets,
 };
-use crate::generate::calls::DURATION_BOUNDS;
-use crate::generate::params::ParamError;
+use crate::generate::bounds::{DURATION_BOUNDS, ParamError};
 
 type Result<T> = std::result::Result<T, ParamError>;
 
