@@ -129,8 +129,19 @@ fn answer(record: &LiveRecord, stopped: bool) -> Result<Response, ApiError> {
 /// calls this replica's live runs write.
 pub async fn calls_stream(
     State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let backfill = match q.include.as_deref() {
+        None => false,
+        Some("backfill") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "include",
+                format!("must be backfill, got {other:?}"),
+            ));
+        }
+    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -138,7 +149,7 @@ pub async fn calls_stream(
     let closing = state.calls_feed.closing();
     let events = state
         .calls_feed
-        .subscribe(last)
+        .subscribe(last, backfill)
         .await
         .map(|e| {
             Ok(match &*e {
@@ -152,5 +163,13 @@ pub async fn calls_stream(
             })
         })
         .take_until(closing.cancelled_owned());
-    Sse::new(events).keep_alive(KeepAlive::new().interval(super::stats::HEARTBEAT))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(super::stats::HEARTBEAT)))
+}
+
+/// Query of `GET /calls/stream`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// `backfill`: every insert, capped per client; by default calls as they happen.
+    include: Option<String>,
 }

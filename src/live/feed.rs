@@ -6,6 +6,12 @@
 //! own resumed after that event (a few at once; beyond, it joins the shared one and is told).
 //! Without change streams (a standalone server), the stream carries the calls this replica's live
 //! runs write, and `Last-Event-ID` cannot resume.
+//!
+//! By default the stream carries calls as they happen: those starting within [`RECENT`] of their
+//! insert (a live run's, a backfill's newest minute). The server filters (the change stream's own
+//! `$match` on `start_time`, its bound renewed every [`REFRESH`]), so a backfill of weeks-old calls
+//! costs the stream nothing. A client asking for backfills too (`?include=backfill`) gets a change
+//! stream of its own, capped at [`BACKFILL_EVENTS_PER_SECOND`] with a `skipped` count for the rest.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,8 +29,15 @@ use crate::store::watch::CallChange;
 
 /// Events a slow client may fall behind by before it skips.
 pub const BUFFER: usize = 4096;
-/// Clients resuming with `Last-Event-ID` at once, each on a change stream of its own.
+/// Clients resuming with `Last-Event-ID` or following backfills at once, each on a change stream
+/// of its own.
 pub const MAX_RESUMES: usize = 16;
+/// How recent a call's start must be (against its insert) for the default stream to carry it.
+pub const RECENT: Duration = Duration::from_secs(60);
+/// How often the shared change stream renews its server-side `start_time` bound.
+pub const REFRESH: Duration = Duration::from_secs(30);
+/// Calls a second a client following backfills receives; the rest are counted as skipped.
+pub const BACKFILL_EVENTS_PER_SECOND: u32 = 200;
 
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,28 +126,43 @@ impl CallsFeed {
         }
     }
 
-    /// The events for one client, from now or right after `last_event_id`.
+    /// The events for one client, from now or right after `last_event_id`; calls as they happen,
+    /// or every insert (capped) with `backfill`.
     pub async fn subscribe(
         self: &Arc<Self>,
         last_event_id: Option<String>,
+        backfill: bool,
     ) -> BoxStream<'static, Arc<CallEvent>> {
         let change_streams = self.uses_change_streams().await;
         let mut notice = None;
-        if let Some(last) = last_event_id.filter(|s| !s.is_empty()) {
-            if !change_streams {
-                notice = Some("this server has no change streams: the stream starts from now");
-            } else if let Ok(permit) = self.resumes.clone().try_acquire_owned() {
-                match self.store.watch_calls(Some(&last)).await {
+        let last = last_event_id.filter(|s| !s.is_empty());
+        if (last.is_some() || backfill) && !change_streams {
+            notice = Some(if backfill {
+                "this server has no change streams: only live runs' calls are streamed"
+            } else {
+                "this server has no change streams: the stream starts from now"
+            });
+        } else if last.is_some() || backfill {
+            if let Ok(permit) = self.resumes.clone().try_acquire_owned() {
+                let since = (!backfill).then(recent_bound);
+                match self.store.watch_calls(last.as_deref(), since).await {
                     Ok(stream) => {
-                        return stream
-                            .filter_map(
-                                |c| async move { c.ok().map(|c| Arc::new(change_event(c))) },
-                            )
+                        let own = stream
+                            .filter_map(move |c| async move {
+                                c.ok()
+                                    .and_then(|c| change_event(c, !backfill))
+                                    .map(Arc::new)
+                            })
                             .map(move |e| {
                                 let _keep = &permit;
                                 e
                             })
                             .boxed();
+                        return if backfill {
+                            capped(own, BACKFILL_EVENTS_PER_SECOND)
+                        } else {
+                            own
+                        };
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "calls stream not resumed");
@@ -143,7 +171,10 @@ impl CallsFeed {
                     }
                 }
             } else {
-                notice = Some("too many clients resuming at once: the stream starts from now");
+                notice = Some(
+                    "too many clients resuming or following backfills at once: the stream starts \
+                     from now, with calls as they happen",
+                );
             }
         }
         let rx = self.tx.subscribe();
@@ -181,7 +212,7 @@ impl CallsFeed {
         let mut resume: Option<String> = None;
         loop {
             let stream = tokio::select! {
-                s = self.store.watch_calls(resume.as_deref()) => s,
+                s = self.store.watch_calls(resume.as_deref(), Some(recent_bound())) => s,
                 _ = self.closing.cancelled() => break,
             };
             let mut stream = match stream {
@@ -196,12 +227,17 @@ impl CallsFeed {
                 }
             };
             let mut check = tokio::time::interval(Duration::from_secs(1));
+            let renew = tokio::time::sleep(REFRESH);
+            tokio::pin!(renew);
+            let mut renewing = false;
             loop {
                 tokio::select! {
                     change = stream.next() => match change {
                         Some(Ok(c)) => {
                             resume = Some(c.token.clone());
-                            let _ = self.tx.send(Arc::new(change_event(c)));
+                            if let Some(e) = change_event(c, true) {
+                                let _ = self.tx.send(Arc::new(e));
+                            }
                         }
                         Some(Err(e)) => {
                             tracing::debug!(error = %e, "calls change stream failed; reopening");
@@ -210,8 +246,13 @@ impl CallsFeed {
                         None => break,
                     },
                     _ = check.tick() => if self.tx.receiver_count() == 0 { break },
+                    // Reopen after the last event with a newer `start_time` bound.
+                    _ = &mut renew => { renewing = true; break },
                     _ = self.closing.cancelled() => break,
                 }
+            }
+            if renewing && !self.closing.is_cancelled() && self.tx.receiver_count() > 0 {
+                continue;
             }
             if self.idle_wait(Duration::from_millis(100)).await {
                 break;
@@ -228,11 +269,74 @@ impl CallsFeed {
     }
 }
 
-fn change_event(c: CallChange) -> CallEvent {
-    CallEvent::Call {
+/// The oldest start a call of the default stream may have, as of now (less [`REFRESH`], since the
+/// bound is renewed that often; [`change_event`] applies the exact one).
+fn recent_bound() -> bson::DateTime {
+    let now = bson::DateTime::now().timestamp_millis();
+    bson::DateTime::from_millis(now - (RECENT + REFRESH).as_millis() as i64)
+}
+
+/// The event of an inserted call; `None` when only recent calls are wanted and this one started
+/// more than [`RECENT`] before its insert.
+fn change_event(c: CallChange, recent_only: bool) -> Option<CallEvent> {
+    if recent_only {
+        let inserted = c.inserted_at.unwrap_or_else(bson::DateTime::now);
+        let start = c.call.get_datetime("start_time").ok()?;
+        if start.timestamp_millis() < inserted.timestamp_millis() - RECENT.as_millis() as i64 {
+            return None;
+        }
+    }
+    Some(CallEvent::Call {
         id: c.token,
         data: call_json(&c.call, c.inserted_at),
-    }
+    })
+}
+
+/// `events` with at most `per_second` calls a second; the calls beyond are dropped and counted,
+/// and the count sent as a `Lagged` event when the second is over.
+fn capped(
+    events: BoxStream<'static, Arc<CallEvent>>,
+    per_second: u32,
+) -> BoxStream<'static, Arc<CallEvent>> {
+    let window = Duration::from_secs(1);
+    let state = (events, tokio::time::Instant::now(), 0u32, 0u64);
+    futures::stream::unfold(
+        state,
+        move |(mut events, mut start, mut sent, mut skipped)| async move {
+            loop {
+                let left = window
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_millis(1));
+                let next = tokio::time::timeout(left, events.next()).await;
+                if start.elapsed() >= window {
+                    start = tokio::time::Instant::now();
+                    sent = 0;
+                    if skipped > 0 {
+                        let lagged = Arc::new(CallEvent::Lagged(skipped));
+                        let mut out = vec![lagged];
+                        if let Ok(Some(e)) = next {
+                            sent += u32::from(matches!(*e, CallEvent::Call { .. }));
+                            out.push(e);
+                        }
+                        return Some((out, (events, start, sent, 0)));
+                    }
+                }
+                match next {
+                    Err(_) => continue,
+                    Ok(None) => return None,
+                    Ok(Some(e)) if matches!(*e, CallEvent::Call { .. }) && sent >= per_second => {
+                        skipped += 1;
+                    }
+                    Ok(Some(e)) => {
+                        sent += u32::from(matches!(*e, CallEvent::Call { .. }));
+                        return Some((vec![e], (events, start, sent, skipped)));
+                    }
+                }
+            }
+        },
+    )
+    .flat_map(futures::stream::iter)
+    .boxed()
 }
 
 /// A call document as the JSON a dashboard reads: `_id` as `id` (hex), times as RFC 3339, and

@@ -27,10 +27,13 @@ impl Store {
         Ok(hello.contains_key("setName") || hello.get_str("msg").ok() == Some("isdbgrid"))
     }
 
-    /// Inserts into `calls` from now, or right after `resume` (a token from an earlier change).
+    /// Inserts into `calls` from now, or right after `resume` (a token from an earlier change);
+    /// with `since`, only calls starting at or after it (the server filters, so a backfill of
+    /// old calls never leaves the database).
     pub async fn watch_calls(
         &self,
         resume: Option<&str>,
+        since: Option<bson::DateTime>,
     ) -> Result<BoxStream<'static, Result<CallChange, DbError>>, DbError> {
         let token = match resume {
             Some(t) => Some(decode(t).ok_or_else(|| {
@@ -45,7 +48,12 @@ impl Store {
             .collection::<Document>(Kind::Calls.collection())
             .watch()
             .pipeline([
-                doc! { "$match": { "operationType": "insert" } },
+                match since {
+                    Some(t) => doc! { "$match": {
+                        "operationType": "insert", "fullDocument.start_time": { "$gte": t },
+                    } },
+                    None => doc! { "$match": { "operationType": "insert" } },
+                },
                 doc! { "$project": { "fullDocument": 1, "wallTime": 1 } },
             ])
             .resume_after(token)

@@ -143,3 +143,54 @@ async fn without_change_streams_the_stream_carries_this_replicas_live_calls() {
     assert!(next["call_id"].is_string());
     app.post(&format!("/live/{id}/stop"), &json!({})).await;
 }
+
+/// A backfill of 2,000 calls ending a day ago.
+async fn old_backfill(app: &TestApp) {
+    let end = (chrono::Utc::now() - chrono::TimeDelta::days(1)).to_rfc3339();
+    let body = json!({ "count": 2_000, "days": 1, "end": end, "seed": 4 });
+    assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
+}
+
+#[tokio::test]
+async fn the_stream_carries_calls_as_they_happen_and_backfills_only_when_asked() {
+    let app = spawn_app_with(&mongo_uri(), |_, _| {}).await;
+    let mut now = SseClient::connect(&app, "/calls/stream", None).await;
+    let mut all = SseClient::connect(&app, "/calls/stream?include=backfill", None).await;
+    old_backfill(&app).await;
+    // Every backfilled call reaches the opted-in client, counted if not sent: 200 a second.
+    let (mut sent, mut skipped) = (0u64, 0u64);
+    let mut per_second = std::collections::BTreeMap::<i64, u64>::new();
+    while sent + skipped < 2_000 {
+        let e = all.next().await;
+        match e.event.as_str() {
+            "call" => {
+                sent += 1;
+                let at = chrono::Utc::now().timestamp_millis() / 1000;
+                *per_second.entry(at).or_default() += 1;
+            }
+            "lagged" => {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                skipped += v["skipped"].as_u64().unwrap();
+            }
+            other => panic!("{other}: {e:?}"),
+        }
+    }
+    assert_eq!(sent + skipped, 2_000);
+    assert!(skipped > 0 && sent >= 200, "{sent} sent, {skipped} skipped");
+    // (A second of the client's clock may hold the end of one window and the start of the next.)
+    assert!(per_second.values().all(|n| *n <= 400), "{per_second:?}");
+
+    // The default client saw none of the backfill: its first call is a live run's, from now.
+    let id = start_live(&app, &json!({ "calls_per_second": 20, "step_seconds": 0 })).await;
+    for _ in 0..5 {
+        let (_, call) = now.next_call().await;
+        let start =
+            chrono::DateTime::parse_from_rfc3339(call["start_time"].as_str().unwrap()).unwrap();
+        let age = chrono::Utc::now() - start.with_timezone(&chrono::Utc);
+        assert!(age < chrono::TimeDelta::seconds(60), "{call}");
+    }
+    app.post(&format!("/live/{id}/stop"), &json!({})).await;
+
+    let res = app.get("/calls/stream?include=everything").await;
+    assert_eq!(res.status(), 422);
+}
