@@ -50,6 +50,35 @@ impl ParamError {
     }
 }
 
+/// The value at the dotted `path` of a JSON object (`Null` where there is none).
+pub fn json_at<'a>(v: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    v.pointer(&format!("/{}", path.replace('.', "/")))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+/// The number at the dotted `path` of a JSON object, within `lo..=hi`; an error names the field as
+/// `root.path` and the bounds.
+pub fn number_at(
+    v: &serde_json::Value,
+    root: &str,
+    path: &str,
+    lo: f64,
+    hi: f64,
+) -> Result<f64, ParamError> {
+    let field = format!("{root}.{path}");
+    let x = json_at(v, path)
+        .as_f64()
+        .ok_or_else(|| ParamError::new(&field, "must be a number"))?;
+    if (lo..=hi).contains(&x) {
+        Ok(x)
+    } else {
+        Err(ParamError::new(
+            field,
+            format!("must be between {lo} and {hi}, got {x}"),
+        ))
+    }
+}
+
 /// `value` within `lo..=hi`, or an error naming `field` and the bounds.
 pub fn bounded(field: &str, value: i64, lo: i64, hi: i64) -> Result<i64, ParamError> {
     if (lo..=hi).contains(&value) {

@@ -1,7 +1,7 @@
 //! What a live run may be asked for: rates, hosts and population, parsed once for the HTTP API and
 //! the command line, naming the field at fault.
 
-use super::model::{CallModel, MetricModel};
+use super::model::{CallModel, MetricModel, parse_parts};
 use super::params::{
     DEFAULT_HOSTS, DEFAULT_SUBSCRIBERS, MAX_HOSTS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS, ParamError,
     bounded,
@@ -43,11 +43,10 @@ pub struct LiveParams {
 impl LiveParams {
     /// These parameters with the call model `request` asks for (see [`CallModel::parse`]).
     pub fn with_model(self, request: Option<&serde_json::Value>) -> Result<Self, ParamError> {
-        let model = request.map(CallModel::parse).transpose()?;
-        let metrics = request.map(MetricModel::parse).transpose()?;
+        let (model, metrics) = request.map(parse_parts).transpose()?.unwrap_or_default();
         Ok(Self {
-            model: model.unwrap_or_default(),
-            metrics: metrics.unwrap_or_default(),
+            model,
+            metrics,
             ..self
         })
     }

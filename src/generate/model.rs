@@ -27,6 +27,20 @@ pub const MAX_CONTACTS: usize = 32;
 /// Largest number of hub lines (a call centre's numbers).
 pub const MAX_HUBS: u32 = 10_000;
 
+/// Both parts of the model `request` asks for, parsed (and checked) once.
+pub fn parse_parts(request: &Value) -> Result<(CallModel, MetricModel), ParamError> {
+    parse::model(request)
+}
+
+/// Both parts of the model a record keeps, as [`CallModel::to_json`] or
+/// [`CallModel::with_metrics_json`] wrote it; the defaults for a record from before models.
+pub fn of_record(doc: Option<&bson::Document>) -> Result<(CallModel, MetricModel), ParamError> {
+    match doc {
+        Some(d) => parse::model(&bson::Bson::Document(d.clone()).into_relaxed_extjson()),
+        None => Ok(Default::default()),
+    }
+}
+
 /// How long a completed call lasts: a heavy-tailed law with its median, clipped.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DurationLaw {

@@ -4,7 +4,7 @@ use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::generate::model::{CallModel, MetricModel};
+use crate::generate::model;
 use crate::generate::params::DEFAULT_HOSTS;
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallParams, Kind, Params, PointParams};
@@ -140,12 +140,7 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
         Kind::Calls => {
             let c = CallParams::new(int("days"), int("subscribers"), end, end?).ok()?;
             let scenario = scenario(DEFAULT_HOSTS)?;
-            // Records from before models ran the default one.
-            let model = match p.get_document("model") {
-                Ok(d) => CallModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson())
-                    .ok()?,
-                Err(_) => CallModel::default(),
-            };
+            let model = model::of_record(p.get_document("model").ok()).ok()?.0;
             Params::Calls(CallParams {
                 scenario,
                 model,
@@ -169,14 +164,7 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
             )
             .ok()?;
             let scenario = scenario(m.hosts)?;
-            // Records from before models ran the default one.
-            let model = match p.get_document("model") {
-                Ok(d) => {
-                    MetricModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson())
-                        .ok()?
-                }
-                Err(_) => MetricModel::default(),
-            };
+            let model = model::of_record(p.get_document("model").ok()).ok()?.1;
             Params::Metrics(PointParams {
                 scenario,
                 model,

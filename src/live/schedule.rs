@@ -6,25 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bson::{Document, RawDocumentBuf, oid::ObjectId};
 use chrono::{DateTime, Utc};
 
-use crate::generate::model::{CallModel, MetricModel};
+use crate::generate::model::{self, CallModel, MetricModel};
 use crate::generate::scenario::Scenario;
 use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
 use crate::store::live::LiveRecord;
 use crate::store::rollup::{BatchRollup, Resolution};
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
-/// The call model a record keeps (the default for records from before models).
-pub fn model_of(doc: Option<&Document>) -> CallModel {
-    doc.and_then(|d| CallModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson()).ok())
-        .unwrap_or_default()
-}
-
-/// The metrics part of the model a record keeps (the default for records from before models).
-pub fn metric_model_of(doc: Option<&Document>) -> MetricModel {
-    doc.and_then(|d| {
-        MetricModel::parse(&bson::Bson::Document(d.clone()).into_relaxed_extjson()).ok()
-    })
-    .unwrap_or_default()
+/// The model a record keeps (the default for records from before models, or one this version
+/// cannot read).
+pub fn models_of(doc: Option<&Document>) -> (CallModel, MetricModel) {
+    model::of_record(doc).unwrap_or_default()
 }
 
 /// One tick: the granularity of a live run's batches and checkpoints.
@@ -51,6 +43,7 @@ impl Schedule {
             .scenario
             .as_ref()
             .and_then(|d| Scenario::from_doc(d, record.hosts as u32));
+        let (call_model, metric_model) = models_of(record.model.as_ref());
         let calls = (record.calls_per_second > 0.0).then(|| {
             CallGenerator::live(
                 seed,
@@ -59,7 +52,7 @@ impl Schedule {
                 record.calls_per_second,
                 record.shaped,
                 scenario,
-                model_of(record.model.as_ref()),
+                call_model,
             )
         });
         let categories = Category::parse_list(&record.categories).unwrap_or_default();
@@ -71,7 +64,7 @@ impl Schedule {
                     categories,
                     hosts: record.hosts as u32,
                     scenario,
-                    model: metric_model_of(record.model.as_ref()),
+                    model: metric_model,
                 },
                 seed,
                 record.shaped || record.calls_per_second == 0.0,

@@ -61,8 +61,7 @@ pub fn view(record: &LiveRecord, now: DateTime<Utc>) -> LiveView {
     let until = record.stopped_at.map(|t| t.to_chrono()).unwrap_or(now);
     let elapsed = (until - start).as_seconds_f64().max(1e-3);
     let written_to = start + chrono::TimeDelta::seconds(record.tick);
-    let model = crate::live::schedule::model_of(record.model.as_ref());
-    let metrics = crate::live::schedule::metric_model_of(record.model.as_ref());
+    let (model, metrics) = crate::live::schedule::models_of(record.model.as_ref());
     LiveView {
         id: record.id.clone(),
         state: record.state.as_str().into(),

@@ -11,7 +11,7 @@ use super::{
     CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, Tariff, TimeZoneMode,
     whole_hour_offsets,
 };
-use crate::generate::bounds::{DURATION_BOUNDS, ParamError};
+use crate::generate::bounds::{DURATION_BOUNDS, ParamError, json_at, number_at};
 
 type Result<T> = std::result::Result<T, ParamError>;
 
@@ -128,14 +128,7 @@ fn switch_law(duration: &mut Value, law: &Value, field: &str) -> Result<()> {
 
 /// A number at `calls.<key>` within `lo..=hi`.
 fn number(v: &Value, key: &str, lo: f64, hi: f64) -> Result<f64> {
-    let field = format!("model.calls.{key}");
-    let x = pointer(v, key)
-        .as_f64()
-        .ok_or_else(|| ParamError::new(&field, "must be a number"))?;
-    if !(lo..=hi).contains(&x) {
-        return fail(&field, format!("must be between {lo} and {hi}, got {x}"));
-    }
-    Ok(x)
+    number_at(v, "model.calls", key, lo, hi)
 }
 
 /// A whole number at `calls.<key>` within `lo..=hi`.
@@ -148,11 +141,6 @@ fn whole(v: &Value, key: &str, lo: u32, hi: u32) -> Result<u32> {
         );
     }
     Ok(x as u32)
-}
-
-fn pointer<'a>(v: &'a Value, key: &str) -> &'a Value {
-    v.pointer(&format!("/{}", key.replace('.', "/")))
-        .unwrap_or(&Value::Null)
 }
 
 /// One weight: a number ≥ 0 (and at most 1e9, so sums stay exact enough).
@@ -169,7 +157,7 @@ fn weight(x: &Value, field: &str) -> Result<f64> {
 fn weights<const N: usize>(v: &Value, key: &str, names: [&str; N]) -> Result<[f64; N]> {
     let field = format!("model.calls.{key}");
     let mut out = [0.0; N];
-    match pointer(v, key) {
+    match json_at(v, key) {
         Value::Object(o) => {
             for (i, name) in names.iter().enumerate() {
                 let x = o.get(*name).unwrap_or(&Value::Null);
@@ -205,7 +193,7 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
         f64::from(min_seconds),
         f64::from(max_seconds),
     )?;
-    let law = match pointer(v, "duration.law").as_str() {
+    let law = match json_at(v, "duration.law").as_str() {
         Some("lognormal") => Law::Lognormal {
             sigma: number(v, "duration.sigma", 0.01, 4.0)?,
         },
@@ -237,7 +225,7 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
         },
         hour_weights: weights(v, "hour_weights", [""; 24])?,
         weekday_weights: weights(v, "weekday_weights", [""; 7])?,
-        time_zone: time_zone(pointer(v, "time_zone"))?,
+        time_zone: time_zone(json_at(v, "time_zone"))?,
         activity_exponent: number(v, "activity_exponent", 1.0, 10.0)?,
         contacts: whole(v, "contacts", 1, MAX_CONTACTS as u32)?,
         circle_share: number(v, "circle_share", 0.0, 1.0)?,
@@ -252,7 +240,7 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
 /// each 1–3600.
 fn tariff(v: &Value) -> Result<Tariff> {
     let field = "model.calls.tariff.billing";
-    let billing = pointer(v, "tariff.billing").as_str().unwrap_or_default();
+    let billing = json_at(v, "tariff.billing").as_str().unwrap_or_default();
     // Plain digits without a leading zero or sign, as the spec's pattern says.
     let seconds = |x: &str| -> Option<u32> {
         let plain = !x.starts_with('0') && !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Category;
-use crate::generate::bounds::ParamError;
+use crate::generate::bounds::{ParamError, json_at, number_at};
 
 /// How one category's series behave, as a model may change it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,21 +63,7 @@ impl MetricModel {
     /// Reads a merged `metrics` object (every key present, the types checked by the merge),
     /// checking every number; errors name the field under `model.metrics`.
     pub(crate) fn read(v: &Value) -> Result<Self, ParamError> {
-        let num = |path: &str, lo: f64, hi: f64| -> Result<f64, ParamError> {
-            let field = format!("model.metrics.{path}");
-            let x = v
-                .pointer(&format!("/{}", path.replace('.', "/")))
-                .and_then(Value::as_f64)
-                .ok_or_else(|| ParamError::new(&field, "must be a number"))?;
-            if (lo..=hi).contains(&x) {
-                Ok(x)
-            } else {
-                Err(ParamError::new(
-                    field,
-                    format!("must be between {lo} and {hi}, got {x}"),
-                ))
-            }
-        };
+        let num = |path: &str, lo: f64, hi: f64| number_at(v, "model.metrics", path, lo, hi);
         let mut categories = [CategoryShape {
             base: (0.0, 0.0),
             typical: None,
@@ -87,9 +73,7 @@ impl MetricModel {
         for (i, c) in Category::ALL.into_iter().enumerate() {
             let name = c.as_str();
             let (floor, upper) = (c.floor(), c.bounds().1);
-            let base = v
-                .pointer(&format!("/{name}/base"))
-                .and_then(Value::as_array);
+            let base = json_at(v, &format!("{name}.base")).as_array();
             let Some([lo, hi]) = base.map(Vec::as_slice) else {
                 return Err(ParamError::new(
                     format!("model.metrics.{name}.base"),
