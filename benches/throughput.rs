@@ -75,6 +75,8 @@ async fn ceiling_store(uri: &str) -> Ceiling {
         mongo_db: "bench_ceiling".into(),
         pool_size: 16,
         mongo_timeout_ms: 5000,
+        mongo_op_timeout_ms: 120_000,
+        mongo_watchdog_secs: 0,
         batch_size: 5000,
         inflight_batches: 4,
     };

@@ -66,6 +66,17 @@ pub struct DbSettings {
     #[arg(long, env = "MONGO_TIMEOUT_MS", default_value_t = 2000, global = true,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub mongo_timeout_ms: u64,
+    /// Longest time one database operation may take before it is given up and its connection
+    /// closed, in milliseconds (the driver has no socket timeout of its own). Keep it above the
+    /// slowest scan you run: a rebuild at 10M documents asks questions that take a minute.
+    #[arg(long, env = "MONGO_OP_TIMEOUT_MS", default_value_t = 120_000, global = true,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub mongo_op_timeout_ms: u64,
+    /// How often the client watchdog pings, in seconds (0: no watchdog). After three failed pings
+    /// in a row it tries a fresh client, and if that one answers, replaces the wedged client.
+    #[arg(long, env = "MONGO_WATCHDOG_SECS", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub mongo_watchdog_secs: u64,
     /// Documents per `insert_many` batch (batches also stop short of the 48 MB message limit).
     #[arg(long, env = "BATCH_SIZE", default_value_t = 10_000, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -80,6 +91,16 @@ impl DbSettings {
     /// The server-selection and connect timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.mongo_timeout_ms)
+    }
+
+    /// The bound on any one database operation.
+    pub fn op_timeout(&self) -> Duration {
+        Duration::from_millis(self.mongo_op_timeout_ms)
+    }
+
+    /// How often the client watchdog looks, if it runs.
+    pub fn watchdog_every(&self) -> Option<Duration> {
+        (self.mongo_watchdog_secs > 0).then(|| Duration::from_secs(self.mongo_watchdog_secs))
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_timeout: Duration,
+    /// `MONGO_WATCHDOG_SECS`, if the client watchdog runs.
+    watchdog: Option<Duration>,
 }
 
 impl Application {
@@ -35,6 +37,7 @@ impl Application {
             listener,
             state,
             shutdown_timeout,
+            watchdog: db.watchdog_every(),
         })
     }
 
@@ -75,6 +78,10 @@ impl Application {
         let live = self.state.live.clone();
         live.supervise();
         let store = self.state.store.clone();
+        if let Some(every) = self.watchdog {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move { store.watchdog(every, stop).await });
+        }
         let budget = self.shutdown_timeout;
         let limits = ConnLimits {
             header_read_timeout: Duration::from_secs(self.state.settings.header_read_timeout_secs),

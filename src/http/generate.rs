@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};
 use crate::jobs;
-use crate::pipeline::{self, Progress, Run, RunError, RunSpec};
+use crate::pipeline::{self, Progress, Run, RunError, RunSpec, Tuning};
 use crate::store::RetryPolicy;
 
 /// How long a synchronous request keeps asking a database that went away how many of its documents
@@ -154,7 +154,11 @@ async fn generate(state: AppState, spec: RunSpec, run_async: bool) -> Result<Ans
     let report = run
         .execute(
             &state.store,
-            state.tuning,
+            // Bounded by the request timeout: an outage is answered, not waited out.
+            Tuning {
+                wait_out_outages: false,
+                ..state.tuning
+            },
             &Progress::default(),
             &CancellationToken::new(),
             &RetryPolicy::for_up_to(RECONCILE_PATIENCE),
@@ -193,12 +197,14 @@ fn failed(e: RunError, written: u64, exact: bool, requested: u32) -> ApiError {
             },
             RunError::Database(e) => e.into(),
             RunError::Generation(m) => ApiError::Internal(anyhow::anyhow!("{m}")),
+            RunError::Lost(n) => ApiError::Internal(anyhow::anyhow!("{n} documents lost")),
         };
     }
     let cause = match &e {
         RunError::Database(e) if e.is_unavailable() => "the database became unavailable",
         RunError::Database(_) => "the database refused a batch",
         RunError::Generation(_) => "an internal error",
+        RunError::Lost(_) => "the database lost documents it had acknowledged",
     };
     ApiError::PartiallyWritten {
         written,

@@ -197,26 +197,30 @@ impl JobManager {
                 Work::Rebuild(kind) => pipeline::rebuild(store, *kind, &progress, &token).await,
             }
         };
-        tokio::pin!(work);
-        let mut tick = tokio::time::interval(HEARTBEAT);
-        tick.tick().await;
-        let report = loop {
-            tokio::select! {
-                report = &mut work => break report,
-                _ = tick.tick() => {
-                    let n = progress.written();
-                    // A failed heartbeat is not fatal: the run meets the same outage itself.
-                    match store.job_heartbeat(&id, owner, n, rate(n)).await {
-                        Ok(Some(true)) => token.cancel(),
-                        Ok(None) if !token.is_cancelled() => {
-                            // Another replica took the job for lost and settled it: stop.
-                            tracing::warn!(job = %id, "job settled by another instance; stopping");
-                            token.cancel();
-                        }
-                        _ => {}
+        // The heartbeat runs beside the work, never inside it: awaiting a pool slot while the
+        // work's in-flight inserts (holding the other slots) go unpolled deadlocks a small or
+        // busy pool, and with it the whole service.
+        let heartbeat = async {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let n = progress.written();
+                // A failed heartbeat is not fatal: the run meets the same outage itself.
+                match store.job_heartbeat(&id, owner, n, rate(n)).await {
+                    Ok(Some(true)) => token.cancel(),
+                    Ok(None) if !token.is_cancelled() => {
+                        // Another replica took the job for lost and settled it: stop.
+                        tracing::warn!(job = %id, "job settled by another instance; stopping");
+                        token.cancel();
                     }
+                    _ => {}
                 }
             }
+        };
+        let report = tokio::select! {
+            report = work => report,
+            _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
 
         if !is_rebuild && (!report.exact || !report.rollups_exact) {
@@ -371,6 +375,10 @@ fn describe(e: &RunError) -> String {
         }
         RunError::Database(e) => one_line(&format!("insert failed: {e}")),
         RunError::Generation(m) => one_line(&format!("generation failed: {m}")),
+        RunError::Lost(n) => format!(
+            "the database lost {n} documents it had acknowledged (a server restart?); inserted \
+             counts what it holds"
+        ),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bson::{Document, RawDocumentBuf, oid::ObjectId};
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt, future::FusedFuture};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -248,6 +248,11 @@ impl Driver<'_> {
                 let mut beat = tokio::time::interval(Duration::from_secs(1));
                 beat.tick().await;
                 let mut deadline: Option<Instant> = None;
+                // The checkpoint is polled beside the write, never instead of it: a checkpoint
+                // waiting for a pool slot while the write's requests (holding the others) go
+                // unpolled would deadlock a busy pool.
+                let checkpoint = futures::future::Fuse::terminated();
+                tokio::pin!(checkpoint);
                 loop {
                     tokio::select! {
                         w = &mut write => break w,
@@ -258,7 +263,7 @@ impl Driver<'_> {
                             halt.cancel();
                             deadline = Some(Instant::now() + HALT_PATIENCE);
                         }
-                        _ = beat.tick() => {
+                        _ = beat.tick(), if checkpoint.is_terminated() => {
                             if deadline.is_some_and(|d| Instant::now() > d) {
                                 if halting == Some(Halt::Release) {
                                     return Ended::Released;
@@ -269,7 +274,10 @@ impl Driver<'_> {
                             }
                             // A long second (a rate above the database's ceiling) still beats.
                             let beat = self.store.live_checkpoint(&record.id, self.owner, at, None);
-                            match beat.await {
+                            checkpoint.set(Box::pin(beat).fuse());
+                        }
+                        answer = &mut checkpoint => {
+                            match answer {
                                 Ok(None) => return Ended::Lost,
                                 Ok(Some(true)) if halting.is_none() => {
                                     halting = Some(Halt::Stop);

@@ -197,7 +197,7 @@ impl Batch {
             r
         };
         until_answered("writing a live batch", policy, || async {
-            let outcome = store.insert_batch(self.kind, self.docs.clone()).await;
+            let outcome = store.insert_batch(self.kind, &self.docs).await;
             seen(outcome.error.map_or(Ok(()), Err))
         })
         .await?;

@@ -19,14 +19,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
 use crate::generate::{CallGenerator, Kind, Params, PointGenerator, RunId, rng};
-use crate::store::rollup::BatchRollup;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
+mod batch;
 mod rebuild;
 mod repair;
 
 pub use rebuild::rebuild;
+
+use batch::Batch;
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -115,6 +117,10 @@ pub struct Tuning {
     pub batch_size: usize,
     /// `insert_many` calls in flight at once.
     pub inflight: usize,
+    /// A batch the database did not take because it was unreachable is sent again until it
+    /// answers (within the run's reconcile patience), instead of ending the run. Jobs and the
+    /// command line wait; a synchronous request, bounded by its timeout, answers at once.
+    pub wait_out_outages: bool,
 }
 
 impl From<&DbSettings> for Tuning {
@@ -122,6 +128,7 @@ impl From<&DbSettings> for Tuning {
         Self {
             batch_size: db.batch_size as usize,
             inflight: db.inflight_batches as usize,
+            wait_out_outages: true,
         }
     }
 }
@@ -159,6 +166,10 @@ pub enum RunError {
     /// The generator itself failed (a bug): the run must not pass for a short success.
     #[error("generation failed: {0}")]
     Generation(String),
+    /// The run rode through an outage and, counted afterwards, the database holds fewer documents
+    /// than it acknowledged: a server that restarted lost writes.
+    #[error("the database lost {0} documents it had acknowledged")]
+    Lost(u64),
 }
 
 /// How a run ended.
@@ -229,7 +240,8 @@ impl Run {
         reconcile: &RetryPolicy,
     ) -> RunReport {
         let started = Instant::now();
-        let streamed = self.stream(store, tuning, progress, cancel).await;
+        let outage = tuning.wait_out_outages.then_some(reconcile);
+        let mut streamed = self.stream(store, tuning, progress, cancel, outage).await;
         let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
         let (written, exact) = if streamed.uncertain {
             match until_answered("counting a run", reconcile, || {
@@ -243,6 +255,9 @@ impl Run {
         } else {
             (streamed.acknowledged, true)
         };
+        if exact && written < streamed.acknowledged && streamed.error.is_none() {
+            streamed.error = Some(RunError::Lost(streamed.acknowledged - written));
+        }
         let mut rollups_exact = !streamed.rollups_pending;
         if streamed.rollups_pending && exact {
             let batch_size = tuning.batch_size.max(1);
@@ -275,6 +290,7 @@ impl Run {
         tuning: Tuning,
         progress: &Progress,
         cancel: &CancellationToken,
+        outage: Option<&RetryPolicy>,
     ) -> Streamed {
         let inflight = tuning.inflight.max(1);
         let (tx, mut rx) = mpsc::channel::<Batch>(inflight);
@@ -300,11 +316,14 @@ impl Run {
             tokio::select! {
                 biased;
                 Some(done) = pending.next(), if !pending.is_empty() => {
-                    let (done, applied): (BatchOutcome, Result<(), DbError>) = done;
+                    let (done, applied, resent): (BatchOutcome, Result<(), DbError>, bool) = done;
                     out.acknowledged += done.written;
                     progress.written.fetch_add(done.written, Ordering::Relaxed);
-                    out.uncertain |= done.uncertain;
-                    out.rollups_pending |= done.uncertain;
+                    // A batch sent again crossed an outage, and a server that went away may have
+                    // lost writes it had acknowledged: count the run and check its rollups at
+                    // the end.
+                    out.uncertain |= done.uncertain || resent;
+                    out.rollups_pending |= done.uncertain || resent;
                     let error = match (done.error, applied) {
                         (Some(e), _) => Some(e),
                         (None, Err(e)) => {
@@ -328,7 +347,7 @@ impl Run {
                     rx.close();
                 }
                 batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                    Some(batch) => pending.push(batch.write(store)),
+                    Some(batch) => pending.push(batch.write(store, outage)),
                     None => accepting = false,
                 },
                 else => break,
@@ -351,43 +370,4 @@ struct Streamed {
     rollups_pending: bool,
     error: Option<RunError>,
     cancelled: bool,
-}
-
-/// One batch on its way to the database: its documents and their contribution to the rollups.
-struct Batch {
-    kind: Kind,
-    token: bson::oid::ObjectId,
-    docs: Vec<RawDocumentBuf>,
-    rollup: BatchRollup,
-}
-
-impl Batch {
-    /// Batch of `docs`, documents `first..` of run `id`.
-    fn new(kind: Kind, id: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
-        let mut rollup = BatchRollup::new(kind, docs.len());
-        for d in &docs {
-            rollup.push(d);
-        }
-        Self {
-            kind,
-            token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
-            docs,
-            rollup,
-        }
-    }
-
-    /// Inserts the documents, then adds what the server accepted to the rollups (when the insert's
-    /// answer was lost, the rollups wait for the run's repair instead).
-    async fn write(self, store: &Store) -> (BatchOutcome, Result<(), DbError>) {
-        let outcome = store.insert_batch(self.kind, self.docs).await;
-        if outcome.uncertain || outcome.written == 0 {
-            return (outcome, Ok(()));
-        }
-        let started = Instant::now();
-        let cells = self.rollup.cells(|i| !outcome.rejected.contains(&i));
-        let applied = store.apply_rollup(self.kind, self.token, &cells).await;
-        metrics::histogram!("rollup_apply_duration_seconds", "collection" => self.kind.collection())
-            .record(started.elapsed().as_secs_f64());
-        (outcome, applied)
-    }
 }

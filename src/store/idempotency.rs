@@ -55,7 +55,7 @@ pub enum Claim {
 
 impl Store {
     pub(super) fn keys(&self) -> Collection<KeyRecord> {
-        self.db.collection(COLLECTION)
+        self.db().collection(COLLECTION)
     }
 
     /// Claims `key` for `request`, or returns the record of whoever holds it. A record older than

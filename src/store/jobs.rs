@@ -151,7 +151,7 @@ pub struct JobEnd {
 
 impl Store {
     pub(super) fn jobs(&self) -> Collection<JobRecord> {
-        self.db.collection(COLLECTION)
+        self.db().collection(COLLECTION)
     }
 
     /// Records a new job (collection set-up first, if it has not succeeded yet). Its heartbeat is
@@ -183,11 +183,15 @@ impl Store {
             "$currentDate": { "updated_at": true },
         };
         let before = self
-            .jobs()
-            .find_one_and_update(
-                doc! { "_id": id, "state": "running", "owner": owner },
-                update,
-            )
+            .bounded("a job heartbeat", async {
+                Ok(self
+                    .jobs()
+                    .find_one_and_update(
+                        doc! { "_id": id, "state": "running", "owner": owner },
+                        update,
+                    )
+                    .await?)
+            })
             .await?;
         Ok(before.map(|r| r.cancel_requested))
     }
@@ -242,7 +246,7 @@ impl Store {
 
     /// The database server's clock (`hello`'s `localTime`).
     pub(super) async fn db_time(&self) -> Result<bson::DateTime, DbError> {
-        let reply = self.db.run_command(doc! { "hello": 1 }).await?;
+        let reply = self.db().run_command(doc! { "hello": 1 }).await?;
         reply.get_datetime("localTime").copied().map_err(|e| {
             mongodb::error::Error::custom(format!("hello without localTime: {e}")).into()
         })

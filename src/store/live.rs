@@ -118,13 +118,13 @@ pub struct Checkpoint {
 
 impl Store {
     fn live_runs(&self) -> Collection<LiveRecord> {
-        self.db.collection(COLLECTION)
+        self.db().collection(COLLECTION)
     }
 
     /// Which process of the server answers (`hello`'s `topologyVersion.processId`), so a writer
     /// notices a restart that its requests rode through without an error.
     pub async fn server_process(&self) -> Result<Option<String>, DbError> {
-        let hello = self.db.run_command(doc! { "hello": 1 }).await?;
+        let hello = self.db().run_command(doc! { "hello": 1 }).await?;
         Ok(hello
             .get_document("topologyVersion")
             .ok()
@@ -164,11 +164,15 @@ impl Store {
             set.insert("last_error", e);
         }
         let before = self
-            .live_runs()
-            .find_one_and_update(
-                doc! { "_id": id, "state": "running", "owner": owner },
-                doc! { "$set": set, "$currentDate": { "updated_at": true } },
-            )
+            .bounded("a live checkpoint", async {
+                Ok(self
+                    .live_runs()
+                    .find_one_and_update(
+                        doc! { "_id": id, "state": "running", "owner": owner },
+                        doc! { "$set": set, "$currentDate": { "updated_at": true } },
+                    )
+                    .await?)
+            })
             .await?;
         Ok(before.map(|r| r.stop_requested))
     }

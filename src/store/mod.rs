@@ -13,10 +13,11 @@ pub mod rollup;
 pub mod schema;
 pub mod stats;
 pub mod watch;
+pub mod watchdog;
 pub mod write;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -35,12 +36,20 @@ use crate::generate::Kind;
 /// The shared database handle: one pooled client for the whole process, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    client: Client,
-    db: Database,
+    /// The database on the current client; replaced by [`Store::watchdog`] when that client
+    /// wedges, so every clone of the store moves to the new one.
+    db: Arc<RwLock<Database>>,
+    /// What a fresh client is built from.
+    options: ClientOptions,
     /// Set once [`Store::setup`] has succeeded in this process (see [`Store::ensure_setup`]).
     set_up: Arc<OnceCell<()>>,
     /// `MONGO_TIMEOUT_MS`: how long [`Store::ping`] waits for an answer.
     timeout: Duration,
+    /// `MONGO_OP_TIMEOUT_MS`: the longest any bounded operation may take (see [`Store::bounded`]).
+    op_timeout: Duration,
+    /// When a ping or bounded operation last got an answer: a client whose pings fail while its
+    /// operations keep being answered is busy, not wedged (see [`Store::watchdog`]).
+    answered: Arc<watchdog::LastAnswer>,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -63,6 +72,17 @@ impl DbError {
     /// True when the server gave up on a query at its time limit (`maxTimeMS`).
     pub fn is_timeout(&self) -> bool {
         self.timed_out
+    }
+}
+
+impl DbError {
+    /// The database did not answer in time: unavailable, whatever the reason.
+    fn no_answer(what: String) -> Self {
+        Self {
+            unavailable: true,
+            timed_out: false,
+            source: Error::custom(what),
+        }
     }
 }
 
@@ -144,11 +164,9 @@ where
         Ok(result) => result,
         Err(_) => {
             tracing::warn!(?patience, "{what}: the database did not answer; giving up");
-            Err(DbError {
-                unavailable: true,
-                timed_out: false,
-                source: Error::custom(format!("{what}: no answer within {patience:?}")),
-            })
+            Err(DbError::no_answer(format!(
+                "{what}: no answer within {patience:?}"
+            )))
         }
     }
 }
@@ -184,11 +202,9 @@ where
         );
     tokio::select! {
         result = retried => result,
-        _ = stop.cancelled() => Err(DbError {
-            unavailable: true,
-            timed_out: false,
-            source: Error::custom(format!("{what}: stopped while waiting for the database")),
-        }),
+        _ = stop.cancelled() => Err(DbError::no_answer(format!(
+            "{what}: stopped while waiting for the database"
+        ))),
     }
 }
 
@@ -201,37 +217,74 @@ impl Store {
         options.max_pool_size = Some(settings.pool_size);
         options.server_selection_timeout = Some(settings.timeout());
         options.connect_timeout = Some(settings.timeout());
-        let client = Client::with_options(options)?;
+        let client = Client::with_options(options.clone())?;
         let db = client.database(&settings.mongo_db);
         Ok(Self {
-            client,
-            db,
+            db: Arc::new(RwLock::new(db)),
+            options,
             set_up: Arc::new(OnceCell::new()),
             timeout: settings.timeout(),
+            op_timeout: settings.op_timeout(),
+            answered: Arc::default(),
         })
+    }
+
+    /// The database, on whichever client is current.
+    fn db(&self) -> Database {
+        self.db.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The collection documents of `kind` go to, as raw BSON (no re-encoding on insert).
     fn raw(&self, kind: Kind) -> Collection<RawDocumentBuf> {
-        self.db.collection(kind.collection())
+        self.db().collection(kind.collection())
+    }
+
+    /// Runs `op` for at most `MONGO_OP_TIMEOUT_MS`. The driver has no socket timeout: an
+    /// operation on a connection that went silent (a dropped route, a stalled server) would wait
+    /// for ever, holding its pool slot and the task that awaits it. Given up, the operation is
+    /// unavailable (retry later) and its connection is closed, not reused.
+    pub async fn bounded<T>(
+        &self,
+        what: &str,
+        op: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        match tokio::time::timeout(self.op_timeout, op).await {
+            Ok(answer) => {
+                if answer.is_ok() {
+                    self.answered.now();
+                }
+                answer
+            }
+            Err(_) => {
+                metrics::counter!("database_operations_timed_out_total").increment(1);
+                Err(DbError::no_answer(format!(
+                    "{what}: no answer within {:?}",
+                    self.op_timeout
+                )))
+            }
+        }
     }
 
     /// Round trip to the server, within `MONGO_TIMEOUT_MS`: a server that accepts connections but
     /// does not answer (frozen, overloaded) is unavailable too.
     pub async fn ping(&self) -> Result<(), DbError> {
-        match tokio::time::timeout(self.timeout, self.db.run_command(doc! { "ping": 1 })).await {
-            Ok(answer) => answer.map(|_| ()).map_err(DbError::from),
-            Err(_) => Err(DbError {
-                unavailable: true,
-                timed_out: false,
-                source: Error::custom(format!("no answer to a ping within {:?}", self.timeout)),
-            }),
+        let db = self.db();
+        match tokio::time::timeout(self.timeout, db.run_command(doc! { "ping": 1 })).await {
+            Ok(Ok(_)) => {
+                self.answered.now();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(DbError::no_answer(format!(
+                "no answer to a ping within {:?}",
+                self.timeout
+            ))),
         }
     }
 
     /// Closes the pool's connections; call once, after the last operation.
     pub async fn shutdown(self) {
-        self.client.shutdown().await;
+        self.db().client().clone().shutdown().await;
     }
 }
 

@@ -30,7 +30,7 @@ impl Store {
         ] {
             let name = kind.collection();
             match self
-                .db
+                .db()
                 .create_collection(name)
                 .validator(validator.clone())
                 .await
@@ -38,7 +38,7 @@ impl Store {
                 Ok(()) => {}
                 // NamespaceExists: bring the validator up to date instead.
                 Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 48) => {
-                    self.db
+                    self.db()
                         .run_command(doc! { "collMod": name, "validator": validator })
                         .await?;
                 }

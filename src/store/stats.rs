@@ -177,7 +177,7 @@ impl Store {
             }),
         }
         let mut cursor = self
-            .db
+            .db()
             .collection::<Document>(kind.collection())
             .aggregate([doc! { "$match": filter }, doc! { "$group": group }])
             .max_time(STATS_MAX_TIME)
@@ -208,7 +208,7 @@ impl Store {
     /// The earliest document time of `kind` at or after `from` (index-served), to skip gaps.
     pub async fn first_time_from(&self, kind: Kind, from: i64) -> Result<Option<i64>, DbError> {
         let field = time_field(kind);
-        let coll = self.db.collection::<Document>(kind.collection());
+        let coll = self.db().collection::<Document>(kind.collection());
         // The next day first: a rebuild walks data that is usually dense, and a bounded range is
         // cheap on every server, while SecantusDB answers an open-ended sorted `find_one` by
         // materialising every match (25–60 s at 10 million documents, measured).
@@ -235,7 +235,7 @@ impl Store {
     /// rebuild day by day).
     pub async fn time_bounds(&self, kind: Kind) -> Result<Option<(i64, i64)>, DbError> {
         let field = time_field(kind);
-        let coll = self.db.collection::<Document>(kind.collection());
+        let coll = self.db().collection::<Document>(kind.collection());
         let edge = |dir: i32| {
             coll.find_one(doc! { field: { "$type": "date" } })
                 .sort(doc! { field: dir })

@@ -23,7 +23,7 @@ pub struct CallChange {
 impl Store {
     /// Whether the server has change streams: it is a replica set member (or `mongos`).
     pub async fn has_change_streams(&self) -> Result<bool, DbError> {
-        let hello = self.db.run_command(doc! { "hello": 1 }).await?;
+        let hello = self.db().run_command(doc! { "hello": 1 }).await?;
         Ok(hello.contains_key("setName") || hello.get_str("msg").ok() == Some("isdbgrid"))
     }
 
@@ -44,7 +44,7 @@ impl Store {
             None => None,
         };
         let stream = self
-            .db
+            .db()
             .collection::<Document>(Kind::Calls.collection())
             .watch()
             .pipeline([

@@ -19,9 +19,17 @@ pub struct BatchOutcome {
     pub uncertain: bool,
 }
 
+impl BatchOutcome {
+    /// The batch fell short because the database could not be reached: sending it again may
+    /// work.
+    pub fn unavailable(&self) -> bool {
+        self.error.as_ref().is_some_and(DbError::is_unavailable)
+    }
+}
+
 impl Store {
     /// One unordered `insert_many`, and exactly how many of its documents are in the database.
-    pub async fn insert_batch(&self, kind: Kind, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
+    pub async fn insert_batch(&self, kind: Kind, docs: &[RawDocumentBuf]) -> BatchOutcome {
         let started = std::time::Instant::now();
         let outcome = self.insert_batch_inner(kind, docs).await;
         let collection = kind.collection();
@@ -32,7 +40,7 @@ impl Store {
         outcome
     }
 
-    async fn insert_batch_inner(&self, kind: Kind, docs: Vec<RawDocumentBuf>) -> BatchOutcome {
+    async fn insert_batch_inner(&self, kind: Kind, docs: &[RawDocumentBuf]) -> BatchOutcome {
         let n = docs.len() as u64;
         if let Err(e) = self.ensure_setup().await {
             return BatchOutcome {
@@ -42,8 +50,22 @@ impl Store {
                 uncertain: false,
             };
         }
-        let e = match self.raw(kind).insert_many(docs).ordered(false).await {
-            Ok(r) => {
+        let collection = self.raw(kind);
+        let insert = collection.insert_many(docs).ordered(false);
+        let answer = self
+            .bounded("inserting a batch", async { Ok(insert.await) })
+            .await;
+        let e = match answer {
+            // Given up: sent, and its fate unknown.
+            Err(e) => {
+                return BatchOutcome {
+                    written: 0,
+                    rejected: (0..n as usize).collect(),
+                    error: Some(e),
+                    uncertain: true,
+                };
+            }
+            Ok(Ok(r)) => {
                 return BatchOutcome {
                     written: r.inserted_ids.len() as u64,
                     rejected: Vec::new(),
@@ -51,7 +73,7 @@ impl Store {
                     uncertain: false,
                 };
             }
-            Err(e) => e,
+            Ok(Err(e)) => e,
         };
         let (rejected, uncertain) = match e.kind.as_ref() {
             ErrorKind::InsertMany(m) if m.write_concern_error.is_none() => {
@@ -92,7 +114,7 @@ impl Store {
         }
         let (first, last) = run.id_range(count);
         let found = self
-            .db
+            .db()
             .collection::<bson::Document>(kind.collection())
             .find_one(doc! { "_id": {
                 "$gte": ObjectId::from_bytes(first),

@@ -25,6 +25,8 @@ pub fn db_settings(uri: &str, db: &str) -> DbSettings {
         mongo_db: db.to_string(),
         pool_size: 16,
         mongo_timeout_ms: 1000,
+        mongo_op_timeout_ms: 30_000,
+        mongo_watchdog_secs: 1,
         batch_size: 1000,
         inflight_batches: 4,
     }

@@ -129,11 +129,14 @@ impl Store {
         let hours = coarsen(&fine, Grouping::every(HOUR_MS));
         // One after the other: a batch holds one pooled connection, so status reads are not
         // starved by rollup traffic.
-        self.apply_at(kind, Resolution::Hour, token, &hours, false)
-            .await?;
-        self.apply_at(kind, Resolution::Fine, token, &fine, false)
-            .await?;
-        self.bump_version(kind).await
+        self.bounded("adding a batch to the rollups", async {
+            self.apply_at(kind, Resolution::Hour, token, &hours, false)
+                .await?;
+            self.apply_at(kind, Resolution::Fine, token, &fine, false)
+                .await?;
+            self.bump_version(kind).await
+        })
+        .await
     }
 
     /// [`Store::apply_rollup`] for a live run's batches. A small batch (a second at a modest rate)
@@ -143,6 +146,19 @@ impl Store {
     /// job's batch, so concurrent batches do not queue on one fine document. Returns the guarded
     /// rollup documents it touched, whose tokens [`Store::prune_live_tokens`] later forgets.
     pub async fn apply_live_rollup(
+        &self,
+        kind: Kind,
+        token: ObjectId,
+        cells: &Cells,
+        full: bool,
+    ) -> Result<Vec<(Resolution, Document)>, DbError> {
+        self.bounded("adding a live batch to the rollups", async {
+            self.apply_live_at(kind, token, cells, full).await
+        })
+        .await
+    }
+
+    async fn apply_live_at(
         &self,
         kind: Kind,
         token: ObjectId,
@@ -291,7 +307,7 @@ impl Store {
     ) -> Result<(), DbError> {
         for chunk in docs.chunks(500) {
             let reply = self
-                .db
+                .db()
                 .run_command(doc! {
                     "insert": collection,
                     "documents": chunk.to_vec(),
@@ -321,7 +337,7 @@ impl Store {
         let mut clashed = Vec::new();
         for (c, chunk) in updates.chunks(1000).enumerate() {
             let reply = self
-                .db
+                .db()
                 .run_command(doc! {
                     "update": collection,
                     "updates": chunk.to_vec(),

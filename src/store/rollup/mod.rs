@@ -160,7 +160,7 @@ pub const DAYS_FIELD: &str = "days";
 
 impl Store {
     pub(super) fn rollup(&self, kind: Kind, res: Resolution) -> Collection<Document> {
-        self.db.collection(res.collection(kind))
+        self.db().collection(res.collection(kind))
     }
 
     /// Whether every rollup document (of both resolutions) `cells` touch already holds `token`'s
@@ -263,7 +263,7 @@ impl Store {
     /// The number of documents of `kind`, from the collection's metadata (no scan).
     pub async fn estimated_count(&self, kind: Kind) -> Result<u64, DbError> {
         Ok(self
-            .db
+            .db()
             .collection::<Document>(kind.collection())
             .estimated_document_count()
             .await?)
@@ -277,7 +277,7 @@ impl Store {
         last: ObjectId,
     ) -> Result<Vec<ObjectId>, DbError> {
         let docs: Vec<Document> = self
-            .db
+            .db()
             .collection::<Document>(kind.collection())
             .find(doc! { "_id": { "$gte": first, "$lte": last } })
             .projection(doc! { "_id": 1 })

@@ -35,7 +35,7 @@ impl Store {
     /// Records that `kind`'s rollups changed. Called after the change landed, so a reader that sees
     /// the new version also sees the change.
     pub(super) async fn bump_version(&self, kind: Kind) -> Result<(), DbError> {
-        self.db
+        self.db()
             .collection::<Document>(VERSIONS)
             .update_one(
                 doc! { "_id": kind.collection() },
@@ -50,7 +50,7 @@ impl Store {
     pub async fn data_version(&self) -> Result<DataVersion, DbError> {
         let ids = [Kind::Calls, Kind::Metrics].map(|k| k.collection());
         let docs: Vec<Document> = self
-            .db
+            .db()
             .collection::<Document>(VERSIONS)
             .find(doc! { "_id": { "$in": ids.to_vec() } })
             .await?

@@ -1,0 +1,78 @@
+//! One batch on its way: inserted, sent again across an outage when the run waits outages out,
+//! then added to the rollups under its token.
+
+use std::time::Instant;
+
+use bson::RawDocumentBuf;
+
+use crate::generate::{Kind, RunId};
+use crate::store::rollup::BatchRollup;
+use crate::store::write::BatchOutcome;
+use crate::store::{DbError, RetryPolicy, Store, until_answered};
+
+/// One batch on its way to the database: its documents and their contribution to the rollups.
+pub(super) struct Batch {
+    kind: Kind,
+    token: bson::oid::ObjectId,
+    pub(super) docs: Vec<RawDocumentBuf>,
+    rollup: BatchRollup,
+}
+
+impl Batch {
+    /// Batch of `docs`, documents `first..` of run `id`.
+    pub(super) fn new(kind: Kind, id: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
+        let mut rollup = BatchRollup::new(kind, docs.len());
+        for d in &docs {
+            rollup.push(d);
+        }
+        Self {
+            kind,
+            token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
+            docs,
+            rollup,
+        }
+    }
+
+    /// Inserts the documents, then adds what the server accepted to the rollups (when the insert's
+    /// answer was lost, the rollups wait for the run's repair instead). With `outage`, a batch
+    /// the unreachable database did not take is sent again, whole, until it answers: its `_id`s
+    /// already in are recognised, so the second answer is exact. The last flag tells whether
+    /// anything was sent again.
+    pub(super) async fn write(
+        self,
+        store: &Store,
+        outage: Option<&RetryPolicy>,
+    ) -> (BatchOutcome, Result<(), DbError>, bool) {
+        let kind = self.kind;
+        let mut outcome = store.insert_batch(kind, &self.docs).await;
+        let mut resent = false;
+        if let Some(policy) = outage.filter(|_| outcome.unavailable()) {
+            resent = true;
+            let again = until_answered("sending a batch again", policy, || async {
+                let outcome = store.insert_batch(kind, &self.docs).await;
+                match outcome.error {
+                    Some(e) if e.is_unavailable() => Err(e),
+                    _ => Ok(outcome),
+                }
+            })
+            .await;
+            if let Ok(again) = again {
+                outcome = again;
+            }
+        }
+        if outcome.uncertain || outcome.written == 0 {
+            return (outcome, Ok(()), resent);
+        }
+        let started = Instant::now();
+        let cells = self.rollup.cells(|i| !outcome.rejected.contains(&i));
+        let apply = || store.apply_rollup(kind, self.token, &cells);
+        // The update is guarded by the batch's token: applying it again is a no-op.
+        let applied = match outage {
+            Some(policy) => until_answered("adding a batch to the rollups", policy, apply).await,
+            None => apply().await,
+        };
+        metrics::histogram!("rollup_apply_duration_seconds", "collection" => kind.collection())
+            .record(started.elapsed().as_secs_f64());
+        (outcome, applied, resent)
+    }
+}
