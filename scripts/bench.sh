@@ -18,6 +18,9 @@
 #   BENCH_EXPORT_COUNT (default 10000000) calls and metric points to /dev/null as NDJSON and CSV
 #   (documents per CPU second of the one process, peak RSS), then GET /export/calls streamed to
 #   curl (documents per second, the service's peak RSS)
+#   `scripts/bench.sh soak [MINUTES]` runs the soak (tests/api/soak.rs, release build) for MINUTES
+#   (default 30) and prints its report: a live run, backfills, pollers, stream clients and a fault
+#   cycle through a fault-injecting proxy, then exactness, 5xx, memory and socket checks
 #   BENCH_CACHE_SIZE     the server's storage cache; default MongoDB's own default for this machine,
 #                        50 % of (RAM - 1 GB), as a production server would have (tests use 512M)
 set -euo pipefail
@@ -25,6 +28,11 @@ cd "$(dirname "$0")/.."
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 
+if [ "${1:-}" = "soak" ]; then
+  SECANTUSD_BIN="$(scripts/mongodb.sh bin)"
+  export SECANTUSD_BIN SOAK_SECS="$(( ${2:-30} * 60 ))"
+  exec cargo nextest run --release --run-ignored only -E 'test(=soak::soak)' --no-capture
+fi
 if [ "${1:-}" = "export" ]; then
   cargo build --release --quiet --bin linq-datagen
   bin=target/release/linq-datagen

@@ -29,5 +29,6 @@ mod rollups;
 mod scenarios;
 mod security;
 mod shutdown;
+mod soak;
 mod stats;
 mod streams;
