@@ -302,3 +302,26 @@ async fn with_an_api_key_the_served_spec_secures_every_write() {
         assert_eq!(res.status(), 401, "{method} {path} is secured as served");
     }
 }
+
+#[test]
+fn the_query_scenario_is_the_body_scenario_without_nulls() {
+    let spec: Value = serde_yaml_ng::from_str(OPENAPI_YAML).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        let m = v.as_mapping_mut().unwrap();
+        m.remove("nullable");
+        m.remove("description");
+        v
+    };
+    let body = schemas["Scenario"]["properties"].as_mapping().unwrap();
+    let query = schemas["ScenarioQuery"]["properties"].as_mapping().unwrap();
+    assert_eq!(body.len(), query.len());
+    for (name, field) in body {
+        assert_eq!(strip(field), strip(&query[name]), "{name:?}");
+    }
+    assert_eq!(
+        schemas["Scenario"]["required"],
+        schemas["ScenarioQuery"]["required"]
+    );
+}
