@@ -325,3 +325,50 @@ fn the_query_scenario_is_the_body_scenario_without_nulls() {
         schemas["ScenarioQuery"]["required"]
     );
 }
+
+#[test]
+fn every_event_stream_is_described_event_by_event_and_read_briefly_by_the_fuzzer() {
+    let spec: Value = serde_yaml_ng::from_str(OPENAPI_YAML).unwrap();
+    let fuzz_config = include_str!("../../scripts/schemathesis.toml");
+    assert!(fuzz_config.contains("include-path-regex = \"/stream$\""));
+    let mut streams = 0;
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for (_, op) in item.as_mapping().unwrap() {
+            let Some(responses) = op.get("responses") else {
+                continue;
+            };
+            for (_, response) in responses.as_mapping().unwrap() {
+                let Some(sse) = response
+                    .get("content")
+                    .and_then(|c| c.get("text/event-stream"))
+                else {
+                    continue;
+                };
+                streams += 1;
+                let path = path.as_str().unwrap();
+                assert!(
+                    path.ends_with("/stream"),
+                    "{path}: the fuzzer reads it for a minute"
+                );
+                let reference = sse["schema"]["$ref"].as_str().unwrap_or_default();
+                let name = reference.rsplit('/').next().unwrap();
+                let event = &spec["components"]["schemas"][name];
+                let variants = match event.get("oneOf") {
+                    Some(v) => v.as_sequence().unwrap().clone(),
+                    None => vec![event.clone()],
+                };
+                for v in variants {
+                    assert!(
+                        v["properties"]["event"]["enum"].is_sequence(),
+                        "{path}: {v:?}"
+                    );
+                    assert_eq!(
+                        v["properties"]["data"]["contentMediaType"],
+                        "application/json"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(streams, 2);
+}
