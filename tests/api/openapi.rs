@@ -165,8 +165,11 @@ fn marked_bounds(spec: &Value) -> Vec<(String, String, Value)> {
     out
 }
 
-/// (path, method) of every operation with a `security` requirement, and of every one with a 401.
-fn secured(spec: &Value) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+/// (path, method) of operations.
+type Operations = BTreeSet<(String, String)>;
+
+/// Every operation with a `security` requirement, and every one with a 401.
+fn secured(spec: &Value) -> (Operations, Operations) {
     let (mut security, mut unauthorized) = (BTreeSet::new(), BTreeSet::new());
     for (path, item) in spec["paths"].as_mapping().unwrap() {
         for (method, op) in item.as_mapping().unwrap() {
@@ -185,7 +188,7 @@ fn secured(spec: &Value) -> (BTreeSet<(String, String)>, BTreeSet<(String, Strin
     (security, unauthorized)
 }
 
-fn writes() -> BTreeSet<(String, String)> {
+fn writes() -> Operations {
     documented()
         .into_iter()
         .filter(|(_, m)| m == "POST" || m == "DELETE")
