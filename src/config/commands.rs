@@ -90,6 +90,7 @@ pub struct MetricArgs {
     #[arg(
         long,
         value_delimiter = ',',
+        value_parser = trimmed,
         default_value = "cpu,memory,disk,latency,network"
     )]
     pub categories: Vec<String>,
@@ -126,6 +127,7 @@ pub struct LiveArgs {
     #[arg(
         long,
         value_delimiter = ',',
+        value_parser = trimmed,
         default_value = "cpu,memory,disk,latency,network"
     )]
     pub categories: Vec<String>,
@@ -153,4 +155,10 @@ pub struct LiveArgs {
     /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
     #[arg(long, env = "LIVE_DURATION_SECS")]
     pub duration_secs: Option<u64>,
+}
+
+/// A command-line list item without the spaces around it (`--categories "cpu, memory"`); the
+/// HTTP API takes names exactly, as its spec says.
+fn trimmed(item: &str) -> Result<String, std::convert::Infallible> {
+    Ok(item.trim().to_owned())
 }

@@ -87,7 +87,7 @@ impl Category {
     pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<Self>, (usize, String)> {
         let mut parsed = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            let name = name.as_ref().trim();
+            let name = name.as_ref();
             let c = Self::parse(name).ok_or_else(|| {
                 (
                     i,

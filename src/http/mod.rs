@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 
 pub use extract::{ApiJson, ApiQuery, MAX_BODY_BYTES};
 pub use layers::REQUEST_ID;
-pub use ops::{OPENAPI_YAML, served_spec};
+pub use ops::{OPENAPI_YAML, SECURITY_LINES, bounds, served_spec};
 
 use crate::config::ServeSettings;
 use crate::error::ApiError;

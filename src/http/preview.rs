@@ -169,13 +169,8 @@ fn body_from_query(
                 format!("duplicate parameter `{key}`"),
             ));
         }
-        // The scenario's fields are nullable, as in a body: `scenario[host]=null` leaves one unset.
-        let value = if key.starts_with("scenario[") && value == "null" {
-            Value::Null
-        } else {
-            typed(&key, &value, ty)?
-        };
-        target.insert(name.to_string(), value);
+        // A query string has no null: a field left out is unset (`scenario[host]=null` is a 422).
+        target.insert(name.to_string(), typed(&key, &value, ty)?);
     }
     if !scenario.is_empty() {
         body.insert("scenario".into(), Value::Object(scenario));
@@ -252,11 +247,13 @@ mod tests {
             serde_json::json!({"count": 10, "seed": 42, "days": 3, "end": "2026-01-01T00:00:00Z",
                                "scenario": {"kind": "surge", "factor": 2.5}})
         );
-        let b = body("scenario[kind]=outage&scenario[host]=null&scenario=", CALLS).unwrap();
+        let b = body("scenario[kind]=outage&scenario[host]=2&scenario=", CALLS).unwrap();
         assert_eq!(
             b["scenario"],
-            serde_json::json!({"kind": "outage", "host": null})
+            serde_json::json!({"kind": "outage", "host": 2})
         );
+        let err = body("scenario[kind]=outage&scenario[host]=null", CALLS).unwrap_err();
+        assert!(err.to_string().contains("expected an integer"), "{err}");
         let b = body("count=5&categories=cpu,disk", METRICS).unwrap();
         assert_eq!(
             b,

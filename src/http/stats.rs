@@ -154,7 +154,8 @@ fn plan(q: &SeriesQuery, kind: Kind) -> Result<Plan, ApiError> {
     Ok(Plan { from, to, width })
 }
 
-/// Comma-separated values of a filter parameter.
+/// Comma-separated hosts of the `host` filter (any text: spaces around a name and empty items
+/// are dropped).
 fn list(v: &Option<String>) -> Option<Vec<String>> {
     present(v).map(|s| {
         s.split(',')
@@ -233,7 +234,8 @@ pub async fn metrics_series(
     let plan = plan(&q, Kind::Metrics)?;
     let split = [MetricSplit::Category, MetricSplit::Host][by(&q.by, &["category", "host"])?];
     let keys = KeyFilter {
-        a: list(&q.category),
+        // Exactly the spec's pattern: names joined by commas, no spaces, no empty items.
+        a: present(&q.category).map(|s| s.split(',').map(str::to_owned).collect()),
         b: list(&q.host),
     };
     if let Some(cats) = &keys.a {

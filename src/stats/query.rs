@@ -36,9 +36,9 @@ const AUTO_WIDTHS: [i64; 12] = [
 ];
 
 /// A value sent for an optional parameter: empty means absent (Grafana sends `from=` for unset
-/// variables).
+/// variables). Nothing is trimmed: ` 1h` is not `1h`, as the spec's patterns say.
 pub fn present(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 /// An instant in epoch milliseconds: RFC 3339 (a `+hh:mm` offset may arrive as ` hh:mm` from an
@@ -51,7 +51,7 @@ pub fn instant(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError
         Some(t.timestamp_millis())
     } else if let Ok(t) = DateTime::parse_from_rfc3339(&v.replacen(' ', "+", 1)) {
         Some(t.timestamp_millis())
-    } else if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+    } else if let Some(d) = date(v) {
         d.and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc().timestamp_millis())
     } else {
@@ -70,6 +70,22 @@ pub fn instant(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError
             ),
         )),
     }
+}
+
+/// `YYYY-MM-DD` exactly (chrono's own parser would also take spaces before each number).
+fn date(v: &str) -> Option<NaiveDate> {
+    let b = v.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten()
 }
 
 /// `[from, to)` with `from` before `to` when both are given.
@@ -178,6 +194,16 @@ mod tests {
             assert_eq!(instant("from", Some(v)).unwrap(), Some(t), "{v}");
         }
         assert_eq!(present(&Some(String::new())), None);
+        assert_eq!(present(&Some("\u{b}".into())), Some("\u{b}"));
+        for v in [
+            " 2025-11-01",
+            "2025-11-01 ",
+            "2025- 11-01",
+            "\u{b}",
+            " 1761955200000",
+        ] {
+            assert!(instant("from", Some(v)).is_err(), "{v:?}");
+        }
         assert!(instant("from", Some("last-week")).is_err());
         assert!(instant("from", Some("99999999999999999")).is_err());
     }

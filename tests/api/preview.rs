@@ -91,6 +91,16 @@ async fn a_preview_refuses_what_the_generate_endpoint_refuses_and_names_the_para
         ("/preview/calls?end=yesterday", "end", ""),
         ("/preview/calls?scenario[kind]=flood", "scenario.kind", ""),
         (
+            "/preview/calls?scenario[kind]=surge&scenario[minutes]=null",
+            "scenario[minutes]",
+            "expected an integer",
+        ),
+        (
+            "/preview/metrics?categories=cpu,%20memory",
+            "categories[1]",
+            "unknown category",
+        ),
+        (
             "/preview/metrics?categories=cpu,gpu",
             "categories[1]",
             "unknown category",
