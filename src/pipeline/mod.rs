@@ -241,7 +241,22 @@ impl Run {
     ) -> RunReport {
         let started = Instant::now();
         let outage = tuning.wait_out_outages.then_some(reconcile);
+        let process = store.server_process().await.ok().flatten();
         let mut streamed = self.stream(store, tuning, progress, cancel, outage).await;
+        // A server restart the run rode through without an error (the driver retried, or it fell
+        // between batches) may have lost writes it had acknowledged: count the run, check its
+        // rollups.
+        if let Some(before) = process {
+            let now = until_answered("asking which server answers", reconcile, || {
+                store.server_process()
+            })
+            .await;
+            if matches!(now, Ok(Some(now)) if now != before) {
+                tracing::warn!("the database server restarted during the run; counting the run");
+                streamed.uncertain = true;
+                streamed.rollups_pending = true;
+            }
+        }
         let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
         let (written, exact) = if streamed.uncertain {
             match until_answered("counting a run", reconcile, || {

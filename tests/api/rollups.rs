@@ -312,6 +312,37 @@ async fn a_database_killed_mid_job_leaves_exact_rollups() {
     assert_exact(&app).await;
 }
 
+/// A restart with no outage to speak of: the job may see no error at all, but the server may have
+/// lost writes it had acknowledged. The job asks which server process answers, before and after,
+/// and counts itself when it changed.
+#[tokio::test]
+async fn a_job_notices_a_server_restart_it_rode_through() {
+    let mut server = PrivateServer::start();
+    let app = app_on(&server.uri(), None).await;
+    let id = app
+        .start_job("/generate/calls", &json!({ "count": 200_000, "seed": 7 }))
+        .await;
+    wait_until(Duration::from_secs(60), "some documents", async || {
+        written(&app, &id).await > 10_000
+    })
+    .await;
+    server.kill();
+    server.restart();
+    let job = job_state(&app, &id, &["failed", "done"]).await;
+    if job["state"] == "failed" {
+        assert!(
+            job["last_error"].as_str().unwrap().contains("lost"),
+            "{job}"
+        );
+    }
+    assert_eq!(
+        job["inserted"].as_u64().unwrap(),
+        app.count("calls", doc! {}).await,
+        "{job}"
+    );
+    assert_exact(&app).await;
+}
+
 #[tokio::test]
 async fn a_service_killed_mid_job_is_settled_with_exact_rollups() {
     let db = TempDb::unique();
