@@ -47,8 +47,8 @@ pub struct Store {
     timeout: Duration,
     /// `MONGO_OP_TIMEOUT_MS`: the longest any bounded operation may take (see [`Store::bounded`]).
     op_timeout: Duration,
-    /// When a ping or bounded operation last got an answer: a client whose pings fail while its
-    /// operations keep being answered is busy, not wedged (see [`Store::watchdog`]).
+    /// When an operation last gave its connection back to the pool: a client whose pings fail
+    /// while its operations keep ending is busy, not wedged (see [`Store::watchdog`]).
     answered: Arc<watchdog::LastAnswer>,
 }
 
@@ -217,6 +217,8 @@ impl Store {
         options.max_pool_size = Some(settings.pool_size);
         options.server_selection_timeout = Some(settings.timeout());
         options.connect_timeout = Some(settings.timeout());
+        let answered = Arc::new(watchdog::LastAnswer::default());
+        options.cmap_event_handler = Some(watchdog::LastAnswer::handler(answered.clone()));
         let client = Client::with_options(options.clone())?;
         let db = client.database(&settings.mongo_db);
         Ok(Self {
@@ -225,7 +227,7 @@ impl Store {
             set_up: Arc::new(OnceCell::new()),
             timeout: settings.timeout(),
             op_timeout: settings.op_timeout(),
-            answered: Arc::default(),
+            answered,
         })
     }
 
@@ -249,12 +251,7 @@ impl Store {
         op: impl Future<Output = Result<T, DbError>>,
     ) -> Result<T, DbError> {
         match tokio::time::timeout(self.op_timeout, op).await {
-            Ok(answer) => {
-                if answer.is_ok() {
-                    self.answered.now();
-                }
-                answer
-            }
+            Ok(answer) => answer,
             Err(_) => {
                 metrics::counter!("database_operations_timed_out_total").increment(1);
                 Err(DbError::no_answer(format!(
@@ -270,11 +267,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), DbError> {
         let db = self.db();
         match tokio::time::timeout(self.timeout, db.run_command(doc! { "ping": 1 })).await {
-            Ok(Ok(_)) => {
-                self.answered.now();
-                Ok(())
-            }
-            Ok(Err(e)) => Err(e.into()),
+            Ok(answer) => answer.map(|_| ()).map_err(DbError::from),
             Err(_) => Err(DbError::no_answer(format!(
                 "no answer to a ping within {:?}",
                 self.timeout

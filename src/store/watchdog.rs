@@ -4,10 +4,13 @@
 //! operations ([`Store::bounded`]) free such slots; the watchdog catches whatever they miss, by
 //! comparing the client with a fresh one.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mongodb::Client;
+use mongodb::event::EventHandler;
+use mongodb::event::cmap::CmapEvent;
 use tokio_util::sync::CancellationToken;
 
 use super::Store;
@@ -15,7 +18,7 @@ use super::Store;
 /// Failed pings in a row before a fresh client is tried.
 const WEDGED_AFTER: u32 = 3;
 
-/// When the client last got an answer, in milliseconds since the store was made.
+/// When the client last ended an operation, in milliseconds since the store was made.
 #[derive(Debug)]
 pub(super) struct LastAnswer {
     base: Instant,
@@ -32,6 +35,16 @@ impl Default for LastAnswer {
 }
 
 impl LastAnswer {
+    /// A pool event handler that notes every connection given back: an operation that ended,
+    /// whatever its outcome. An operation stuck on a silent connection never gives it back.
+    pub(super) fn handler(this: Arc<Self>) -> EventHandler<CmapEvent> {
+        EventHandler::callback(move |event| {
+            if matches!(event, CmapEvent::ConnectionCheckedIn(_)) {
+                this.now();
+            }
+        })
+    }
+
     /// An answer came just now.
     pub(super) fn now(&self) {
         let ms = self.base.elapsed().as_millis() as u64;
