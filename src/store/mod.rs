@@ -73,9 +73,7 @@ impl DbError {
     pub fn is_timeout(&self) -> bool {
         self.timed_out
     }
-}
 
-impl DbError {
     /// The database did not answer in time: unavailable, whatever the reason.
     fn no_answer(what: String) -> Self {
         Self {
@@ -265,7 +263,11 @@ impl Store {
     /// Round trip to the server, within `MONGO_TIMEOUT_MS`: a server that accepts connections but
     /// does not answer (frozen, overloaded) is unavailable too.
     pub async fn ping(&self) -> Result<(), DbError> {
-        let db = self.db();
+        self.ping_on(&self.db()).await
+    }
+
+    /// [`Store::ping`] on `db`, which may be on another client than the store's.
+    async fn ping_on(&self, db: &Database) -> Result<(), DbError> {
         match tokio::time::timeout(self.timeout, db.run_command(doc! { "ping": 1 })).await {
             Ok(answer) => answer.map(|_| ()).map_err(DbError::from),
             Err(_) => Err(DbError::no_answer(format!(

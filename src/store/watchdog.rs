@@ -102,11 +102,7 @@ impl Store {
     /// A new client with the same options, if it answers a ping within `MONGO_TIMEOUT_MS`.
     async fn fresh_client(&self) -> anyhow::Result<Client> {
         let client = Client::with_options(self.options.clone())?;
-        let db = client.database(self.db().name());
-        match tokio::time::timeout(self.timeout, db.run_command(bson::doc! { "ping": 1 })).await {
-            Ok(Ok(_)) => Ok(client),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => anyhow::bail!("no answer within {:?}", self.timeout),
-        }
+        self.ping_on(&client.database(self.db().name())).await?;
+        Ok(client)
     }
 }

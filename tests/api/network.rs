@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, mongo_uri, poll_until, spawn_app_with};
 use crate::live::start_live;
 use crate::proxy::Proxy;
-use crate::rollups::assert_exact;
+use crate::rollups::{assert_exact, written};
 
 /// The service through a fresh proxy to the suite's server, with settings adjusted by `tweak`;
 /// the test's own handle on the database goes around the proxy.
@@ -123,9 +123,19 @@ async fn job_done(app: &TestApp, id: &str) -> Value {
     .await
 }
 
-async fn written(app: &TestApp, id: &str) -> u64 {
-    let job: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
-    job["inserted"].as_u64().unwrap_or(0)
+/// Starts a calls job of `body` and waits until it has written `n` calls; returns its id.
+async fn job_under_way(app: &TestApp, body: &Value, n: u64) -> String {
+    let job = app.start_job("/generate/calls", body).await;
+    poll_until(
+        Duration::from_secs(60),
+        "some documents",
+        async || match written(app, &job).await {
+            w if w >= n => Ok(()),
+            w => Err(format!("{w} written")),
+        },
+    )
+    .await;
+    job
 }
 
 /// The calls' `_id`s grouped by the run that wrote them (the first 8 bytes: start and nonce), each
@@ -169,19 +179,8 @@ async fn a_blackholed_network_is_noticed_and_a_job_and_a_live_run_end_exact() {
         &json!({ "calls_per_second": 50, "step_seconds": 1, "hosts": 1, "seed": 3 }),
     )
     .await;
-    let job = app
-        .start_job("/generate/calls", &json!({ "count": 300_000, "seed": 5 }))
-        .await;
     let pollers = Pollers::start(&app, 16);
-    poll_until(
-        Duration::from_secs(60),
-        "some documents",
-        async || match written(&app, &job).await {
-            n if n >= 20_000 => Ok(()),
-            n => Err(format!("{n} written")),
-        },
-    )
-    .await;
+    let job = job_under_way(&app, &json!({ "count": 300_000, "seed": 5 }), 20_000).await;
 
     proxy.blackhole();
     let (blackholed, opened) = (Instant::now(), proxy.accepted());
@@ -272,18 +271,7 @@ async fn wedged(op_timeout_ms: u64, watchdog_secs: u64) -> (Proxy, TestApp, Stri
         db.mongo_watchdog_secs = watchdog_secs;
     })
     .await;
-    let job = app
-        .start_job("/generate/calls", &json!({ "count": 500_000, "seed": 8 }))
-        .await;
-    poll_until(
-        Duration::from_secs(60),
-        "some documents",
-        async || match written(&app, &job).await {
-            n if n >= 10_000 => Ok(()),
-            n => Err(format!("{n} written")),
-        },
-    )
-    .await;
+    let job = job_under_way(&app, &json!({ "count": 500_000, "seed": 8 }), 10_000).await;
     proxy.blackhole_pool();
     // Wedged: readiness fails for a while.
     poll_until(Duration::from_secs(10), "readiness to fail", async || {

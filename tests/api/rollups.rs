@@ -180,7 +180,8 @@ async fn job_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     .await
 }
 
-async fn written(app: &TestApp, id: &str) -> u64 {
+/// What job `id` has written so far, as its record says.
+pub async fn written(app: &TestApp, id: &str) -> u64 {
     let job: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
     job["inserted"].as_u64().unwrap_or(0)
 }
