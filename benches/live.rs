@@ -1,7 +1,8 @@
 //! The live benchmark (docs/performance.md, "Live"): how closely a live run holds its rate at 1,
 //! 100 and 10,000 calls/s and at the database's ceiling over 60 s; how long a call takes from its
-//! insert to 100 connected `/calls/stream` clients; and the service's memory with 1,000 idle SSE
-//! clients connected. Run it with `scripts/bench.sh live`; it needs `BENCH_MONGO_URI` and a
+//! insert to 100 connected `/calls/stream` clients; whether watching slows writing (a
+//! 1,000,000-call job with 10 `/calls/stream` clients against none); and the service's memory with
+//! 1,000 idle SSE clients connected. Run it with `scripts/bench.sh live`; it needs `BENCH_MONGO_URI` and a
 //! release build. Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
 use std::time::{Duration, Instant};
@@ -149,6 +150,63 @@ async fn sse_client(base: String, until: Instant) -> Vec<(f64, f64)> {
     }
 }
 
+/// Seconds a `count`-call background job takes on a fresh service and database with `clients`
+/// `/calls/stream` clients connected, and the call events they received.
+async fn job_watched(uri: &str, client: &Client, count: u64, clients: usize) -> (f64, usize) {
+    let db = "bench_live_watched";
+    let _ = client.database(db).drop().await;
+    let svc = Service::start_with(uri, db, &[]);
+    let http = reqwest::Client::new();
+    svc.wait_ready(&http).await;
+    let until = Instant::now() + Duration::from_secs(900);
+    let events = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let readers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, events) = (format!("{}/calls/stream", svc.base), events.clone());
+            tokio::spawn(async move {
+                let res = reqwest::Client::new().get(url).send().await.unwrap();
+                let mut body = res.bytes_stream();
+                while let Some(Ok(chunk)) = body.next().await {
+                    let n = String::from_utf8_lossy(&chunk)
+                        .matches("event: call")
+                        .count();
+                    events.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let job: Value = http
+        .post(format!("{}/generate/calls", svc.base))
+        .json(&json!({ "count": count, "seed": 7, "async": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().expect("a job id").to_string();
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(res) = http.get(format!("{}/jobs/{id}", svc.base)).send().await else {
+            continue;
+        };
+        let job: Value = res.json().await.unwrap_or_default();
+        if job["state"] != "running" {
+            assert_eq!(job["state"], "done", "{job}");
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    for r in readers {
+        r.abort();
+    }
+    drop(svc);
+    let _ = client.database(db).drop().await;
+    (secs, events.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 #[tokio::main]
 async fn main() {
     let uri = std::env::var("BENCH_MONGO_URI").expect("BENCH_MONGO_URI (scripts/bench.sh sets it)");
@@ -223,6 +281,28 @@ async fn main() {
         "start time → client (ms, includes waiting for the second to end): p50 {:.0}, p99 {:.0}",
         percentile(&mut started, 50.0),
         percentile(&mut started, 99.0)
+    );
+
+    let count: u64 = env_or("BENCH_WATCH_COUNT", 1_000_000);
+    let watchers: usize = env_or("BENCH_WATCH_CLIENTS", 10);
+    let reps: usize = env_or("BENCH_WATCH_REPS", 3);
+    println!(
+        "\n== does watching slow writing? a {count}-call job, alternating rounds without and with {watchers} /calls/stream clients =="
+    );
+    println!("| round | no clients (s) | {watchers} clients (s) | call events sent |");
+    println!("| ---: | ---: | ---: | ---: |");
+    let (mut alone, mut watched) = (Vec::new(), Vec::new());
+    for round in 1..=reps {
+        let (a, _) = job_watched(&uri, &client, count, 0).await;
+        let (w, events) = job_watched(&uri, &client, count, watchers).await;
+        println!("| {round} | {a:.1} | {w:.1} | {events} |");
+        alone.push(a);
+        watched.push(w);
+    }
+    let (a, w) = (percentile(&mut alone, 50.0), percentile(&mut watched, 50.0));
+    println!(
+        "median: {a:.1} s alone, {w:.1} s watched: {:+.1} % (goal: within 10 %)",
+        (w / a - 1.0) * 100.0
     );
 
     let idle: usize = env_or("BENCH_IDLE_CLIENTS", 1000);

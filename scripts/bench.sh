@@ -7,9 +7,10 @@
 #   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
 #   `scripts/bench.sh live` runs benches/live.rs instead (live rate accuracy, /calls/stream latency
-#   with 100 clients, memory with 1,000 idle SSE clients): BENCH_LIVE_RATES (1,100,10000,100000),
-#   BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100), BENCH_SSE_SECS (30), BENCH_IDLE_CLIENTS (1000),
-#   BENCH_IDLE_SECS (60)
+#   with 100 clients, a job with and without stream clients, memory with 1,000 idle SSE clients):
+#   BENCH_LIVE_RATES (1,100,10000,100000), BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100),
+#   BENCH_SSE_SECS (30), BENCH_WATCH_COUNT (1000000), BENCH_WATCH_CLIENTS (10), BENCH_WATCH_REPS (3),
+#   BENCH_IDLE_CLIENTS (1000), BENCH_IDLE_SECS (60)
 #   `scripts/bench.sh poll` runs (e) alone against database BENCH_POLL_DB (default bench_poll),
 #   filling it with BENCH_BIG_COUNT calls and metric points first when it holds fewer; with
 #   BENCH_MONGO_URI (and BENCH_SERVER_PID for its CPU) set, against that server instead of a fresh

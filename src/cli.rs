@@ -258,12 +258,7 @@ pub async fn live(db: &DbSettings, args: LiveArgs) -> anyhow::Result<()> {
         stale_after: Duration::from_secs(10),
         takeover_window: Duration::from_secs(600),
     };
-    let manager = LiveManager::new(
-        store.clone(),
-        Tuning::from(db),
-        settings,
-        Arc::new(|_: &[_]| {}),
-    );
+    let manager = LiveManager::new(store.clone(), Tuning::from(db), settings);
     let scenario = scenario(&args.scenario)?;
     let record = manager.start(params, args.seed, scenario.as_ref()).await?;
     eprintln!(

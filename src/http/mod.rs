@@ -85,7 +85,6 @@ impl AppState {
                 stale_after: Duration::from_secs(settings.live_stale_secs),
                 takeover_window: Duration::from_secs(settings.live_takeover_secs),
             },
-            calls_feed.tap(),
         );
         Self {
             live,

@@ -1,48 +1,50 @@
 //! The source of `GET /calls/stream`: new call records as they are written.
 //!
-//! Where the server has change streams, one change stream per replica feeds every client (a
-//! `broadcast` channel: a slow client skips events and is told how many, it never holds the
-//! service's memory), and a client reconnecting with `Last-Event-ID` gets a change stream of its
-//! own resumed after that event (a few at once; beyond, it joins the shared one and is told).
-//! Without change streams (a standalone server), the stream carries the calls this replica's live
-//! runs write, and `Last-Event-ID` cannot resume.
-//!
 //! By default the stream carries calls as they happen: those starting within [`RECENT`] of their
-//! insert (a live run's, a backfill's newest minute). The server filters (the change stream's own
-//! `$match` on `start_time`, its bound renewed every [`REFRESH`]), so a backfill of weeks-old calls
-//! costs the stream nothing. A client asking for backfills too (`?include=backfill`) gets a change
-//! stream of its own, capped at [`BACKFILL_EVENTS_PER_SECOND`] with a `skipped` count for the rest.
+//! insert (a live run's, a backfill's newest minute), from the calls feed ([`crate::store::feed`]):
+//! while anyone listens, writers on every replica copy such calls into a small capped collection,
+//! and one reader per replica (a few reads a second) feeds every client (a `broadcast` channel: a slow client
+//! skips events and is told how many, it never holds the service's memory). A client reconnecting
+//! with `Last-Event-ID` gets a reader of its own, resumed right after that event while the feed
+//! still holds it (a few at once; beyond, it joins the shared one and is told). A backfill of old
+//! calls costs the stream nothing, and the server does no work for it while nobody listens.
+//!
+//! A client asking for backfills too (`?include=backfill`) gets a change stream of its own (where
+//! the server has them), capped at [`BACKFILL_EVENTS_PER_SECOND`] with a `skipped` count for the
+//! rest: it makes the server read every insert, so it is opt-in.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bson::{Bson, Document, RawDocumentBuf};
+use bson::oid::ObjectId;
+use bson::{Bson, Document};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use tokio::sync::{OnceCell, Semaphore, broadcast};
+use tokio::sync::{OnceCell, Semaphore, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::CallsTap;
 use crate::store::Store;
+use crate::store::feed::{FeedCursor, FeedEntry, LEASE};
 use crate::store::watch::CallChange;
+
+pub use crate::store::feed::RECENT;
 
 /// Events a slow client may fall behind by before it skips.
 pub const BUFFER: usize = 4096;
-/// Clients resuming with `Last-Event-ID` or following backfills at once, each on a change stream
-/// of its own.
+/// Clients resuming with `Last-Event-ID` or following backfills at once, each on a cursor of its
+/// own.
 pub const MAX_RESUMES: usize = 16;
-/// How recent a call's start must be (against its insert) for the default stream to carry it.
-pub const RECENT: Duration = Duration::from_secs(60);
-/// How often the shared change stream renews its server-side `start_time` bound.
-pub const REFRESH: Duration = Duration::from_secs(30);
 /// Calls a second a client following backfills receives; the rest are counted as skipped.
 pub const BACKFILL_EVENTS_PER_SECOND: u32 = 200;
+/// How often a reader looks for new entries in the feed.
+pub const POLL: Duration = Duration::from_millis(150);
 
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
-    /// A call was written: its event id (resume token or `_id`) and JSON.
+    /// A call was written: its event id (feed entry id or resume token) and JSON.
     Call {
         /// The SSE event id.
         id: String,
@@ -61,6 +63,8 @@ pub struct CallsFeed {
     tx: broadcast::Sender<Arc<CallEvent>>,
     change_streams: OnceCell<bool>,
     running: AtomicBool,
+    /// Whether the shared reader has read once (a new client waits for it, so it misses nothing).
+    open: watch::Sender<bool>,
     closing: CancellationToken,
     resumes: Arc<Semaphore>,
 }
@@ -73,34 +77,9 @@ impl CallsFeed {
             tx: broadcast::channel(BUFFER).0,
             change_streams: OnceCell::new(),
             running: AtomicBool::new(false),
+            open: watch::channel(false).0,
             closing: CancellationToken::new(),
             resumes: Arc::new(Semaphore::new(MAX_RESUMES)),
-        })
-    }
-
-    /// What live runs call with each call batch they wrote: published only when the server has no
-    /// change streams (they carry every insert already) and someone listens.
-    pub fn tap(self: &Arc<Self>) -> CallsTap {
-        let feed = Arc::downgrade(self);
-        Arc::new(move |docs: &[RawDocumentBuf]| {
-            let Some(feed) = feed.upgrade() else { return };
-            if feed.change_streams.get() != Some(&false) || feed.tx.receiver_count() == 0 {
-                return;
-            }
-            let now = bson::DateTime::now();
-            for raw in docs {
-                let Ok(call) = Document::try_from(raw.as_ref()) else {
-                    continue;
-                };
-                let id = call
-                    .get_object_id("_id")
-                    .map(|o| o.to_hex())
-                    .unwrap_or_default();
-                let _ = feed.tx.send(Arc::new(CallEvent::Call {
-                    id,
-                    data: call_json(&call, Some(now)),
-                }));
-            }
         })
     }
 
@@ -114,7 +93,8 @@ impl CallsFeed {
         self.closing.clone()
     }
 
-    /// Whether this replica streams from a change stream (asked once, when it answers).
+    /// Whether this replica can follow backfills (the server has change streams; asked once, when
+    /// it answers).
     pub async fn uses_change_streams(&self) -> bool {
         match self
             .change_streams
@@ -126,6 +106,11 @@ impl CallsFeed {
         }
     }
 
+    /// Clients of this replica: on the shared tail, or on a cursor of their own.
+    fn listeners(&self) -> usize {
+        self.tx.receiver_count() + MAX_RESUMES - self.resumes.available_permits()
+    }
+
     /// The events for one client, from now or right after `last_event_id`; calls as they happen,
     /// or every insert (capped) with `backfill`.
     pub async fn subscribe(
@@ -133,54 +118,24 @@ impl CallsFeed {
         last_event_id: Option<String>,
         backfill: bool,
     ) -> BoxStream<'static, Arc<CallEvent>> {
-        let change_streams = self.uses_change_streams().await;
-        let mut notice = None;
         let last = last_event_id.filter(|s| !s.is_empty());
-        if (last.is_some() || backfill) && !change_streams {
-            notice = Some(if backfill {
-                "this server has no change streams: only live runs' calls are streamed"
-            } else {
-                "this server has no change streams: the stream starts from now"
-            });
-        } else if last.is_some() || backfill {
-            if let Ok(permit) = self.resumes.clone().try_acquire_owned() {
-                let since = (!backfill).then(recent_bound);
-                match self.store.watch_calls(last.as_deref(), since).await {
-                    Ok(stream) => {
-                        let own = stream
-                            .filter_map(move |c| async move {
-                                c.ok()
-                                    .and_then(|c| change_event(c, !backfill))
-                                    .map(Arc::new)
-                            })
-                            .map(move |e| {
-                                let _keep = &permit;
-                                e
-                            })
-                            .boxed();
-                        return if backfill {
-                            capped(own, BACKFILL_EVENTS_PER_SECOND)
-                        } else {
-                            own
-                        };
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "calls stream not resumed");
-                        notice =
-                            Some("cannot resume after Last-Event-ID: the stream starts from now");
-                    }
-                }
-            } else {
-                notice = Some(
-                    "too many clients resuming or following backfills at once: the stream starts \
-                     from now, with calls as they happen",
-                );
+        let notice = if backfill {
+            match self.own_change_stream(last.as_deref()).await {
+                Ok(own) => return capped(own, BACKFILL_EVENTS_PER_SECOND),
+                Err(notice) => Some(notice),
             }
-        }
+        } else if let Some(last) = last {
+            match self.own_tail(&last).await {
+                Ok(own) => return own,
+                Err(notice) => Some(notice),
+            }
+        } else {
+            None
+        };
         let rx = self.tx.subscribe();
-        if change_streams && !self.running.swap(true, Ordering::AcqRel) {
-            tokio::spawn(self.clone().upstream());
-        }
+        self.start_upstream();
+        let mut open = self.open.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(2), open.wait_for(|o| *o)).await;
         let shared = futures::stream::unfold(rx, |mut rx| async move {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -193,13 +148,93 @@ impl CallsFeed {
         futures::stream::iter(first).chain(shared).boxed()
     }
 
-    /// The shared change stream: runs while anyone listens, resumes after errors.
+    /// A change stream of every insert for one client, resumed after `last` when given.
+    async fn own_change_stream(
+        &self,
+        last: Option<&str>,
+    ) -> Result<BoxStream<'static, Arc<CallEvent>>, &'static str> {
+        if !self.uses_change_streams().await {
+            return Err(
+                "this server has no change streams: only calls as they happen are streamed",
+            );
+        }
+        let permit = self
+            .resumes
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| TOO_MANY)?;
+        let stream = self.store.watch_calls(last).await.map_err(|e| {
+            tracing::debug!(error = %e, "calls change stream not opened");
+            "cannot resume after Last-Event-ID: the stream starts from now, with calls as they happen"
+        })?;
+        Ok(stream
+            .filter_map(move |c| async move { c.ok().map(change_event).map(Arc::new) })
+            .map(move |e| {
+                let _keep = &permit;
+                e
+            })
+            .boxed())
+    }
+
+    /// A reader of the feed of its own for a client resuming right after entry `last`.
+    async fn own_tail(
+        self: &Arc<Self>,
+        last: &str,
+    ) -> Result<BoxStream<'static, Arc<CallEvent>>, &'static str> {
+        const GONE: &str = "cannot resume after Last-Event-ID: the stream starts from now";
+        let after = ObjectId::parse_str(last).map_err(|_| GONE)?;
+        let permit = self
+            .resumes
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| TOO_MANY)?;
+        // Writers copy calls while this client listens, even if nobody else does.
+        self.start_upstream();
+        if !self.store.feed_holds(after).await.unwrap_or(false) {
+            return Err(GONE);
+        }
+        let store = self.store.clone();
+        let state = (FeedCursor::after(after), VecDeque::new(), poller());
+        let events = futures::stream::unfold(state, move |(mut cursor, mut queue, mut poll)| {
+            let store = store.clone();
+            async move {
+                loop {
+                    if let Some(e) = queue.pop_front() {
+                        return Some((Arc::new(e), (cursor, queue, poll)));
+                    }
+                    poll.tick().await;
+                    match store.feed_since(cursor.from()).await {
+                        Ok(entries) => {
+                            queue.extend(cursor.take(entries).into_iter().filter_map(feed_event));
+                        }
+                        Err(e) => tracing::debug!(error = %e, "calls feed not read"),
+                    }
+                }
+            }
+        });
+        Ok(events
+            .take_until(self.closing.clone().cancelled_owned())
+            .map(move |e| {
+                let _keep = &permit;
+                e
+            })
+            .boxed())
+    }
+
+    fn start_upstream(self: &Arc<Self>) {
+        if !self.running.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().upstream());
+        }
+    }
+
+    /// The shared reader and the listeners' lease: run while anyone listens.
     async fn upstream(self: Arc<Self>) {
         loop {
             self.follow().await;
+            self.open.send_replace(false);
             self.running.store(false, Ordering::Release);
             // A client that subscribed meanwhile saw `running` still set: go on for it.
-            if self.tx.receiver_count() == 0
+            if self.listeners() == 0
                 || self.closing.is_cancelled()
                 || self.running.swap(true, Ordering::AcqRel)
             {
@@ -208,88 +243,64 @@ impl CallsFeed {
         }
     }
 
+    /// Renews the lease and reads the feed every [`POLL`], until nobody listens.
     async fn follow(&self) {
-        let mut resume: Option<String> = None;
+        let mut cursor = FeedCursor::from_now();
+        let mut renew = tokio::time::interval(LEASE / 3);
+        let mut poll = poller();
         loop {
-            let stream = tokio::select! {
-                s = self.store.watch_calls(resume.as_deref(), Some(recent_bound())) => s,
-                _ = self.closing.cancelled() => break,
-            };
-            let mut stream = match stream {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(error = %e, "calls change stream not opened; retrying");
-                    resume = None;
-                    if self.idle_wait(Duration::from_secs(1)).await {
-                        break;
+            tokio::select! {
+                biased;
+                _ = self.closing.cancelled() => return,
+                _ = renew.tick() => {
+                    if self.listeners() == 0 {
+                        return;
                     }
-                    continue;
+                    if let Err(e) = self.store.listen_to_feed().await {
+                        tracing::debug!(error = %e, "calls feed lease not renewed");
+                    }
                 }
-            };
-            let mut check = tokio::time::interval(Duration::from_secs(1));
-            let renew = tokio::time::sleep(REFRESH);
-            tokio::pin!(renew);
-            let mut renewing = false;
-            loop {
-                tokio::select! {
-                    change = stream.next() => match change {
-                        Some(Ok(c)) => {
-                            resume = Some(c.token.clone());
-                            if let Some(e) = change_event(c, true) {
-                                let _ = self.tx.send(Arc::new(e));
-                            }
+                _ = poll.tick() => match self.store.feed_since(cursor.from()).await {
+                    Ok(entries) => {
+                        for e in cursor.take(entries).into_iter().filter_map(feed_event) {
+                            let _ = self.tx.send(Arc::new(e));
                         }
-                        Some(Err(e)) => {
-                            tracing::debug!(error = %e, "calls change stream failed; reopening");
-                            break;
-                        }
-                        None => break,
-                    },
-                    _ = check.tick() => if self.tx.receiver_count() == 0 { break },
-                    // Reopen after the last event with a newer `start_time` bound.
-                    _ = &mut renew => { renewing = true; break },
-                    _ = self.closing.cancelled() => break,
-                }
+                        self.open.send_replace(true);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "calls feed not read"),
+                },
             }
-            if renewing && !self.closing.is_cancelled() && self.tx.receiver_count() > 0 {
-                continue;
-            }
-            if self.idle_wait(Duration::from_millis(100)).await {
-                break;
-            }
-        }
-    }
-
-    /// Waits `pause`; true when the upstream should end (closing, or nobody listens).
-    async fn idle_wait(&self, pause: Duration) -> bool {
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => self.tx.receiver_count() == 0,
-            _ = self.closing.cancelled() => true,
         }
     }
 }
 
-/// The oldest start a call of the default stream may have, as of now (less [`REFRESH`], since the
-/// bound is renewed that often; [`change_event`] applies the exact one).
-fn recent_bound() -> bson::DateTime {
-    let now = bson::DateTime::now().timestamp_millis();
-    bson::DateTime::from_millis(now - (RECENT + REFRESH).as_millis() as i64)
+/// A clock of [`POLL`] ticks that skips the ticks a slow read missed.
+fn poller() -> tokio::time::Interval {
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll
 }
 
-/// The event of an inserted call; `None` when only recent calls are wanted and this one started
-/// more than [`RECENT`] before its insert.
-fn change_event(c: CallChange, recent_only: bool) -> Option<CallEvent> {
-    if recent_only {
-        let inserted = c.inserted_at.unwrap_or_else(bson::DateTime::now);
-        let start = c.call.get_datetime("start_time").ok()?;
-        if start.timestamp_millis() < inserted.timestamp_millis() - RECENT.as_millis() as i64 {
-            return None;
-        }
+const TOO_MANY: &str = "too many clients resuming or following backfills at once: the stream \
+                        starts from now, with calls as they happen";
+
+/// The event of a feed entry (`None` for the feed's first entry, which is neither).
+fn feed_event(e: FeedEntry) -> Option<CallEvent> {
+    match e {
+        FeedEntry::Call(id, call, at) => Some(CallEvent::Call {
+            id: id.to_hex(),
+            data: call_json(&call, Some(at)),
+        }),
+        FeedEntry::Skipped(_, n) => Some(CallEvent::Lagged(n)),
     }
-    Some(CallEvent::Call {
+}
+
+/// The event of an inserted call, from a change stream.
+fn change_event(c: CallChange) -> CallEvent {
+    CallEvent::Call {
         id: c.token,
         data: call_json(&c.call, c.inserted_at),
-    })
+    }
 }
 
 /// `events` with at most `per_second` calls a second; the calls beyond are dropped and counted,

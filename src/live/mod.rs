@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bson::RawDocumentBuf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -36,9 +35,6 @@ pub use view::{LiveView, view};
 pub const SUPERVISE_EVERY: Duration = Duration::from_secs(2);
 /// How long a stop request waits for the run to stop before answering.
 pub const STOP_WAIT: Duration = Duration::from_secs(7);
-
-/// Called with every call batch a live run of this instance has written.
-pub type CallsTap = Arc<dyn Fn(&[RawDocumentBuf]) + Send + Sync>;
 
 /// How a replica runs live runs.
 #[derive(Debug, Clone, Copy)]
@@ -66,12 +62,11 @@ struct Inner {
     tracker: TaskTracker,
     running: Mutex<HashMap<String, CancellationToken>>,
     shutdown: CancellationToken,
-    tap: CallsTap,
 }
 
 impl LiveManager {
-    /// A manager of this instance's live runs; `tap` sees every call batch they write.
-    pub fn new(store: Store, tuning: Tuning, settings: LiveSettings, tap: CallsTap) -> Self {
+    /// A manager of this instance's live runs.
+    pub fn new(store: Store, tuning: Tuning, settings: LiveSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -82,7 +77,6 @@ impl LiveManager {
                 tracker: TaskTracker::new(),
                 running: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
-                tap,
             }),
         }
     }
@@ -168,14 +162,12 @@ impl LiveManager {
 
     async fn drive(&self, record: LiveRecord, stop: CancellationToken) {
         let inner = &self.inner;
-        let tap = inner.tap.clone();
         let driver = run::Driver {
             store: &inner.store,
             tuning: inner.tuning,
             owner: &inner.instance,
             stop,
             shutdown: inner.shutdown.clone(),
-            on_calls: &*tap,
         };
         let ended = driver.drive(&record).await;
         let store = &inner.store;

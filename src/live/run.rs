@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bson::{Document, RawDocumentBuf, oid::ObjectId};
+use bson::{Document, oid::ObjectId};
 use chrono::Utc;
 use futures::{FutureExt, StreamExt, future::FusedFuture};
 use tokio::time::Instant;
@@ -37,9 +37,6 @@ pub const REWRITE_TICKS: i64 = 30;
 /// Rollup documents touched, per collection kind.
 pub type TouchedDocs = Vec<(Kind, Resolution, Document)>;
 
-/// Called with every call batch once it is written.
-pub type OnCalls<'a> = &'a (dyn Fn(&[RawDocumentBuf]) + Send + Sync);
-
 /// Writes the batches of tick `k`, a few at once, each generated when a slot frees (memory holds
 /// at most `inflight` batches whatever the rate); returns the rollup documents they touched.
 pub async fn write_tick(
@@ -49,7 +46,6 @@ pub async fn write_tick(
     tuning: Tuning,
     policy: &RetryPolicy,
     trouble: &AtomicBool,
-    on_calls: Option<OnCalls<'_>>,
 ) -> Result<TouchedDocs, String> {
     let plan = schedule.plan(k)?;
     let mut pending = futures::stream::FuturesUnordered::new();
@@ -64,12 +60,7 @@ pub async fn write_tick(
             pending.push(write_one(store, batch, policy, trouble));
         }
         match pending.next().await {
-            Some(Ok((t, batch))) => {
-                touched.extend(t);
-                if let (Some(tap), Kind::Calls) = (on_calls, batch.kind) {
-                    tap(batch.docs());
-                }
-            }
+            Some(Ok((t, _))) => touched.extend(t),
             Some(Err(e)) => return Err(e.to_string()),
             None => break,
         }
@@ -175,8 +166,6 @@ pub struct Driver<'a> {
     pub stop: CancellationToken,
     /// Fires when this instance shuts down.
     pub shutdown: CancellationToken,
-    /// Told about every call batch once it is written.
-    pub on_calls: &'a (dyn Fn(&[RawDocumentBuf]) + Send + Sync),
 }
 
 impl Driver<'_> {
@@ -226,16 +215,9 @@ impl Driver<'_> {
             }
             let written = {
                 let write = async {
-                    let mut t = write_tick(
-                        self.store,
-                        &mut schedule,
-                        k,
-                        self.tuning,
-                        &policy,
-                        &trouble,
-                        Some(self.on_calls),
-                    )
-                    .await?;
+                    let mut t =
+                        write_tick(self.store, &mut schedule, k, self.tuning, &policy, &trouble)
+                            .await?;
                     if trouble.swap(false, Ordering::Relaxed) {
                         rewrite_from = Some(k + 1 - REWRITE_TICKS);
                     }
@@ -361,15 +343,7 @@ impl Driver<'_> {
         let mut schedule = Schedule::new(record);
         let mut touched = Vec::new();
         for k in from.max(0)..to {
-            let t = write_tick(
-                self.store,
-                &mut schedule,
-                k,
-                self.tuning,
-                policy,
-                trouble,
-                None,
-            );
+            let t = write_tick(self.store, &mut schedule, k, self.tuning, policy, trouble);
             touched.extend(t.await?);
         }
         Ok(touched)

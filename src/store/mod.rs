@@ -3,9 +3,10 @@
 //!
 //! Rooms: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
 //! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
-//! raw documents), [`jobs`] (job record queries), [`live`] (live run records), [`watch`] (change streams), [`idempotency`] (idempotency keys and their
-//! answers).
+//! raw documents), [`jobs`] (job record queries), [`live`] (live run records), [`watch`] (change streams), [`feed`] (the calls feed `/calls/stream`
+//! follows), [`idempotency`] (idempotency keys and their answers).
 
+pub mod feed;
 pub mod idempotency;
 pub mod jobs;
 pub mod live;
@@ -50,6 +51,8 @@ pub struct Store {
     /// When an operation last gave its connection back to the pool: a client whose pings fail
     /// while its operations keep ending is busy, not wedged (see [`Store::watchdog`]).
     answered: Arc<watchdog::LastAnswer>,
+    /// Whether anyone listens to the calls feed, and this second's copy budget.
+    feed_gate: Arc<feed::FeedGate>,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -223,6 +226,7 @@ impl Store {
             db: Arc::new(RwLock::new(db)),
             options,
             set_up: Arc::new(OnceCell::new()),
+            feed_gate: Arc::default(),
             timeout: settings.timeout(),
             op_timeout: settings.op_timeout(),
             answered,

@@ -75,7 +75,7 @@ impl Store {
                     .await?;
             }
         }
-        Ok(())
+        self.setup_feed().await
     }
 }
 

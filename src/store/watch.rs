@@ -1,5 +1,6 @@
-//! New call records as they are inserted, from a change stream: what `GET /calls/stream` pushes
-//! when the server has change streams (a replica set; a standalone `mongod` has none).
+//! Every call record as it is inserted, from a change stream: what `GET /calls/stream?include=backfill`
+//! pushes when the server has change streams (a replica set; a standalone `mongod` has none). The
+//! default stream follows the cheaper calls feed ([`super::feed`]) instead.
 
 use bson::{Bson, Document, doc};
 use futures::StreamExt;
@@ -27,13 +28,10 @@ impl Store {
         Ok(hello.contains_key("setName") || hello.get_str("msg").ok() == Some("isdbgrid"))
     }
 
-    /// Inserts into `calls` from now, or right after `resume` (a token from an earlier change);
-    /// with `since`, only calls starting at or after it (the server filters, so a backfill of
-    /// old calls never leaves the database).
+    /// Inserts into `calls` from now, or right after `resume` (a token from an earlier change).
     pub async fn watch_calls(
         &self,
         resume: Option<&str>,
-        since: Option<bson::DateTime>,
     ) -> Result<BoxStream<'static, Result<CallChange, DbError>>, DbError> {
         let token = match resume {
             Some(t) => Some(decode(t).ok_or_else(|| {
@@ -48,12 +46,7 @@ impl Store {
             .collection::<Document>(Kind::Calls.collection())
             .watch()
             .pipeline([
-                match since {
-                    Some(t) => doc! { "$match": {
-                        "operationType": "insert", "fullDocument.start_time": { "$gte": t },
-                    } },
-                    None => doc! { "$match": { "operationType": "insert" } },
-                },
+                doc! { "$match": { "operationType": "insert" } },
                 doc! { "$project": { "fullDocument": 1, "wallTime": 1 } },
             ])
             .resume_after(token)

@@ -37,6 +37,9 @@ impl Store {
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("documents_inserted_total", "collection" => collection)
             .increment(outcome.written);
+        if kind == Kind::Calls && outcome.written > 0 && !outcome.uncertain {
+            self.copy_to_feed(docs, &outcome.rejected).await;
+        }
         outcome
     }
 

@@ -1,12 +1,13 @@
-//! `GET /calls/stream`: new calls pushed as Server-Sent Events, from a change stream (resumable
-//! with `Last-Event-ID`) or, on a standalone server, from this replica's own live writes.
+//! `GET /calls/stream`: new calls pushed as Server-Sent Events, from the calls feed (resumable
+//! with `Last-Event-ID`, any replica's calls, on any server), backfills too from a change stream
+//! when asked.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, mongo_uri, spawn_app_with};
+use crate::helpers::{TestApp, mongo_uri, spawn_app_with, spawn_replica};
 use crate::live::start_live;
 use crate::processes::PrivateServer;
 
@@ -129,19 +130,32 @@ async fn new_calls_are_pushed_and_a_reconnect_resumes_after_the_last_event() {
 }
 
 #[tokio::test]
-async fn without_change_streams_the_stream_carries_this_replicas_live_calls() {
+async fn on_a_standalone_server_the_stream_carries_every_replicas_calls_and_resumes() {
     let server = PrivateServer::start_standalone();
     let app = spawn_app_with(&server.uri(), |_, _| {}).await;
+    let other = spawn_replica(&app, |_, _| {}).await;
     let mut client = SseClient::connect(&app, "/calls/stream", None).await;
-    let id = start_live(&app, &json!({ "calls_per_second": 20, "step_seconds": 0 })).await;
-    let (first_id, first) = client.next_call().await;
-    assert_eq!(first_id, first["id"].as_str().unwrap(), "{first}");
-    let mut resumed = SseClient::connect(&app, "/calls/stream", Some(&first_id)).await;
-    let e = resumed.next().await;
+    // The run is the other replica's: the calls reach this one's client through the database.
+    let id = start_live(
+        &other,
+        &json!({ "calls_per_second": 20, "step_seconds": 0 }),
+    )
+    .await;
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        calls.push(client.next_call().await);
+    }
+    let mut resumed = SseClient::connect(&app, "/calls/stream", Some(&calls[1].0)).await;
+    let (_, third) = resumed.next_call().await;
+    assert_eq!(third["call_id"], calls[2].1["call_id"]);
+    // Without change streams, backfills cannot be followed: the client is told, and gets calls
+    // as they happen.
+    let mut all = SseClient::connect(&app, "/calls/stream?include=backfill", None).await;
+    let e = all.next().await;
     assert_eq!(e.event, "reset", "{e:?}");
-    let (_, next) = resumed.next_call().await;
+    let (_, next) = all.next_call().await;
     assert!(next["call_id"].is_string());
-    app.post(&format!("/live/{id}/stop"), &json!({})).await;
+    other.post(&format!("/live/{id}/stop"), &json!({})).await;
 }
 
 /// A backfill of 2,000 calls ending a day ago.
