@@ -3,9 +3,10 @@
 //! whose count is exact. The CLI, the synchronous HTTP path and background jobs all call it.
 //!
 //! One producer thread generates batches in document order (so the output depends only on the
-//! run's parameters and seed) and hands them over a bounded channel; the async side keeps up to
-//! `inflight` unordered `insert_many` calls running at once. Memory stays flat whatever the count;
-//! the database, not the generator, sets the pace.
+//! run's parameters and seed) and hands them over a channel of one; the async side keeps up to
+//! `inflight` unordered `insert_many` calls running at once, within the process's shared write
+//! slots ([`Store::write_slot`]). Memory stays flat whatever the count and however many runs share
+//! the process; the database, not the generator, sets the pace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -308,7 +309,9 @@ impl Run {
         outage: Option<&RetryPolicy>,
     ) -> Streamed {
         let inflight = tuning.inflight.max(1);
-        let (tx, mut rx) = mpsc::channel::<Batch>(inflight);
+        // One batch generated ahead is enough: a batch takes milliseconds to generate and a
+        // hundred or more to insert.
+        let (tx, mut rx) = mpsc::channel::<Batch>(1);
         let (spec, id) = (self.spec.clone(), self.id);
         let kind = spec.kind();
         let producer = tokio::task::spawn_blocking(move || {
@@ -362,7 +365,10 @@ impl Run {
                     rx.close();
                 }
                 batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                    Some(batch) => pending.push(batch.write(store, outage)),
+                    Some(batch) => pending.push(async move {
+                        let _slot = store.write_slot().await;
+                        batch.write(store, outage).await
+                    }),
                     None => accepting = false,
                 },
                 else => break,

@@ -364,6 +364,17 @@ async fn soak() {
         rss.last().map_or(0.0, |r| r.1),
         slope_per_hour(&rss)
     );
+    let mut highest: Vec<&Sample> = samples.iter().collect();
+    highest.sort_by(|a, b| b.rss_mb.total_cmp(&a.rss_mb));
+    println!(
+        "| service RSS, highest samples | {} |",
+        highest
+            .iter()
+            .take(5)
+            .map(|s| format!("{:.0} MB at {:.0} s", s.rss_mb, s.at))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "| service sockets | last life: {:.0} → {:.0}, slope {:+.1}/h |",
         sockets.first().map_or(0.0, |r| r.1),

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use bson::{Bson, Document, doc, oid::ObjectId};
+use bson::{Bson, Document, RawDocumentBuf, doc, oid::ObjectId};
 use futures::TryStreamExt;
+use mongodb::error::ErrorKind;
 
 use super::{
     Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, DocCells, Grouping, HOUR_MS, Resolution, cell_path,
@@ -242,11 +243,16 @@ impl Store {
                 .push((key, cell));
         }
         if res == Resolution::Fine && !guarded {
+            // Encoded one at a time: a batch spread over days makes hundreds of them, and as
+            // document trees they were the largest part of a job's memory.
             let docs = by_doc
                 .into_values()
-                .map(|(id, cells)| contribution(kind, &id, &cells, token))
-                .collect();
-            return self.insert_contributions(res.collection(kind), docs).await;
+                .map(|(id, cells)| {
+                    RawDocumentBuf::from_document(&contribution(kind, &id, &cells, token))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| DbError::from(mongodb::error::Error::custom(e.to_string())))?;
+            return self.insert_contributions(res.collection(kind), &docs).await;
         }
         let mut todo: Vec<(Document, Document)> = by_doc
             .into_values()
@@ -303,25 +309,19 @@ impl Store {
     async fn insert_contributions(
         &self,
         collection: &str,
-        docs: Vec<Document>,
+        docs: &[RawDocumentBuf],
     ) -> Result<(), DbError> {
+        let contributions = self.db().collection::<RawDocumentBuf>(collection);
         for chunk in docs.chunks(500) {
-            let reply = self
-                .db()
-                .run_command(doc! {
-                    "insert": collection,
-                    "documents": chunk.to_vec(),
-                    "ordered": false,
-                })
-                .await?;
-            for e in reply.get_array("writeErrors").into_iter().flatten() {
-                let Some(e) = e.as_document() else { continue };
-                if e.get_i32("code").ok() != Some(11000) {
-                    return Err(mongodb::error::Error::custom(format!(
-                        "rollup insert failed: {e}"
-                    ))
-                    .into());
-                }
+            let Err(e) = contributions.insert_many(chunk).ordered(false).await else {
+                continue;
+            };
+            // A duplicate `_id` is a contribution already applied.
+            let applied = matches!(e.kind.as_ref(), ErrorKind::InsertMany(m)
+                if m.write_concern_error.is_none()
+                    && m.write_errors.iter().flatten().all(|w| w.code == 11000));
+            if !applied {
+                return Err(e.into());
             }
         }
         Ok(())
