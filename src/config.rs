@@ -81,8 +81,7 @@ pub struct DbSettings {
     #[arg(long, env = "BATCH_SIZE", default_value_t = 10_000, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
-    /// Insert batches of generation runs in flight at once, shared by every run of the process (two
-    /// jobs at once share them, so memory does not double); each run generates one batch ahead.
+    /// Insert batches kept in flight at once per run; each run generates one batch ahead.
     #[arg(long, env = "INFLIGHT_BATCHES", default_value_t = 4, global = true,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub inflight_batches: u32,

@@ -4,9 +4,8 @@
 //!
 //! One producer thread generates batches in document order (so the output depends only on the
 //! run's parameters and seed) and hands them over a channel of one; the async side keeps up to
-//! `inflight` unordered `insert_many` calls running at once, within the process's shared write
-//! slots ([`Store::write_slot`]). Memory stays flat whatever the count and however many runs share
-//! the process; the database, not the generator, sets the pace.
+//! `inflight` unordered `insert_many` calls running at once. Memory stays flat whatever the count;
+//! the database, not the generator, sets the pace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -365,10 +364,7 @@ impl Run {
                     rx.close();
                 }
                 batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                    Some(batch) => pending.push(async move {
-                        let _slot = store.write_slot().await;
-                        batch.write(store, outage).await
-                    }),
+                    Some(batch) => pending.push(batch.write(store, outage)),
                     None => accepting = false,
                 },
                 else => break,

@@ -53,9 +53,6 @@ pub struct Store {
     answered: Arc<watchdog::LastAnswer>,
     /// Whether anyone listens to the calls feed, and this second's copy budget.
     feed_gate: Arc<feed::FeedGate>,
-    /// `INFLIGHT_BATCHES`: generation runs' batch writes in flight, shared by every run (see
-    /// [`Store::write_slot`]).
-    write_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -230,24 +227,10 @@ impl Store {
             options,
             set_up: Arc::new(OnceCell::new()),
             feed_gate: Arc::default(),
-            write_slots: Arc::new(tokio::sync::Semaphore::new(
-                settings.inflight_batches.max(1) as usize,
-            )),
             timeout: settings.timeout(),
             op_timeout: settings.op_timeout(),
             answered,
         })
-    }
-
-    /// A slot to write one batch of a generation run, first come first served: the batches in
-    /// flight (each held three times over: the documents, the driver's copies and the message)
-    /// stay within `INFLIGHT_BATCHES` however many runs share the process.
-    pub async fn write_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
-        self.write_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the write slots are never closed")
     }
 
     /// The database, on whichever client is current.
