@@ -203,12 +203,7 @@ impl CallsFeed {
                         return Some((Arc::new(e), (cursor, queue, poll)));
                     }
                     poll.tick().await;
-                    match store.feed_since(cursor.from()).await {
-                        Ok(entries) => {
-                            queue.extend(cursor.take(entries).into_iter().filter_map(feed_event));
-                        }
-                        Err(e) => tracing::debug!(error = %e, "calls feed not read"),
-                    }
+                    queue.extend(read_feed(&store, &mut cursor).await);
                 }
             }
         });
@@ -260,16 +255,29 @@ impl CallsFeed {
                         tracing::debug!(error = %e, "calls feed lease not renewed");
                     }
                 }
-                _ = poll.tick() => match self.store.feed_since(cursor.from()).await {
-                    Ok(entries) => {
-                        for e in cursor.take(entries).into_iter().filter_map(feed_event) {
-                            let _ = self.tx.send(Arc::new(e));
-                        }
-                        self.open.send_replace(true);
+                _ = poll.tick() => {
+                    for e in read_feed(&self.store, &mut cursor).await {
+                        let _ = self.tx.send(Arc::new(e));
                     }
-                    Err(e) => tracing::debug!(error = %e, "calls feed not read"),
-                },
+                    self.open.send_replace(true);
+                }
             }
+        }
+    }
+}
+
+/// The events of the feed entries `cursor` has not passed on yet (none when the read fails: the
+/// next read looks again).
+async fn read_feed(store: &Store, cursor: &mut FeedCursor) -> Vec<CallEvent> {
+    match store.feed_since(cursor.from()).await {
+        Ok(entries) => cursor
+            .take(entries)
+            .into_iter()
+            .filter_map(feed_event)
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "calls feed not read");
+            Vec::new()
         }
     }
 }
