@@ -261,9 +261,10 @@ async fn two_hundred_milliseconds_of_latency_slow_the_service_down_and_nothing_e
     assert_exact(&app).await;
 }
 
-/// Pooled connections go silent while the monitoring ones answer: every pool slot is held by an
-/// insert that waits for ever, so nothing else gets a connection. The client watchdog (or the
-/// bound on each operation) must see to it; with neither, the service stays unready.
+/// Pooled connections go silent on the operations they carry while the monitoring ones (and
+/// pings) answer: every pool slot ends up held by an insert that waits for ever, so nothing else
+/// gets a connection. The client watchdog (or the bound on each operation) must see to it; with
+/// neither, the service stays unready.
 async fn wedged(op_timeout_ms: u64, watchdog_secs: u64) -> (Proxy, TestApp, String, Duration) {
     let (proxy, app) = behind_proxy_with(|db| {
         db.pool_size = 2;
@@ -272,9 +273,13 @@ async fn wedged(op_timeout_ms: u64, watchdog_secs: u64) -> (Proxy, TestApp, Stri
     })
     .await;
     let job = job_under_way(&app, &json!({ "count": 500_000, "seed": 8 }), 10_000).await;
-    proxy.blackhole_pool();
-    // Wedged: readiness fails for a while.
+    // Wedged: readiness fails for a while. The blackhole is laid again before every look: a
+    // connection the pool was still opening when it began is numbered after it and would pass,
+    // leaving the pool a working slot (seen once in CI). Pings pass, so one that gets a slot
+    // never stalls, times out and frees it (also seen). Readiness fails before the watchdog's
+    // third failed ping, so its fresh client's connections come after the last blackhole.
     poll_until(Duration::from_secs(10), "readiness to fail", async || {
+        proxy.blackhole_pool();
         let res = app
             .http
             .get(format!("{}/readyz", app.address))

@@ -23,8 +23,9 @@ struct Faults {
     refuse: bool,
     /// Connections numbered below this pass nothing (held open, data left unread).
     frozen_below: u64,
-    /// Connections numbered below this that carried a command other than `hello` pass nothing:
-    /// the pool's connections stall while the driver's monitoring connections go on.
+    /// Connections numbered below this hold every operation (a command other than `hello` or
+    /// `ping`) and its answer: the pool's connections stall on the operations they carry while
+    /// the driver's monitoring connections, and pings, go on.
     data_frozen_below: u64,
     /// Connections numbered below this are reset (RST, not FIN).
     reset_below: u64,
@@ -114,9 +115,10 @@ impl Proxy {
         self.faults.send_modify(|f| f.frozen_below = open);
     }
 
-    /// Every connection open now that carried an operation passes nothing until [`Self::heal`];
-    /// monitoring connections (only `hello`s) and new connections work. What a client whose
-    /// pooled connections went silent sees while the server looks fine.
+    /// Every connection open now holds each operation it carries until [`Self::heal`] (pings
+    /// pass, so a ping that finds a free connection never gets stuck and frees a slot when it
+    /// gives up); monitoring and new connections work. What a client sees whose pool slots are
+    /// all held by operations on connections that went silent, while the server looks fine.
     pub fn blackhole_pool(&self) {
         let open = self.next.load(Ordering::SeqCst);
         self.faults.send_modify(|f| f.data_frozen_below = open);
@@ -165,7 +167,8 @@ fn reset(stream: &TcpStream) {
 struct Conn {
     /// Accept order.
     id: u64,
-    /// The client sent something other than a `hello` on it (shared by both directions).
+    /// The client's last command on it is an operation, not a `hello` or `ping` (shared by both
+    /// directions).
     data: Arc<AtomicBool>,
     /// This direction carries the client's messages.
     client_side: bool,
@@ -176,23 +179,28 @@ impl Conn {
         self.id < f.reset_below
     }
 
-    fn passes(&self, f: &Faults) -> bool {
-        self.is_reset(f)
-            || (self.id >= f.frozen_below
-                && !(self.id < f.data_frozen_below && self.data.load(Ordering::SeqCst)))
+    /// Whether a chunk may be read now: only a full blackhole stops the reading; an operation is
+    /// only known once its chunk is read.
+    fn reads(&self, f: &Faults) -> bool {
+        self.is_reset(f) || self.id >= f.frozen_below
     }
 
-    /// Marks the connection as a pool's once the client sends an `OP_MSG` whose command (its
-    /// body's first key, at byte 26) is not a `hello`.
+    fn passes(&self, f: &Faults) -> bool {
+        self.reads(f) && !(self.id < f.data_frozen_below && self.data.load(Ordering::SeqCst))
+    }
+
+    /// Notes, from a chunk the client sent that starts an `OP_MSG`, whether its command (the
+    /// body's first key, at byte 26) is an operation or a `hello` or `ping`.
     fn look_at(&self, chunk: &[u8]) {
         let op_msg = chunk.get(12..16) == Some(&2013i32.to_le_bytes()[..]);
+        if !self.client_side || !op_msg {
+            return;
+        }
         let command = chunk.get(26..).unwrap_or_default();
-        let hello = [&b"hello\0"[..], b"isMaster\0", b"ismaster\0"]
+        let idle = [&b"hello\0"[..], b"isMaster\0", b"ismaster\0", b"ping\0"]
             .iter()
             .any(|h| command.starts_with(h));
-        if self.client_side && op_msg && !hello {
-            self.data.store(true, Ordering::SeqCst);
-        }
+        self.data.store(!idle, Ordering::SeqCst);
     }
 }
 
@@ -207,7 +215,7 @@ async fn pump(
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // Held while frozen: nothing read, so nothing lost if the blackhole ends.
-        if faults.wait_for(|f| conn.passes(f)).await.is_err() || conn.is_reset(&faults.borrow()) {
+        if faults.wait_for(|f| conn.reads(f)).await.is_err() || conn.is_reset(&faults.borrow()) {
             break reset(from.as_ref());
         }
         let n = tokio::select! {
