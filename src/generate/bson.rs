@@ -41,11 +41,24 @@ impl DocWriter {
     /// A UTF-8 string element (BSON type 0x02).
     #[inline]
     pub fn string(&mut self, key: &'static str, value: &str) {
-        debug_assert!(!value.as_bytes().contains(&0));
+        self.text(key, value.as_bytes());
+    }
+
+    /// A string element from ASCII bytes the generator formatted itself (digits, hex, `+`, `-`):
+    /// no `&str` needs to be checked into being for each document (checked in debug builds).
+    #[inline]
+    pub fn ascii(&mut self, key: &'static str, value: &[u8]) {
+        debug_assert!(value.is_ascii());
+        self.text(key, value);
+    }
+
+    #[inline]
+    fn text(&mut self, key: &'static str, value: &[u8]) {
+        debug_assert!(!value.contains(&0));
         self.key(0x02, key);
         self.buf
             .extend_from_slice(&((value.len() + 1) as i32).to_le_bytes());
-        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(value);
         self.buf.push(0);
     }
 

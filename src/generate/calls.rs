@@ -215,6 +215,24 @@ impl CallGenerator {
 
     /// Call number `index` of the run.
     pub fn record(&self, index: u64) -> CallRecord {
+        let d = self.draw(index);
+        CallRecord {
+            call_id: ascii(&d.call_id).to_owned(),
+            caller: ascii(&d.caller).to_owned(),
+            callee: ascii(&d.callee).to_owned(),
+            call_type: d.call_type,
+            status: d.status,
+            start_ms: d.start_ms,
+            end_ms: d.end_ms,
+            duration: d.duration,
+            cost: d.cost,
+            anomaly: d.anomaly,
+        }
+    }
+
+    /// Call number `index` drawn, its text still in fixed buffers: [`Self::document`] writes it
+    /// without allocating anything but the document.
+    fn draw(&self, index: u64) -> Draw {
         let mut rng = rng::stream_rng(self.seed, index);
         let call_id = uuid_v4(&mut rng);
         let call_type = CallType::ALL[rng::weighted(&mut rng, &self.type_cum)];
@@ -223,10 +241,10 @@ impl CallGenerator {
         let people = &self.population;
         let zone = self.start_times.volume.zone(start_ms, rng::unit(&mut rng));
         let from = people.caller_in(zone, &mut rng);
-        let caller = people.number(from);
+        let caller = people.digits(from);
         // Two subscribers sharing a number is vanishingly rare, but nobody calls their own number.
         let callee = loop {
-            let n = people.number(people.callee(from, &mut rng));
+            let n = people.digits(people.callee(from, &mut rng));
             if n != caller {
                 break n;
             }
@@ -253,7 +271,7 @@ impl CallGenerator {
             // Set-up fails within a few seconds.
             CallStatus::Failed => (None, start_ms + ms_between(&mut rng, 100, 8_000), 0.0),
         };
-        let mut record = CallRecord {
+        let mut record = Draw {
             call_id,
             caller,
             callee,
@@ -282,7 +300,7 @@ impl CallGenerator {
     }
 
     /// What scenario `s` does to a call in its window (see [`super::scenario`]).
-    fn apply(&self, s: &Scenario, r: &mut CallRecord, rng: &mut DocRng) {
+    fn apply(&self, s: &Scenario, r: &mut Draw, rng: &mut DocRng) {
         let u = rng::unit(rng);
         match s.kind {
             ScenarioKind::Surge if u < (s.factor - 1.0) / s.factor => r.anomaly = Some(s.label()),
@@ -295,9 +313,9 @@ impl CallGenerator {
             }
             ScenarioKind::FraudBurst if u < FRAUD_SHARE => {
                 let people = &self.population;
-                r.caller = people.number(self.fraudster);
+                r.caller = people.digits(self.fraudster);
                 r.callee = loop {
-                    let n = people.number(rng::below(rng, people.size()));
+                    let n = people.digits(rng::below(rng, people.size()));
                     if n != r.caller {
                         break n;
                     }
@@ -317,12 +335,13 @@ impl CallGenerator {
     /// Call number `index` of `run`, as the BSON document that is inserted.
     #[inline]
     pub fn document(&self, run: RunId, index: u32) -> bson::RawDocumentBuf {
-        let r = self.record(u64::from(index));
-        let mut w = DocWriter::with_capacity(256);
+        let r = self.draw(u64::from(index));
+        // A completed call with all its fields takes about 270 bytes.
+        let mut w = DocWriter::with_capacity(320);
         w.object_id("_id", run.object_id(index));
-        w.string("call_id", &r.call_id);
-        w.string("caller", &r.caller);
-        w.string("callee", &r.callee);
+        w.ascii("call_id", &r.call_id);
+        w.ascii("caller", &r.caller);
+        w.ascii("callee", &r.callee);
         w.string("call_type", r.call_type.as_str());
         w.string("status", r.status.as_str());
         w.datetime("start_time", r.start_ms);
@@ -344,14 +363,35 @@ fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
     lo + rng::below(rng, (hi - lo) as u64) as i64
 }
 
+/// A [`CallRecord`] before its text is copied out of fixed buffers (ASCII: digits, `+`, hex
+/// and hyphens).
+struct Draw {
+    call_id: [u8; uuid::fmt::Hyphenated::LENGTH],
+    caller: [u8; 12],
+    callee: [u8; 12],
+    call_type: CallType,
+    status: CallStatus,
+    start_ms: i64,
+    end_ms: i64,
+    duration: Option<u32>,
+    cost: f64,
+    anomaly: Option<&'static str>,
+}
+
+/// The text of a fixed ASCII buffer of [`Draw`].
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
 /// A random (version 4) UUID drawn from the seeded generator, hyphenated lower case.
-fn uuid_v4(rng: &mut DocRng) -> String {
+fn uuid_v4(rng: &mut DocRng) -> [u8; uuid::fmt::Hyphenated::LENGTH] {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
     bytes[8..].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
     let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_owned()
+    id.hyphenated().encode_lower(&mut buf);
+    buf
 }
 
 mod times;

@@ -215,6 +215,13 @@ impl Population {
 
     /// Subscriber `k`'s phone number, E.164: `+1`, the area code, `NXX`, `XXXX`.
     pub fn number(&self, k: u64) -> String {
+        // Every byte is an ASCII digit or '+'.
+        String::from_utf8(self.digits(k).to_vec()).unwrap_or_default()
+    }
+
+    /// [`Self::number`] as bytes, for writers that need no `String` per call.
+    #[inline]
+    pub fn digits(&self, k: u64) -> [u8; 12] {
         let (b, _, _) = self.layout.block(k);
         let mut rng = rng::stream_rng(self.seed ^ NUMBER_STREAMS, k);
         // 800 exchanges 200–999 less the eight N11 codes: drawn again (1 % of draws).
@@ -229,8 +236,7 @@ impl Population {
         write_digits(&mut digits[2..5], u64::from(self.layout.codes[b]));
         write_digits(&mut digits[5..8], exchange);
         write_digits(&mut digits[8..12], line);
-        // Every byte is an ASCII digit or '+'.
-        String::from_utf8(digits.to_vec()).unwrap_or_default()
+        digits
     }
 
     /// The area code of subscriber `k`.
