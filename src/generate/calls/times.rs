@@ -88,6 +88,11 @@ pub(super) struct StartTimes {
     first_hour: i64,
     /// `G` at the start of each tabled hour; one more entry than hours.
     cumulative: Arc<[f64]>,
+    /// Where to start looking in `cumulative` for a volume: entry `j` is the hour that holds
+    /// volume `j / guide_scale`, so a lookup steps over a few hours instead of a binary search
+    /// over all of them (empty when flat).
+    guide: Arc<[u32]>,
+    guide_scale: f64,
     /// The volume behind the table, also used to pick a call's zone.
     pub(super) volume: Volume,
     /// `G(start)`.
@@ -185,11 +190,14 @@ impl StartTimes {
                 cumulative.truncate(1);
             }
         }
+        let (guide, guide_scale) = guide(&cumulative);
         Self {
             start_ms,
             last_ms: i64::MAX,
             first_hour,
             cumulative: cumulative.into(),
+            guide,
+            guide_scale,
             volume,
             g_start: 0.0,
             g_span: 0.0,
@@ -273,7 +281,7 @@ impl StartTimes {
             return (self.first_hour * MS_PER_HOUR + ms).clamp(self.start_ms, self.last_ms);
         }
         let hours = self.cumulative.len() - 1;
-        let h = self.cumulative[1..hours].partition_point(|&c| c <= x);
+        let h = self.hour_of(x);
         let rate = self.cumulative[h + 1] - self.cumulative[h];
         let ms = if rate > 0.0 {
             let in_hours = ((x - self.cumulative[h]) / rate).max(0.0);
@@ -289,5 +297,83 @@ impl StartTimes {
         };
         let t = (self.first_hour + h as i64) * MS_PER_HOUR + ms;
         t.clamp(self.start_ms, self.last_ms)
+    }
+
+    /// The tabled hour holding volume `x`.
+    #[inline]
+    fn hour_of(&self, x: f64) -> usize {
+        find(&self.cumulative, &self.guide, self.guide_scale, x)
+    }
+}
+
+/// How many of `cumulative[1..hours]` are `<= x`, as a binary search counts them; `guide` (see
+/// [`StartTimes::guide`]) only says where to start.
+#[inline]
+fn find(cumulative: &[f64], guide: &[u32], scale: f64, x: f64) -> usize {
+    let bounds = &cumulative[1..cumulative.len() - 1];
+    if x.is_nan() || guide.is_empty() {
+        return bounds.partition_point(|&c| c <= x);
+    }
+    let j = ((x * scale) as usize).min(guide.len() - 1);
+    let mut h = guide[j] as usize;
+    while h > 0 && bounds[h - 1] > x {
+        h -= 1;
+    }
+    while h < bounds.len() && bounds[h] <= x {
+        h += 1;
+    }
+    h
+}
+
+/// Largest guide: a live run's ten years of hours share entries, a few hours each.
+const GUIDE_MAX: usize = 16_384;
+
+/// The guide of a cumulative table (see [`StartTimes::guide`]) and its scale.
+fn guide(cumulative: &[f64]) -> (Arc<[u32]>, f64) {
+    let hours = cumulative.len().saturating_sub(1);
+    let total = cumulative.last().copied().unwrap_or(0.0);
+    if hours < 2 || total <= 0.0 {
+        return (Arc::from([]), 0.0);
+    }
+    let bounds = &cumulative[1..hours];
+    let m = hours.min(GUIDE_MAX);
+    let scale = m as f64 / total;
+    let guide = (0..m)
+        .map(|j| bounds.partition_point(|&c| c <= j as f64 / scale) as u32)
+        .collect();
+    (guide, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guide_finds_the_hour_a_binary_search_finds() {
+        // Quiet hours (equal bounds), a table longer than the guide, volumes past either end.
+        for hours in [2, 3, 720, 40_000] {
+            let mut cumulative = vec![0.0];
+            for h in 0..hours {
+                let v = if h % 7 < 2 {
+                    0.0
+                } else {
+                    (h % 5) as f64 + 0.25
+                };
+                cumulative.push(cumulative[h] + v);
+            }
+            let (guide, scale) = guide(&cumulative);
+            let total = cumulative[hours];
+            let bounds = &cumulative[1..hours];
+            let mut xs: Vec<f64> = (0..20_000).map(|i| total * (i as f64 / 19_000.0)).collect();
+            xs.extend(bounds.iter().copied());
+            xs.extend([-1.0, 0.0, f64::NAN, f64::INFINITY, total * 1e9]);
+            for x in xs {
+                assert_eq!(
+                    find(&cumulative, &guide, scale, x),
+                    bounds.partition_point(|&c| c <= x),
+                    "{hours} hours, x = {x}"
+                );
+            }
+        }
     }
 }
