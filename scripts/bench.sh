@@ -19,6 +19,9 @@
 #   BENCH_EXPORT_COUNT (default 10000000) calls and metric points to /dev/null as NDJSON and CSV
 #   (documents per CPU second of the one process, peak RSS), then GET /export/calls streamed to
 #   curl (documents per second, the service's peak RSS)
+#   `scripts/bench.sh gen` runs (a) alone, no database: generation, and generation with the
+#   rollup contribution a run's producer computes, one core; BENCH_GEN_COUNT (default 2000000)
+#   documents of each kind a round, BENCH_REPS rounds (median)
 #   `scripts/bench.sh soak [MINUTES]` runs the soak (tests/api/soak.rs, release build) for MINUTES
 #   (default 30) and prints its report: a live run, backfills, pollers, stream clients and a fault
 #   cycle through a fault-injecting proxy, then exactness, 5xx, memory and socket checks
@@ -33,6 +36,10 @@ if [ "${1:-}" = "soak" ]; then
   SECANTUSD_BIN="$(scripts/mongodb.sh bin)"
   export SECANTUSD_BIN SOAK_SECS="$(( ${2:-30} * 60 ))"
   exec cargo nextest run --release --run-ignored only -E 'test(=soak::soak)' --no-capture
+fi
+if [ "${1:-}" = "gen" ]; then
+  # (a) alone: generation and the producer's rollup work on one core; no database.
+  BENCH_ONLY=gen exec cargo bench --quiet --bench throughput
 fi
 if [ "${1:-}" = "export" ]; then
   cargo build --release --quiet --bin linq-datagen

@@ -1,0 +1,114 @@
+//! (g) What a service run costs besides its documents: the server's own counters
+//! (`serverStatus`: commands by name, documents, bytes) and both processes' CPU, before and after
+//! one run, per 1,000,000 documents. The benchmark's own requests during the run are counted
+//! apart so they can be told from the service's.
+
+use std::collections::BTreeMap;
+
+use bson::{Bson, Document, doc};
+use mongodb::Client;
+
+/// The server's counters at one moment, flattened (`commands.insert`, `document.inserted`,
+/// `network.bytesIn`, …), with the CPU seconds of the service and the server.
+pub struct Snapshot {
+    counters: BTreeMap<String, f64>,
+    service_cpu: f64,
+    server_cpu: Option<f64>,
+}
+
+fn number(v: &Bson) -> Option<f64> {
+    match v {
+        Bson::Int32(i) => Some(f64::from(*i)),
+        Bson::Int64(i) => Some(*i as f64),
+        Bson::Double(x) => Some(*x),
+        _ => None,
+    }
+}
+
+impl Snapshot {
+    /// Reads the counters now; `service` and `server` are the processes whose CPU is taken.
+    pub async fn take(client: &Client, service: u32, server: Option<u32>) -> Self {
+        let status = client
+            .database("admin")
+            .run_command(doc! { "serverStatus": 1 })
+            .await
+            .expect("serverStatus");
+        let mut counters = BTreeMap::new();
+        let sub = |d: &Document, k: &str| d.get_document(k).ok().cloned().unwrap_or_default();
+        let metrics = sub(&status, "metrics");
+        for (name, v) in sub(&metrics, "commands") {
+            if let Some(total) = v
+                .as_document()
+                .and_then(|c| c.get("total"))
+                .and_then(number)
+            {
+                counters.insert(format!("commands.{name}"), total);
+            }
+        }
+        for (name, v) in sub(&metrics, "document") {
+            if let Some(n) = number(&v) {
+                counters.insert(format!("document.{name}"), n);
+            }
+        }
+        for name in ["bytesIn", "bytesOut", "numRequests"] {
+            if let Some(n) = sub(&status, "network").get(name).and_then(number) {
+                counters.insert(format!("network.{name}"), n);
+            }
+        }
+        Self {
+            counters,
+            service_cpu: super::cpu_seconds(service),
+            server_cpu: server.map(super::cpu_seconds),
+        }
+    }
+
+    /// Prints what changed from `before` to `self` per 1,000,000 of `docs` documents, noting the
+    /// benchmark's own `polls` (status reads over HTTP, each a `find` by the service) and
+    /// `counts` (`count` commands it sent itself).
+    pub fn report_since(&self, before: &Snapshot, docs: u64, polls: u64, counts: u64) {
+        let per = 1_000_000.0 / docs as f64;
+        println!(
+            "    (g) per 1,000,000 documents (the benchmark's own: {:.0} status reads, each a find, \
+             and {:.0} count commands; 2 serverStatus):",
+            polls as f64 * per,
+            counts as f64 * per
+        );
+        for (name, after) in &self.counters {
+            let delta = after - before.counters.get(name).copied().unwrap_or(0.0);
+            if delta > 0.0 {
+                println!("      {name:<28} {:>14.0}", delta * per);
+            }
+        }
+        let inserted = self
+            .counters
+            .get("document.inserted")
+            .copied()
+            .unwrap_or(0.0)
+            - before
+                .counters
+                .get("document.inserted")
+                .copied()
+                .unwrap_or(0.0);
+        let bytes = self.counters.get("network.bytesIn").copied().unwrap_or(0.0)
+            - before
+                .counters
+                .get("network.bytesIn")
+                .copied()
+                .unwrap_or(0.0);
+        if inserted > 0.0 {
+            println!(
+                "      documents inserted besides the run's: {:.0}; bytes in per run document: {:.0}",
+                (inserted - docs as f64) * per,
+                bytes / docs as f64
+            );
+        }
+        let service = (self.service_cpu - before.service_cpu) * per;
+        match (self.server_cpu, before.server_cpu) {
+            (Some(a), Some(b)) => println!(
+                "      CPU seconds: service {service:.2}, server {:.2}",
+                (a - b) * per
+            ),
+            _ => println!("      CPU seconds: service {service:.2}"),
+        }
+    }
+}
