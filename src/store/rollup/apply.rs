@@ -7,114 +7,10 @@ use bson::{Bson, Document, RawDocumentBuf, doc, oid::ObjectId};
 use futures::TryStreamExt;
 use mongodb::error::ErrorKind;
 
-use super::{
-    Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, DocCells, Grouping, HOUR_MS, Resolution, cell_path,
-    coarsen, doc_id, fine_ms, marginals,
-};
+use super::writes::{Sums, cell_update, contribution, resolutions};
+use super::{Cell, Cells, Place, Resolution, doc_id, doc_key};
 use crate::generate::{Kind, RunId};
 use crate::store::{DbError, Store};
-
-/// The update adding `cells` (all of one rollup document) under `token`. An hourly document's
-/// update also adds the cells' day totals (`d`), in the same atomic update.
-fn cell_update(
-    kind: Kind,
-    res: Resolution,
-    id: &Document,
-    cells: &[(&CellKey, &Cell)],
-    token: ObjectId,
-) -> Document {
-    let (mut inc, mut min, mut max) = (Document::new(), Document::new(), Document::new());
-    let mut add = |path: String, cell: &Cell| {
-        let f = |name: &str| format!("{path}.{name}");
-        inc.insert(f("n"), cell.n);
-        match kind {
-            Kind::Calls => {
-                inc.insert(f("nd"), cell.nx);
-                inc.insert(f("d"), cell.sx);
-                inc.insert(f("c"), cell.cents);
-            }
-            Kind::Metrics => {
-                inc.insert(f("s"), cell.sx);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    min.insert(f("min"), lo);
-                    max.insert(f("max"), hi);
-                }
-            }
-        }
-    };
-    for (key, cell) in cells {
-        add(cell_path(kind, res, key), cell);
-    }
-    let mut on_insert = id.clone();
-    if res == Resolution::Hour {
-        let hours: Cells = cells
-            .iter()
-            .map(|&(key, cell)| (key.clone(), cell.clone()))
-            .collect();
-        for (key, cell) in &coarsen(&hours, Grouping::every(DAY_MS)) {
-            add(cell_path(kind, Resolution::Day, key), cell);
-        }
-        on_insert.insert(DAYS_FIELD, true);
-    }
-    let mut update = doc! {
-        "$inc": inc,
-        "$push": { "applied": token },
-        "$setOnInsert": on_insert,
-    };
-    if !min.is_empty() {
-        update.insert("$min", min);
-        update.insert("$max", max);
-    }
-    update
-}
-
-/// A batch's cells of one fine rollup document as a document of its own: the key of the document
-/// it belongs to plus the token make its `_id`, so inserting it again is a duplicate key, which
-/// means "already applied". An insert costs the server far less than an update touching every
-/// field of an hour's fine slots, and a time-ordered batch adds one or two of them per hour.
-fn contribution(
-    kind: Kind,
-    id: &Document,
-    cells: &[(&CellKey, &Cell)],
-    token: ObjectId,
-) -> Document {
-    let mut slots = Document::new();
-    for (key, cell) in cells {
-        let path = cell_path(kind, Resolution::Fine, key);
-        let mut figures = doc! { "n": cell.n };
-        match kind {
-            Kind::Calls => figures.extend(doc! { "nd": cell.nx, "d": cell.sx, "c": cell.cents }),
-            Kind::Metrics => {
-                figures.insert("s", cell.sx);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    figures.extend(doc! { "min": lo, "max": hi });
-                }
-            }
-        }
-        // `c.<slot>.<...>`: the same nesting the guarded updates create.
-        let mut parts: Vec<&str> = path.split('.').skip(1).collect();
-        let last = parts.pop().unwrap_or_default();
-        let mut at = &mut slots;
-        for part in parts {
-            if !matches!(at.get(part), Some(Bson::Document(_))) {
-                at.insert(part, Document::new());
-            }
-            at = at.get_document_mut(part).expect("inserted above");
-        }
-        at.insert(last, figures);
-    }
-    let mut out = doc! { "_id": contribution_id(id, token) };
-    out.extend(id.clone());
-    out.insert("c", slots);
-    out
-}
-
-/// The `_id` of `token`'s contribution to the fine rollup document `id`.
-pub(super) fn contribution_id(id: &Document, token: ObjectId) -> Document {
-    let mut key = id.clone();
-    key.insert("k", token);
-    key
-}
 
 impl Store {
     /// Adds a batch's `cells` (fine cells or finer) to both rollups of `kind`, at most once per
@@ -126,8 +22,7 @@ impl Store {
         token: ObjectId,
         cells: &Cells,
     ) -> Result<(), DbError> {
-        let fine = marginals(kind, coarsen(cells, Grouping::every(fine_ms(kind))));
-        let hours = coarsen(&fine, Grouping::every(HOUR_MS));
+        let (fine, hours) = resolutions(kind, cells);
         // One after the other: a batch holds one pooled connection, so status reads are not
         // starved by rollup traffic.
         self.bounded("adding a batch to the rollups", async {
@@ -166,8 +61,7 @@ impl Store {
         cells: &Cells,
         full: bool,
     ) -> Result<Vec<(Resolution, Document)>, DbError> {
-        let fine = marginals(kind, coarsen(cells, Grouping::every(fine_ms(kind))));
-        let hours = coarsen(&fine, Grouping::every(HOUR_MS));
+        let (fine, hours) = resolutions(kind, cells);
         let mut touched = Vec::new();
         for (res, cells) in [(Resolution::Hour, &hours), (Resolution::Fine, &fine)] {
             let guarded = res == Resolution::Hour || !full;
@@ -175,9 +69,9 @@ impl Store {
             if !guarded {
                 continue;
             }
-            let mut ids: Vec<Document> = cells.keys().map(|k| doc_id(kind, res, k)).collect();
-            ids.dedup();
-            touched.extend(ids.into_iter().map(|id| (res, id)));
+            let mut docs: Vec<_> = cells.keys().map(|&p| doc_key(kind, res, p)).collect();
+            docs.dedup();
+            touched.extend(docs.into_iter().map(|d| (res, doc_id(kind, d))));
         }
         self.bump_version(kind).await?;
         Ok(touched)
@@ -226,37 +120,30 @@ impl Store {
         kind: Kind,
         res: Resolution,
         token: ObjectId,
-        cells: &Cells,
+        cells: &Sums<'_>,
         guarded: bool,
     ) -> Result<(), DbError> {
         if cells.is_empty() {
             return Ok(());
         }
-        let mut by_doc: BTreeMap<Vec<u8>, DocCells> = BTreeMap::new();
-        for (key, cell) in cells {
-            let id = doc_id(kind, res, key);
-            let raw = bson::to_vec(&id).unwrap_or_default();
+        let mut by_doc: BTreeMap<(i64, &str), Vec<(Place, &Cell)>> = BTreeMap::new();
+        for (&place, cell) in cells {
             by_doc
-                .entry(raw)
-                .or_insert_with(|| (id, Vec::new()))
-                .1
-                .push((key, cell));
+                .entry(doc_key(kind, res, place))
+                .or_default()
+                .push((place, cell));
         }
         if res == Resolution::Fine && !guarded {
-            // Encoded one at a time: a batch spread over days makes hundreds of them, and as
-            // document trees they were the largest part of a job's memory.
-            let docs = by_doc
-                .into_values()
-                .map(|(id, cells)| {
-                    RawDocumentBuf::from_document(&contribution(kind, &id, &cells, token))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| DbError::from(mongodb::error::Error::custom(e.to_string())))?;
+            let docs: Vec<RawDocumentBuf> = by_doc
+                .iter()
+                .map(|(&at, cells)| contribution(kind, at, cells, token))
+                .collect();
             return self.insert_contributions(res.collection(kind), &docs).await;
         }
         let mut todo: Vec<(Document, Document)> = by_doc
-            .into_values()
-            .map(|(id, cells)| {
+            .into_iter()
+            .map(|(at, cells)| {
+                let id = doc_id(kind, at);
                 let update = cell_update(kind, res, &id, &cells, token);
                 (id, update)
             })

@@ -9,28 +9,19 @@ use crate::generate::Kind;
 /// answer needs the joint figures, and a rollup cell per status plus one per type is 7 cells where
 /// the joint one is 12 (and the server's update cost grows with the fields updated). Metric cells
 /// are returned as they are.
-pub fn marginals(kind: Kind, cells: Cells) -> Cells {
+pub fn marginals<K: Key>(kind: Kind, cells: BTreeMap<K, Cell>) -> BTreeMap<K, Cell> {
     if kind == Kind::Metrics {
         return cells;
     }
-    let mut out = Cells::new();
+    let mut out = BTreeMap::new();
     for (k, c) in cells {
-        if k.a.is_empty() || k.b.is_empty() {
-            add_cell(&mut out, k, &c);
-            continue;
+        match k.halves() {
+            Ok((by_status, by_type)) => {
+                add_cell(&mut out, by_status, &c);
+                add_cell(&mut out, by_type, &c);
+            }
+            Err(k) => add_cell(&mut out, k, &c),
         }
-        let by_status = CellKey {
-            t: k.t,
-            a: k.a.clone(),
-            b: String::new(),
-        };
-        let by_type = CellKey {
-            t: k.t,
-            a: String::new(),
-            b: k.b,
-        };
-        add_cell(&mut out, by_status, &c);
-        add_cell(&mut out, by_type, &c);
     }
     out
 }
@@ -68,15 +59,10 @@ impl Grouping {
 }
 
 /// `cells` re-keyed to the slots of `grouping` (summing the cells that fall together).
-pub fn coarsen(cells: &Cells, grouping: Grouping) -> Cells {
-    let mut out = Cells::new();
+pub fn coarsen<K: Key>(cells: &BTreeMap<K, Cell>, grouping: Grouping) -> BTreeMap<K, Cell> {
+    let mut out = BTreeMap::new();
     for (k, c) in cells {
-        let key = CellKey {
-            t: grouping.slot(k.t),
-            a: k.a.clone(),
-            b: k.b.clone(),
-        };
-        add_cell(&mut out, key, c);
+        add_cell(&mut out, k.at(grouping.slot(k.t())), c);
     }
     out
 }
@@ -146,8 +132,91 @@ pub struct CellKey {
 /// Cells by key, ordered by time then key.
 pub type Cells = BTreeMap<CellKey, Cell>;
 
+/// A cell's key with its fields borrowed (from a [`CellKey`]): a batch's cells are re-keyed
+/// twice on their way to the rollups (marginals, coarser slots), once per batch on the cores the
+/// database shares, and a borrowed key copies no text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Place<'a> {
+    /// Start of the slot, ms since the epoch.
+    pub t: i64,
+    /// First key field (status, or category).
+    pub a: &'a str,
+    /// Second key field (call type, or host).
+    pub b: &'a str,
+}
+
+impl CellKey {
+    /// This key with its fields borrowed.
+    pub fn place(&self) -> Place<'_> {
+        Place {
+            t: self.t,
+            a: &self.a,
+            b: &self.b,
+        }
+    }
+}
+
+/// What re-keying cells needs of a key, owned ([`CellKey`]) or borrowed ([`Place`]).
+pub trait Key: Ord + Sized {
+    /// Start of the slot, ms since the epoch.
+    fn t(&self) -> i64;
+    /// The same key at slot `t`.
+    fn at(&self, t: i64) -> Self;
+    /// A joint key's two marginals (status alone, type alone); a key with an empty field is
+    /// already a marginal and comes back as the error.
+    fn halves(self) -> Result<(Self, Self), Self>;
+}
+
+impl Key for CellKey {
+    fn t(&self) -> i64 {
+        self.t
+    }
+
+    fn at(&self, t: i64) -> Self {
+        CellKey {
+            t,
+            a: self.a.clone(),
+            b: self.b.clone(),
+        }
+    }
+
+    fn halves(self) -> Result<(Self, Self), Self> {
+        if self.a.is_empty() || self.b.is_empty() {
+            return Err(self);
+        }
+        let by_status = CellKey {
+            t: self.t,
+            a: self.a,
+            b: String::new(),
+        };
+        let by_type = CellKey {
+            t: self.t,
+            a: String::new(),
+            b: self.b,
+        };
+        Ok((by_status, by_type))
+    }
+}
+
+impl Key for Place<'_> {
+    fn t(&self) -> i64 {
+        self.t
+    }
+
+    fn at(&self, t: i64) -> Self {
+        Place { t, ..*self }
+    }
+
+    fn halves(self) -> Result<(Self, Self), Self> {
+        if self.a.is_empty() || self.b.is_empty() {
+            return Err(self);
+        }
+        Ok((Place { b: "", ..self }, Place { a: "", ..self }))
+    }
+}
+
 /// Adds `cell` at `key` into `cells`.
-pub fn add_cell(cells: &mut Cells, key: CellKey, cell: &Cell) {
+pub fn add_cell<K: Ord>(cells: &mut BTreeMap<K, Cell>, key: K, cell: &Cell) {
     cells.entry(key).or_default().merge(cell);
 }
 

@@ -42,11 +42,12 @@ mod apply;
 mod batch;
 mod cells;
 mod version;
+mod writes;
 
 use crate::generate::{Kind, RunId};
 pub use batch::BatchRollup;
 pub use cells::{
-    Cell, CellKey, Cells, Grouping, add_cell, coarsen, documents, key_fields, marginals,
+    Cell, CellKey, Cells, Grouping, Key, Place, add_cell, coarsen, documents, key_fields, marginals,
 };
 pub use version::{DataVersion, VERSIONS};
 
@@ -128,29 +129,54 @@ impl Resolution {
     }
 }
 
-/// A rollup document's `_id` and the cells a batch adds to it.
-pub(super) type DocCells<'a> = (Document, Vec<(&'a CellKey, &'a Cell)>);
-
-/// The `_id` of the rollup document holding `key`'s cell at `res`.
-pub(super) fn doc_id(kind: Kind, res: Resolution, key: &CellKey) -> Document {
-    let start = bson::DateTime::from_millis(key.t - key.t.rem_euclid(res.doc_ms()));
+/// Which rollup document at `res` holds the cell at `place`: its start and, for metrics, its host
+/// (empty for calls).
+pub(super) fn doc_key<'a>(kind: Kind, res: Resolution, place: Place<'a>) -> (i64, &'a str) {
+    let start = place.t - place.t.rem_euclid(res.doc_ms());
     match kind {
-        Kind::Calls => doc! { "start": start },
-        Kind::Metrics => doc! { "start": start, "host": &key.b },
+        Kind::Calls => (start, ""),
+        Kind::Metrics => (start, place.b),
     }
 }
 
-/// The path of `key`'s cell inside its rollup document at `res`.
-/// (Day totals are at `d.<…>`, cells of other resolutions at `c.<slot>.<…>`.)
-pub(super) fn cell_path(kind: Kind, res: Resolution, key: &CellKey) -> String {
-    let slot = match res {
-        Resolution::Day => "d".to_owned(),
-        _ => format!("c.{}", key.t.rem_euclid(res.doc_ms()) / res.cell_ms(kind)),
-    };
+/// The `_id` of the rollup document [`doc_key`] names.
+pub(super) fn doc_id(kind: Kind, (start, host): (i64, &str)) -> Document {
+    let start = bson::DateTime::from_millis(start);
     match kind {
-        Kind::Calls if key.b.is_empty() => format!("{slot}.s.{}", key.a),
-        Kind::Calls => format!("{slot}.t.{}", key.b),
-        Kind::Metrics => format!("{slot}.{}", key.a),
+        Kind::Calls => doc! { "start": start },
+        Kind::Metrics => doc! { "start": start, "host": host },
+    }
+}
+
+/// The name of the slot holding `place`'s cell inside its rollup document at `res`: `d` for the
+/// day totals, else its position in the document (`c.<slot>`).
+pub(super) fn slot_name(kind: Kind, res: Resolution, place: Place) -> String {
+    match res {
+        Resolution::Day => "d".to_owned(),
+        _ => (place.t.rem_euclid(res.doc_ms()) / res.cell_ms(kind)).to_string(),
+    }
+}
+
+/// Where `place`'s cell sits inside its slot: `s.<status>` or `t.<call type>` for calls (see
+/// [`marginals`]), `<category>` for metrics.
+pub(super) fn cell_name<'a>(kind: Kind, place: Place<'a>) -> (Option<&'static str>, &'a str) {
+    match kind {
+        Kind::Calls if place.b.is_empty() => (Some("s"), place.a),
+        Kind::Calls => (Some("t"), place.b),
+        Kind::Metrics => (None, place.a),
+    }
+}
+
+/// The path of `place`'s cell inside its rollup document at `res`.
+/// (Day totals are at `d.<…>`, cells of other resolutions at `c.<slot>.<…>`.)
+pub(super) fn cell_path(kind: Kind, res: Resolution, place: Place) -> String {
+    let slot = match res {
+        Resolution::Day => slot_name(kind, res, place),
+        _ => format!("c.{}", slot_name(kind, res, place)),
+    };
+    match cell_name(kind, place) {
+        (Some(group), name) => format!("{slot}.{group}.{name}"),
+        (None, name) => format!("{slot}.{name}"),
     }
 }
 
@@ -172,12 +198,11 @@ impl Store {
         cells: &Cells,
     ) -> Result<bool, DbError> {
         for res in Resolution::ALL {
-            let mut seen = std::collections::BTreeSet::new();
-            let ids: Vec<Document> = cells
+            let docs: std::collections::BTreeSet<_> = cells
                 .keys()
-                .map(|k| doc_id(kind, res, k))
-                .filter(|id| seen.insert(bson::to_vec(id).unwrap_or_default()))
+                .map(|k| doc_key(kind, res, k.place()))
                 .collect();
+            let ids: Vec<Document> = docs.into_iter().map(|d| doc_id(kind, d)).collect();
             if ids.is_empty() {
                 continue;
             }
@@ -188,7 +213,7 @@ impl Store {
                 Resolution::Fine => {
                     let ids: Vec<Document> = ids
                         .iter()
-                        .map(|id| apply::contribution_id(id, token))
+                        .map(|id| writes::contribution_id(id, token))
                         .collect();
                     doc! { "_id": { "$in": ids } }
                 }
