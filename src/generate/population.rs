@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use super::model::{CallModel, MAX_CONTACTS};
 use super::rng::{self, DocRng};
-use super::zones::{NANP, ZONES};
+use super::zones::ZONES;
+
+mod layout;
+use layout::Layout;
 
 pub use super::bounds::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
 pub use super::defaults::{ACTIVITY_EXPONENT, CIRCLE_SHARE, CONTACTS, LOCAL_CONTACTS};
@@ -36,58 +39,6 @@ const CONTACT_STREAMS: u64 = 0x636f_6e74_6163_7400;
 const PERMUTATION_STREAM: u64 = 0x7065_726d_7574_6500;
 /// Primes for the rank permutation; the first one not dividing a zone's size is its stride.
 const STRIDES: [u64; 4] = [7_368_787, 2_750_159, 1_000_003, 999_983];
-
-/// Where the subscribers live: the boundaries of the zones and of the area-code blocks.
-#[derive(Debug)]
-struct Layout {
-    /// First subscriber of each zone, then the population size.
-    zone_start: [u64; ZONES + 1],
-    /// First subscriber of each area-code block, zone after zone in table order, then the size.
-    block_start: Vec<u64>,
-    /// The area code of each block.
-    codes: Vec<u16>,
-}
-
-impl Layout {
-    fn new(size: u64) -> Self {
-        // Largest remainders: every zone gets ⌊share × size⌋, the largest fractions one more.
-        let exact: Vec<f64> = NANP.iter().map(|z| z.share / 100.0 * size as f64).collect();
-        let mut counts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
-        let mut order: Vec<usize> = (0..ZONES).collect();
-        order.sort_by(|&a, &b| {
-            (exact[b] - exact[b].floor())
-                .total_cmp(&(exact[a] - exact[a].floor()))
-                .then(a.cmp(&b))
-        });
-        let short = size - counts.iter().sum::<u64>();
-        for &z in order.iter().take(short as usize) {
-            counts[z] += 1;
-        }
-        let mut zone_start = [0; ZONES + 1];
-        let (mut block_start, mut codes) = (Vec::new(), Vec::new());
-        for (z, zone) in NANP.iter().enumerate() {
-            zone_start[z + 1] = zone_start[z] + counts[z];
-            let m = zone.area_codes.len() as u64;
-            for (j, &code) in zone.area_codes.iter().enumerate() {
-                block_start.push(zone_start[z] + counts[z] * j as u64 / m);
-                codes.push(code);
-            }
-        }
-        block_start.push(size);
-        Self {
-            zone_start,
-            block_start,
-            codes,
-        }
-    }
-
-    /// The area-code block of subscriber `k`: its index and its subscribers' range.
-    #[inline]
-    fn block(&self, k: u64) -> (usize, u64, u64) {
-        let b = self.block_start[1..].partition_point(|&s| s <= k);
-        (b, self.block_start[b], self.block_start[b + 1])
-    }
-}
 
 /// The subscribers of one run: cheap to build and clone, no state, `Sync`.
 #[derive(Debug, Clone)]
