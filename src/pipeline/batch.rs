@@ -1,5 +1,5 @@
 //! One batch on its way: inserted, sent again across an outage when the run waits outages out,
-//! then added to the rollups under its token.
+//! then, its documents let go, added to the rollups under its token.
 
 use std::time::Instant;
 
@@ -33,16 +33,12 @@ impl Batch {
         }
     }
 
-    /// Inserts the documents, then adds what the server accepted to the rollups (when the insert's
-    /// answer was lost, the rollups wait for the run's repair instead). With `outage`, a batch
-    /// the unreachable database did not take is sent again, whole, until it answers: its `_id`s
-    /// already in are recognised, so the second answer is exact. The last flag tells whether
-    /// anything was sent again.
-    pub(super) async fn write(
-        self,
-        store: &Store,
-        outage: Option<&RetryPolicy>,
-    ) -> (BatchOutcome, Result<(), DbError>, bool) {
+    /// Inserts the documents (with `outage`, a batch the unreachable database did not take is
+    /// sent again, whole, until it answers: its `_id`s already in are recognised, so the second
+    /// answer is exact), then lets them go: what is left is the batch's rollup contribution,
+    /// applied by [`Inserted::apply`] without holding one of the run's insert slots, so the
+    /// server always has the run's inserts to work on.
+    pub(super) async fn insert(self, store: &Store, outage: Option<&RetryPolicy>) -> Inserted {
         let kind = self.kind;
         let mut outcome = store.insert_batch(kind, &self.docs).await;
         let mut resent = false;
@@ -60,12 +56,47 @@ impl Batch {
                 outcome = again;
             }
         }
+        Inserted {
+            kind,
+            token: self.token,
+            rollup: self.rollup,
+            outcome,
+            resent,
+        }
+    }
+}
+
+/// A batch the server has answered for: its outcome and its contribution to the rollups.
+pub(super) struct Inserted {
+    kind: Kind,
+    token: bson::oid::ObjectId,
+    rollup: BatchRollup,
+    outcome: BatchOutcome,
+    resent: bool,
+}
+
+impl Inserted {
+    /// Adds what the server accepted to the rollups (when the insert's answer was lost, the
+    /// rollups wait for the run's repair instead). The last flag tells whether the batch was sent
+    /// again.
+    pub(super) async fn apply(
+        self,
+        store: &Store,
+        outage: Option<&RetryPolicy>,
+    ) -> (BatchOutcome, Result<(), DbError>, bool) {
+        let Inserted {
+            kind,
+            token,
+            rollup,
+            outcome,
+            resent,
+        } = self;
         if outcome.uncertain || outcome.written == 0 {
             return (outcome, Ok(()), resent);
         }
         let started = Instant::now();
-        let cells = self.rollup.cells(|i| !outcome.rejected.contains(&i));
-        let apply = || store.apply_rollup(kind, self.token, &cells);
+        let cells = rollup.cells(|i| !outcome.rejected.contains(&i));
+        let apply = || store.apply_rollup(kind, token, &cells);
         // The update is guarded by the batch's token: applying it again is a no-op.
         let applied = match outage {
             Some(policy) => until_answered("adding a batch to the rollups", policy, apply).await,

@@ -28,7 +28,7 @@ mod repair;
 
 pub use rebuild::rebuild;
 
-use batch::Batch;
+use batch::{Batch, Inserted};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -326,13 +326,21 @@ impl Run {
             }
         });
 
-        let mut pending = FuturesUnordered::new();
+        // A batch holds an insert slot only while it is inserted; its rollup contribution is
+        // applied apart (as many at once as there are slots), so `inflight` inserts keep the
+        // server busy while earlier batches' rollups land.
+        let mut inserting = FuturesUnordered::new();
+        let mut applying = FuturesUnordered::new();
         let mut out = Streamed::default();
         let mut accepting = true;
         loop {
             tokio::select! {
                 biased;
-                Some(done) = pending.next(), if !pending.is_empty() => {
+                Some(inserted) = inserting.next(), if !inserting.is_empty() => {
+                    let inserted: Inserted = inserted;
+                    applying.push(inserted.apply(store, outage));
+                }
+                Some(done) = applying.next(), if !applying.is_empty() => {
                     let (done, applied, resent): (BatchOutcome, Result<(), DbError>, bool) = done;
                     out.acknowledged += done.written;
                     progress.written.fetch_add(done.written, Ordering::Relaxed);
@@ -363,8 +371,10 @@ impl Run {
                     accepting = false;
                     rx.close();
                 }
-                batch = rx.recv(), if accepting && pending.len() < inflight => match batch {
-                    Some(batch) => pending.push(batch.write(store, outage)),
+                batch = rx.recv(), if accepting
+                    && inserting.len() < inflight
+                    && applying.len() < inflight => match batch {
+                    Some(batch) => inserting.push(batch.insert(store, outage)),
                     None => accepting = false,
                 },
                 else => break,
