@@ -489,13 +489,20 @@ async fn main() {
     ] {
         let calls = path.ends_with("calls");
         let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
+        // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
+        // beside the service rounds' (g): what the rollups and job records cost the server.
+        let mut ceiling_cpu = Vec::new();
         let mut peak: f64 = 0.0;
         let mut sent = None;
         for _ in 0..reps {
             if calls {
                 scattered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, true).await);
             }
+            let cpu = server_pid.map(cpu_seconds);
             ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
+            if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
+                ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
+            }
             drop_db(&uri, db).await;
             let svc = Service::start(&uri, db, batch, inflight);
             svc.wait_ready(&http).await;
@@ -542,6 +549,13 @@ async fn main() {
             e / o
         );
         println!("    peak RSS of the service: {peak:.1} MB");
+        if !ceiling_cpu.is_empty() {
+            let secs: Vec<String> = ceiling_cpu.iter().map(|s| format!("{s:.2}")).collect();
+            println!(
+                "    server CPU seconds per 1,000,000 in the time-ordered ceiling runs: {}",
+                secs.join(", ")
+            );
+        }
         if let Some((before, after, polls, counts)) = sent {
             after.report_since(&before, u64::from(n1), polls, counts);
         }
