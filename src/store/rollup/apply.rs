@@ -136,7 +136,7 @@ impl Store {
         if res == Resolution::Fine && !guarded {
             let docs: Vec<RawDocumentBuf> = by_doc
                 .iter()
-                .map(|(&at, cells)| contribution(kind, at, cells, token))
+                .map(|(&at, cells)| contribution(kind, &doc_id(kind, at), cells, token))
                 .collect();
             return self.insert_contributions(res.collection(kind), &docs).await;
         }

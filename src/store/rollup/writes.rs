@@ -117,21 +117,17 @@ pub(super) fn cell_update(
 /// Written as BSON directly: a batch spread over days makes hundreds of them.
 pub(super) fn contribution(
     kind: Kind,
-    (start, host): (i64, &str),
+    id: &Document,
     cells: &DocCells,
     token: ObjectId,
 ) -> RawDocumentBuf {
-    let mut id = RawDocumentBuf::new();
-    id.append("start", bson::DateTime::from_millis(start));
-    if kind == Kind::Metrics {
-        id.append("host", host);
-    }
-    let mut key = id.clone();
-    key.append("k", token);
+    // The `_id` [`Store::rollup_applied`] looks for, from the same key; a few small documents per
+    // batch. Their keys are literals, so they always encode.
+    let raw = |d: &Document| RawDocumentBuf::from_document(d).expect("literal keys encode");
     let mut out = RawDocumentBuf::new();
-    out.append("_id", key);
-    for element in id.iter().flatten() {
-        out.append_ref(element.0, element.1);
+    out.append("_id", raw(&contribution_id(id, token)));
+    for (name, value) in raw(id).iter().flatten() {
+        out.append_ref(name, value);
     }
     // `c.<slot>.<...>`: the same nesting the guarded updates create, a slot's cells in key order
     // (for calls, per-type cells before per-status ones).
@@ -173,7 +169,7 @@ pub(super) fn contribution_id(id: &Document, token: ObjectId) -> Document {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::rollup::{CellKey, MINUTE_MS};
+    use crate::store::rollup::{CellKey, MINUTE_MS, doc_id};
 
     fn cell(n: i64, measure: Option<i64>) -> Cell {
         Cell {
@@ -229,7 +225,7 @@ mod tests {
         assert_eq!(hours.len(), 5);
         let all: Vec<(Place, &Cell)> = fine.iter().map(|(&p, c)| (p, c)).collect();
         let token = ObjectId::from_bytes([1; 12]);
-        let got = contribution(Kind::Calls, (hour, ""), &all, token)
+        let got = contribution(Kind::Calls, &doc_id(Kind::Calls, (hour, "")), &all, token)
             .to_document()
             .unwrap();
         let start = bson::DateTime::from_millis(hour);
@@ -262,9 +258,14 @@ mod tests {
         let (fine, _) = resolutions(Kind::Metrics, &batch);
         let all: Vec<(Place, &Cell)> = fine.iter().map(|(&p, c)| (p, c)).collect();
         let token = ObjectId::from_bytes([2; 12]);
-        let got = contribution(Kind::Metrics, (0, "web-1"), &all, token)
-            .to_document()
-            .unwrap();
+        let got = contribution(
+            Kind::Metrics,
+            &doc_id(Kind::Metrics, (0, "web-1")),
+            &all,
+            token,
+        )
+        .to_document()
+        .unwrap();
         let start = bson::DateTime::from_millis(0);
         let want = doc! {
             "_id": { "start": start, "host": "web-1", "k": token },
