@@ -16,14 +16,14 @@ pub struct DocWriter {
 
 impl DocWriter {
     /// A writer whose buffer will not need to grow for documents up to `capacity` bytes.
-    #[inline]
+    #[inline(always)]
     pub fn with_capacity(capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity);
         buf.extend_from_slice(&[0, 0, 0, 0]);
         Self { buf }
     }
 
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, tag: u8, key: &'static str) {
         debug_assert!(!key.as_bytes().contains(&0));
         self.buf.push(tag);
@@ -32,27 +32,27 @@ impl DocWriter {
     }
 
     /// An ObjectId element (BSON type 0x07).
-    #[inline]
+    #[inline(always)]
     pub fn object_id(&mut self, key: &'static str, bytes: [u8; 12]) {
         self.key(0x07, key);
         self.buf.extend_from_slice(&bytes);
     }
 
     /// A UTF-8 string element (BSON type 0x02).
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self, key: &'static str, value: &str) {
         self.text(key, value.as_bytes());
     }
 
     /// A string element from ASCII bytes the generator formatted itself (digits, hex, `+`, `-`):
     /// no `&str` needs to be checked into being for each document (checked in debug builds).
-    #[inline]
+    #[inline(always)]
     pub fn ascii(&mut self, key: &'static str, value: &[u8]) {
         debug_assert!(value.is_ascii());
         self.text(key, value);
     }
 
-    #[inline]
+    #[inline(always)]
     fn text(&mut self, key: &'static str, value: &[u8]) {
         debug_assert!(!value.contains(&0));
         self.key(0x02, key);
@@ -63,28 +63,28 @@ impl DocWriter {
     }
 
     /// A 32-bit integer element (BSON type 0x10).
-    #[inline]
+    #[inline(always)]
     pub fn int32(&mut self, key: &'static str, value: i32) {
         self.key(0x10, key);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
     /// A double element (BSON type 0x01).
-    #[inline]
+    #[inline(always)]
     pub fn double(&mut self, key: &'static str, value: f64) {
         self.key(0x01, key);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
     /// A UTC datetime element in milliseconds since the epoch (BSON type 0x09).
-    #[inline]
+    #[inline(always)]
     pub fn datetime(&mut self, key: &'static str, millis: i64) {
         self.key(0x09, key);
         self.buf.extend_from_slice(&millis.to_le_bytes());
     }
 
     /// Closes the document and hands it over in the form the driver inserts without re-encoding.
-    #[inline]
+    #[inline(always)]
     pub fn finish(mut self) -> RawDocumentBuf {
         self.buf.push(0);
         let len = self.buf.len() as i32;
