@@ -31,6 +31,7 @@ use super::model::CallModel;
 use super::population::Population;
 use super::rng::{self, DocRng};
 use super::scenario::{FRAUD_SHARE, Scenario, ScenarioKind};
+use call_id::uuid_v4;
 use chrono::{DateTime, Utc};
 use times::StartTimes;
 
@@ -161,7 +162,11 @@ impl CallGenerator {
     /// The count is part of the run because start times are stratified over it: call `i` of `count`
     /// starts in the `i`-th of `count` equal shares of the window's call volume.
     pub fn new(params: CallParams, seed: u64, count: u32) -> Self {
-        let population = Population::new(seed, params.subscribers, &params.model);
+        let mut population = Population::new(seed, params.subscribers, &params.model);
+        if u64::from(count) >= population.size() {
+            // Each subscriber comes up twice per call on average: worth working out once.
+            population = population.tabled();
+        }
         let start_times = StartTimes::new(&params, count, population.zone_shares());
         Self::with(seed, population, start_times, params.scenario, params.model)
     }
@@ -200,7 +205,8 @@ impl CallGenerator {
         scenario: Option<Scenario>,
         model: CallModel,
     ) -> Self {
-        let population = Population::new(seed, subscribers, &model);
+        // A live run goes on: its subscribers come up again and again.
+        let population = Population::new(seed, subscribers, &model).tabled();
         let shares = population.zone_shares();
         let start_ms = start.timestamp_millis();
         let start_times = StartTimes::live(start_ms, per_second, shaped, scenario, shares, &model);
@@ -366,7 +372,7 @@ fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
 /// A [`CallRecord`] before its text is copied out of fixed buffers (ASCII: digits, `+`, hex
 /// and hyphens).
 struct Draw {
-    call_id: [u8; uuid::fmt::Hyphenated::LENGTH],
+    call_id: [u8; call_id::LENGTH],
     caller: [u8; 12],
     callee: [u8; 12],
     call_type: CallType,
@@ -383,17 +389,7 @@ fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A random (version 4) UUID drawn from the seeded generator, hyphenated lower case.
-fn uuid_v4(rng: &mut DocRng) -> [u8; uuid::fmt::Hyphenated::LENGTH] {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
-    bytes[8..].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf);
-    buf
-}
-
+mod call_id;
 mod times;
 
 #[cfg(test)]

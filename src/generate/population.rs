@@ -18,8 +18,9 @@
 //!   anywhere; a call goes to one of them with probability [`CIRCLE_SHARE`], the first ones more
 //!   often (weights 1, 1/2, … 1/8), otherwise to any subscriber; never to the caller's own number.
 //!
-//! Everything is a pure function of (seed, subscriber or call index): the only tables are the
-//! zones' and area codes' boundaries, so any population size costs the same.
+//! Everything is a pure function of (seed, subscriber or call index). A run long enough to look
+//! each subscriber up many times tables their numbers and contacts once (at most
+//! [`MAX_TABLE_BYTES`]); the tables hold what the functions return, so nothing generated moves.
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ use super::rng::{self, DocRng};
 use super::zones::ZONES;
 
 mod layout;
+mod tables;
 use layout::Layout;
+pub use tables::MAX_TABLE_BYTES;
+use tables::Tables;
 
 pub use super::bounds::{DEFAULT_SUBSCRIBERS, MAX_SUBSCRIBERS, MIN_SUBSCRIBERS};
 pub use super::defaults::{ACTIVITY_EXPONENT, CIRCLE_SHARE, CONTACTS, LOCAL_CONTACTS};
@@ -57,6 +61,8 @@ pub struct Population {
     layout: Arc<Layout>,
     /// Per zone, the stride and shift of its rank permutation.
     permutation: [(u64, u64); ZONES],
+    /// Numbers and contacts worked out once, for runs long enough to reuse them.
+    tables: Option<Arc<Tables>>,
 }
 
 impl Population {
@@ -95,6 +101,7 @@ impl Population {
             hub_share: model.hub_share,
             layout: Arc::new(layout),
             permutation,
+            tables: None,
         }
     }
 
@@ -149,19 +156,45 @@ impl Population {
     }
 
     /// Contact `j` of subscriber `k`.
+    #[inline]
     pub fn contact(&self, k: u64, j: usize) -> u64 {
+        if let Some(t) = &self.tables {
+            return t.contact(k, j);
+        }
+        let mut row = [0u32; MAX_CONTACTS];
+        self.contacts_into(k, &mut row[..=j]);
+        u64::from(row[j])
+    }
+
+    /// The first `out.len()` contacts of subscriber `k`, in order: contact `j` is the `j + 1`-th
+    /// draw of the subscriber's contact stream.
+    fn contacts_into(&self, k: u64, out: &mut [u32]) {
         let mut rng = rng::stream_rng(self.seed ^ CONTACT_STREAMS, k);
         let (_, lo, hi) = self.layout.block(k);
-        let mut c = 0;
-        for _ in 0..=j {
+        for c in out {
             let local = rng::unit(&mut rng) < self.local_contacts && hi - lo > 1;
-            c = if local {
+            // At most MAX_SUBSCRIBERS (100,000,000) subscribers: every index fits in a u32.
+            *c = if local {
                 lo + rng::below(&mut rng, hi - lo)
             } else {
                 rng::below(&mut rng, self.size)
-            };
+            } as u32;
         }
-        c
+    }
+
+    /// The population with its numbers and contacts tabled (see [`tables`]), when the tables
+    /// fit in [`MAX_TABLE_BYTES`]; for runs that look each subscriber up many times.
+    pub fn tabled(mut self) -> Self {
+        if self.tables.is_none() && Tables::bytes(self.size, self.contacts) <= MAX_TABLE_BYTES {
+            let tables = Tables::build(
+                self.size,
+                self.contacts,
+                |k| self.draw_digits(k),
+                |k, row| self.contacts_into(k, row),
+            );
+            self.tables = Some(Arc::new(tables));
+        }
+        self
     }
 
     /// Subscriber `k`'s phone number, E.164: `+1`, the area code, `NXX`, `XXXX`.
@@ -173,6 +206,14 @@ impl Population {
     /// [`Self::number`] as bytes, for writers that need no `String` per call.
     #[inline]
     pub fn digits(&self, k: u64) -> [u8; 12] {
+        match &self.tables {
+            Some(t) => t.number(k),
+            None => self.draw_digits(k),
+        }
+    }
+
+    /// [`Self::digits`] worked out from the seed.
+    fn draw_digits(&self, k: u64) -> [u8; 12] {
         let (b, _, _) = self.layout.block(k);
         let mut rng = rng::stream_rng(self.seed ^ NUMBER_STREAMS, k);
         // 800 exchanges 200–999 less the eight N11 codes: drawn again (1 % of draws).
