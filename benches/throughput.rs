@@ -24,10 +24,6 @@ use mongodb::Client;
 use serde_json::{Value, json};
 
 mod common;
-
-/// The service's allocator, so generation here costs what it costs in the service.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use common::{Service, env_or, percentile};
 
 #[path = "throughput/sent.rs"]

@@ -7,12 +7,6 @@ use linq_datagen::generate::ParamError;
 use linq_datagen::startup::Application;
 use linq_datagen::telemetry;
 
-/// mimalloc instead of the system allocator: every generated document is one allocation and the
-/// driver makes several more per batch, and glibc's malloc and free cost several times as many
-/// instructions each (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Cli::parse();
