@@ -158,28 +158,26 @@ impl Population {
     /// Contact `j` of subscriber `k`.
     #[inline]
     pub fn contact(&self, k: u64, j: usize) -> u64 {
-        if let Some(t) = &self.tables {
-            return t.contact(k, j);
+        match &self.tables {
+            Some(t) => t.contact(k, j),
+            None => u64::from(self.contacts_of(k).nth(j).unwrap_or_default()),
         }
-        let mut row = [0u32; MAX_CONTACTS];
-        self.contacts_into(k, &mut row[..=j]);
-        u64::from(row[j])
     }
 
-    /// The first `out.len()` contacts of subscriber `k`, in order: contact `j` is the `j + 1`-th
-    /// draw of the subscriber's contact stream.
-    fn contacts_into(&self, k: u64, out: &mut [u32]) {
+    /// Subscriber `k`'s contacts in order, without end: contact `j` is the `j + 1`-th draw of
+    /// the subscriber's contact stream.
+    fn contacts_of(&self, k: u64) -> impl Iterator<Item = u32> + '_ {
         let mut rng = rng::stream_rng(self.seed ^ CONTACT_STREAMS, k);
         let (_, lo, hi) = self.layout.block(k);
-        for c in out {
+        std::iter::repeat_with(move || {
             let local = rng::unit(&mut rng) < self.local_contacts && hi - lo > 1;
             // At most MAX_SUBSCRIBERS (100,000,000) subscribers: every index fits in a u32.
-            *c = if local {
+            (if local {
                 lo + rng::below(&mut rng, hi - lo)
             } else {
                 rng::below(&mut rng, self.size)
-            } as u32;
-        }
+            }) as u32
+        })
     }
 
     /// The population with its numbers and contacts tabled (see [`tables`]), when the tables
@@ -190,7 +188,7 @@ impl Population {
                 self.size,
                 self.contacts,
                 |k| self.draw_digits(k),
-                |k, row| self.contacts_into(k, row),
+                |k| self.contacts_of(k),
             );
             self.tables = Some(Arc::new(tables));
         }

@@ -22,23 +22,20 @@ impl Tables {
         (size as usize).saturating_mul(12 + 4 * per)
     }
 
-    /// The tables of `size` subscribers: `number(k)` and each `contacts(k)` (their first `per`).
-    pub fn build(
+    /// The tables of `size` subscribers: `number(k)` and the first `per` of `contacts(k)`.
+    pub fn build<C: Iterator<Item = u32>>(
         size: u64,
         per: usize,
         number: impl Fn(u64) -> [u8; 12],
-        mut contacts: impl FnMut(u64, &mut [u32]),
+        contacts: impl Fn(u64) -> C,
     ) -> Self {
-        let numbers = (0..size).map(number).collect();
-        let mut all = vec![0u32; size as usize * per].into_boxed_slice();
-        if per > 0 {
-            for (k, row) in all.chunks_exact_mut(per).enumerate() {
-                contacts(k as u64, row);
-            }
+        let mut all = Vec::with_capacity(size as usize * per);
+        for k in 0..size {
+            all.extend(contacts(k).take(per));
         }
         Self {
-            numbers,
-            contacts: all,
+            numbers: (0..size).map(number).collect(),
+            contacts: all.into_boxed_slice(),
             per,
         }
     }
