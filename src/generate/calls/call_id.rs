@@ -26,9 +26,7 @@ const OFFSETS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30,
 /// A random (version 4, RFC 4122 variant) UUID from two draws of `rng`, hyphenated lower case.
 #[inline]
 pub(super) fn uuid_v4(rng: &mut DocRng) -> [u8; LENGTH] {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
-    bytes[8..].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
+    let mut bytes = random_bytes(rng);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let mut buf = [b'-'; LENGTH];
@@ -36,6 +34,15 @@ pub(super) fn uuid_v4(rng: &mut DocRng) -> [u8; LENGTH] {
         buf[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(*b)]);
     }
     buf
+}
+
+/// The 16 random bytes of a call id: two draws, little-endian.
+#[inline]
+fn random_bytes(rng: &mut DocRng) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
+    bytes[8..].copy_from_slice(&rand::Rng::next_u64(rng).to_le_bytes());
+    bytes
 }
 
 #[cfg(test)]
@@ -48,10 +55,7 @@ mod tests {
     fn matches_the_uuid_crate() {
         for i in 0..100_000 {
             let mut a = rng::stream_rng(99, i);
-            let mut b = a.clone();
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&rand::Rng::next_u64(&mut b).to_le_bytes());
-            bytes[8..].copy_from_slice(&rand::Rng::next_u64(&mut b).to_le_bytes());
+            let bytes = random_bytes(&mut a.clone());
             let mut expected = [0u8; LENGTH];
             uuid::Builder::from_random_bytes(bytes)
                 .into_uuid()
