@@ -19,7 +19,6 @@ use linq_datagen::generate::params::DEFAULT_SUBSCRIBERS;
 use linq_datagen::generate::{CallParams, Category, PointParams, RunId};
 use linq_datagen::pipeline::RunSpec;
 use linq_datagen::store::Store;
-use linq_datagen::store::rollup::BatchRollup;
 use mongodb::Client;
 use serde_json::{Value, json};
 
@@ -73,17 +72,14 @@ fn generation_rate(spec: &RunSpec) -> f64 {
 }
 
 /// (a) Documents per second of what a run's producer thread does per batch, on this thread: the
-/// documents generated, then their contribution to the rollups computed (the service's cost per
+/// documents generated with their contribution to the rollups summed (the service's cost per
 /// document before the driver, of which generation alone is a part).
 fn producer_rate(spec: &RunSpec) -> f64 {
     let run = RunId::new(1, 2);
     let started = Instant::now();
     let mut parts = 0usize;
-    for batch in spec.batches(run, 10_000) {
-        let mut rollup = BatchRollup::new(spec.kind(), batch.len());
-        for d in &batch {
-            rollup.push(d);
-        }
+    for (batch, rollup) in spec.tallied_batches(run, 10_000) {
+        assert!(!batch.is_empty());
         parts += rollup.cells(|_| true).len();
     }
     let secs = started.elapsed().as_secs_f64();

@@ -25,8 +25,6 @@
 //!   `cost_cents` as an integer whose sum is exact; a call that did not connect has no `duration`
 //!   field and costs 0.
 
-use super::RunId;
-use super::bson::DocWriter;
 use super::model::CallModel;
 use super::population::Population;
 use super::rng::{self, DocRng};
@@ -337,32 +335,6 @@ impl CallGenerator {
             _ => {}
         }
     }
-
-    /// Call number `index` of `run`, as the BSON document that is inserted.
-    #[inline]
-    pub fn document(&self, run: RunId, index: u32) -> bson::RawDocumentBuf {
-        let r = self.draw(u64::from(index));
-        // A completed call with all its fields takes about 270 bytes.
-        let mut w = DocWriter::with_capacity(320);
-        w.object_id("_id", run.object_id(index));
-        w.ascii("call_id", &r.call_id);
-        w.ascii("caller", &r.caller);
-        w.ascii("callee", &r.callee);
-        w.string("call_type", r.call_type.as_str());
-        w.string("status", r.status.as_str());
-        w.datetime("start_time", r.start_ms);
-        w.datetime("end_time", r.end_ms);
-        if let Some(d) = r.duration {
-            w.int32("duration", d as i32);
-        }
-        w.double("cost", r.cost);
-        // Exact cents beside the display value: a `$sum` of these is exact in any tool.
-        w.int32("cost_cents", (r.cost * 100.0).round() as i32);
-        if let Some(label) = r.anomaly {
-            w.string("anomaly", label);
-        }
-        w.finish()
-    }
 }
 
 fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
@@ -390,6 +362,7 @@ fn ascii(bytes: &[u8]) -> &str {
 }
 
 mod call_id;
+mod document;
 mod times;
 
 #[cfg(test)]

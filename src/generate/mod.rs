@@ -18,6 +18,7 @@ pub mod rng;
 pub mod scenario;
 #[cfg(test)]
 mod stats;
+mod tally;
 pub mod zones;
 
 pub use self::bson::{DocWriter, to_extended_json};
@@ -25,6 +26,7 @@ pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
 pub use model::{CallModel, MetricModel};
 pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};
+pub use tally::Tally;
 
 /// Identifies one generation run inside the `_id`s it writes.
 ///

@@ -30,11 +30,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::RunId;
 use super::bson::DocWriter;
 use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 use super::zones::call_load;
+use super::{RunId, Tally};
 use category::Model;
 pub use shape::{CategoryShape, MetricModel};
 
@@ -320,18 +320,36 @@ impl PointGenerator {
     /// The next point of the run as the BSON document that is inserted, with `_id` for `index`.
     #[inline]
     pub fn next_document(&mut self, run: RunId, index: u32) -> bson::RawDocumentBuf {
+        self.next_tallied_document(run, index).0
+    }
+
+    /// [`next_document`](Self::next_document) with its figures for the rollups.
+    #[inline]
+    pub fn next_tallied_document(
+        &mut self,
+        run: RunId,
+        index: u32,
+    ) -> (bson::RawDocumentBuf, Tally<'_>) {
         let p = self.next_point();
+        let host = &self.host_names[(p.host - 1) as usize];
         let mut w = DocWriter::with_capacity(128);
         w.object_id("_id", run.object_id(index));
         w.string("category", p.category.as_str());
-        w.string("host", &self.host_names[(p.host - 1) as usize]);
+        w.string("host", host);
         w.double("value", p.value);
         w.string("unit", p.category.unit());
         w.datetime("timestamp", p.timestamp_ms);
         if let Some(label) = p.anomaly {
             w.string("anomaly", label);
         }
-        w.finish()
+        let tally = Tally {
+            time_ms: p.timestamp_ms,
+            a: p.category.as_str(),
+            b: host,
+            measure: Some(p.value),
+            cents: 0,
+        };
+        (w.finish(), tally)
     }
 }
 

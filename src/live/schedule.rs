@@ -126,21 +126,30 @@ impl Schedule {
     /// walk is sequential: a resumed run walks its series up to `first` first).
     pub fn make(&mut self, kind: Kind, first: u32, end: u32) -> Batch {
         let full = (end - first) as usize >= self.batch_size;
+        let mut rollup = BatchRollup::new(kind, (end - first) as usize);
         let docs = match (kind, &self.calls, &mut self.points) {
-            (Kind::Calls, Some(calls), _) => {
-                (first..end).map(|n| calls.document(self.run, n)).collect()
-            }
+            (Kind::Calls, Some(calls), _) => (first..end)
+                .map(|n| {
+                    let (doc, tally) = calls.tallied_document(self.run, n);
+                    rollup.add(&tally);
+                    doc
+                })
+                .collect(),
             (Kind::Metrics, _, Some(points)) => {
                 while points.position() < u64::from(first) {
                     points.next_point();
                 }
                 (first..end)
-                    .map(|n| points.next_document(self.run, n))
+                    .map(|n| {
+                        let (doc, tally) = points.next_tallied_document(self.run, n);
+                        rollup.add(&tally);
+                        doc
+                    })
                     .collect()
             }
             _ => Vec::new(),
         };
-        let mut batch = Batch::new(kind, self.run, first, docs);
+        let mut batch = Batch::new(kind, self.run, first, docs, rollup);
         batch.full = full;
         batch
     }
@@ -162,11 +171,13 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn new(kind: Kind, run: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
-        let mut rollup = BatchRollup::new(kind, docs.len());
-        for d in &docs {
-            rollup.push(d);
-        }
+    fn new(
+        kind: Kind,
+        run: RunId,
+        first: u32,
+        docs: Vec<RawDocumentBuf>,
+        rollup: BatchRollup,
+    ) -> Self {
         Self {
             kind,
             token: ObjectId::from_bytes(run.object_id(first)),

@@ -19,12 +19,14 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Batch of `docs`, documents `first..` of run `id`.
-    pub(super) fn new(kind: Kind, id: RunId, first: u32, docs: Vec<RawDocumentBuf>) -> Self {
-        let mut rollup = BatchRollup::new(kind, docs.len());
-        for d in &docs {
-            rollup.push(d);
-        }
+    /// Batch of `docs`, documents `first..` of run `id`, which add `rollup` to the rollups.
+    pub(super) fn new(
+        kind: Kind,
+        id: RunId,
+        first: u32,
+        docs: Vec<RawDocumentBuf>,
+        rollup: BatchRollup,
+    ) -> Self {
         Self {
             kind,
             token: bson::oid::ObjectId::from_bytes(id.object_id(first)),

@@ -10,7 +10,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bson::RawDocumentBuf;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -18,11 +17,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DbSettings;
-use crate::generate::{CallGenerator, Kind, Params, PointGenerator, RunId, rng};
+use crate::generate::{Kind, Params, RunId, rng};
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
 mod batch;
+mod produce;
 mod rebuild;
 mod repair;
 
@@ -58,55 +58,6 @@ impl RunSpec {
     /// The kind of data, and so the collection, the run writes.
     pub fn kind(&self) -> Kind {
         self.params.kind()
-    }
-
-    /// The documents of the run in order, batched: every batch holds at most `batch_size`
-    /// documents and [`MAX_BATCH_BYTES`] bytes. Pure; used by the pipeline and by benchmarks.
-    pub fn batches(
-        &self,
-        run: RunId,
-        batch_size: usize,
-    ) -> impl Iterator<Item = Vec<RawDocumentBuf>> + use<> {
-        let mut generator = Generator::new(&self.params, self.seed, self.count);
-        let count = self.count;
-        let mut next = 0u32;
-        std::iter::from_fn(move || {
-            if next >= count {
-                return None;
-            }
-            let mut batch = Vec::with_capacity(batch_size.min((count - next) as usize));
-            let mut bytes = 0;
-            while next < count && batch.len() < batch_size && bytes < MAX_BATCH_BYTES {
-                let doc = generator.document(run, next);
-                bytes += doc.as_bytes().len();
-                batch.push(doc);
-                next += 1;
-            }
-            Some(batch)
-        })
-    }
-}
-
-/// The generator of either kind, behind one call.
-enum Generator {
-    Calls(Box<CallGenerator>),
-    Points(PointGenerator),
-}
-
-impl Generator {
-    fn new(params: &Params, seed: u64, count: u32) -> Self {
-        match params {
-            Params::Calls(p) => Generator::Calls(Box::new(CallGenerator::new(*p, seed, count))),
-            Params::Metrics(p) => Generator::Points(PointGenerator::new(p, seed)),
-        }
-    }
-
-    #[inline]
-    fn document(&mut self, run: RunId, index: u32) -> RawDocumentBuf {
-        match self {
-            Generator::Calls(g) => g.document(run, index),
-            Generator::Points(g) => g.next_document(run, index),
-        }
     }
 }
 
@@ -315,10 +266,10 @@ impl Run {
         let kind = spec.kind();
         let producer = tokio::task::spawn_blocking(move || {
             let mut first = 0u32;
-            for docs in spec.batches(id, tuning.batch_size.max(1)) {
+            for (docs, rollup) in spec.tallied_batches(id, tuning.batch_size.max(1)) {
                 metrics::counter!("documents_generated_total", "collection" => kind.collection())
                     .increment(docs.len() as u64);
-                let batch = Batch::new(kind, id, first, docs);
+                let batch = Batch::new(kind, id, first, docs, rollup);
                 first += batch.docs.len() as u32;
                 if tx.blocking_send(batch).is_err() {
                     break; // the consumer stopped: cancelled or failed

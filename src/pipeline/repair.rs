@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use bson::oid::ObjectId;
 
 use super::Run;
-use crate::store::rollup::BatchRollup;
 use crate::store::{DbError, Store};
 
 impl Run {
@@ -24,16 +23,14 @@ impl Run {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let producer = tokio::task::spawn_blocking(move || {
             let mut first = 0u64;
-            for docs in spec.batches(id, batch_size) {
+            for (docs, rollup) in spec.tallied_batches(id, batch_size) {
                 if first > u64::from(last_index) {
                     break; // no document of this batch or any later one reached the database
                 }
                 first += docs.len() as u64;
-                let mut rollup = BatchRollup::new(kind, docs.len());
                 let ids: Vec<ObjectId> = docs
                     .iter()
                     .map(|d| {
-                        rollup.push(d);
                         d.get_object_id("_id")
                             .unwrap_or_else(|_| ObjectId::from_bytes([0; 12]))
                     })

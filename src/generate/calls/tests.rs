@@ -2,6 +2,7 @@
 //! pinned seed outputs.
 
 use super::*;
+use crate::generate::RunId;
 
 mod checks {
     use super::*;

@@ -1,0 +1,51 @@
+//! A call as the BSON document that is inserted, with its figures for the rollups.
+
+use super::CallGenerator;
+use crate::generate::bson::DocWriter;
+use crate::generate::{RunId, Tally};
+
+impl CallGenerator {
+    /// Call number `index` of `run`, as the BSON document that is inserted.
+    #[inline]
+    pub fn document(&self, run: RunId, index: u32) -> bson::RawDocumentBuf {
+        self.tallied_document(run, index).0
+    }
+
+    /// [`document`](Self::document) with its figures for the rollups.
+    #[inline]
+    pub fn tallied_document(
+        &self,
+        run: RunId,
+        index: u32,
+    ) -> (bson::RawDocumentBuf, Tally<'static>) {
+        let r = self.draw(u64::from(index));
+        let cents = (r.cost * 100.0).round() as i32;
+        // A completed call with all its fields takes about 270 bytes.
+        let mut w = DocWriter::with_capacity(320);
+        w.object_id("_id", run.object_id(index));
+        w.ascii("call_id", &r.call_id);
+        w.ascii("caller", &r.caller);
+        w.ascii("callee", &r.callee);
+        w.string("call_type", r.call_type.as_str());
+        w.string("status", r.status.as_str());
+        w.datetime("start_time", r.start_ms);
+        w.datetime("end_time", r.end_ms);
+        if let Some(d) = r.duration {
+            w.int32("duration", d as i32);
+        }
+        w.double("cost", r.cost);
+        // Exact cents beside the display value: a `$sum` of these is exact in any tool.
+        w.int32("cost_cents", cents);
+        if let Some(label) = r.anomaly {
+            w.string("anomaly", label);
+        }
+        let tally = Tally {
+            time_ms: r.start_ms,
+            a: r.status.as_str(),
+            b: r.call_type.as_str(),
+            measure: r.duration.map(f64::from),
+            cents: i64::from(cents),
+        };
+        (w.finish(), tally)
+    }
+}

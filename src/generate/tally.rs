@@ -1,0 +1,19 @@
+//! What the rollups count of a generated document, handed over by the generator beside it.
+
+/// One document's figures for the rollups: its time, its two key fields (status and call type,
+/// or category and host), its measure (a call's duration in seconds, a point's value) and a
+/// call's cost in cents. The generator that wrote the document gives them from the same draw,
+/// so the service never reads its own bytes back; a test reads them back to check they agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tally<'a> {
+    /// The document's time (a call's start, a point's timestamp), ms since the epoch.
+    pub time_ms: i64,
+    /// First key field: status, or category.
+    pub a: &'a str,
+    /// Second key field: call type, or host.
+    pub b: &'a str,
+    /// A completed call's duration in seconds, a point's value; `None` for a call without one.
+    pub measure: Option<f64>,
+    /// A call's cost in cents, exactly as its `cost_cents` field; 0 for a point.
+    pub cents: i64,
+}
