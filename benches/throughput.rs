@@ -79,7 +79,7 @@ fn producer_rate(spec: &RunSpec) -> f64 {
     let started = Instant::now();
     let mut parts = 0usize;
     for (batch, rollup) in spec.tallied_batches(run, 10_000) {
-        assert!(!batch.is_empty());
+        std::hint::black_box(&batch);
         parts += rollup.cells(|_| true).len();
     }
     let secs = started.elapsed().as_secs_f64();

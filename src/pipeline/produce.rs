@@ -101,7 +101,8 @@ mod tests {
 
     use super::*;
     use crate::generate::scenario::ScenarioRequest;
-    use crate::generate::{CallParams, PointParams};
+    use crate::generate::{CallParams, Kind, PointParams};
+    use crate::store::rollup::{Cell, CellKey, Cells, add_cell, fine_ms};
 
     /// A tally as the fields of the document it came with say, read by the `bson` crate.
     fn read(doc: &RawDocument, calls: bool) -> (i64, String, String, Option<f64>, i64) {
@@ -118,12 +119,39 @@ mod tests {
         }
     }
 
+    /// The fine cells of `docs`, summed from what the documents say.
+    fn cells_of(docs: &[RawDocumentBuf], kind: Kind) -> Cells {
+        let mut cells = Cells::new();
+        for doc in docs {
+            let (t, a, b, measure, cents) = read(doc, kind == Kind::Calls);
+            let units = measure.map_or(0, |m| match kind {
+                Kind::Calls => i64::from(doc.get_i32("duration").unwrap()),
+                Kind::Metrics => (m * 100.0).round() as i64,
+            });
+            let key = CellKey {
+                t: t - t.rem_euclid(fine_ms(kind)),
+                a,
+                b,
+            };
+            let cell = Cell {
+                n: 1,
+                nx: i64::from(measure.is_some()),
+                sx: units,
+                min: measure,
+                max: measure,
+                cents,
+            };
+            add_cell(&mut cells, key, &cell);
+        }
+        cells
+    }
+
     fn scenario(kind: &str) -> ScenarioRequest {
         serde_json::from_value(json!({ "kind": kind, "minutes": 600, "factor": 5 })).unwrap()
     }
 
     #[test]
-    fn every_tally_says_what_its_document_says() {
+    fn every_tally_and_every_batch_rollup_says_what_the_documents_say() {
         let end: DateTime<Utc> = "2026-11-20T13:37:00Z".parse().unwrap();
         let calls = CallParams::new(Some(2), Some(500), Some(end), end).unwrap();
         // Each spec, and whether a scenario alters some of its documents.
@@ -145,19 +173,23 @@ mod tests {
             specs.push((RunSpec::new(Params::Metrics(p), 20_000, Some(4)), true));
         }
         for (spec, altered) in &specs {
-            let calls = spec.kind() == crate::generate::Kind::Calls;
+            let calls = spec.kind() == Kind::Calls;
             let run = RunId::new(1, 2);
             let owned = |t: &Tally| (t.time_ms, t.a.into(), t.b.into(), t.measure, t.cents);
-            let batches = spec.batches_with(run, 3_000, |_| Vec::new(), |v, t| v.push(owned(t)));
+            let tallies = spec.batches_with(run, 3_000, |_| Vec::new(), |v, t| v.push(owned(t)));
             let (mut missed, mut anomalies, mut n) = (0, 0, 0);
-            for ((docs, tallies), plain) in batches.zip(spec.batches(run, 3_000)) {
-                assert_eq!(docs, plain, "tallying changes no document");
+            for ((docs, rollup), (_, tallies)) in spec.tallied_batches(run, 3_000).zip(tallies) {
                 for (doc, tally) in docs.iter().zip(tallies) {
                     assert_eq!(read(doc, calls), tally, "{spec:?}");
                     missed += usize::from(tally.3.is_none());
                     anomalies += usize::from(doc.get_str("anomaly").is_ok());
                     n += 1;
                 }
+                assert_eq!(
+                    rollup.cells(|_| true),
+                    cells_of(&docs, spec.kind()),
+                    "{spec:?}"
+                );
             }
             assert_eq!(n, spec.count);
             // The runs hold what a tally can get wrong: calls without a duration, and documents

@@ -57,7 +57,10 @@ impl BatchRollup {
     #[inline]
     pub fn add(&mut self, tally: &Tally) {
         let units = tally.measure.map_or(0, |m| match self.kind {
-            Kind::Calls => m as i64,
+            Kind::Calls => {
+                debug_assert_eq!(m.fract(), 0.0, "a call's duration is whole seconds");
+                m as i64
+            }
             Kind::Metrics => (m * 100.0).round() as i64,
         });
         let part = Part {
