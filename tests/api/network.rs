@@ -140,15 +140,32 @@ async fn job_under_way(app: &TestApp, body: &Value, n: u64) -> String {
 
 /// The calls' `_id`s grouped by the run that wrote them (the first 8 bytes: start and nonce), each
 /// group's indices (the last 4 bytes) sorted.
+///
+/// Reading a million `_id`s takes a while, and while the other tests load the server a heartbeat of
+/// the test's own client can time out; the driver then cancels the read in flight ("interrupted
+/// due to server monitor timeout"). That says nothing about the data, so the read starts over,
+/// whole, up to three times.
 pub async fn calls_by_run(db: &Database) -> BTreeMap<[u8; 8], Vec<u32>> {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match read_calls_by_run(db).await {
+            Ok(runs) => return runs,
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    panic!("reading the calls' _ids failed three times: {failures:?}");
+}
+
+async fn read_calls_by_run(
+    db: &Database,
+) -> Result<BTreeMap<[u8; 8], Vec<u32>>, mongodb::error::Error> {
     let mut runs: BTreeMap<[u8; 8], Vec<u32>> = BTreeMap::new();
     let mut cursor = db
         .collection::<Document>("calls")
         .find(doc! {})
         .projection(doc! { "_id": 1 })
-        .await
-        .unwrap();
-    while let Some(d) = cursor.try_next().await.unwrap() {
+        .await?;
+    while let Some(d) = cursor.try_next().await? {
         let b = d.get_object_id("_id").unwrap().bytes();
         let (run, index) = b.split_at(8);
         runs.entry(run.try_into().unwrap())
@@ -156,7 +173,7 @@ pub async fn calls_by_run(db: &Database) -> BTreeMap<[u8; 8], Vec<u32>> {
             .push(u32::from_be_bytes(index.try_into().unwrap()));
     }
     runs.values_mut().for_each(|v| v.sort_unstable());
-    runs
+    Ok(runs)
 }
 
 /// The runs' indices are each `0..n` (none missing, none twice; `_id`s are unique anyway).
