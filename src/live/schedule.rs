@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::generate::model::{self, CallModel, MetricModel};
 use crate::generate::scenario::Scenario;
-use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId, Tally};
+use crate::generate::{CallGenerator, Category, Kind, PointGenerator, PointParams, RunId};
 use crate::store::live::LiveRecord;
 use crate::store::rollup::{BatchRollup, Resolution};
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
@@ -127,20 +127,24 @@ impl Schedule {
     pub fn make(&mut self, kind: Kind, first: u32, end: u32) -> Batch {
         let full = (end - first) as usize >= self.batch_size;
         let mut rollup = BatchRollup::new(kind, (end - first) as usize);
-        let mut keep = |(doc, tally): (RawDocumentBuf, Tally)| {
-            rollup.add(&tally);
-            doc
-        };
         let docs = match (kind, &self.calls, &mut self.points) {
             (Kind::Calls, Some(calls), _) => (first..end)
-                .map(|n| keep(calls.tallied_document(self.run, n)))
+                .map(|n| {
+                    let (doc, tally) = calls.tallied_document(self.run, n);
+                    rollup.add(&tally);
+                    doc
+                })
                 .collect(),
             (Kind::Metrics, _, Some(points)) => {
                 while points.position() < u64::from(first) {
                     points.next_point();
                 }
                 (first..end)
-                    .map(|n| keep(points.next_tallied_document(self.run, n)))
+                    .map(|n| {
+                        let (doc, tally) = points.next_tallied_document(self.run, n);
+                        rollup.add(&tally);
+                        doc
+                    })
                     .collect()
             }
             _ => Vec::new(),
