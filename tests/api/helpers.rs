@@ -18,6 +18,19 @@ pub fn mongo_uri() -> String {
     )
 }
 
+/// The tests' own client on `uri`, whose heartbeats wait up to a minute for an answer.
+///
+/// With the default 10 s, a heartbeat that a server loaded by the whole suite answers late makes
+/// the driver clear the pool and cancel the reads in flight ("interrupted due to server monitor
+/// timeout", RUST-1222): a test would lose its verification read of a job that finished exact.
+pub async fn patient_client(uri: &str) -> Client {
+    let mut options = mongodb::options::ClientOptions::parse(uri)
+        .await
+        .expect("test client options");
+    options.connect_timeout = Some(Duration::from_secs(60));
+    Client::with_options(options).expect("test client")
+}
+
 /// Settings for a test database on `uri`.
 pub fn db_settings(uri: &str, db: &str) -> DbSettings {
     DbSettings {
@@ -101,7 +114,11 @@ pub async fn spawn_app_on(
     let task = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    let client = Client::with_uri_str(uri).await.expect("test client");
+    let client = if uri == mongo_uri() {
+        patient_client(uri).await
+    } else {
+        Client::with_uri_str(uri).await.expect("test client")
+    };
     TestApp {
         address,
         http: reqwest::Client::new(),
@@ -277,10 +294,7 @@ impl TempDb {
 
     /// A handle on it through a new client (on the caller's runtime).
     pub async fn handle(&self) -> Database {
-        Client::with_uri_str(&self.uri)
-            .await
-            .expect("test client")
-            .database(&self.name)
+        patient_client(&self.uri).await.database(&self.name)
     }
 }
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use bson::{Document, doc};
 use futures::TryStreamExt;
 use linq_datagen::config::DbSettings;
-use mongodb::{Client, Database};
+use mongodb::Database;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, mongo_uri, poll_until, spawn_app_with};
+use crate::helpers::{TestApp, mongo_uri, patient_client, poll_until, spawn_app_with};
 use crate::live::start_live;
 use crate::proxy::Proxy;
 use crate::rollups::{assert_exact, written};
@@ -27,7 +27,7 @@ async fn behind_proxy_with(tweak: impl FnOnce(&mut DbSettings)) -> (Proxy, TestA
         tweak(db);
     })
     .await;
-    let direct = Client::with_uri_str(mongo_uri()).await.unwrap();
+    let direct = patient_client(&mongo_uri()).await;
     app.db = direct.database(app.db.name());
     ready_within(&app, Duration::from_secs(30)).await;
     (proxy, app)
