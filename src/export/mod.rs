@@ -15,7 +15,7 @@
 use bson::{RawBsonRef, RawDocument};
 
 use crate::generate::{Kind, RunId};
-use crate::pipeline::RunSpec;
+use crate::pipeline::{RunSpec, Spares};
 
 mod text;
 
@@ -217,11 +217,13 @@ pub fn stream<E>(
     let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
     encoder.header(&mut chunk);
     let mut count = 0u64;
-    for batch in spec.batches(run, 1000) {
+    let spares = Spares::up_to(1);
+    for batch in spec.batches_reusing(run, 1000, spares.clone()) {
         for doc in &batch {
             encoder.document(doc, &mut chunk);
         }
         count += batch.len() as u64;
+        spares.give(batch);
         if chunk.len() >= CHUNK_BYTES {
             sink(std::mem::replace(
                 &mut chunk,

@@ -18,7 +18,15 @@ impl DocWriter {
     /// A writer whose buffer will not need to grow for documents up to `capacity` bytes.
     #[inline(always)]
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(capacity);
+        Self::reusing(Vec::new(), capacity)
+    }
+
+    /// A writer into `buf`, emptied: the buffer of a document already sent, so writing the next
+    /// one costs no allocation (and no `free` of the old one).
+    #[inline(always)]
+    pub fn reusing(mut buf: Vec<u8>, capacity: usize) -> Self {
+        buf.clear();
+        buf.reserve(capacity);
         buf.extend_from_slice(&[0, 0, 0, 0]);
         Self { buf }
     }

@@ -330,9 +330,21 @@ impl PointGenerator {
         run: RunId,
         index: u32,
     ) -> (bson::RawDocumentBuf, Tally<'_>) {
+        self.next_tallied_document_in(run, index, Vec::new())
+    }
+
+    /// [`next_tallied_document`](Self::next_tallied_document) written into `buf`, a spent
+    /// document's buffer.
+    #[inline]
+    pub fn next_tallied_document_in(
+        &mut self,
+        run: RunId,
+        index: u32,
+        buf: Vec<u8>,
+    ) -> (bson::RawDocumentBuf, Tally<'_>) {
         let p = self.next_point();
         let host = &self.host_names[(p.host - 1) as usize];
-        let mut w = DocWriter::with_capacity(128);
+        let mut w = DocWriter::reusing(buf, 128);
         w.object_id("_id", run.object_id(index));
         w.string("category", p.category.as_str());
         w.string("host", host);

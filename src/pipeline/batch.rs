@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use bson::RawDocumentBuf;
 
+use super::Spares;
 use crate::generate::{Kind, RunId};
 use crate::store::rollup::BatchRollup;
 use crate::store::write::BatchOutcome;
@@ -16,30 +17,33 @@ pub(super) struct Batch {
     token: bson::oid::ObjectId,
     pub(super) docs: Vec<RawDocumentBuf>,
     rollup: BatchRollup,
+    spares: Spares,
 }
 
 impl Batch {
-    /// Batch of `docs`, documents `first..` of run `id`, which add `rollup` to the rollups.
+    /// Batch of `docs`, documents `first..` of run `id`, which add `rollup` to the rollups; once
+    /// the database has answered for them, the documents go back to `spares` for their buffers.
     pub(super) fn new(
         kind: Kind,
         id: RunId,
         first: u32,
-        docs: Vec<RawDocumentBuf>,
-        rollup: BatchRollup,
+        (docs, rollup): (Vec<RawDocumentBuf>, BatchRollup),
+        spares: Spares,
     ) -> Self {
         Self {
             kind,
             token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
             docs,
             rollup,
+            spares,
         }
     }
 
     /// Inserts the documents (with `outage`, a batch the unreachable database did not take is
     /// sent again, whole, until it answers: its `_id`s already in are recognised, so the second
-    /// answer is exact), then lets them go: what is left is the batch's rollup contribution,
-    /// applied by [`Inserted::apply`] without holding one of the run's insert slots, so the
-    /// server always has the run's inserts to work on.
+    /// answer is exact), then gives them back to the run's spares. What is left is the batch's
+    /// rollup contribution, applied by [`Inserted::apply`] without holding one of the run's
+    /// insert slots, so the server always has the run's inserts to work on.
     pub(super) async fn insert(self, store: &Store, outage: Option<&RetryPolicy>) -> Inserted {
         let kind = self.kind;
         let mut outcome = store.insert_batch(kind, &self.docs).await;
@@ -58,6 +62,7 @@ impl Batch {
                 outcome = again;
             }
         }
+        self.spares.give(self.docs);
         Inserted {
             kind,
             token: self.token,

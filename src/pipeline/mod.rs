@@ -26,6 +26,7 @@ mod produce;
 mod rebuild;
 mod repair;
 
+pub use produce::Spares;
 pub use rebuild::rebuild;
 
 use batch::{Batch, Inserted};
@@ -264,12 +265,15 @@ impl Run {
         let (tx, mut rx) = mpsc::channel::<Batch>(1);
         let (spec, id) = (self.spec.clone(), self.id);
         let kind = spec.kind();
+        // Sent batches come back for their buffers: as many as can be on their way at once.
+        let spares = Spares::up_to(inflight + 2);
         let producer = tokio::task::spawn_blocking(move || {
             let mut first = 0u32;
-            for (docs, rollup) in spec.tallied_batches(id, tuning.batch_size.max(1)) {
+            let size = tuning.batch_size.max(1);
+            for batch in spec.tallied_batches_reusing(id, size, spares.clone()) {
                 metrics::counter!("documents_generated_total", "collection" => kind.collection())
-                    .increment(docs.len() as u64);
-                let batch = Batch::new(kind, id, first, docs, rollup);
+                    .increment(batch.0.len() as u64);
+                let batch = Batch::new(kind, id, first, batch, spares.clone());
                 first += batch.docs.len() as u32;
                 if tx.blocking_send(batch).is_err() {
                     break; // the consumer stopped: cancelled or failed

@@ -1,6 +1,8 @@
 //! A run's documents in order, batched, with each batch's rollup contribution summed from the
 //! tallies the generator hands over beside the documents.
 
+use std::sync::{Arc, Mutex};
+
 use bson::RawDocumentBuf;
 
 use super::{MAX_BATCH_BYTES, RunSpec};
@@ -15,7 +17,18 @@ impl RunSpec {
         run: RunId,
         batch_size: usize,
     ) -> impl Iterator<Item = Vec<RawDocumentBuf>> + use<> {
-        self.batches_with(run, batch_size, |_| (), |_, _| ())
+        self.batches_reusing(run, batch_size, Spares::none())
+    }
+
+    /// [`batches`](Self::batches) written into the buffers of batches given back to `spares`
+    /// (the same documents: only where their bytes live differs).
+    pub fn batches_reusing(
+        &self,
+        run: RunId,
+        batch_size: usize,
+        spares: Spares,
+    ) -> impl Iterator<Item = Vec<RawDocumentBuf>> + use<> {
+        self.batches_with(run, batch_size, spares, |_| (), |_, _| ())
             .map(|(docs, ())| docs)
     }
 
@@ -26,21 +39,34 @@ impl RunSpec {
         run: RunId,
         batch_size: usize,
     ) -> impl Iterator<Item = (Vec<RawDocumentBuf>, BatchRollup)> + use<> {
+        self.tallied_batches_reusing(run, batch_size, Spares::none())
+    }
+
+    /// [`tallied_batches`](Self::tallied_batches) written into the buffers of batches given back
+    /// to `spares` once sent.
+    pub fn tallied_batches_reusing(
+        &self,
+        run: RunId,
+        batch_size: usize,
+        spares: Spares,
+    ) -> impl Iterator<Item = (Vec<RawDocumentBuf>, BatchRollup)> + use<> {
         let kind = self.kind();
         self.batches_with(
             run,
             batch_size,
+            spares,
             move |n| BatchRollup::new(kind, n),
             |rollup, tally| rollup.add(tally),
         )
     }
 
     /// The batches, each with what `add` made of its documents' tallies, starting from
-    /// `begin(capacity)`.
+    /// `begin(capacity)`, written into the buffers of batches given back to `spares`.
     fn batches_with<T, B, A>(
         &self,
         run: RunId,
         batch_size: usize,
+        spares: Spares,
         mut begin: B,
         mut add: A,
     ) -> impl Iterator<Item = (Vec<RawDocumentBuf>, T)> + use<T, B, A>
@@ -56,10 +82,12 @@ impl RunSpec {
                 return None;
             }
             let capacity = batch_size.min((count - next) as usize);
-            let (mut batch, mut sum) = (Vec::with_capacity(capacity), begin(capacity));
+            let (mut batch, mut buffers) = spares.take(capacity);
+            let mut sum = begin(capacity);
             let mut bytes = 0;
             while next < count && batch.len() < batch_size && bytes < MAX_BATCH_BYTES {
-                let (doc, tally) = generator.document(run, next);
+                let buf = buffers.pop().unwrap_or_default();
+                let (doc, tally) = generator.document(run, next, buf);
                 add(&mut sum, &tally);
                 bytes += doc.as_bytes().len();
                 batch.push(doc);
@@ -67,6 +95,57 @@ impl RunSpec {
             }
             Some((batch, sum))
         })
+    }
+}
+
+/// Batches already sent, kept for their buffers: the producer writes the next batches into them
+/// instead of allocating (and later freeing) one buffer per document. Holds at most a few
+/// batches, so memory stays what the batches in flight take.
+#[derive(Clone, Debug, Default)]
+pub struct Spares {
+    kept: Option<Arc<Mutex<Vec<Vec<RawDocumentBuf>>>>>,
+    most: usize,
+}
+
+impl Spares {
+    /// Keeps up to `most` spent batches.
+    pub fn up_to(most: usize) -> Self {
+        Self {
+            kept: Some(Arc::default()),
+            most,
+        }
+    }
+
+    /// Keeps nothing: every document gets a new buffer.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Gives back a batch the database has answered for; dropped when enough are kept.
+    pub fn give(&self, batch: Vec<RawDocumentBuf>) {
+        if let Some(kept) = &self.kept {
+            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() < self.most {
+                kept.push(batch);
+            }
+        }
+    }
+
+    /// An empty batch for `capacity` documents, and the buffers of a spent batch to write them
+    /// into (none when nothing was given back).
+    fn take(&self, capacity: usize) -> (Vec<RawDocumentBuf>, Vec<Vec<u8>>) {
+        let spent = self
+            .kept
+            .as_ref()
+            .and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).pop());
+        match spent {
+            Some(mut batch) => {
+                let buffers = batch.drain(..).map(RawDocumentBuf::into_bytes).collect();
+                batch.reserve(capacity);
+                (batch, buffers)
+            }
+            None => (Vec::with_capacity(capacity), Vec::new()),
+        }
     }
 }
 
@@ -85,10 +164,10 @@ impl Generator {
     }
 
     #[inline]
-    fn document(&mut self, run: RunId, index: u32) -> (RawDocumentBuf, Tally<'_>) {
+    fn document(&mut self, run: RunId, index: u32, buf: Vec<u8>) -> (RawDocumentBuf, Tally<'_>) {
         match self {
-            Generator::Calls(g) => g.tallied_document(run, index),
-            Generator::Points(g) => g.next_tallied_document(run, index),
+            Generator::Calls(g) => g.tallied_document_in(run, index, buf),
+            Generator::Points(g) => g.next_tallied_document_in(run, index, buf),
         }
     }
 }
@@ -176,7 +255,13 @@ mod tests {
             let calls = spec.kind() == Kind::Calls;
             let run = RunId::new(1, 2);
             let owned = |t: &Tally| (t.time_ms, t.a.into(), t.b.into(), t.measure, t.cents);
-            let tallies = spec.batches_with(run, 3_000, |_| Vec::new(), |v, t| v.push(owned(t)));
+            let tallies = spec.batches_with(
+                run,
+                3_000,
+                Spares::none(),
+                |_| Vec::new(),
+                |v, t| v.push(owned(t)),
+            );
             let (mut missed, mut anomalies, mut n) = (0, 0, 0);
             for ((docs, rollup), (_, tallies)) in spec.tallied_batches(run, 3_000).zip(tallies) {
                 for (doc, tally) in docs.iter().zip(tallies) {
@@ -196,6 +281,58 @@ mod tests {
             // a scenario altered.
             assert!(!calls || missed > 0, "{spec:?}");
             assert!(!altered || anomalies > 0, "{spec:?}");
+        }
+    }
+
+    /// The capacity of a [`marked`] buffer.
+    const MARK: usize = 4_099;
+
+    /// A copy of `bytes` in a buffer of capacity [`MARK`].
+    fn marked(bytes: &[u8]) -> RawDocumentBuf {
+        let mut v = Vec::with_capacity(MARK);
+        v.extend_from_slice(bytes);
+        RawDocumentBuf::from_bytes(v).unwrap()
+    }
+
+    #[test]
+    fn batches_written_into_spent_buffers_are_the_same_batches() {
+        let end: DateTime<Utc> = "2026-11-20T13:37:00Z".parse().unwrap();
+        let calls = CallParams::new(Some(2), Some(500), Some(end), end).unwrap();
+        let calls = RunSpec::new(Params::Calls(calls), 5_500, Some(7));
+        let points = PointParams::new(5_500, None, None, Some(4), Some(end), end).unwrap();
+        let points = RunSpec::new(Params::Metrics(points), 5_500, Some(4));
+        let run = RunId::new(1, 2);
+        for (spec, other) in [(&calls, &points), (&points, &calls)] {
+            // Spent batches of the other kind, each document in a buffer of a capacity no
+            // document is written with, so a document written into one can be told apart.
+            let spares = Spares::up_to(2);
+            for batch in other.batches(run, 700).take(2) {
+                spares.give(batch.iter().map(|d| marked(d.as_bytes())).collect());
+            }
+            let fresh = spec.tallied_batches(run, 1_000);
+            let reused = spec.tallied_batches_reusing(run, 1_000, spares.clone());
+            let (mut n, mut into_spent) = (0, 0);
+            for ((a, a_rollup), (b, b_rollup)) in fresh.zip(reused) {
+                let bytes = |docs: &[RawDocumentBuf]| -> Vec<Vec<u8>> {
+                    docs.iter().map(|d| d.as_bytes().to_vec()).collect()
+                };
+                assert_eq!(bytes(&a), bytes(&b), "{spec:?}");
+                assert_eq!(a_rollup.cells(|_| true), b_rollup.cells(|_| true));
+                n += b.len();
+                let b: Vec<Vec<u8>> = b.into_iter().map(RawDocumentBuf::into_bytes).collect();
+                into_spent += b.iter().filter(|v| v.capacity() == MARK).count();
+                spares.give(
+                    b.into_iter()
+                        .map(|v| RawDocumentBuf::from_bytes(v).unwrap())
+                        .collect(),
+                );
+            }
+            assert_eq!(n, spec.count as usize);
+            // Every marked buffer was written into at least once.
+            assert!(
+                into_spent >= 1_400,
+                "{into_spent} documents written into spent buffers"
+            );
         }
     }
 }

@@ -18,10 +18,21 @@ impl CallGenerator {
         run: RunId,
         index: u32,
     ) -> (bson::RawDocumentBuf, Tally<'static>) {
+        self.tallied_document_in(run, index, Vec::new())
+    }
+
+    /// [`tallied_document`](Self::tallied_document) written into `buf`, a spent document's buffer.
+    #[inline]
+    pub fn tallied_document_in(
+        &self,
+        run: RunId,
+        index: u32,
+        buf: Vec<u8>,
+    ) -> (bson::RawDocumentBuf, Tally<'static>) {
         let r = self.draw(u64::from(index));
         let cents = (r.cost * 100.0).round() as i32;
         // A completed call with all its fields takes about 270 bytes.
-        let mut w = DocWriter::with_capacity(320);
+        let mut w = DocWriter::reusing(buf, 320);
         w.object_id("_id", run.object_id(index));
         w.ascii("call_id", &r.call_id);
         w.ascii("caller", &r.caller);
