@@ -160,9 +160,13 @@ pub fn count_sum(rows: &Value) -> i64 {
         .sum()
 }
 
+/// The job's record once it is in one of `states`. Waits up to five minutes: on a loaded machine
+/// a job of a few hundred thousand calls that lives through an outage is slow (a whole test of
+/// that kind took 127 s in a full CI run, and one failed at 134 s, its job not done within the
+/// 120 s allowed then, with a second suite running beside it).
 async fn job_state(app: &TestApp, id: &str, states: &[&str]) -> Value {
     poll_until(
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         "the job to reach its state",
         async || {
             let res = app.get(&format!("/jobs/{id}")).await;
