@@ -428,8 +428,10 @@ async fn main() {
     let server_pid: Option<u32> = std::env::var("BENCH_SERVER_PID")
         .ok()
         .and_then(|v| v.parse().ok());
-    // The service's defaults: batches of 10,000, 4 in flight; the ceiling runs use the same.
-    let (batch, inflight) = (10_000usize, 4usize);
+    // The service's defaults (batches of 10,000, 4 in flight) unless `BENCH_BATCH` and
+    // `BENCH_INFLIGHT` say otherwise; the ceiling runs use the same.
+    let batch: usize = env_or("BENCH_BATCH", 10_000);
+    let inflight: usize = env_or("BENCH_INFLIGHT", 4);
 
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "poll") {
         // (e) alone, against a database kept between runs: filled once with the large jobs.

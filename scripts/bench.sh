@@ -5,6 +5,8 @@
 #   BENCH_BIG_COUNT      the large runs: ceilings, a calls job, a metrics job (default 10000000; 0 skips)
 #   BENCH_BIG_SCATTERED  0 skips the large scattered-order ceiling (the slowest part, ~15 min)
 #   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
+#   BENCH_BATCH, BENCH_INFLIGHT   batch size and batches in flight, for the ceilings and the
+#                        service alike (default the service's own, 10000 and 4)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
 #   `scripts/bench.sh live` runs benches/live.rs instead (live rate accuracy, /calls/stream latency
 #   with 100 clients, a job with and without stream clients, memory with 1,000 idle SSE clients):
