@@ -103,7 +103,7 @@ impl RunSpec {
 /// batches, so memory stays what the batches in flight take.
 #[derive(Clone, Debug, Default)]
 pub struct Spares {
-    kept: Option<Arc<Mutex<Vec<Vec<RawDocumentBuf>>>>>,
+    kept: Arc<Mutex<Vec<Vec<RawDocumentBuf>>>>,
     most: usize,
 }
 
@@ -111,33 +111,28 @@ impl Spares {
     /// Keeps up to `most` spent batches.
     pub fn up_to(most: usize) -> Self {
         Self {
-            kept: Some(Arc::default()),
+            kept: Arc::default(),
             most,
         }
     }
 
     /// Keeps nothing: every document gets a new buffer.
     pub fn none() -> Self {
-        Self::default()
+        Self::up_to(0)
     }
 
     /// Gives back a batch the database has answered for; dropped when enough are kept.
     pub fn give(&self, batch: Vec<RawDocumentBuf>) {
-        if let Some(kept) = &self.kept {
-            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-            if kept.len() < self.most {
-                kept.push(batch);
-            }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < self.most {
+            kept.push(batch);
         }
     }
 
     /// An empty batch for `capacity` documents, and the buffers of a spent batch to write them
     /// into (none when nothing was given back).
     fn take(&self, capacity: usize) -> (Vec<RawDocumentBuf>, Vec<Vec<u8>>) {
-        let spent = self
-            .kept
-            .as_ref()
-            .and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).pop());
+        let spent = self.kept.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match spent {
             Some(mut batch) => {
                 let buffers = batch.drain(..).map(RawDocumentBuf::into_bytes).collect();
