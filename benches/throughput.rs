@@ -113,7 +113,7 @@ fn generation(count: u32, reps: usize) {
 async fn ceiling_store(uri: &str) -> Ceiling {
     let settings = DbSettings {
         mongo_uri: uri.to_string(),
-        mongo_db: "bench_ceiling".into(),
+        mongo_db: CEILING_DB.into(),
         pool_size: 16,
         mongo_timeout_ms: 5000,
         mongo_op_timeout_ms: 120_000,
@@ -191,6 +191,32 @@ async fn ceiling_once(
     rate
 }
 
+/// Brings the server to the same state before every timed run, ceiling or service: both
+/// benchmark databases dropped, a checkpoint asked for (`fsync`), then `secs` of quiet. Without it
+/// the service rounds began right after two drops (the ceiling's and the previous service round's)
+/// and paid for them, while the ceiling rounds began after none. Says whether the server took the
+/// `fsync`, and the server CPU seconds all this cost (what the drops would have taken from the run).
+async fn settle(uri: &str, e2e_db: &str, secs: u64, server: Option<u32>) -> (bool, Option<f64>) {
+    let cpu = server.map(cpu_seconds);
+    let client = Client::with_uri_str(uri).await.unwrap();
+    for db in [CEILING_DB, e2e_db] {
+        let _ = client.database(db).drop().await;
+    }
+    let synced = client
+        .database("admin")
+        .run_command(bson::doc! { "fsync": 1 })
+        .await
+        .is_ok();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    (
+        synced,
+        server.zip(cpu).map(|(pid, cpu)| cpu_seconds(pid) - cpu),
+    )
+}
+
+/// Where the ceiling runs write.
+const CEILING_DB: &str = "bench_ceiling";
+
 /// Starts the next run on an empty database.
 async fn drop_db(uri: &str, db: &str) {
     let _ = Client::with_uri_str(uri)
@@ -201,9 +227,16 @@ async fn drop_db(uri: &str, db: &str) {
         .await;
 }
 
+/// The middle value; with an even count the mean of the two middle ones, so two rounds report their
+/// mean rather than the larger.
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+    let mid = xs.len() / 2;
+    if xs.len().is_multiple_of(2) {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    } else {
+        xs[mid]
+    }
 }
 
 /// What one job over HTTP measured.
@@ -478,10 +511,18 @@ async fn main() {
     let ceiling = ceiling_store(&uri).await;
     let http = reqwest::Client::new();
     let db = "bench_e2e";
+    let settle_secs: u64 = env_or("BENCH_SETTLE_SECS", 5);
+    let (synced, _) = settle(&uri, db, 0, None).await;
     println!(
         "(b, c) {n1} documents a run, batches of {batch} with {inflight} in flight; ceiling runs \
          (pre-built documents, no rollups) and service runs (over HTTP, rollups kept) alternate, \
-         {reps} rounds, medians compared"
+         {reps} rounds, medians compared; before each run both benchmark databases are dropped, \
+         {} and {settle_secs} s pass",
+        if synced {
+            "the server checkpoints (fsync)"
+        } else {
+            "(fsync refused by this server)"
+        }
     );
     let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
     let counters = Client::with_uri_str(&uri).await.unwrap();
@@ -495,18 +536,23 @@ async fn main() {
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
         let mut ceiling_cpu = Vec::new();
+        // The server's CPU while settling before each service round: mostly the two drops.
+        let mut settle_cpu = Vec::new();
         let mut peak: f64 = 0.0;
         let mut sent = None;
         for _ in 0..reps {
             if calls {
+                settle(&uri, db, settle_secs, None).await;
                 scattered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, true).await);
             }
+            settle(&uri, db, settle_secs, None).await;
             let cpu = server_pid.map(cpu_seconds);
             ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
             if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
                 ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
             }
-            drop_db(&uri, db).await;
+            let (_, cpu) = settle(&uri, db, settle_secs, server_pid).await;
+            settle_cpu.extend(cpu);
             let svc = Service::start(&uri, db, batch, inflight);
             svc.wait_ready(&http).await;
             let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
@@ -547,15 +593,28 @@ async fn main() {
                 rounded(&services)
             );
         }
+        // Each service round runs right after its own ceiling round, so the pairs share the
+        // server's state (cache, files, checkpoints) more closely than the medians do.
+        let pairs: Vec<String> = ordered
+            .iter()
+            .zip(&services)
+            .map(|(o, s)| format!("{:.2}", s / o))
+            .collect();
         println!(
-            "    service / time-ordered ceiling: {:.2} (target ≥ 0.95)",
-            e / o
+            "    service / time-ordered ceiling: {:.2} (target ≥ 0.95); round by round {}",
+            e / o,
+            pairs.join(", ")
         );
         println!("    peak RSS of the service: {peak:.1} MB");
         if !ceiling_cpu.is_empty() {
             let secs: Vec<String> = ceiling_cpu.iter().map(|s| format!("{s:.2}")).collect();
             println!(
                 "    server CPU seconds per 1,000,000 in the time-ordered ceiling runs: {}",
+                secs.join(", ")
+            );
+            let secs: Vec<String> = settle_cpu.iter().map(|s| format!("{s:.2}")).collect();
+            println!(
+                "    server CPU seconds while settling before the service runs: {}",
                 secs.join(", ")
             );
         }
@@ -569,12 +628,14 @@ async fn main() {
     }
     println!("(d) {n2} calls");
     if big_scattered {
+        settle(&uri, db, settle_secs, None).await;
         let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, true).await;
         println!("  ceiling, scattered start times: {r:>9.0} docs/s");
     }
+    settle(&uri, db, settle_secs, None).await;
     let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, false).await;
     println!("  ceiling, time order:            {r:>9.0} docs/s");
-    drop_db(&uri, db).await;
+    settle(&uri, db, settle_secs, None).await;
     // One service process from here on: its peak RSS covers both large jobs and the polling.
     let svc = Service::start(&uri, db, batch, inflight);
     svc.wait_ready(&http).await;

@@ -8,6 +8,8 @@
 #   BENCH_BATCH, BENCH_INFLIGHT   batch size and batches in flight, for the ceilings and the
 #                        service alike (default the service's own, 10000 and 4)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
+#   BENCH_SETTLE_SECS    quiet seconds before each timed run, after both benchmark databases are
+#                        dropped and the server is asked to checkpoint (default 5)
 #   `scripts/bench.sh live` runs benches/live.rs instead (live rate accuracy, /calls/stream latency
 #   with 100 clients, a job with and without stream clients, memory with 1,000 idle SSE clients):
 #   BENCH_LIVE_RATES (1,100,10000,100000), BENCH_SSE_CLIENTS (100), BENCH_SSE_RATE (100),
@@ -74,8 +76,10 @@ if [ "${1:-}" = "export" ]; then
 fi
 ram_mb="$(free -m | awk '/Mem:/ {print $2}')"
 export MONGODB_CACHE_SIZE="${BENCH_CACHE_SIZE:-$(( (ram_mb - 1024) / 2 > 256 ? (ram_mb - 1024) / 2 : 256 ))M}"
-echo "server storage cache: $MONGODB_CACHE_SIZE"
-if [ -z "${BENCH_MONGO_URI:-}" ]; then
+if [ -n "${BENCH_MONGO_URI:-}" ]; then
+  echo "server: $BENCH_MONGO_URI, started elsewhere (its own storage cache)"
+else
+  echo "server storage cache: $MONGODB_CACHE_SIZE"
   data="$(mktemp -d)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   pid="$(scripts/mongodb.sh start "$data" "$port")"
