@@ -194,8 +194,8 @@ async fn ceiling_once(
 /// Brings the server to the same state before every timed run, ceiling or service: both
 /// benchmark databases dropped, a checkpoint asked for (`fsync`), then `secs` of quiet. Without it
 /// the service rounds began right after two drops (the ceiling's and the previous service round's)
-/// and paid for them, while the ceiling rounds began after none. Says whether the server took the
-/// `fsync`, and the server CPU seconds all this cost (what the drops would have taken from the run).
+/// and the ceiling rounds after none. Says whether the server took the `fsync`, and the server CPU
+/// seconds the settle took.
 async fn settle(uri: &str, e2e_db: &str, secs: u64, server: Option<u32>) -> (bool, Option<f64>) {
     let cpu = server.map(cpu_seconds);
     let client = Client::with_uri_str(uri).await.unwrap();
@@ -536,7 +536,9 @@ async fn main() {
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
         let mut ceiling_cpu = Vec::new();
-        // The server's CPU while settling before each service round: mostly the two drops.
+        // The server's CPU while settling before each service round. Both databases are empty by
+        // then (the ceiling drops its own at its end, the settle before it the service's), so
+        // this is the fsync and the quiet, not what a drop costs.
         let mut settle_cpu = Vec::new();
         let mut peak: f64 = 0.0;
         let mut sent = None;
