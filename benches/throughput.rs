@@ -1,6 +1,6 @@
 //! The benchmark of docs/performance.md: generation alone; the raw insert ceiling of
 //! the server with calls in scattered and in time order; the service end to end over HTTP (with
-//! its rollups) against both, at 1,000,000 and 10,000,000 calls; then dashboards polling the
+//! its rollups) against both, at 1,000,000 and 10,000,000 documents of each kind; then dashboards polling the
 //! statistics of 10,000,000 calls and 10,000,000 metric points; with the service's peak memory
 //! throughout. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a release build.
 //!
@@ -139,8 +139,8 @@ struct Ceiling {
 
 /// (b) One ceiling run: `docs` pre-built documents of `spec`'s shape (no rollups), inserted
 /// unordered in batches of `batch_size` with `concurrency` `insert_many` calls in flight, into fresh
-/// collections; `scattered` shuffles them first, so start times arrive in random order as they did
-/// before calls were generated in time order.
+/// collections, and left there; `scattered` shuffles them first, so start times arrive in random
+/// order as they did before calls were generated in time order.
 async fn ceiling_once(
     ceiling: &Ceiling,
     spec: &RunSpec,
@@ -186,20 +186,20 @@ async fn ceiling_once(
         .buffer_unordered(concurrency)
         .for_each(|_| async {})
         .await;
-    let rate = f64::from(docs) / started.elapsed().as_secs_f64();
-    let _ = ceiling.db.drop().await;
-    rate
+    // The documents stay until the next run's settle drops them, as a service run's do: a drop
+    // of 1,000,000 documents costs the server about 16 CPU seconds, which belongs to neither.
+    f64::from(docs) / started.elapsed().as_secs_f64()
 }
 
-/// Brings the server to the same state before every timed run, ceiling or service: both
-/// benchmark databases dropped, a checkpoint asked for (`fsync`), then `secs` of quiet. Without it
-/// the service rounds began right after two drops (the ceiling's and the previous service round's)
+/// Brings the server to the same state before every timed run, ceiling or service: the databases
+/// in `drop` dropped, a checkpoint asked for (`fsync`), then `secs` of quiet. Without it the
+/// service rounds began right after two drops (the ceiling's and the previous service round's)
 /// and the ceiling rounds after none. Says whether the server took the `fsync`, and the server CPU
 /// seconds the settle took.
-async fn settle(uri: &str, e2e_db: &str, secs: u64, server: Option<u32>) -> (bool, Option<f64>) {
+async fn settle(uri: &str, drop: &[&str], secs: u64, server: Option<u32>) -> (bool, Option<f64>) {
     let cpu = server.map(cpu_seconds);
     let client = Client::with_uri_str(uri).await.unwrap();
-    for db in [CEILING_DB, e2e_db] {
+    for db in drop {
         let _ = client.database(db).drop().await;
     }
     let synced = client
@@ -508,16 +508,21 @@ async fn main() {
         generation_rate(&metric_spec(2_000_000))
     );
 
+    // `BENCH_KINDS` narrows (b)–(d) to one kind, for more rounds of it in the same time.
+    let kinds = std::env::var("BENCH_KINDS").unwrap_or_else(|_| "calls,metrics".into());
+    let (with_calls, with_points) = (kinds.contains("calls"), kinds.contains("metrics"));
     let ceiling = ceiling_store(&uri).await;
     let http = reqwest::Client::new();
     let db = "bench_e2e";
+    let both = [CEILING_DB, db];
     let settle_secs: u64 = env_or("BENCH_SETTLE_SECS", 5);
-    let (synced, _) = settle(&uri, db, 0, None).await;
+    let (synced, _) = settle(&uri, &both, 0, None).await;
     println!(
         "(b, c) {n1} documents a run, batches of {batch} with {inflight} in flight; ceiling runs \
          (pre-built documents, no rollups) and service runs (over HTTP, rollups kept) alternate, \
-         {reps} rounds, medians compared; before each run both benchmark databases are dropped, \
-         {} and {settle_secs} s pass",
+         the ceiling first in odd rounds and the service first in even ones, {reps} rounds, \
+         medians compared; before each run both benchmark databases are dropped, {} and \
+         {settle_secs} s pass",
         if synced {
             "the server checkpoints (fsync)"
         } else {
@@ -527,42 +532,58 @@ async fn main() {
     let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
     let counters = Client::with_uri_str(&uri).await.unwrap();
     let mut service_1m_calls = f64::NAN;
-    for (path, spec) in [
+    let runs = [
         ("/generate/calls", call_spec(0)),
         ("/generate/metrics", metric_spec(0)),
-    ] {
+    ];
+    for (path, spec) in runs.into_iter().filter(|(path, _)| {
+        if path.ends_with("calls") {
+            with_calls
+        } else {
+            with_points
+        }
+    }) {
         let calls = path.ends_with("calls");
         let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
         let mut ceiling_cpu = Vec::new();
-        // The server's CPU while settling before each service round. Both databases are empty by
-        // then (the ceiling drops its own at its end, the settle before it the service's), so
-        // this is the fsync and the quiet, not what a drop costs.
+        // The server's CPU while settling before each service run: the fsync, the quiet and the
+        // drop of the run before (`n1` documents of a ceiling, or of a service run with its
+        // rollups). Every run leaves its documents for the next settle, so no timed run and no
+        // CPU figure of a ceiling carries a drop.
         let mut settle_cpu = Vec::new();
         let mut peak: f64 = 0.0;
         let mut sent = None;
-        for _ in 0..reps {
+        for round in 1..=reps {
             if calls {
-                settle(&uri, db, settle_secs, None).await;
+                settle(&uri, &both, settle_secs, None).await;
                 scattered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, true).await);
             }
-            settle(&uri, db, settle_secs, None).await;
-            let cpu = server_pid.map(cpu_seconds);
-            ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
-            if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
-                ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
+            // Neither kind of run always follows the other: a server that drifts within a
+            // round (its cache, its checkpoints) favours neither.
+            let service_first = round % 2 == 0;
+            for service in [service_first, !service_first] {
+                if !service {
+                    settle(&uri, &both, settle_secs, None).await;
+                    let cpu = server_pid.map(cpu_seconds);
+                    ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
+                    if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
+                        ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
+                    }
+                    continue;
+                }
+                let (_, cpu) = settle(&uri, &both, settle_secs, server_pid).await;
+                settle_cpu.extend(cpu.map(|c| (c, service_first && !calls)));
+                let svc = Service::start(&uri, db, batch, inflight);
+                svc.wait_ready(&http).await;
+                let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+                let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
+                let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+                sent.get_or_insert((before, after, job.polls, job.counts));
+                peak = peak.max(svc.peak_rss_mb());
+                services.push(job.rate);
             }
-            let (_, cpu) = settle(&uri, db, settle_secs, server_pid).await;
-            settle_cpu.extend(cpu);
-            let svc = Service::start(&uri, db, batch, inflight);
-            svc.wait_ready(&http).await;
-            let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-            let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
-            let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-            sent.get_or_insert((before, after, job.polls, job.counts));
-            peak = peak.max(svc.peak_rss_mb());
-            services.push(job.rate);
         }
         let (o, e) = (median(ordered.clone()), median(services.clone()));
         println!("  {path}:");
@@ -595,8 +616,8 @@ async fn main() {
                 rounded(&services)
             );
         }
-        // Each service round runs right after its own ceiling round, so the pairs share the
-        // server's state (cache, files, checkpoints) more closely than the medians do.
+        // The two runs of a round are next to each other, so the pairs share the server's state
+        // (cache, files, checkpoints) more closely than the medians do.
         let pairs: Vec<String> = ordered
             .iter()
             .zip(&services)
@@ -614,9 +635,15 @@ async fn main() {
                 "    server CPU seconds per 1,000,000 in the time-ordered ceiling runs: {}",
                 secs.join(", ")
             );
-            let secs: Vec<String> = settle_cpu.iter().map(|s| format!("{s:.2}")).collect();
+            let secs: Vec<String> = settle_cpu
+                .iter()
+                .map(|(s, after_service)| {
+                    format!("{s:.2}{}", if *after_service { " (s)" } else { "" })
+                })
+                .collect();
             println!(
-                "    server CPU seconds while settling before the service runs: {}",
+                "    server CPU seconds settling before the service runs, a drop of the run \
+                 before included ((s): a service run's, otherwise a ceiling's): {}",
                 secs.join(", ")
             );
         }
@@ -628,34 +655,57 @@ async fn main() {
     if n2 == 0 {
         return;
     }
-    println!("(d) {n2} calls");
-    if big_scattered {
-        settle(&uri, db, settle_secs, None).await;
-        let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, true).await;
-        println!("  ceiling, scattered start times: {r:>9.0} docs/s");
+    println!("(d) {n2} documents of each kind");
+    let mut calls_ceiling = None;
+    if with_calls {
+        if big_scattered {
+            settle(&uri, &both, settle_secs, None).await;
+            let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, true).await;
+            println!("  calls, ceiling, scattered start times: {r:>9.0} docs/s");
+        }
+        settle(&uri, &both, settle_secs, None).await;
+        let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, false).await;
+        println!("  calls, ceiling, time order:            {r:>9.0} docs/s");
+        calls_ceiling = Some(r);
     }
-    settle(&uri, db, settle_secs, None).await;
-    let r = ceiling_once(&ceiling, &call_spec(0), n2, batch, inflight, false).await;
-    println!("  ceiling, time order:            {r:>9.0} docs/s");
-    settle(&uri, db, settle_secs, None).await;
+    settle(&uri, &both, settle_secs, None).await;
     // One service process from here on: its peak RSS covers both large jobs and the polling.
     let svc = Service::start(&uri, db, batch, inflight);
     svc.wait_ready(&http).await;
-    let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-    let job = end_to_end(&svc, &http, "/generate/calls", u64::from(n2), &uri, db).await;
-    let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-    println!("  service job (defaults):         {:>9.0} docs/s", job.rate);
-    println!(
-        "  service / time-ordered ceiling at {n2}: {:.2} (target ≥ 0.95)",
-        job.rate / r
-    );
-    println!(
-        "  rate at {n2} / rate at {n1}: {:.2} (target ≥ 0.8)",
-        job.rate / service_1m_calls
-    );
-    after.report_since(&before, u64::from(n2), job.polls, job.counts);
-    let job = end_to_end(&svc, &http, "/generate/metrics", u64::from(n2), &uri, db).await;
-    println!("  then {n2} metric points as a job: {:.0} docs/s", job.rate);
+    if let Some(r) = calls_ceiling {
+        let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+        let job = end_to_end(&svc, &http, "/generate/calls", u64::from(n2), &uri, db).await;
+        let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+        println!(
+            "  calls, service job (defaults):         {:>9.0} docs/s",
+            job.rate
+        );
+        println!(
+            "  calls, service / time-ordered ceiling at {n2}: {:.2} (target ≥ 0.95)",
+            job.rate / r
+        );
+        println!(
+            "  calls, rate at {n2} / rate at {n1}: {:.2} (target ≥ 0.8)",
+            job.rate / service_1m_calls
+        );
+        after.report_since(&before, u64::from(n2), job.polls, job.counts);
+    }
+    if with_points {
+        // The calls job's documents stay: the points' ceiling and job both run beside them.
+        settle(&uri, &[CEILING_DB], settle_secs, None).await;
+        let r = ceiling_once(&ceiling, &metric_spec(0), n2, batch, inflight, false).await;
+        println!("  metric points, ceiling:                {r:>9.0} docs/s");
+        settle(&uri, &[CEILING_DB], settle_secs, None).await;
+        let job = end_to_end(&svc, &http, "/generate/metrics", u64::from(n2), &uri, db).await;
+        println!(
+            "  metric points, service job:            {:>9.0} docs/s",
+            job.rate
+        );
+        println!(
+            "  metric points, service / ceiling at {n2}: {:.2} (target ≥ 0.95)",
+            job.rate / r
+        );
+    }
 
     poll(&svc, &http, pollers, poll_secs, server_pid).await;
     println!(
@@ -664,4 +714,5 @@ async fn main() {
     );
     drop(svc);
     drop_db(&uri, db).await;
+    drop_db(&uri, CEILING_DB).await;
 }

@@ -2,9 +2,11 @@
 # The throughput benchmark (docs/performance.md): a fresh local server on a free port, a release build
 # of the service, then benches/throughput.rs. All traffic stays on 127.0.0.1.
 #   BENCH_E2E_COUNT      documents per end-to-end run and per ceiling run (default 1000000)
-#   BENCH_BIG_COUNT      the large runs: ceilings, a calls job, a metrics job (default 10000000; 0 skips)
+#   BENCH_BIG_COUNT      the large runs: a ceiling and a job of each kind (default 10000000; 0 skips)
 #   BENCH_BIG_SCATTERED  0 skips the large scattered-order ceiling (the slowest part, ~15 min)
-#   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3)
+#   BENCH_REPS           alternating ceiling and service rounds at BENCH_E2E_COUNT (default 3); odd
+#                        rounds run the ceiling first, even ones the service
+#   BENCH_KINDS          which kinds (b)-(d) run: calls, metrics or both (default calls,metrics)
 #   BENCH_BATCH, BENCH_INFLIGHT   batch size and batches in flight, for the ceilings and the
 #                        service alike (default the service's own, 10000 and 4)
 #   BENCH_POLLERS, BENCH_POLL_SECS   dashboards polling the statistics, and for how long (32, 60)
