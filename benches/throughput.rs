@@ -548,6 +548,8 @@ async fn main() {
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
         let mut ceiling_cpu = Vec::new();
+        // The same for the service runs, rollups, job records and status reads included.
+        let mut service_cpu = Vec::new();
         // The server's CPU while settling before each service run: the fsync, the quiet and the
         // drop of the run before (`n1` documents of a ceiling, or of a service run with its
         // rollups). Every run leaves its documents for the next settle, so no timed run and no
@@ -578,7 +580,11 @@ async fn main() {
                 let svc = Service::start(&uri, db, batch, inflight);
                 svc.wait_ready(&http).await;
                 let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+                let cpu = server_pid.map(cpu_seconds);
                 let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
+                if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
+                    service_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
+                }
                 let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
                 sent.get_or_insert((before, after, job.polls, job.counts));
                 peak = peak.max(svc.peak_rss_mb());
@@ -633,6 +639,11 @@ async fn main() {
             let secs: Vec<String> = ceiling_cpu.iter().map(|s| format!("{s:.2}")).collect();
             println!(
                 "    server CPU seconds per 1,000,000 in the time-ordered ceiling runs: {}",
+                secs.join(", ")
+            );
+            let secs: Vec<String> = service_cpu.iter().map(|s| format!("{s:.2}")).collect();
+            println!(
+                "    server CPU seconds per 1,000,000 in the service runs: {}",
                 secs.join(", ")
             );
             let secs: Vec<String> = settle_cpu
