@@ -1,8 +1,9 @@
 //! The benchmark of docs/performance.md: generation alone; the raw insert ceiling of
 //! the server with calls in scattered and in time order; the service end to end over HTTP (with
-//! its rollups) against both, at 1,000,000 and 10,000,000 documents of each kind; then dashboards polling the
-//! statistics of 10,000,000 calls and 10,000,000 metric points; with the service's peak memory
-//! throughout. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a release build.
+//! its rollups) against both, at 1,000,000 and 10,000,000 documents of each kind; then dashboards
+//! polling the statistics of 10,000,000 calls and 10,000,000 metric points; with the service's
+//! peak memory throughout. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a
+//! release build.
 //!
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
