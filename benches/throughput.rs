@@ -534,17 +534,10 @@ async fn main() {
     let counters = Client::with_uri_str(&uri).await.unwrap();
     let mut service_1m_calls = f64::NAN;
     let runs = [
-        ("/generate/calls", call_spec(0)),
-        ("/generate/metrics", metric_spec(0)),
+        ("/generate/calls", call_spec(0), true, with_calls),
+        ("/generate/metrics", metric_spec(0), false, with_points),
     ];
-    for (path, spec) in runs.into_iter().filter(|(path, _)| {
-        if path.ends_with("calls") {
-            with_calls
-        } else {
-            with_points
-        }
-    }) {
-        let calls = path.ends_with("calls");
+    for (path, spec, calls, _) in runs.into_iter().filter(|run| run.3) {
         let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
@@ -581,12 +574,9 @@ async fn main() {
                 let svc = Service::start(&uri, db, batch, inflight);
                 svc.wait_ready(&http).await;
                 let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-                let cpu = server_pid.map(cpu_seconds);
                 let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
-                if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
-                    service_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
-                }
                 let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+                service_cpu.extend(after.server_cpu_per_million(&before, u64::from(n1)));
                 sent.get_or_insert((before, after, job.polls, job.counts));
                 peak = peak.max(svc.peak_rss_mb());
                 services.push(job.rate);

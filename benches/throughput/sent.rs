@@ -62,6 +62,13 @@ impl Snapshot {
         }
     }
 
+    /// The server's CPU seconds from `before` to `self` per 1,000,000 of `docs` documents, when
+    /// the server's process is known.
+    pub fn server_cpu_per_million(&self, before: &Snapshot, docs: u64) -> Option<f64> {
+        let (a, b) = self.server_cpu.zip(before.server_cpu)?;
+        Some((a - b) * 1_000_000.0 / docs as f64)
+    }
+
     /// Prints what changed from `before` to `self` per 1,000,000 of `docs` documents, noting the
     /// benchmark's own `polls` (status reads over HTTP, each a `find` by the service) and
     /// `counts` (`count` commands it sent itself).
@@ -103,12 +110,9 @@ impl Snapshot {
             );
         }
         let service = (self.service_cpu - before.service_cpu) * per;
-        match (self.server_cpu, before.server_cpu) {
-            (Some(a), Some(b)) => println!(
-                "      CPU seconds: service {service:.2}, server {:.2}",
-                (a - b) * per
-            ),
-            _ => println!("      CPU seconds: service {service:.2}"),
+        match self.server_cpu_per_million(before, docs) {
+            Some(server) => println!("      CPU seconds: service {service:.2}, server {server:.2}"),
+            None => println!("      CPU seconds: service {service:.2}"),
         }
     }
 }
