@@ -2,7 +2,8 @@
 //! the server with calls in scattered and in time order; the service end to end over HTTP (with
 //! its rollups) against both, at 1,000,000 and 10,000,000 documents of each kind; then dashboards
 //! polling the statistics of 10,000,000 calls and 10,000,000 metric points; with the service's
-//! peak memory throughout. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a
+//! peak memory throughout; and, on its own (`scripts/bench.sh pair`), the ceiling racing the
+//! service on one server. Run it with `scripts/bench.sh`; it needs `BENCH_MONGO_URI` and a
 //! release build.
 //!
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
@@ -29,6 +30,9 @@ use common::{Service, env_or, percentile};
 #[path = "throughput/sent.rs"]
 mod sent;
 use sent::Snapshot;
+
+#[path = "throughput/pair.rs"]
+mod pair;
 
 fn call_spec(count: u32) -> RunSpec {
     RunSpec {
@@ -111,10 +115,10 @@ fn generation(count: u32, reps: usize) {
 
 /// Collections set up exactly as the service sets up its own (validators and indexes), so the
 /// server does the same work per document in (b) and (c).
-async fn ceiling_store(uri: &str) -> Ceiling {
+async fn ceiling_store(uri: &str, db: &str) -> Ceiling {
     let settings = DbSettings {
         mongo_uri: uri.to_string(),
-        mongo_db: CEILING_DB.into(),
+        mongo_db: db.into(),
         pool_size: 16,
         mongo_timeout_ms: 5000,
         mongo_op_timeout_ms: 120_000,
@@ -150,53 +154,72 @@ async fn ceiling_once(
     concurrency: usize,
     scattered: bool,
 ) -> f64 {
-    let _ = ceiling.db.drop().await;
-    ceiling.store.setup().await.unwrap();
-    let mut spec = spec.clone();
-    spec.count = docs;
-    let mut all: Vec<RawDocumentBuf> = spec
-        .batches(RunId::new(3, 4), batch_size)
-        .flatten()
-        .collect();
-    if scattered {
-        // Fisher–Yates on a fixed seed: the same permutation in every run.
-        let mut rng = linq_datagen::generate::rng::stream_rng(99, 0);
-        for i in (1..all.len()).rev() {
-            let j = linq_datagen::generate::rng::below(&mut rng, i as u64 + 1) as usize;
-            all.swap(i, j);
-        }
-    }
-    let mut batches = Vec::with_capacity(all.len() / batch_size + 1);
-    let mut rest = all.into_iter();
-    loop {
-        let batch: Vec<RawDocumentBuf> = rest.by_ref().take(batch_size).collect();
-        if batch.is_empty() {
-            break;
-        }
-        batches.push(batch);
-    }
-    let coll = ceiling
-        .db
-        .collection::<RawDocumentBuf>(spec.kind().collection());
+    let batches = ceiling.prepare(spec, docs, batch_size, scattered).await;
     let started = Instant::now();
-    futures::stream::iter(batches)
-        .map(|b| {
-            let coll = coll.clone();
-            async move { coll.insert_many(b).ordered(false).await.unwrap() }
-        })
-        .buffer_unordered(concurrency)
-        .for_each(|_| async {})
-        .await;
+    ceiling.insert(spec, batches, concurrency).await;
     // The documents stay until the next run's settle drops them, as a service run's do: a drop
     // of 1,000,000 documents costs the server about 16 CPU seconds, which belongs to neither.
     f64::from(docs) / started.elapsed().as_secs_f64()
 }
 
+impl Ceiling {
+    /// Fresh collections set up as the service's, and `docs` documents of `spec`'s shape built
+    /// in memory and cut into batches, so the timed part sends and nothing else.
+    async fn prepare(
+        &self,
+        spec: &RunSpec,
+        docs: u32,
+        batch_size: usize,
+        scattered: bool,
+    ) -> Vec<Vec<RawDocumentBuf>> {
+        let _ = self.db.drop().await;
+        self.store.setup().await.unwrap();
+        let mut spec = spec.clone();
+        spec.count = docs;
+        let mut all: Vec<RawDocumentBuf> = spec
+            .batches(RunId::new(3, 4), batch_size)
+            .flatten()
+            .collect();
+        if scattered {
+            // Fisher–Yates on a fixed seed: the same permutation in every run.
+            let mut rng = linq_datagen::generate::rng::stream_rng(99, 0);
+            for i in (1..all.len()).rev() {
+                let j = linq_datagen::generate::rng::below(&mut rng, i as u64 + 1) as usize;
+                all.swap(i, j);
+            }
+        }
+        let mut batches = Vec::with_capacity(all.len() / batch_size + 1);
+        let mut rest = all.into_iter();
+        loop {
+            let batch: Vec<RawDocumentBuf> = rest.by_ref().take(batch_size).collect();
+            if batch.is_empty() {
+                break;
+            }
+            batches.push(batch);
+        }
+        batches
+    }
+
+    /// Sends `batches` unordered, `concurrency` `insert_many` calls in flight.
+    async fn insert(&self, spec: &RunSpec, batches: Vec<Vec<RawDocumentBuf>>, concurrency: usize) {
+        let coll = self
+            .db
+            .collection::<RawDocumentBuf>(spec.kind().collection());
+        futures::stream::iter(batches)
+            .map(|b| {
+                let coll = coll.clone();
+                async move { coll.insert_many(b).ordered(false).await.unwrap() }
+            })
+            .buffer_unordered(concurrency)
+            .for_each(|_| async {})
+            .await;
+    }
+}
+
 /// Brings the server to the same state before every timed run, ceiling or service: the databases
-/// in `drop` dropped, a checkpoint asked for (`fsync`), then `secs` of quiet. Without it the
-/// service rounds began right after two drops (the ceiling's and the previous service round's)
-/// and the ceiling rounds after none. Says whether the server took the `fsync`, and the server CPU
-/// seconds the settle took.
+/// in `drop` dropped (the run before left its documents), a checkpoint asked for (`fsync`), then
+/// `secs` of quiet, so no timed run starts inside another's drop or checkpoint. Says whether the
+/// server took the `fsync`, and the server CPU seconds the settle took.
 async fn settle(uri: &str, drop: &[&str], secs: u64, server: Option<u32>) -> (bool, Option<f64>) {
     let cpu = server.map(cpu_seconds);
     let client = Client::with_uri_str(uri).await.unwrap();
@@ -499,6 +522,19 @@ async fn main() {
         return;
     }
 
+    // `BENCH_KINDS` narrows (b)–(d) and (h) to one kind, for more rounds of it in the same time.
+    let kinds = std::env::var("BENCH_KINDS").unwrap_or_else(|_| "calls,metrics".into());
+    let (with_calls, with_points) = (kinds.contains("calls"), kinds.contains("metrics"));
+    let settle_secs: u64 = env_or("BENCH_SETTLE_SECS", 5);
+    let runs = [
+        ("/generate/calls", call_spec(0), true, with_calls),
+        ("/generate/metrics", metric_spec(0), false, with_points),
+    ];
+
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "pair") {
+        return pair::run(&uri, &runs, n1, (batch, inflight), reps, settle_secs).await;
+    }
+
     println!("(a) generation alone, one core");
     println!(
         "  calls:   {:>12.0} docs/s",
@@ -509,14 +545,10 @@ async fn main() {
         generation_rate(&metric_spec(2_000_000))
     );
 
-    // `BENCH_KINDS` narrows (b)–(d) to one kind, for more rounds of it in the same time.
-    let kinds = std::env::var("BENCH_KINDS").unwrap_or_else(|_| "calls,metrics".into());
-    let (with_calls, with_points) = (kinds.contains("calls"), kinds.contains("metrics"));
-    let ceiling = ceiling_store(&uri).await;
+    let ceiling = ceiling_store(&uri, CEILING_DB).await;
     let http = reqwest::Client::new();
     let db = "bench_e2e";
     let both = [CEILING_DB, db];
-    let settle_secs: u64 = env_or("BENCH_SETTLE_SECS", 5);
     let (synced, _) = settle(&uri, &both, 0, None).await;
     println!(
         "(b, c) {n1} documents a run, batches of {batch} with {inflight} in flight; ceiling runs \
@@ -533,11 +565,7 @@ async fn main() {
     let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
     let counters = Client::with_uri_str(&uri).await.unwrap();
     let mut service_1m_calls = f64::NAN;
-    let runs = [
-        ("/generate/calls", call_spec(0), true, with_calls),
-        ("/generate/metrics", metric_spec(0), false, with_points),
-    ];
-    for (path, spec, calls, _) in runs.into_iter().filter(|run| run.3) {
+    for &(path, ref spec, calls, _) in runs.iter().filter(|run| run.3) {
         let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.
@@ -551,35 +579,44 @@ async fn main() {
         let mut settle_cpu = Vec::new();
         let mut peak: f64 = 0.0;
         let mut sent = None;
+        // One timed time-ordered ceiling run, after a settle.
+        let mut ceiling_run = async || {
+            settle(&uri, &both, settle_secs, None).await;
+            let cpu = server_pid.map(cpu_seconds);
+            ordered.push(ceiling_once(&ceiling, spec, n1, batch, inflight, false).await);
+            if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
+                ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
+            }
+        };
+        // One timed service run on a fresh process, after a settle whose drop is of a service
+        // run's documents when `after_service`.
+        let mut service_run = async |after_service: bool| {
+            let (_, cpu) = settle(&uri, &both, settle_secs, server_pid).await;
+            settle_cpu.extend(cpu.map(|c| (c, after_service)));
+            let svc = Service::start(&uri, db, batch, inflight);
+            svc.wait_ready(&http).await;
+            let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+            let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
+            let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
+            service_cpu.extend(after.server_cpu_per_million(&before, u64::from(n1)));
+            sent.get_or_insert((before, after, job.polls, job.counts));
+            peak = peak.max(svc.peak_rss_mb());
+            services.push(job.rate);
+        };
         for round in 1..=reps {
             if calls {
                 settle(&uri, &both, settle_secs, None).await;
-                scattered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, true).await);
+                scattered.push(ceiling_once(&ceiling, spec, n1, batch, inflight, true).await);
             }
             // Neither kind of run always follows the other: a server that drifts within a
-            // round (its cache, its checkpoints) favours neither.
-            let service_first = round % 2 == 0;
-            for service in [service_first, !service_first] {
-                if !service {
-                    settle(&uri, &both, settle_secs, None).await;
-                    let cpu = server_pid.map(cpu_seconds);
-                    ordered.push(ceiling_once(&ceiling, &spec, n1, batch, inflight, false).await);
-                    if let (Some(pid), Some(cpu)) = (server_pid, cpu) {
-                        ceiling_cpu.push((cpu_seconds(pid) - cpu) * 1e6 / f64::from(n1));
-                    }
-                    continue;
-                }
-                let (_, cpu) = settle(&uri, &both, settle_secs, server_pid).await;
-                settle_cpu.extend(cpu.map(|c| (c, service_first && !calls)));
-                let svc = Service::start(&uri, db, batch, inflight);
-                svc.wait_ready(&http).await;
-                let before = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-                let job = end_to_end(&svc, &http, path, u64::from(n1), &uri, db).await;
-                let after = Snapshot::take(&counters, svc.child.id(), server_pid).await;
-                service_cpu.extend(after.server_cpu_per_million(&before, u64::from(n1)));
-                sent.get_or_insert((before, after, job.polls, job.counts));
-                peak = peak.max(svc.peak_rss_mb());
-                services.push(job.rate);
+            // round (its cache, its checkpoints) favours neither. Without a scattered run
+            // between, an even round's service run follows the odd round's.
+            if round % 2 == 0 {
+                service_run(!calls).await;
+                ceiling_run().await;
+            } else {
+                ceiling_run().await;
+                service_run(false).await;
             }
         }
         let (o, e) = (median(ordered.clone()), median(services.clone()));
