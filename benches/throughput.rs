@@ -532,7 +532,8 @@ async fn main() {
     ];
 
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "pair") {
-        return pair::run(&uri, &runs, n1, (batch, inflight), reps, settle_secs).await;
+        let batching = (batch, inflight);
+        return pair::run(&uri, &runs, n1, batching, reps, settle_secs, server_pid).await;
     }
 
     println!("(a) generation alone, one core");

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use mongodb::{Client, Collection};
 
 use super::{
-    CEILING_DB, Ceiling, RunSpec, Service, ceiling_store, drop_db, end_to_end, median, settle,
+    CEILING_DB, Ceiling, RunSpec, Service, ceiling_store, cpu_seconds, drop_db, end_to_end, median,
+    settle,
 };
 
 /// (h) alone: `reps` rounds of each kind in `runs`, each a service job and a control (a second
@@ -25,6 +26,7 @@ pub async fn run(
     batching: (usize, usize),
     reps: usize,
     settle_secs: u64,
+    server_pid: Option<u32>,
 ) {
     let ceilings = [
         ceiling_store(uri, CEILING_DB).await,
@@ -36,12 +38,15 @@ pub async fn run(
         n,
         batching,
         settle_secs,
+        server_pid,
     };
     println!(
         "(h) the time-ordered ceiling racing a service job, and racing a second ceiling (the \
          control), {n} documents each, batches of {} with {} in flight each; the other's \
-         documents landed per ceiling document, from both past 10 % to either past 90 %, and the \
-         two together per second; the control first in odd rounds",
+         documents landed per ceiling document, from both past 10 % to either past 90 %, the \
+         two together per second, and the CPU seconds of the server, the service and the \
+         benchmark per 1,000,000 documents landed in that window; the control first in odd \
+         rounds",
         batching.0, batching.1
     );
     for (path, spec, _, _) in runs.iter().filter(|run| run.3) {
@@ -53,9 +58,11 @@ pub async fn run(
                 } else {
                     against_ceiling(&ceilings, spec, &setup).await
                 };
+                let (server, svc, bench) = p.cpu;
                 println!(
                     "  {path} round {round}, {}: {:.3} (ceiling {:.0}, other {:.0} docs/s over \
-                     {:.1} s, {} samples)",
+                     {:.1} s, {} samples; CPU per 1,000,000: server {server:.1}, service \
+                     {svc:.1}, benchmark {bench:.1})",
                     if with_service { "service" } else { "control" },
                     p.ratio,
                     p.rates.0,
@@ -104,6 +111,8 @@ pub struct Setup<'a> {
     pub batching: (usize, usize),
     /// Quiet seconds before a race.
     pub settle_secs: u64,
+    /// The server's process, for its CPU.
+    pub server_pid: Option<u32>,
 }
 
 /// What one race measured.
@@ -116,6 +125,10 @@ pub struct Pair {
     pub rates: (f64, f64),
     /// Count samples inside the window.
     pub samples: usize,
+    /// CPU seconds per 1,000,000 documents landed by both in the window: the server's, the
+    /// service's (0 in a control race) and the benchmark's own (NaN where unknown). On two
+    /// shared cores this is what a document costs the machine, whoever spends it.
+    pub cpu: (f64, f64, f64),
 }
 
 /// The ceiling against a service job on a fresh process: the ceiling's documents built, the
@@ -139,10 +152,15 @@ pub async fn against_service(
         .unwrap()
         .database(at.db)
         .collection(name);
+    let pids = [
+        at.server_pid,
+        Some(svc.child.id()),
+        Some(std::process::id()),
+    ];
     race(
-        ceiling.db.collection(name),
-        ours,
+        [ceiling.db.collection(name), ours],
         u64::from(at.n),
+        pids,
         ceiling.insert(spec, batches, inflight),
         async {
             end_to_end(&svc, &http, path, u64::from(at.n), at.uri, at.db).await;
@@ -159,21 +177,35 @@ pub async fn against_ceiling(ceilings: &[Ceiling; 2], spec: &RunSpec, at: &Setup
     settle(at.uri, &[at.db], at.settle_secs, None).await;
     let name = spec.kind().collection();
     race(
-        ceilings[0].db.collection(name),
-        ceilings[1].db.collection(name),
+        [
+            ceilings[0].db.collection(name),
+            ceilings[1].db.collection(name),
+        ],
         u64::from(at.n),
+        [at.server_pid, None, Some(std::process::id())],
         ceilings[0].insert(spec, a, inflight),
         ceilings[1].insert(spec, b, inflight),
     )
     .await
 }
 
-/// Runs `first` and `second` together, counting `theirs` and `ours` at the same instants every
-/// 250 ms until both hold `n`.
+/// One instant of a race: both collections' counts, and the CPU seconds so far of the server,
+/// the service and the benchmark (NaN where there is none or it is unknown).
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Instant,
+    theirs: u64,
+    ours: u64,
+    cpu: [f64; 3],
+}
+
+/// Runs `first` (writing the ceiling's collection, `colls[0]`) and `second` (writing `colls[1]`)
+/// together, counting both collections at the same instants every 250 ms until both hold `n`;
+/// `pids` are the server, the service and the benchmark, for their CPU.
 async fn race(
-    theirs: Collection<bson::Document>,
-    ours: Collection<bson::Document>,
+    colls: [Collection<bson::Document>; 2],
     n: u64,
+    pids: [Option<u32>; 3],
     first: impl Future<Output = ()>,
     second: impl Future<Output = ()>,
 ) -> Pair {
@@ -182,12 +214,17 @@ async fn race(
         let deadline = Instant::now() + Duration::from_secs(1800);
         while Instant::now() < deadline {
             let (c, s) = tokio::join!(
-                theirs.estimated_document_count(),
-                ours.estimated_document_count()
+                colls[0].estimated_document_count(),
+                colls[1].estimated_document_count()
             );
-            let (c, s) = (c.unwrap_or(0), s.unwrap_or(0));
-            samples.push((Instant::now(), c, s));
-            if c >= n && s >= n {
+            let (theirs, ours) = (c.unwrap_or(0), s.unwrap_or(0));
+            samples.push(Sample {
+                at: Instant::now(),
+                theirs,
+                ours,
+                cpu: pids.map(|pid| pid.map_or(f64::NAN, cpu_seconds)),
+            });
+            if theirs >= n && ours >= n {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -200,12 +237,14 @@ async fn race(
 
 /// The ratio over the samples where both racers are past their first 10 % and neither past 90 %:
 /// start-up and the tail, where one runs alone, are left out.
-fn window(samples: &[(Instant, u64, u64)], n: u64) -> Pair {
+fn window(samples: &[Sample], n: u64) -> Pair {
     let (low, high) = (n / 10, n - n / 10);
-    let first = samples.iter().position(|&(_, c, s)| c >= low && s >= low);
+    let first = samples
+        .iter()
+        .position(|s| s.theirs >= low && s.ours >= low);
     let last = samples
         .iter()
-        .rposition(|&(_, c, s)| c <= high && s <= high);
+        .rposition(|s| s.theirs <= high && s.ours <= high);
     let (i, j) = match (first, last) {
         (Some(i), Some(j)) if j > i => (i, j),
         // One racer was done before the other got going: no shared window.
@@ -215,16 +254,19 @@ fn window(samples: &[(Instant, u64, u64)], n: u64) -> Pair {
                 window: 0.0,
                 rates: (f64::NAN, f64::NAN),
                 samples: 0,
+                cpu: (f64::NAN, f64::NAN, f64::NAN),
             };
         }
     };
-    let ((t0, c0, s0), (t1, c1, s1)) = (samples[i], samples[j]);
-    let secs = (t1 - t0).as_secs_f64();
-    let (dc, ds) = ((c1 - c0) as f64, (s1 - s0) as f64);
+    let (a, b) = (samples[i], samples[j]);
+    let secs = (b.at - a.at).as_secs_f64();
+    let (dc, ds) = ((b.theirs - a.theirs) as f64, (b.ours - a.ours) as f64);
+    let per_million = |k: usize| (b.cpu[k] - a.cpu[k]) * 1e6 / (dc + ds);
     Pair {
         ratio: ds / dc,
         window: secs,
         rates: (dc / secs, ds / secs),
         samples: j - i + 1,
+        cpu: (per_million(0), per_million(1), per_million(2)),
     }
 }
