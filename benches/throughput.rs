@@ -526,10 +526,16 @@ async fn main() {
     let kinds = std::env::var("BENCH_KINDS").unwrap_or_else(|_| "calls,metrics".into());
     let (with_calls, with_points) = (kinds.contains("calls"), kinds.contains("metrics"));
     let settle_secs: u64 = env_or("BENCH_SETTLE_SECS", 5);
-    let runs = [
+    // The kinds to run: the path to ask the service, the documents' shape, and whether they are
+    // calls (which also get a scattered ceiling).
+    let runs: Vec<(&str, RunSpec, bool)> = [
         ("/generate/calls", call_spec(0), true, with_calls),
         ("/generate/metrics", metric_spec(0), false, with_points),
-    ];
+    ]
+    .into_iter()
+    .filter(|run| run.3)
+    .map(|(path, spec, calls, _)| (path, spec, calls))
+    .collect();
 
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "pair") {
         let batching = (batch, inflight);
@@ -566,7 +572,7 @@ async fn main() {
     let rounded = |xs: &[f64]| xs.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
     let counters = Client::with_uri_str(&uri).await.unwrap();
     let mut service_1m_calls = f64::NAN;
-    for &(path, ref spec, calls, _) in runs.iter().filter(|run| run.3) {
+    for &(path, ref spec, calls) in &runs {
         let (mut scattered, mut ordered, mut services) = (Vec::new(), Vec::new(), Vec::new());
         // The server's CPU per 1,000,000 documents in the time-ordered ceiling runs, to set
         // beside the service rounds' (g): what the rollups and job records cost the server.

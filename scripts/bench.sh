@@ -25,10 +25,11 @@
 #   BENCH_EXPORT_COUNT (default 10000000) calls and metric points to /dev/null as NDJSON and CSV
 #   (documents per CPU second of the one process, peak RSS), then GET /export/calls streamed to
 #   curl (documents per second, the service's peak RSS)
-#   `scripts/bench.sh pair` runs (h) alone: the time-ordered ceiling and a service job started
-#   together, BENCH_E2E_COUNT documents each, BENCH_REPS rounds of each kind in BENCH_KINDS; the
-#   service's documents landed per ceiling document while both ran (a measure the server's drift
-#   between runs does not move)
+#   `scripts/bench.sh pair` runs (h) alone: the time-ordered ceiling started together with a
+#   service job, and with a second ceiling (the control), BENCH_E2E_COUNT documents each,
+#   BENCH_REPS rounds of each kind in BENCH_KINDS; the other's documents landed per ceiling
+#   document while both ran (both see the same minutes of the server's drift), the pairs'
+#   combined rates, and each process's CPU per 1,000,000 documents landed
 #   `scripts/bench.sh gen` runs (a) alone, no database: generation, and generation with the
 #   rollup contribution a run's producer computes, one core; BENCH_GEN_COUNT (default 2000000)
 #   documents of each kind a round, BENCH_REPS rounds (median)

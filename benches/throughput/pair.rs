@@ -21,7 +21,7 @@ use super::{
 /// ceiling) racing the ceiling, `n` documents apiece, and the medians.
 pub async fn run(
     uri: &str,
-    runs: &[(&str, RunSpec, bool, bool)],
+    runs: &[(&str, RunSpec, bool)],
     n: u32,
     batching: (usize, usize),
     reps: usize,
@@ -49,7 +49,7 @@ pub async fn run(
          rounds",
         batching.0, batching.1
     );
-    for (path, spec, _, _) in runs.iter().filter(|run| run.3) {
+    for (path, spec, _) in runs {
         let (mut service, mut control, mut together) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=reps {
             let race = async |with_service: bool| {
@@ -126,7 +126,8 @@ pub struct Pair {
     /// Count samples inside the window.
     pub samples: usize,
     /// CPU seconds per 1,000,000 documents landed by both in the window: the server's, the
-    /// service's (0 in a control race) and the benchmark's own (NaN where unknown). On two
+    /// service's and the benchmark's own (NaN where there is none, as the service in a control
+    /// race, or it is unknown). On two
     /// shared cores this is what a document costs the machine, whoever spends it.
     pub cpu: (f64, f64, f64),
 }
