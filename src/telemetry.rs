@@ -14,7 +14,9 @@ pub fn init(settings: &LogSettings) {
         .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours for a terminal only: a log piped to a file or `grep` stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = match settings.log_format {
         LogFormat::Json => builder
             .json()
