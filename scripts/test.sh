@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, step by step with a timed summary at the end:
-#   format, lint (cargo's own progress on a first build), the local MongoDB-compatible server
+#   prerequisites (named when missing; Debian packages installed), format, lint (cargo's own
+#   progress on a first build), the local MongoDB-compatible server
 #   (scripts/mongodb.sh builds it once, ~7 minutes), headless Chromium (scripts/chromium.sh), unit and
 #   integration tests against that server on a free port with a throw-away data dir, one minute of
 #   the soak (tests/api/soak.rs), schemathesis against the live service (scripts/fuzz.sh), and the images and compose stack in a real Docker
@@ -28,6 +29,44 @@ report() {
 }
 trap report EXIT
 
+# What the steps need, checked before any of them runs. Debian packages are installed when
+# missing (as root, or with sudo); the toolchain cannot be, so its absence stops here with what to do.
+begin "prerequisites"
+missing_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cargo || { say "cargo not found: install Rust ≥ 1.88 with rustup (https://rustup.rs)"; exit 1; }
+rust_minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
+[ "$rust_minor" -ge 88 ] 2>/dev/null \
+  || { say "$(rustc --version) is too old: the crate needs Rust ≥ 1.88 (rustup update stable)"; exit 1; }
+for component in rustfmt clippy; do
+  cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 \
+    || { say "cargo ${component/rustfmt/fmt} not found: rustup component add $component"; exit 1; }
+done
+have gcc || missing_pkgs+=(gcc)
+have cmake || missing_pkgs+=(cmake)
+have curl || missing_pkgs+=(curl)
+have jq || missing_pkgs+=(jq)
+have python3 || missing_pkgs+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing_pkgs+=(python3-venv)
+if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -n "$sudo" ] && ! have sudo; then
+    say "missing: ${missing_pkgs[*]}; install them (apt-get install ${missing_pkgs[*]}) or run as root"
+    exit 1
+  fi
+  say "installing ${missing_pkgs[*]} with apt-get"
+  $sudo apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing_pkgs[@]}" >&2
+fi
+if cargo nextest --version >/dev/null 2>&1; then
+  nextest=1
+else
+  nextest=""
+  say "cargo-nextest not found: running the tests with cargo test (cargo install cargo-nextest for nextest)"
+fi
+end
+
 begin "format (cargo fmt --check)"
 cargo fmt --check
 end
@@ -52,7 +91,7 @@ export CHROMIUM_BIN
 end
 
 begin "unit and integration tests"
-if cargo nextest --version >/dev/null 2>&1; then
+if [ -n "$nextest" ]; then
   cargo nextest run --no-fail-fast "$@"
 else
   cargo test --no-fail-fast "$@"
@@ -61,8 +100,12 @@ end
 
 begin "soak, one minute (tests/api/soak.rs)"
 # The debug build's memory is not the release build's: the 150 MB goal is checked by bench.sh soak.
-SOAK_SECS=60 SOAK_BACKFILL=20000 SOAK_MAX_RSS_MB=400 \
+export SOAK_SECS=60 SOAK_BACKFILL=20000 SOAK_MAX_RSS_MB=400
+if [ -n "$nextest" ]; then
   cargo nextest run --run-ignored only -E 'test(=soak::soak)' --no-capture
+else
+  cargo test --test api -- --ignored --exact soak::soak --nocapture
+fi
 end
 
 begin "fuzzing the API (schemathesis)"
