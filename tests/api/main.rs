@@ -5,6 +5,7 @@ mod cli;
 mod clocks;
 mod connections;
 mod errors;
+mod examples;
 mod export;
 mod faults;
 mod generate_calls;
