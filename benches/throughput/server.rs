@@ -1,12 +1,41 @@
-//! (g) What a service run costs besides its documents: the server's own counters
-//! (`serverStatus`: commands by name, documents, bytes) and both processes' CPU, before and after
-//! one run, per 1,000,000 documents. The benchmark's own requests during the run are counted
-//! apart so they can be told from the service's.
+//! Scenario `server`: what a service run costs the server besides its documents: the server's
+//! own counters (`serverStatus`: commands by name, documents, bytes) and both processes' CPU,
+//! before and after one job of `BENCH_E2E_COUNT` documents of each kind (and one of
+//! `BENCH_BIG_COUNT` calls), per 1,000,000 documents. The benchmark's own requests during the run
+//! are counted apart so they can be told from the service's.
 
 use std::collections::BTreeMap;
 
 use bson::{Bson, Document, doc};
 use mongodb::Client;
+
+use crate::service::{Service, job};
+use crate::shared::{SERVICE_DB, Settings, cpu_seconds, drop_db, settle};
+
+pub async fn run(s: &Settings) {
+    let counters = Client::with_uri_str(&s.uri).await.unwrap();
+    let http = reqwest::Client::new();
+    println!(
+        "server counters: one service job on a fresh process and a settled server (the database \
+         dropped, a checkpoint, {} s of quiet), batches of {} with {} in flight",
+        s.settle_secs, s.batch, s.inflight
+    );
+    let mut jobs: Vec<_> = s.kinds.iter().map(|k| (k.path, s.count)).collect();
+    if s.big > 0 && s.kinds.iter().any(|k| k.calls) {
+        jobs.push(("/generate/calls", s.big));
+    }
+    for (path, n) in jobs {
+        settle(&s.uri, &[SERVICE_DB], s.settle_secs, None).await;
+        let svc = Service::start(&s.uri, SERVICE_DB, s.batch, s.inflight);
+        svc.wait_ready(&http).await;
+        let before = Snapshot::take(&counters, svc.child.id(), s.server_pid).await;
+        let done = job(&svc, &http, path, u64::from(n), &s.uri, SERVICE_DB).await;
+        let after = Snapshot::take(&counters, svc.child.id(), s.server_pid).await;
+        println!("  {path}, {n} documents, {:.0} docs/s:", done.rate);
+        after.report_since(&before, u64::from(n), done.polls, done.counts);
+    }
+    drop_db(&s.uri, SERVICE_DB).await;
+}
 
 /// The server's counters at one moment, flattened (`commands.insert`, `document.inserted`,
 /// `network.bytesIn`, …), with the CPU seconds of the service and the server.
@@ -57,8 +86,8 @@ impl Snapshot {
         }
         Self {
             counters,
-            service_cpu: super::cpu_seconds(service),
-            server_cpu: server.map(super::cpu_seconds),
+            service_cpu: cpu_seconds(service),
+            server_cpu: server.map(cpu_seconds),
         }
     }
 
@@ -75,7 +104,7 @@ impl Snapshot {
     pub fn report_since(&self, before: &Snapshot, docs: u64, polls: u64, counts: u64) {
         let per = 1_000_000.0 / docs as f64;
         println!(
-            "    (g) per 1,000,000 documents (the benchmark's own: {:.0} status reads, each a find, \
+            "    per 1,000,000 documents (the benchmark's own: {:.0} status reads, each a find, \
              and {:.0} count commands; 2 serverStatus):",
             polls as f64 * per,
             counts as f64 * per

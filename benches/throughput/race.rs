@@ -1,145 +1,138 @@
-//! (h) The ceiling and a service job at once, on one server. Run apart, the two are timed minutes
-//! from each other, and a busy server drifts by more than the gap between them from one minute
-//! to the next. Run together they share every moment of it: each sends its batches as fast as
-//! its own side allows, and the server answers both. How many documents the service lands while
-//! the ceiling lands a given number then says whether the service keeps its slots as busy as the
-//! raw driver, whatever the server's pace that minute. A second ceiling racing the first (the
-//! control) shows what an even race reads, and the two pairs' combined rates what the service's
-//! writes beside its documents (rollups, job records) cost the server, which slows both racers.
+//! Scenario `race`: the ceiling and a service job at once, on one server. Run apart, the two are
+//! timed minutes from each other, and a busy server drifts by more than the gap between them from
+//! one minute to the next. Run together they share every moment of it: each sends its batches as
+//! fast as its own side allows, and the server answers both. How many documents the service lands
+//! while the ceiling lands a given number then says whether the service keeps its slots as busy
+//! as the raw driver, whatever the server's pace that minute. A second ceiling racing the first
+//! (the control) shows what an even race reads, and the two pairs' combined rates what the
+//! service's writes beside its documents (rollups, job records) cost the server, which slows both
+//! racers. `BENCH_REPS` rounds of each kind in `BENCH_KINDS`, `BENCH_E2E_COUNT` documents each
+//! racer.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use linq_datagen::pipeline::RunSpec;
 use mongodb::{Client, Collection};
 
-use super::{
-    CEILING_DB, Ceiling, RunSpec, Service, ceiling_store, cpu_seconds, drop_db, end_to_end, median,
-    settle,
-};
+use crate::ceiling::Ceiling;
+use crate::service::{Service, job};
+use crate::shared::{CEILING_DB, Kind, SERVICE_DB, Settings, cpu_seconds, drop_db, median, settle};
 
-/// (h) alone: `reps` rounds of each kind in `runs`, each a service job and a control (a second
-/// ceiling) racing the ceiling, `n` documents apiece, and the medians.
-pub async fn run(
-    uri: &str,
-    runs: &[(&str, RunSpec, bool)],
-    n: u32,
-    batching: (usize, usize),
-    reps: usize,
-    settle_secs: u64,
-    server_pid: Option<u32>,
-) {
+pub async fn run(s: &Settings) {
     let ceilings = [
-        ceiling_store(uri, CEILING_DB).await,
-        ceiling_store(uri, CONTROL_DB).await,
+        Ceiling::connect(&s.uri, CEILING_DB).await,
+        Ceiling::connect(&s.uri, CONTROL_DB).await,
     ];
     let setup = Setup {
-        uri,
-        db: "bench_e2e",
-        n,
-        batching,
-        settle_secs,
-        server_pid,
+        uri: &s.uri,
+        db: SERVICE_DB,
+        n: s.count,
+        batching: (s.batch, s.inflight),
+        settle_secs: s.settle_secs,
+        server_pid: s.server_pid,
     };
     println!(
-        "(h) the time-ordered ceiling racing a service job, and racing a second ceiling (the \
-         control), {n} documents each, batches of {} with {} in flight each; the other's \
+        "race: the time-ordered ceiling racing a service job, and racing a second ceiling (the \
+         control), {} documents each, batches of {} with {} in flight each; the other's \
          documents landed per ceiling document, from both past 10 % to either past 90 %, the \
          two together per second, and the CPU seconds of the server, the service and the \
          benchmark per 1,000,000 documents landed in that window; the control first in odd \
          rounds",
-        batching.0, batching.1
+        s.count, s.batch, s.inflight
     );
-    for (path, spec, _) in runs {
-        let (mut service, mut control, mut together) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 1..=reps {
-            let race = async |with_service: bool| {
-                let p = if with_service {
-                    against_service(&ceilings[0], spec, path, &setup).await
-                } else {
-                    against_ceiling(&ceilings, spec, &setup).await
-                };
-                let (server, svc, bench) = p.cpu;
-                println!(
-                    "  {path} round {round}, {}: {:.3} (ceiling {:.0}, other {:.0} docs/s over \
-                     {:.1} s, {} samples; CPU per 1,000,000: server {server:.1}, service \
-                     {svc:.1}, benchmark {bench:.1})",
-                    if with_service { "service" } else { "control" },
-                    p.ratio,
-                    p.rates.0,
-                    p.rates.1,
-                    p.window,
-                    p.samples
-                );
-                p
-            };
-            let first = race(round % 2 == 0).await;
-            let second = race(round % 2 == 1).await;
-            let (s, c) = if round % 2 == 0 {
-                (first, second)
-            } else {
-                (second, first)
-            };
-            together.push((s.rates.0 + s.rates.1) / (c.rates.0 + c.rates.1));
-            service.push(s.ratio);
-            control.push(c.ratio);
-        }
-        println!(
-            "  {path}: service per ceiling document, median {:.3}; control {:.3}; the service's \
-             pair together per second against the control's, median {:.3} ({reps} rounds)",
-            median(service),
-            median(control),
-            median(together)
-        );
+    for kind in &s.kinds {
+        rounds(&ceilings, kind, &setup, s.reps).await;
     }
     for db in [setup.db, CEILING_DB, CONTROL_DB] {
-        drop_db(uri, db).await;
+        drop_db(&s.uri, db).await;
     }
+}
+
+/// `reps` rounds of one kind, each a service race and a control race, and their medians.
+async fn rounds(ceilings: &[Ceiling; 2], kind: &Kind, setup: &Setup<'_>, reps: usize) {
+    let (path, spec) = (kind.path, &kind.spec);
+    let (mut service, mut control, mut together) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=reps {
+        let race = async |with_service: bool| {
+            let p = if with_service {
+                against_service(&ceilings[0], spec, path, setup).await
+            } else {
+                against_ceiling(ceilings, spec, setup).await
+            };
+            let (server, svc, bench) = p.cpu;
+            println!(
+                "  {path} round {round}, {}: {:.3} (ceiling {:.0}, other {:.0} docs/s over \
+                 {:.1} s, {} samples; CPU per 1,000,000: server {server:.1}, service \
+                 {svc:.1}, benchmark {bench:.1})",
+                if with_service { "service" } else { "control" },
+                p.ratio,
+                p.rates.0,
+                p.rates.1,
+                p.window,
+                p.samples
+            );
+            p
+        };
+        let first = race(round % 2 == 0).await;
+        let second = race(round % 2 == 1).await;
+        let (s, c) = if round % 2 == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        together.push((s.rates.0 + s.rates.1) / (c.rates.0 + c.rates.1));
+        service.push(s.ratio);
+        control.push(c.ratio);
+    }
+    println!(
+        "  {path}: service per ceiling document, median {:.3}; control {:.3}; the service's \
+         pair together per second against the control's, median {:.3} ({reps} rounds)",
+        median(service),
+        median(control),
+        median(together)
+    );
 }
 
 /// Where the control ceiling writes.
-pub const CONTROL_DB: &str = "bench_ceiling_control";
+const CONTROL_DB: &str = "bench_ceiling_control";
 
 /// What every race shares.
-pub struct Setup<'a> {
+struct Setup<'a> {
     /// The server.
-    pub uri: &'a str,
+    uri: &'a str,
     /// The service's database.
-    pub db: &'a str,
+    db: &'a str,
     /// Documents each racer writes.
-    pub n: u32,
+    n: u32,
     /// Batch size and batches in flight, for every racer.
-    pub batching: (usize, usize),
+    batching: (usize, usize),
     /// Quiet seconds before a race.
-    pub settle_secs: u64,
+    settle_secs: u64,
     /// The server's process, for its CPU.
-    pub server_pid: Option<u32>,
+    server_pid: Option<u32>,
 }
 
 /// What one race measured.
-pub struct Pair {
+struct Pair {
     /// The other racer's documents landed per ceiling document landed, over the window.
-    pub ratio: f64,
+    ratio: f64,
     /// The window: from both having 10 % of their documents to the first reaching 90 %, seconds.
-    pub window: f64,
+    window: f64,
     /// Documents per second each landed in the window: (ceiling, other).
-    pub rates: (f64, f64),
+    rates: (f64, f64),
     /// Count samples inside the window.
-    pub samples: usize,
+    samples: usize,
     /// CPU seconds per 1,000,000 documents landed by both in the window: the server's, the
     /// service's and the benchmark's own (NaN where there is none, as the service in a control
-    /// race, or it is unknown). On two
-    /// shared cores this is what a document costs the machine, whoever spends it.
-    pub cpu: (f64, f64, f64),
+    /// race, or it is unknown). On two shared cores this is what a document costs the machine,
+    /// whoever spends it.
+    cpu: (f64, f64, f64),
 }
 
 /// The ceiling against a service job on a fresh process: the ceiling's documents built, the
 /// server settled, then its inserts and `POST path` started together.
-pub async fn against_service(
-    ceiling: &Ceiling,
-    spec: &RunSpec,
-    path: &str,
-    at: &Setup<'_>,
-) -> Pair {
+async fn against_service(ceiling: &Ceiling, spec: &RunSpec, path: &str, at: &Setup<'_>) -> Pair {
     let (batch, inflight) = at.batching;
     // Drops the last race's ceiling documents and builds this one's before the quiet.
     let batches = ceiling.prepare(spec, at.n, batch, false).await;
@@ -164,14 +157,14 @@ pub async fn against_service(
         pids,
         ceiling.insert(spec, batches, inflight),
         async {
-            end_to_end(&svc, &http, path, u64::from(at.n), at.uri, at.db).await;
+            job(&svc, &http, path, u64::from(at.n), at.uri, at.db).await;
         },
     )
     .await
 }
 
 /// The ceiling against a second one writing the same documents into `CONTROL_DB`.
-pub async fn against_ceiling(ceilings: &[Ceiling; 2], spec: &RunSpec, at: &Setup<'_>) -> Pair {
+async fn against_ceiling(ceilings: &[Ceiling; 2], spec: &RunSpec, at: &Setup<'_>) -> Pair {
     let (batch, inflight) = at.batching;
     let a = ceilings[0].prepare(spec, at.n, batch, false).await;
     let b = ceilings[1].prepare(spec, at.n, batch, false).await;

@@ -1,9 +1,10 @@
-//! The live benchmark (docs/performance.md, "Live"): how closely a live run holds its rate at 1,
-//! 100 and 10,000 calls/s and at the database's ceiling over 60 s; how long a call takes from its
-//! insert to 100 connected `/calls/stream` clients; whether watching slows writing (a
-//! 1,000,000-call job with 10 `/calls/stream` clients against none); and the service's memory with
-//! 1,000 idle SSE clients connected. Run it with `scripts/bench.sh live`; it needs `BENCH_MONGO_URI` and a
-//! release build. Every request goes to 127.0.0.1 and every loop is bounded in count and time.
+//! Scenario `live`: how closely a live run holds its rate at 1, 100 and 10,000 calls/s and above
+//! the database's ceiling over 60 s (`BENCH_LIVE_RATES`); how long a call takes from its insert
+//! to 100 connected `/calls/stream` clients (`BENCH_SSE_CLIENTS`, `BENCH_SSE_RATE`,
+//! `BENCH_SSE_SECS`); whether watching slows writing (a 1,000,000-call job with 10
+//! `/calls/stream` clients against none: `BENCH_WATCH_COUNT`, `BENCH_WATCH_CLIENTS`,
+//! `BENCH_WATCH_REPS`); and the service's memory with 1,000 idle SSE clients connected
+//! (`BENCH_IDLE_CLIENTS`, `BENCH_IDLE_SECS`).
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,8 @@ use futures::StreamExt;
 use mongodb::Client;
 use serde_json::{Value, json};
 
-mod common;
-use common::{Service, env_or, percentile};
+use crate::service::Service;
+use crate::shared::{env_or, percentile};
 
 /// Seconds a rate is measured over, after a warm-up.
 const WINDOW: u64 = 60;
@@ -207,16 +208,25 @@ async fn job_watched(uri: &str, client: &Client, count: u64, clients: usize) -> 
     (secs, events.load(std::sync::atomic::Ordering::Relaxed))
 }
 
-#[tokio::main]
-async fn main() {
-    let uri = std::env::var("BENCH_MONGO_URI").expect("BENCH_MONGO_URI (scripts/bench.sh sets it)");
-    let client = Client::with_uri_str(&uri).await.unwrap();
+/// Where the stream latency and idle clients' service writes.
+const SSE_DB: &str = "bench_live_sse";
+
+pub async fn run(uri: &str) {
+    let client = Client::with_uri_str(uri).await.unwrap();
+    rates(uri, &client).await;
+    let svc = stream_latency(uri, &client).await;
+    watching(uri, &client).await;
+    idle(&svc).await;
+    let _ = client.database(SSE_DB).drop().await;
+}
+
+/// The rate table: one live run at each of `BENCH_LIVE_RATES` calls per second.
+async fn rates(uri: &str, client: &Client) {
     let rates: Vec<f64> = std::env::var("BENCH_LIVE_RATES")
         .unwrap_or_else(|_| "1,100,10000,100000".into())
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
-
     println!(
         "\n== live rate accuracy ({WINDOW} s after a {WARMUP} s warm-up; 100000/s = above the ceiling) =="
     );
@@ -225,19 +235,22 @@ async fn main() {
     );
     println!("| ---: | ---: | ---: | ---: | ---: |");
     for target in rates {
-        let (t, wall, stamped, lag) = rate_row(&uri, &client, target).await;
+        let (t, wall, stamped, lag) = rate_row(uri, client, target).await;
         println!(
             "| {t:.0} | {wall:.1} | {stamped:.1} | {:.3} | {lag:.1} |",
             wall / t
         );
     }
+}
 
+/// Insert-to-client latency for `BENCH_SSE_CLIENTS` `/calls/stream` clients of a live run; gives
+/// back the service, which the idle clients then connect to.
+async fn stream_latency(uri: &str, client: &Client) -> Service {
     let clients: usize = env_or("BENCH_SSE_CLIENTS", 100);
     let rate: f64 = env_or("BENCH_SSE_RATE", 100.0);
     let secs: u64 = env_or("BENCH_SSE_SECS", 30);
-    let db = "bench_live_sse";
-    let _ = client.database(db).drop().await;
-    let svc = Service::start_with(&uri, db, &[("MAX_CONNECTIONS", "4096")]);
+    let _ = client.database(SSE_DB).drop().await;
+    let svc = Service::start_with(uri, SSE_DB, &[("MAX_CONNECTIONS", "4096")]);
     let http = reqwest::Client::new();
     svc.wait_ready(&http).await;
     let until = Instant::now() + Duration::from_secs(secs + 3);
@@ -282,7 +295,11 @@ async fn main() {
         percentile(&mut started, 50.0),
         percentile(&mut started, 99.0)
     );
+    svc
+}
 
+/// Does watching slow writing: alternating rounds of a job without and with stream clients.
+async fn watching(uri: &str, client: &Client) {
     let count: u64 = env_or("BENCH_WATCH_COUNT", 1_000_000);
     let watchers: usize = env_or("BENCH_WATCH_CLIENTS", 10);
     let reps: usize = env_or("BENCH_WATCH_REPS", 3);
@@ -293,8 +310,8 @@ async fn main() {
     println!("| ---: | ---: | ---: | ---: |");
     let (mut alone, mut watched) = (Vec::new(), Vec::new());
     for round in 1..=reps {
-        let (a, _) = job_watched(&uri, &client, count, 0).await;
-        let (w, events) = job_watched(&uri, &client, count, watchers).await;
+        let (a, _) = job_watched(uri, client, count, 0).await;
+        let (w, events) = job_watched(uri, client, count, watchers).await;
         println!("| {round} | {a:.1} | {w:.1} | {events} |");
         alone.push(a);
         watched.push(w);
@@ -304,32 +321,25 @@ async fn main() {
         "median: {a:.1} s alone, {w:.1} s watched: {:+.1} % (goal: within 10 %)",
         (w / a - 1.0) * 100.0
     );
+}
 
+/// The service's memory with `BENCH_IDLE_CLIENTS` idle SSE clients connected for
+/// `BENCH_IDLE_SECS`, half on `/calls/stream` and half on `/stats/stream`.
+async fn idle(svc: &Service) {
     let idle: usize = env_or("BENCH_IDLE_CLIENTS", 1000);
     let hold: u64 = env_or("BENCH_IDLE_SECS", 60);
     let before = svc.rss_mb();
     let until = Instant::now() + Duration::from_secs(hold + 30);
-    let mut conns = Vec::new();
-    for i in 0..idle {
-        let path = if i % 2 == 0 {
-            "calls/stream"
-        } else {
-            "stats/stream"
-        };
-        let url = format!("{}/{path}", svc.base);
-        conns.push(tokio::spawn(async move {
-            let res = reqwest::Client::new().get(url).send().await.ok()?;
-            let mut body = res.bytes_stream();
-            let mut bytes = 0usize;
-            while let Ok(Some(Ok(chunk))) =
-                tokio::time::timeout(until.saturating_duration_since(Instant::now()), body.next())
-                    .await
-            {
-                bytes += chunk.len();
-            }
-            Some(bytes)
-        }));
-    }
+    let conns: Vec<_> = (0..idle)
+        .map(|i| {
+            let path = if i % 2 == 0 {
+                "calls/stream"
+            } else {
+                "stats/stream"
+            };
+            tokio::spawn(idle_client(format!("{}/{path}", svc.base), until))
+        })
+        .collect();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let connected = svc.rss_mb();
     let mut samples = vec![connected];
@@ -352,5 +362,17 @@ async fn main() {
             .collect::<Vec<_>>(),
         svc.peak_rss_mb()
     );
-    let _ = client.database(db).drop().await;
+}
+
+/// One idle SSE client of `url` until `until`: the bytes it received.
+async fn idle_client(url: String, until: Instant) -> Option<usize> {
+    let res = reqwest::Client::new().get(url).send().await.ok()?;
+    let mut body = res.bytes_stream();
+    let mut bytes = 0usize;
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(until.saturating_duration_since(Instant::now()), body.next()).await
+    {
+        bytes += chunk.len();
+    }
+    Some(bytes)
 }

@@ -1,0 +1,62 @@
+//! Scenario `generation`: documents per second of generation alone, and of generation with the
+//! rollup contribution a run's producer thread computes, on one core; no database.
+//! `BENCH_GEN_COUNT` documents of each kind a round (default 2,000,000), `BENCH_REPS` rounds
+//! (default 3), medians.
+
+use std::time::Instant;
+
+use linq_datagen::generate::RunId;
+use linq_datagen::pipeline::{RunSpec, Spares};
+
+use crate::shared::{call_spec, env_or, median, metric_spec};
+
+pub fn run() {
+    let count: u32 = env_or("BENCH_GEN_COUNT", 2_000_000);
+    let reps: usize = env_or("BENCH_REPS", 3);
+    println!(
+        "generation alone and with the rollup contribution, one core, {count} documents a round"
+    );
+    for (kind, spec) in [("calls", call_spec(count)), ("metrics", metric_spec(count))] {
+        let alone: Vec<f64> = (0..reps).map(|_| generation_rate(&spec)).collect();
+        let producer: Vec<f64> = (0..reps).map(|_| producer_rate(&spec)).collect();
+        println!(
+            "  {kind:<8} generation {:>10.0} docs/s (median of {reps}), with rollups {:>10.0} docs/s",
+            median(alone),
+            median(producer)
+        );
+    }
+}
+
+/// Documents per second of generation alone, on this thread (one core); each batch is given back
+/// for its buffers once counted, as a run gives back each batch once inserted.
+fn generation_rate(spec: &RunSpec) -> f64 {
+    let run = RunId::new(1, 2);
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    let spares = Spares::up_to(1);
+    for batch in spec.batches_reusing(run, 5000, spares.clone()) {
+        bytes += batch.iter().map(|d| d.as_bytes().len()).sum::<usize>();
+        spares.give(batch);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(bytes > 0);
+    f64::from(spec.count) / secs
+}
+
+/// Documents per second of what a run's producer thread does per batch, on this thread: the
+/// documents generated with their contribution to the rollups summed (the service's cost per
+/// document before the driver, of which generation alone is a part).
+fn producer_rate(spec: &RunSpec) -> f64 {
+    let run = RunId::new(1, 2);
+    let started = Instant::now();
+    let mut parts = 0usize;
+    let spares = Spares::up_to(1);
+    for (batch, rollup) in spec.tallied_batches_reusing(run, 10_000, spares.clone()) {
+        std::hint::black_box(&batch);
+        parts += rollup.cells(|_| true).len();
+        spares.give(batch);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(parts > 0);
+    f64::from(spec.count) / secs
+}
