@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::{ApiQuery, AppState};
+use super::extract::{ApiJson, ApiQuery};
+use super::state::{AppState, HEARTBEAT};
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::stats::Source;
@@ -143,9 +143,6 @@ pub async fn metrics_series(
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
 
-/// Heartbeat comment interval of `GET /stats/stream`, so proxies keep the connection open.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(15);
-
 /// `GET /stats/stream`: the overview (as `GET /stats` without a range) as Server-Sent Events of type
 /// `overview`, at once and then whenever it changed, at most once a second; the event id is the
 /// overview's ETag. All streams of a replica share one upstream read.
@@ -221,7 +218,7 @@ pub struct RebuildRequest {
 /// job (`202` + `Location`), for data loaded or deleted by other tools.
 pub async fn rebuild(
     State(state): State<AppState>,
-    super::ApiJson(body): super::ApiJson<RebuildRequest>,
+    ApiJson(body): ApiJson<RebuildRequest>,
 ) -> Result<Response, ApiError> {
     state.ensure_setup().await?;
     let job = state.jobs.start_rebuild(body.kind).await?;
