@@ -77,7 +77,8 @@ pub struct DbSettings {
     #[arg(long, env = "MONGO_WATCHDOG_SECS", default_value_t = 5, global = true,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub mongo_watchdog_secs: u64,
-    /// Documents per `insert_many` batch (batches also stop short of the 48 MB message limit).
+    /// Documents per `insert_many` batch (a batch also ends before 16 MiB of documents, well
+    /// under the server's 48 MB message limit).
     #[arg(long, env = "BATCH_SIZE", default_value_t = 10_000, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,

@@ -215,7 +215,7 @@ fn generate_dependencies() -> BTreeMap<String, BTreeSet<String>> {
         let is_tests = rel
             .components()
             .any(|c| c.as_os_str().to_string_lossy().starts_with("tests"))
-            || module == "stats"
+            || module == "goodness_of_fit"
             || module == "mod";
         if is_tests {
             continue;

@@ -55,7 +55,7 @@ pub struct CallArgs {
               .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
     pub subscribers: u32,
     /// End of the time window (RFC 3339); default now.
-    #[arg(long)]
+    #[arg(long, env = "END")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     /// A labelled scenario, as JSON like the API's `scenario`, e.g.
     /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
@@ -89,6 +89,7 @@ pub struct MetricArgs {
     /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
     #[arg(
         long,
+        env = "CATEGORIES",
         value_delimiter = ',',
         value_parser = trimmed,
         default_value = "cpu,memory,disk,latency,network"
@@ -99,7 +100,7 @@ pub struct MetricArgs {
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HOSTS)))]
     pub hosts: u32,
     /// Timestamp of the newest point (RFC 3339); default now.
-    #[arg(long)]
+    #[arg(long, env = "END")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     /// A labelled scenario, as JSON like the API's `scenario`, e.g.
     /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
@@ -126,6 +127,7 @@ pub struct LiveArgs {
     /// Categories to generate (comma-separated): cpu, memory, disk, latency, network.
     #[arg(
         long,
+        env = "CATEGORIES",
         value_delimiter = ',',
         value_parser = trimmed,
         default_value = "cpu,memory,disk,latency,network"

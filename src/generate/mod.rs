@@ -8,6 +8,8 @@ pub mod bounds;
 mod bson;
 pub mod calls;
 pub mod defaults;
+#[cfg(test)]
+mod goodness_of_fit;
 pub mod hosts;
 pub mod live;
 pub mod model;
@@ -16,8 +18,6 @@ pub mod points;
 pub mod population;
 pub mod rng;
 pub mod scenario;
-#[cfg(test)]
-mod stats;
 mod tally;
 pub mod zones;
 

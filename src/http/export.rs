@@ -11,8 +11,8 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
-use super::AppState;
 use super::preview::spec_from_query;
+use super::state::AppState;
 use crate::error::ApiError;
 use crate::export::{self, Format};
 use crate::generate::Kind;

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
 use super::idempotency::{self, Answer, KeyedJson};
+use super::state::AppState;
 use crate::error::ApiError;
 use crate::generate::scenario::ScenarioRequest;
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::AppState;
 use super::extract::{json_bytes, parse_json};
+use super::state::AppState;
 use crate::error::ApiError;
 use crate::jobs;
 use crate::store::idempotency::{Claim, StoredAnswer};
@@ -66,7 +66,7 @@ pub struct Keyed {
     request: String,
 }
 
-/// A JSON body as [`super::ApiJson`] parses it, plus the request's idempotency key, if any.
+/// A JSON body as [`ApiJson`](super::extract::ApiJson) parses it, plus the request's idempotency key, if any.
 pub struct KeyedJson<T> {
     /// The parsed body.
     pub body: T,

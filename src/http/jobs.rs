@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{ApiQuery, AppState, bounded};
+use super::extract::ApiQuery;
+use super::state::{AppState, bounded};
 use crate::error::ApiError;
 use crate::jobs::{self as job, JobView};
 

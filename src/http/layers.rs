@@ -20,7 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::MAX_BODY_BYTES;
+use super::extract::MAX_BODY_BYTES;
 use crate::error::{ApiError, status_body};
 
 /// The header carrying the request id in and out.

@@ -13,8 +13,9 @@ use chrono::Utc;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
+use super::extract::{ApiJson, ApiQuery};
 use super::jobs::ListQuery;
-use super::{ApiJson, ApiQuery, AppState, bounded};
+use super::state::{AppState, HEARTBEAT, bounded};
 use crate::error::ApiError;
 use crate::generate::live::LiveParams;
 use crate::generate::scenario::ScenarioRequest;
@@ -163,7 +164,7 @@ pub async fn calls_stream(
             })
         })
         .take_until(closing.cancelled_owned());
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(super::stats::HEARTBEAT)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }
 
 /// Query of `GET /calls/stream`.

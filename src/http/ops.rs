@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::{AppState, bounded};
+use super::state::{AppState, bounded};
 use crate::config::ServeSettings;
 use crate::error::ApiError;
 

@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,16 +13,14 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::{ApiQuery, AppState};
+use super::extract::{ApiJson, ApiQuery};
+use super::state::{AppState, HEARTBEAT};
 use crate::error::ApiError;
 use crate::generate::Kind;
-use crate::stats::query::{
-    self, Interval, MAX_BUCKETS, MAX_FINE_RANGE_MS, MAX_RAW_RANGE_MS, present,
-};
-use crate::stats::series::{self, CallSplit, MetricSplit};
-use crate::stats::{Ask, Source, StatsReader};
-use crate::store::DataVersion;
-use crate::store::rollup::{Cells, DAY_MS, HOUR_MS, MINUTE_MS, Resolution, fine_ms};
+use crate::stats::Source;
+use crate::stats::plan::Plan;
+use crate::stats::query::{self, present};
+use crate::stats::series::{CallSplit, MetricSplit};
 use crate::store::stats::KeyFilter;
 
 /// Query of `GET /stats`. Unknown parameters (cache busters like `_`) are ignored.
@@ -84,74 +81,15 @@ pub async fn stats(
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
 
-/// A series request resolved: range, bucket width, and whether buckets come from raw documents.
-struct Plan {
-    from: i64,
-    to: i64,
-    width: i64,
-}
-
-/// Resolves the range (default: the last 24 hours) and the bucket width, refusing what would be
-/// too expensive to answer for `kind`.
+/// The plan of a series request for `kind`, from what the dashboard sent.
 fn plan(q: &SeriesQuery, kind: Kind) -> Result<Plan, ApiError> {
-    let (from, to) = query::range(present(&q.from), present(&q.to))?;
-    let to = to.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-    let from = from.unwrap_or(to - DAY_MS);
-    if from >= to {
-        return Err(ApiError::invalid("from", "must be earlier than to"));
-    }
-    let max_points = match present(&q.max_points) {
-        None => 500,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_BUCKETS).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "max_points",
-                    format!("must be an integer between 1 and {MAX_BUCKETS}, got {v:?}"),
-                )
-            })?,
-    };
-    let span = to - from;
-    let width = match query::interval(present(&q.interval))? {
-        Interval::Auto => query::auto_width(span, max_points, fine_ms(kind)),
-        Interval::Fixed(w) => w,
-    };
-    let fine = fine_ms(kind);
-    let limit = if width % fine != 0 {
-        MAX_RAW_RANGE_MS
-    } else if width % HOUR_MS != 0 {
-        MAX_FINE_RANGE_MS
-    } else {
-        i64::MAX
-    };
-    if span > limit {
-        return Err(ApiError::invalid(
-            "interval",
-            format!(
-                "buckets of {width} ms need {} cells; this range is {:.1} h, the limit for them \
-                 {:.0} h: ask for a larger interval (multiples of {}m, or whole hours), or a shorter range",
-                if width % fine != 0 {
-                    "raw documents'"
-                } else {
-                    "fine rollup"
-                },
-                span as f64 / HOUR_MS as f64,
-                limit as f64 / HOUR_MS as f64,
-                fine / MINUTE_MS,
-            ),
-        ));
-    }
-    if query::ceil_div(span, width) > MAX_BUCKETS {
-        return Err(ApiError::invalid(
-            "interval",
-            format!(
-                "the range would need more than {MAX_BUCKETS} buckets; ask for a larger interval"
-            ),
-        ));
-    }
-    Ok(Plan { from, to, width })
+    Plan::parse(
+        kind,
+        present(&q.from),
+        present(&q.to),
+        present(&q.interval),
+        present(&q.max_points),
+    )
 }
 
 /// Comma-separated hosts of the `host` filter (any text: spaces around a name and empty items
@@ -165,38 +103,6 @@ fn list(v: &Option<String>) -> Option<Vec<String>> {
     })
 }
 
-async fn cells(
-    reader: &StatsReader,
-    kind: Kind,
-    plan: &Plan,
-    keys: KeyFilter,
-    source: Source,
-    version: Option<DataVersion>,
-) -> Result<Cells, ApiError> {
-    if plan.width % fine_ms(kind) != 0 {
-        // Buckets the rollups' fine cells cannot make up: only the raw documents have them.
-        return reader
-            .raw(kind, plan.from, plan.to, plan.width, &keys)
-            .await;
-    }
-    let finest = if plan.width % DAY_MS == 0 {
-        Resolution::Day
-    } else if plan.width % HOUR_MS == 0 {
-        Resolution::Hour
-    } else {
-        Resolution::Fine
-    };
-    let ask = Ask {
-        kind,
-        from: Some(plan.from),
-        to: Some(plan.to),
-        keys,
-        finest,
-        grouping: query::grouping(plan.width),
-    };
-    reader.cells(&ask, source, version).await
-}
-
 /// `GET /stats/calls/series`: calls per bucket, split by status, call type or not at all.
 pub async fn calls_series(
     State(state): State<AppState>,
@@ -207,20 +113,7 @@ pub async fn calls_series(
     let split = [CallSplit::Status, CallSplit::CallType, CallSplit::None]
         [by(&q.by, &["status", "call_type", "none"])?];
     let source = source(&q.source)?;
-    let reader = state.stats.clone();
-    let key = format!(
-        "calls|{}|{}|{}|{split:?}|{source:?}",
-        plan.from, plan.to, plan.width
-    );
-    let body = state
-        .stats
-        .shared(key, source == Source::Rollups, move |version| async move {
-            let keys = KeyFilter::default();
-            let cells = cells(&reader, Kind::Calls, &plan, keys, source, version).await?;
-            serde_json::to_vec(&series::calls(&cells, plan.width, split))
-                .map_err(|e| ApiError::Internal(e.into()))
-        })
-        .await?;
+    let body = state.stats.calls_series(plan, split, source).await?;
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
 
@@ -243,24 +136,12 @@ pub async fn metrics_series(
             .map_err(|(_, message)| ApiError::invalid("category", message))?;
     }
     let source = source(&q.source)?;
-    let reader = state.stats.clone();
-    let key = format!(
-        "metrics|{}|{}|{}|{split:?}|{keys:?}|{source:?}",
-        plan.from, plan.to, plan.width
-    );
     let body = state
         .stats
-        .shared(key, source == Source::Rollups, move |version| async move {
-            let cells = cells(&reader, Kind::Metrics, &plan, keys, source, version).await?;
-            serde_json::to_vec(&series::metrics(&cells, plan.width, split))
-                .map_err(|e| ApiError::Internal(e.into()))
-        })
+        .metrics_series(plan, split, keys, source)
         .await?;
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
-
-/// Heartbeat comment interval of `GET /stats/stream`, so proxies keep the connection open.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// `GET /stats/stream`: the overview (as `GET /stats` without a range) as Server-Sent Events of type
 /// `overview`, at once and then whenever it changed, at most once a second; the event id is the
@@ -337,7 +218,7 @@ pub struct RebuildRequest {
 /// job (`202` + `Location`), for data loaded or deleted by other tools.
 pub async fn rebuild(
     State(state): State<AppState>,
-    super::ApiJson(body): super::ApiJson<RebuildRequest>,
+    ApiJson(body): ApiJson<RebuildRequest>,
 ) -> Result<Response, ApiError> {
     state.ensure_setup().await?;
     let job = state.jobs.start_rebuild(body.kind).await?;

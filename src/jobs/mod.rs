@@ -18,9 +18,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
 use crate::generate::Kind;
-use crate::pipeline::{self, Progress, Run, RunError, RunSpec, Tuning};
-use crate::store::jobs::{JobEnd, JobRecord, JobState, Task};
-use crate::store::{RetryPolicy, Store, until_answered};
+use crate::pipeline::{Run, RunSpec, Tuning};
+use crate::store::Store;
+use crate::store::jobs::{JobRecord, JobState, Task};
 
 /// How often a running job writes its progress (and reads whether it was cancelled elsewhere).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -31,6 +31,7 @@ pub const CANCEL_WAIT: Duration = Duration::from_secs(5);
 pub const FINISH_PATIENCE: Duration = Duration::from_secs(300);
 
 mod reap;
+mod run;
 mod view;
 
 use view::params_doc;
@@ -171,106 +172,7 @@ impl JobManager {
         Ok(record)
     }
 
-    async fn run(
-        &self,
-        id: String,
-        work: Work,
-        token: CancellationToken,
-        permit: OwnedSemaphorePermit,
-    ) {
-        let store = &self.inner.store;
-        let owner = self.inner.instance.as_str();
-        let progress = Progress::default();
-        let started = Instant::now();
-        let rate = |n: u64| n as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let reconcile = RetryPolicy {
-            patience: FINISH_PATIENCE,
-            stop: self.inner.shutdown.clone(),
-        };
-        let is_rebuild = matches!(work, Work::Rebuild(_));
-        let work = async {
-            match &work {
-                Work::Generate(run) => {
-                    run.execute(store, self.inner.tuning, &progress, &token, &reconcile)
-                        .await
-                }
-                Work::Rebuild(kind) => pipeline::rebuild(store, *kind, &progress, &token).await,
-            }
-        };
-        // The heartbeat runs beside the work, never inside it: awaiting a pool slot while the
-        // work's in-flight inserts (holding the other slots) go unpolled deadlocks a small or
-        // busy pool, and with it the whole service.
-        let heartbeat = async {
-            let mut tick = tokio::time::interval(HEARTBEAT);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let n = progress.written();
-                // A failed heartbeat is not fatal: the run meets the same outage itself.
-                match store.job_heartbeat(&id, owner, n, rate(n)).await {
-                    Ok(Some(true)) => token.cancel(),
-                    Ok(None) if !token.is_cancelled() => {
-                        // Another replica took the job for lost and settled it: stop.
-                        tracing::warn!(job = %id, "job settled by another instance; stopping");
-                        token.cancel();
-                    }
-                    _ => {}
-                }
-            }
-        };
-        let report = tokio::select! {
-            report = work => report,
-            _ = heartbeat => unreachable!("the heartbeat never ends"),
-        };
-
-        if !is_rebuild && (!report.exact || !report.rollups_exact) {
-            // The reaper counts the run's documents and repairs its rollups once the database
-            // answers again.
-            tracing::error!(job = %id, "database gone; job left for the stale-job reaper");
-            self.forget(&id);
-            return;
-        }
-        // The work is over: its slot is free for another job while the end is recorded.
-        drop(permit);
-        let interrupted = token.is_cancelled() && self.inner.shutdown.is_cancelled();
-        let (state, last_error) = match (&report.error, report.cancelled) {
-            (Some(e), _) => (JobState::Failed, Some(describe(e))),
-            (None, true) if interrupted => (
-                JobState::Failed,
-                Some("interrupted: the service shut down".to_string()),
-            ),
-            (None, true) if is_rebuild => (
-                JobState::Cancelled,
-                Some("cancelled: the rollups cover only part of the data; rebuild again".into()),
-            ),
-            (None, true) => (JobState::Cancelled, None),
-            (None, false) => (JobState::Done, None),
-        };
-        let end = JobEnd {
-            state,
-            written: report.written,
-            docs_per_second: report.docs_per_second(),
-            last_error,
-        };
-        match until_answered("recording a job's end", &reconcile, || {
-            store.finish_job(&id, owner, &end)
-        })
-        .await
-        {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                job = %id,
-                written = report.written,
-                "the job had been settled by another instance; only its count was updated"
-            ),
-            Err(e) => {
-                tracing::error!(job = %id, error = %e, "cannot record the job's end; left for reaping");
-            }
-        }
-        self.forget(&id);
-        tracing::info!(job = %id, ?state, written = report.written, error = end.last_error.as_deref(), "job ended");
-    }
-
+    /// Drops a job that ended from this instance's list of running jobs.
     fn forget(&self, id: &str) {
         self.inner.running.lock().expect("job map lock").remove(id);
         self.update_gauge();
@@ -364,30 +266,5 @@ impl JobManager {
         {
             tracing::warn!("jobs did not stop within the shutdown deadline");
         }
-    }
-}
-
-/// A job error as users see it: one short line that names the failure without secrets.
-fn describe(e: &RunError) -> String {
-    match e {
-        RunError::Database(e) if e.is_unavailable() => {
-            "the database became unavailable".to_string()
-        }
-        RunError::Database(e) => one_line(&format!("insert failed: {e}")),
-        RunError::Generation(m) => one_line(&format!("generation failed: {m}")),
-        RunError::Lost(n) => format!(
-            "the database lost {n} documents it had acknowledged (a server restart?); inserted \
-             counts what it holds"
-        ),
-    }
-}
-
-/// The first line of `message`, at most 300 characters: a job record is read by every dashboard
-/// polling `/jobs`, and a driver error can run to megabytes.
-fn one_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or_default();
-    match line.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None => line.to_owned(),
     }
 }

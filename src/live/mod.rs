@@ -27,6 +27,7 @@ use crate::store::live::{LiveRecord, LiveState};
 pub mod feed;
 pub mod run;
 mod schedule;
+mod tick;
 mod view;
 
 pub use view::{LiveView, view};

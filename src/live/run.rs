@@ -10,19 +10,17 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bson::{Document, oid::ObjectId};
 use chrono::Utc;
-use futures::{FutureExt, StreamExt, future::FusedFuture};
+use futures::{FutureExt, future::FusedFuture};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::generate::{Kind, RunId};
 use crate::pipeline::Tuning;
 use crate::store::live::{Checkpoint, LiveRecord};
-use crate::store::rollup::Resolution;
+use crate::store::{RetryPolicy, Store, until_answered};
 
 pub use super::schedule::{Batch, Schedule};
-use crate::store::{DbError, RetryPolicy, Store, until_answered};
+use super::tick::{Touched, TouchedDocs, write_tick};
 
 /// How long a live run keeps retrying a database that went away before giving up (it never
 /// skips or rewrites documents: it is only late).
@@ -33,100 +31,6 @@ pub const PATIENCE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// writing again is harmless (a document already there is a duplicate `_id`, a rollup update
 /// already applied a known token). Tokens younger than this are never pruned.
 pub const REWRITE_TICKS: i64 = 30;
-
-/// Rollup documents touched, per collection kind.
-pub type TouchedDocs = Vec<(Kind, Resolution, Document)>;
-
-/// Writes the batches of tick `k`, a few at once, each generated when a slot frees (memory holds
-/// at most `inflight` batches whatever the rate); returns the rollup documents they touched.
-pub async fn write_tick(
-    store: &Store,
-    schedule: &mut Schedule,
-    k: i64,
-    tuning: Tuning,
-    policy: &RetryPolicy,
-    trouble: &AtomicBool,
-) -> Result<TouchedDocs, String> {
-    let plan = schedule.plan(k)?;
-    let mut pending = futures::stream::FuturesUnordered::new();
-    let mut queue = plan.into_iter();
-    let mut touched = Vec::new();
-    loop {
-        while pending.len() < tuning.inflight.max(1) {
-            let Some((kind, first, end)) = queue.next() else {
-                break;
-            };
-            let batch = schedule.make(kind, first, end);
-            pending.push(write_one(store, batch, policy, trouble));
-        }
-        match pending.next().await {
-            Some(Ok((t, _))) => touched.extend(t),
-            Some(Err(e)) => return Err(e.to_string()),
-            None => break,
-        }
-    }
-    Ok(touched)
-}
-
-async fn write_one(
-    store: &Store,
-    b: Batch,
-    policy: &RetryPolicy,
-    trouble: &AtomicBool,
-) -> Result<(TouchedDocs, Batch), DbError> {
-    let docs = b.write(store, policy, trouble).await?;
-    let touched = docs.into_iter().map(|(r, d)| (b.kind, r, d)).collect();
-    Ok((touched, b))
-}
-
-/// Rollup documents a run touched since its tokens were last pruned.
-#[derive(Default)]
-pub struct Touched {
-    docs: TouchedDocs,
-    since: Option<Instant>,
-}
-
-impl Touched {
-    /// Remembers documents touched by the batches of a tick.
-    pub fn add(&mut self, docs: TouchedDocs) {
-        for d in docs {
-            if !self.docs.contains(&d) {
-                self.docs.push(d);
-            }
-        }
-        self.since.get_or_insert_with(Instant::now);
-    }
-
-    /// Forgets the tokens of every batch before checkpoint `at` (persisted: no one writes those
-    /// batches again), at most every ten seconds.
-    pub async fn prune(&mut self, store: &Store, run: RunId, at: Checkpoint) {
-        if self
-            .since
-            .is_none_or(|t| t.elapsed() < Duration::from_secs(10))
-        {
-            return;
-        }
-        let first = ObjectId::from_bytes(run.object_id(0));
-        for (kind, written) in [(Kind::Calls, at.calls), (Kind::Metrics, at.points)] {
-            let last = match u32::try_from(written) {
-                Ok(0) | Err(_) => continue,
-                Ok(n) => ObjectId::from_bytes(run.object_id(n - 1)),
-            };
-            let docs: Vec<_> = self
-                .docs
-                .iter()
-                .filter(|(k, _, _)| *k == kind)
-                .map(|(_, r, d)| (*r, d.clone()))
-                .collect();
-            if let Err(e) = store.prune_live_tokens(kind, &docs, first, last).await {
-                tracing::warn!(error = %e, "tokens of a live run not pruned; retried later");
-                return;
-            }
-        }
-        self.docs.clear();
-        self.since = None;
-    }
-}
 
 /// Why a run's writing stopped.
 #[derive(Debug)]
@@ -168,164 +72,245 @@ pub struct Driver<'a> {
     pub shutdown: CancellationToken,
 }
 
+/// What the writing of a run carries from one second to the next.
+struct Progress {
+    /// Which documents belong to which second.
+    schedule: Schedule,
+    /// How far the run has written completely.
+    at: Checkpoint,
+    /// Rollup documents touched since their tokens were last pruned.
+    touched: Touched,
+    /// Retries until the run halts.
+    policy: RetryPolicy,
+    /// Set by a write that met a database error: the last seconds are written again.
+    trouble: AtomicBool,
+    /// The first second to write again before going on, if any.
+    rewrite_from: Option<i64>,
+    /// When the checkpoint was last written.
+    last_beat: Instant,
+    /// The database server's process, to notice a restart.
+    server: Option<String>,
+}
+
+impl Progress {
+    /// The progress of `record` as recorded; retries stop when `halt` fires.
+    fn new(record: &LiveRecord, halt: &CancellationToken) -> Self {
+        let schedule = Schedule::new(record);
+        let at = checkpoint_at(&schedule, record.tick);
+        Self {
+            schedule,
+            at,
+            touched: Touched::default(),
+            policy: RetryPolicy {
+                patience: PATIENCE,
+                stop: halt.clone(),
+            },
+            trouble: AtomicBool::new(false),
+            // A resumed run first writes its last seconds again.
+            rewrite_from: (record.tick > 0).then_some(record.tick - REWRITE_TICKS),
+            last_beat: Instant::now(),
+            server: None,
+        }
+    }
+}
+
+/// The checkpoint of a run that has written every second before `tick`.
+fn checkpoint_at(schedule: &Schedule, tick: i64) -> Checkpoint {
+    Checkpoint {
+        tick,
+        calls: schedule.calls_due(tick),
+        points: schedule.points_due(tick),
+    }
+}
+
 impl Driver<'_> {
     /// Writes `record`'s ticks from its checkpoint on, one per second (back to back while
     /// behind), until stopped.
     pub async fn drive(&self, record: &LiveRecord) -> Ended {
-        let mut schedule = Schedule::new(record);
-        let run = record.run_id();
-        let mut at = Checkpoint {
-            tick: record.tick,
-            calls: schedule.calls_due(record.tick),
-            points: schedule.points_due(record.tick),
-        };
-        let mut touched = Touched::default();
         let halt = CancellationToken::new();
         let _halt_on_return = halt.clone().drop_guard();
-        let policy = RetryPolicy {
-            patience: PATIENCE,
-            stop: halt.clone(),
-        };
-        let mut last_beat = Instant::now();
-        let trouble = AtomicBool::new(false);
-        let mut server: Option<String> = None;
-        // A resumed run first writes its last seconds again.
-        let mut rewrite_from = (record.tick > 0).then_some(record.tick - REWRITE_TICKS);
+        let mut p = Progress::new(record, &halt);
         // Set when the run stops (`Stop`) or is handed back (`Release`): the tick being written is
         // completed and checkpointed first, so the record matches the database.
         let mut halting: Option<Halt> = None;
         loop {
             if let Some(h) = halting {
-                return self.finish(record, at, h).await;
+                return self.finish(record, p.at, h).await;
             }
-            let k = at.tick;
-            let wait = (schedule.tick_end(k) - Utc::now())
-                .to_std()
-                .unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.stop.cancelled() => {
-                    halting = Some(Halt::Stop);
-                    continue;
-                }
-                _ = self.shutdown.cancelled() => {
-                    halting = Some(Halt::Release);
-                    continue;
-                }
+            let k = p.at.tick;
+            if let Some(h) = self.until_due(&p.schedule, k).await {
+                halting = Some(h);
+                continue;
             }
-            let written = {
-                let write = async {
-                    let mut t =
-                        write_tick(self.store, &mut schedule, k, self.tuning, &policy, &trouble)
-                            .await?;
-                    if trouble.swap(false, Ordering::Relaxed) {
-                        rewrite_from = Some(k + 1 - REWRITE_TICKS);
-                    }
-                    if let Some(from) = rewrite_from.take() {
-                        t.extend(self.rewrite(record, from, k + 1, &policy, &trouble).await?);
-                    }
-                    Ok::<_, String>(t)
-                };
-                tokio::pin!(write);
-                let mut beat = tokio::time::interval(Duration::from_secs(1));
-                beat.tick().await;
-                let mut deadline: Option<Instant> = None;
-                // The checkpoint is polled beside the write, never instead of it: a checkpoint
-                // waiting for a pool slot while the write's requests (holding the others) go
-                // unpolled would deadlock a busy pool.
-                let checkpoint = futures::future::Fuse::terminated();
-                tokio::pin!(checkpoint);
-                loop {
-                    tokio::select! {
-                        w = &mut write => break w,
-                        h = self.halted(), if halting.is_none() => {
-                            // No more retries: a database that answers lets the second
-                            // complete (so the record matches the database); an error ends it.
-                            halting = Some(h);
-                            halt.cancel();
-                            deadline = Some(Instant::now() + HALT_PATIENCE);
-                        }
-                        _ = beat.tick(), if checkpoint.is_terminated() => {
-                            if deadline.is_some_and(|d| Instant::now() > d) {
-                                if halting == Some(Halt::Release) {
-                                    return Ended::Released;
-                                }
-                                return Ended::Failed(
-                                    "stopped while the database was not answering: the second \
-                                     being written may be partly in the database".into(), at);
-                            }
-                            // A long second (a rate above the database's ceiling) still beats.
-                            let beat = self.store.live_checkpoint(&record.id, self.owner, at, None);
-                            checkpoint.set(Box::pin(beat).fuse());
-                        }
-                        answer = &mut checkpoint => {
-                            match answer {
-                                Ok(None) => return Ended::Lost,
-                                Ok(Some(true)) if halting.is_none() => {
-                                    halting = Some(Halt::Stop);
-                                    halt.cancel();
-                                    deadline = Some(Instant::now() + HALT_PATIENCE);
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                }
+            let written = match self
+                .write_watched(record, &mut p, k, &halt, &mut halting)
+                .await
+            {
+                Ok(written) => written,
+                Err(ended) => return ended,
             };
             // Handed back part-way: the next owner rewrites the second from the checkpoint.
             if written.is_err() && halting == Some(Halt::Release) {
                 return Ended::Released;
             }
             match written {
-                Ok(t) => touched.add(t),
-                Err(e) => return Ended::Failed(e, at),
+                Ok(t) => p.touched.add(t),
+                Err(e) => return Ended::Failed(e, p.at),
             }
-            at = Checkpoint {
-                tick: k + 1,
-                calls: schedule.calls_due(k + 1),
-                points: schedule.points_due(k + 1),
-            };
+            p.at = checkpoint_at(&p.schedule, k + 1);
             metrics::gauge!("live_lag_seconds")
-                .set((Utc::now() - schedule.tick_end(k)).as_seconds_f64());
+                .set((Utc::now() - p.schedule.tick_end(k)).as_seconds_f64());
             // A checkpoint a second, also while catching up.
-            let behind = Utc::now() > schedule.tick_end(at.tick);
-            if halting.is_some() || (behind && last_beat.elapsed() < Duration::from_secs(1)) {
+            let behind = Utc::now() > p.schedule.tick_end(p.at.tick);
+            if halting.is_some() || (behind && p.last_beat.elapsed() < Duration::from_secs(1)) {
                 continue;
             }
-            last_beat = Instant::now();
-            match self
-                .store
-                .live_checkpoint(&record.id, self.owner, at, None)
-                .await
-            {
-                Ok(Some(true)) => halting = Some(Halt::Stop),
-                Ok(Some(false)) => {
-                    // A server that restarted may have lost writes it had acknowledged, even when
-                    // no request failed (they waited for it to come back): write again.
-                    if let Ok(Some(process)) = self.store.server_process().await {
-                        if server.as_ref().is_some_and(|p| *p != process) {
-                            tracing::warn!(run = %record.id, "the database server restarted");
-                            trouble.store(true, Ordering::Relaxed);
-                        }
-                        server = Some(process);
-                    }
-                    // Tokens of the seconds a rewrite may still cover are kept.
-                    let settled = at.tick - REWRITE_TICKS;
-                    let old = Checkpoint {
-                        tick: settled,
-                        calls: schedule.calls_due(settled),
-                        points: schedule.points_due(settled),
-                    };
-                    touched.prune(self.store, run, old).await;
+            p.last_beat = Instant::now();
+            match self.beat(record, &mut p).await {
+                Ok(Some(h)) => halting = Some(h),
+                Ok(None) => {}
+                Err(ended) => return ended,
+            }
+        }
+    }
+
+    /// Waits until tick `k` is over (its documents are due); `Some` when the run is stopped or
+    /// this instance shuts down first.
+    async fn until_due(&self, schedule: &Schedule, k: i64) -> Option<Halt> {
+        let wait = (schedule.tick_end(k) - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => None,
+            _ = self.stop.cancelled() => Some(Halt::Stop),
+            _ = self.shutdown.cancelled() => Some(Halt::Release),
+        }
+    }
+
+    /// Writes tick `k` while watching for a stop, a hand-back or the loss of the run, with a
+    /// checkpoint (the last one) each second meanwhile; `Err` when the run ends here.
+    ///
+    /// A halt ends retries (`halt` fires): a database that answers lets the second complete, so
+    /// the record matches the database; past [`HALT_PATIENCE`] the run ends where it is.
+    async fn write_watched(
+        &self,
+        record: &LiveRecord,
+        p: &mut Progress,
+        k: i64,
+        halt: &CancellationToken,
+        halting: &mut Option<Halt>,
+    ) -> Result<Result<TouchedDocs, String>, Ended> {
+        let at = p.at;
+        let write = self.write_second(record, p, k);
+        tokio::pin!(write);
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        beat.tick().await;
+        let mut deadline: Option<Instant> = None;
+        // The checkpoint is polled beside the write, never instead of it: a checkpoint waiting for
+        // a pool slot while the write's requests (holding the others) go unpolled would deadlock a
+        // busy pool.
+        let checkpoint = futures::future::Fuse::terminated();
+        tokio::pin!(checkpoint);
+        loop {
+            tokio::select! {
+                w = &mut write => return Ok(w),
+                h = self.halted(), if halting.is_none() => {
+                    *halting = Some(h);
+                    halt.cancel();
+                    deadline = Some(Instant::now() + HALT_PATIENCE);
                 }
-                Ok(None) => return Ended::Lost,
-                // The next checkpoint carries this one; the run goes on, writing its last seconds
-                // again (the database went away).
-                Err(e) => {
-                    trouble.store(true, Ordering::Relaxed);
-                    tracing::warn!(error = %e, run = %record.id, "live checkpoint not written");
+                _ = beat.tick(), if checkpoint.is_terminated() => {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        if *halting == Some(Halt::Release) {
+                            return Err(Ended::Released);
+                        }
+                        return Err(Ended::Failed(
+                            "stopped while the database was not answering: the second \
+                             being written may be partly in the database".into(), at));
+                    }
+                    // A long second (a rate above the database's ceiling) still beats.
+                    let beat = self.store.live_checkpoint(&record.id, self.owner, at, None);
+                    checkpoint.set(Box::pin(beat).fuse());
+                }
+                answer = &mut checkpoint => {
+                    match answer {
+                        Ok(None) => return Err(Ended::Lost),
+                        Ok(Some(true)) if halting.is_none() => {
+                            *halting = Some(Halt::Stop);
+                            halt.cancel();
+                            deadline = Some(Instant::now() + HALT_PATIENCE);
+                        }
+                        _ => {}
+                    }
                 }
             }
+        }
+    }
+
+    /// Writes tick `k`, then the last seconds again when a write met trouble or the run was
+    /// resumed.
+    async fn write_second(
+        &self,
+        record: &LiveRecord,
+        p: &mut Progress,
+        k: i64,
+    ) -> Result<TouchedDocs, String> {
+        let mut t = write_tick(
+            self.store,
+            &mut p.schedule,
+            k,
+            self.tuning,
+            &p.policy,
+            &p.trouble,
+        )
+        .await?;
+        if p.trouble.swap(false, Ordering::Relaxed) {
+            p.rewrite_from = Some(k + 1 - REWRITE_TICKS);
+        }
+        if let Some(from) = p.rewrite_from.take() {
+            t.extend(
+                self.rewrite(record, from, k + 1, &p.policy, &p.trouble)
+                    .await?,
+            );
+        }
+        Ok(t)
+    }
+
+    /// Writes the checkpoint after a second and prunes the tokens no rewrite can need;
+    /// `Ok(Some(Stop))` when a stop was asked for (on any replica), `Err` when the run is lost.
+    async fn beat(&self, record: &LiveRecord, p: &mut Progress) -> Result<Option<Halt>, Ended> {
+        match self
+            .store
+            .live_checkpoint(&record.id, self.owner, p.at, None)
+            .await
+        {
+            Ok(Some(true)) => return Ok(Some(Halt::Stop)),
+            Ok(Some(false)) => {
+                self.notice_restart(record, p).await;
+                // Tokens of the seconds a rewrite may still cover are kept.
+                let old = checkpoint_at(&p.schedule, p.at.tick - REWRITE_TICKS);
+                p.touched.prune(self.store, record.run_id(), old).await;
+            }
+            Ok(None) => return Err(Ended::Lost),
+            // The next checkpoint carries this one; the run goes on, writing its last seconds
+            // again (the database went away).
+            Err(e) => {
+                p.trouble.store(true, Ordering::Relaxed);
+                tracing::warn!(error = %e, run = %record.id, "live checkpoint not written");
+            }
+        }
+        Ok(None)
+    }
+
+    /// A server that restarted may have lost writes it had acknowledged, even when no request
+    /// failed (they waited for it to come back): marks the last seconds to be written again.
+    async fn notice_restart(&self, record: &LiveRecord, p: &mut Progress) {
+        if let Ok(Some(process)) = self.store.server_process().await {
+            if p.server.as_ref().is_some_and(|s| *s != process) {
+                tracing::warn!(run = %record.id, "the database server restarted");
+                p.trouble.store(true, Ordering::Relaxed);
+            }
+            p.server = Some(process);
         }
     }
 

@@ -251,6 +251,9 @@ impl Run {
         }
     }
 
+    /// Inserts the run's batches as they are generated, `inflight` at once, each batch's rollup
+    /// contribution applied after its insert; stops taking batches at the first error or when
+    /// `cancel` fires, and waits for those already sent.
     async fn stream(
         &self,
         store: &Store,
@@ -263,23 +266,8 @@ impl Run {
         // One batch generated ahead is enough: a batch takes milliseconds to generate and a
         // hundred or more to insert.
         let (tx, mut rx) = mpsc::channel::<Batch>(1);
-        let (spec, id) = (self.spec.clone(), self.id);
-        let kind = spec.kind();
         // Sent batches come back for their buffers: as many as can be on their way at once.
-        let spares = Spares::up_to(inflight + 2);
-        let producer = tokio::task::spawn_blocking(move || {
-            let mut first = 0u32;
-            let size = tuning.batch_size.max(1);
-            for batch in spec.tallied_batches_reusing(id, size, spares.clone()) {
-                metrics::counter!("documents_generated_total", "collection" => kind.collection())
-                    .increment(batch.0.len() as u64);
-                let batch = Batch::new(kind, id, first, batch, spares.clone());
-                first += batch.docs.len() as u32;
-                if tx.blocking_send(batch).is_err() {
-                    break; // the consumer stopped: cancelled or failed
-                }
-            }
-        });
+        let producer = self.produce(tuning, tx, Spares::up_to(inflight + 2));
 
         // A batch holds an insert slot only while it is inserted; its rollup contribution is
         // applied apart (as many at once as there are slots), so `inflight` inserts keep the
@@ -297,26 +285,7 @@ impl Run {
                 }
                 Some(done) = applying.next(), if !applying.is_empty() => {
                     let (done, applied, resent): (BatchOutcome, Result<(), DbError>, bool) = done;
-                    out.acknowledged += done.written;
-                    progress.written.fetch_add(done.written, Ordering::Relaxed);
-                    // A batch sent again crossed an outage, and a server that went away may have
-                    // lost writes it had acknowledged: count the run and check its rollups at
-                    // the end.
-                    out.uncertain |= done.uncertain || resent;
-                    out.rollups_pending |= done.uncertain || resent;
-                    let error = match (done.error, applied) {
-                        (Some(e), _) => Some(e),
-                        (None, Err(e)) => {
-                            out.rollups_pending = true;
-                            Some(e)
-                        }
-                        (None, Ok(())) => None,
-                    };
-                    if let Some(e) = error {
-                        // A server that went away may also have lost rollup updates it had
-                        // acknowledged: check every batch's token before the run ends.
-                        out.rollups_pending = true;
-                        out.error.get_or_insert(RunError::Database(e));
+                    if out.count(done, applied, resent, progress) {
                         accepting = false;
                         rx.close();
                     }
@@ -342,6 +311,31 @@ impl Run {
         }
         out
     }
+
+    /// Generates the run's batches on a blocking thread, in order, and sends them to `tx` until
+    /// all are sent or the receiver stops taking them (cancelled or failed).
+    fn produce(
+        &self,
+        tuning: Tuning,
+        tx: mpsc::Sender<Batch>,
+        spares: Spares,
+    ) -> tokio::task::JoinHandle<()> {
+        let (spec, id) = (self.spec.clone(), self.id);
+        let kind = spec.kind();
+        tokio::task::spawn_blocking(move || {
+            let mut first = 0u32;
+            let size = tuning.batch_size.max(1);
+            for batch in spec.tallied_batches_reusing(id, size, spares.clone()) {
+                metrics::counter!("documents_generated_total", "collection" => kind.collection())
+                    .increment(batch.0.len() as u64);
+                let batch = Batch::new(kind, id, first, batch, spares.clone());
+                first += batch.docs.len() as u32;
+                if tx.blocking_send(batch).is_err() {
+                    break; // the consumer stopped: cancelled or failed
+                }
+            }
+        })
+    }
 }
 
 /// What streaming a run's batches came to, before reconciliation.
@@ -352,4 +346,39 @@ struct Streamed {
     rollups_pending: bool,
     error: Option<RunError>,
     cancelled: bool,
+}
+
+impl Streamed {
+    /// Counts a batch that was inserted and whose rollup contribution was applied (or not);
+    /// `true` when it failed, so the run takes no more batches.
+    fn count(
+        &mut self,
+        done: BatchOutcome,
+        applied: Result<(), DbError>,
+        resent: bool,
+        progress: &Progress,
+    ) -> bool {
+        self.acknowledged += done.written;
+        progress.written.fetch_add(done.written, Ordering::Relaxed);
+        // A batch sent again crossed an outage, and a server that went away may have lost writes
+        // it had acknowledged: count the run and check its rollups at the end.
+        self.uncertain |= done.uncertain || resent;
+        self.rollups_pending |= done.uncertain || resent;
+        let error = match (done.error, applied) {
+            (Some(e), _) => Some(e),
+            (None, Err(e)) => {
+                self.rollups_pending = true;
+                Some(e)
+            }
+            (None, Ok(())) => None,
+        };
+        let Some(e) = error else {
+            return false;
+        };
+        // A server that went away may also have lost rollup updates it had acknowledged: check
+        // every batch's token before the run ends.
+        self.rollups_pending = true;
+        self.error.get_or_insert(RunError::Database(e));
+        true
+    }
 }

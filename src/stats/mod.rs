@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod feed;
 pub mod overview;
+pub mod plan;
 pub mod query;
 pub mod series;
 

@@ -137,6 +137,22 @@ pub fn interval(value: Option<&str>) -> Result<Interval, ApiError> {
     }
 }
 
+/// Most buckets a panel can show (`max_points`), 500 when absent.
+pub fn max_points(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(v) = value else {
+        return Ok(500);
+    };
+    v.parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_BUCKETS).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "max_points",
+                format!("must be an integer between 1 and {MAX_BUCKETS}, got {v:?}"),
+            )
+        })
+}
+
 /// The width for `auto`: the smallest standard width giving at most `max_points` buckets over
 /// `span_ms`, among the widths the range allows (see [`MAX_FINE_RANGE_MS`], [`MAX_RAW_RANGE_MS`])
 /// with fine rollup slots `fine_ms` wide.

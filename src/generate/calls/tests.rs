@@ -6,8 +6,8 @@ use crate::generate::RunId;
 
 mod checks {
     use super::*;
+    use crate::generate::goodness_of_fit as stats;
     use crate::generate::params::DEFAULT_SUBSCRIBERS;
-    use crate::generate::stats;
     use crate::generate::zones::{MS_PER_HOUR, NANP};
     use chrono::{Datelike, TimeZone, Timelike};
     use fake::Fake;

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::*;
 use crate::generate::calls::{CallRecord, CallStatus};
+use crate::generate::goodness_of_fit as stats;
 use crate::generate::params::DEFAULT_SUBSCRIBERS;
-use crate::generate::stats;
 use crate::generate::zones::NANP;
 use crate::generate::{CallGenerator, CallParams};
 

@@ -4,7 +4,7 @@ use super::*;
 
 mod checks {
     use super::*;
-    use crate::generate::stats;
+    use crate::generate::goodness_of_fit as stats;
     use chrono::TimeZone;
     use std::collections::HashMap;
     use std::sync::OnceLock;
