@@ -1,7 +1,7 @@
 //! The layout rules of docs/architecture.md, kept by reading the source: `http`/`cli` → `jobs` →
 //! `pipeline` → `store` → `generate`, with `config`, `error` and `telemetry` beside; MongoDB is
-//! reached only from `src/store/`; no module imports one that imports it back; no file grows into a
-//! room of its own.
+//! reached only from `src/store/`; every module imports only what its rule allows; no module imports
+//! one that imports it back; no file grows past its limit, no function past 85 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -131,6 +131,180 @@ fn modules_form_no_import_circle() {
     for module in deps.keys() {
         visit(module, &deps, &mut Vec::new(), &mut done);
     }
+}
+
+/// What each module of `src/` may import, and why: every module has a rule, and a module added
+/// without one fails here.
+const ALLOWED: &[(&str, &[&str], &str)] = &[
+    (
+        "generate",
+        &[],
+        "pure generators: no I/O, no settings, no database",
+    ),
+    (
+        "config",
+        &["generate"],
+        "settings, bounded by the generators' limits",
+    ),
+    (
+        "telemetry",
+        &["config"],
+        "logs and metrics, set up from the settings",
+    ),
+    (
+        "store",
+        &["config", "generate"],
+        "the only door to MongoDB: writes documents it is given",
+    ),
+    (
+        "error",
+        &["generate", "store"],
+        "one error type, mapping the generators' and the store's",
+    ),
+    (
+        "pipeline",
+        &["config", "generate", "store"],
+        "generate → batch → insert, no HTTP",
+    ),
+    (
+        "export",
+        &["generate", "pipeline"],
+        "streams documents as files, never touching the database",
+    ),
+    (
+        "stats",
+        &["error", "generate", "store"],
+        "plans and reads rollups; knows nothing of HTTP",
+    ),
+    (
+        "jobs",
+        &["error", "generate", "pipeline", "store"],
+        "background runs recorded in MongoDB",
+    ),
+    (
+        "live",
+        &["error", "generate", "pipeline", "store"],
+        "live runs recorded in MongoDB",
+    ),
+    (
+        "http",
+        &[
+            "config",
+            "error",
+            "export",
+            "generate",
+            "jobs",
+            "live",
+            "pipeline",
+            "stats",
+            "store",
+            "telemetry",
+        ],
+        "thin handlers over the layers below",
+    ),
+    (
+        "cli",
+        &[
+            "config", "export", "generate", "live", "pipeline", "startup", "store",
+        ],
+        "the command line, beside http",
+    ),
+    (
+        "startup",
+        &["config", "http", "pipeline", "store"],
+        "wires the app together",
+    ),
+];
+
+#[test]
+fn every_module_imports_only_what_its_rule_allows() {
+    let deps = dependencies();
+    for (module, uses) in &deps {
+        let (_, allowed, why) = ALLOWED
+            .iter()
+            .find(|(m, _, _)| m == module)
+            .unwrap_or_else(|| panic!("src/{module} has no rule in tests/architecture.rs ALLOWED"));
+        for used in uses {
+            assert!(
+                allowed.contains(&used.as_str()),
+                "{module} ({why}) must not import {used}"
+            );
+        }
+    }
+    assert!(
+        deps.len() >= 13,
+        "the dependency reader missed modules: {deps:?}"
+    );
+}
+
+/// Longest a function in `src/` may be (outside tests): longer ones are split into named steps.
+const MAX_FN_LINES: usize = 85;
+
+/// `(file, first line, lines)` of every function in a file's non-test code, by brace counting.
+fn functions(path: &Path) -> Vec<(String, usize, usize)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("pub ")
+            .or_else(|| t.strip_prefix("pub(crate) "))
+            .or_else(|| t.strip_prefix("pub(super) "))
+            .unwrap_or(t);
+        let t = t.strip_prefix("const ").unwrap_or(t);
+        let t = t.strip_prefix("async ").unwrap_or(t);
+        if !t.starts_with("fn ") {
+            continue;
+        }
+        let (mut depth, mut opened) = (0i64, false);
+        for (j, l) in lines[i..].iter().enumerate() {
+            let code = l.split("//").next().unwrap_or_default();
+            for c in code.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    ';' if !opened && depth == 0 => break, // a declaration without a body
+                    _ => {}
+                }
+            }
+            if (opened && depth == 0) || (!opened && code.trim_end().ends_with(';')) {
+                if opened {
+                    out.push((path.display().to_string(), i + 1, j + 1));
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_the_limit() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let found: Vec<_> = files
+        .iter()
+        .filter(|p| {
+            !p.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with("tests"))
+        })
+        .flat_map(|p| functions(p))
+        .collect();
+    assert!(
+        found.len() > 300,
+        "the function reader found only {}",
+        found.len()
+    );
+    let long: Vec<_> = found.iter().filter(|(_, _, n)| *n > MAX_FN_LINES).collect();
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines; split them into named steps: {long:?}"
+    );
 }
 
 #[test]

@@ -38,3 +38,37 @@ const PINNED: &str = concat!(
     "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+13194460599\", callee: \"+13193842546\", call_type: Voice, status: Failed, start_ms: 1790899772486, end_ms: 1790899773321, duration: None, cost: 0.0, anomaly: None }\n",
     "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+19802131334\", callee: \"+19806744936\", call_type: Voice, status: Completed, start_ms: 1792182831832, end_ms: 1792183022832, duration: Some(191), cost: 0.13, anomaly: None }",
 );
+
+/// What docs/data-model.md promises for the same seed and another count: ids, types and
+/// statuses kept; start times redrawn, and with them the callers where the time picks another
+/// time zone.
+#[test]
+fn another_count_keeps_ids_types_and_statuses_but_not_times_or_numbers() {
+    let (small, large) = (
+        CallGenerator::new(params(), 9, 1_000),
+        CallGenerator::new(params(), 9, 2_000),
+    );
+    let (mut times, mut callers) = (0, 0);
+    for i in 0..1_000 {
+        let (a, b) = (small.record(i), large.record(i));
+        assert_eq!(
+            (a.call_id, a.call_type, a.status),
+            (b.call_id, b.call_type, b.status)
+        );
+        times += usize::from(a.start_ms != b.start_ms);
+        callers += usize::from(a.caller != b.caller);
+    }
+    assert!(times > 990, "only {times} of 1000 start times differ");
+    assert!(callers > 100, "only {callers} of 1000 callers differ");
+}
+
+/// Four weeks ending 2026-11-01, default population and model.
+fn params() -> CallParams {
+    CallParams {
+        end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        days: 28,
+        subscribers: DEFAULT_SUBSCRIBERS,
+        scenario: None,
+        model: CallModel::default(),
+    }
+}
