@@ -1,5 +1,6 @@
-//! The command-line side: `generate`, `setup` and `healthcheck`, sharing the service's generators,
-//! pipeline and store.
+//! The command-line side: `generate` (into MongoDB, or a file with `--output`), `live`, `stats`,
+//! `setup` and `healthcheck` (`serve` starts the service, in startup), sharing the service's
+//! generators, pipeline and store.
 
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //!
 //! Layout: [`config`] (flags and env), [`generate`] (pure, seedable generators), [`pipeline`]
 //! (streaming generate-and-insert), [`export`] (documents as NDJSON or CSV files and streams),
-//! [`store`] (MongoDB), [`jobs`] (background runs), [`live`]
+//! [`store`] (MongoDB), [`stats`] (dashboard statistics from the rollups), [`jobs`] (background
+//! runs), [`live`]
 //! (continuous generation with current timestamps, and the new-calls stream), [`http`]
 //! (routes and layers), [`error`] (the API's error type), [`startup`] (bind, serve, shut down),
 //! [`cli`] (the command-line subcommands), [`telemetry`] (logs).

@@ -1,7 +1,9 @@
-//! The HTTP surface: shared state and the route table. Handlers are thin: parse, call the pipeline,
-//! the job manager or the store, answer. Rooms: [`generate`], `stats`, `jobs` (handlers), `ops`
-//! (health, readiness, Prometheus, the spec), `layers` (middleware stack), `extract` (JSON and query
-//! extractors with field-naming errors).
+//! The HTTP surface: the route table. Handlers are thin: parse, call a generator, the pipeline,
+//! the job manager, the live runs, the statistics or the store, answer. Files: `state` (AppState
+//! and what handlers share), handlers [`generate`], `preview`, `export`, `stats`, `jobs`, `live`,
+//! `idempotency` (keyed generations), `ops` (health, readiness, Prometheus, the spec), `layers`
+//! (middleware stack), `extract` (JSON and query extractors with field-naming errors), `serve`
+//! and `page` (the dashboard page).
 
 mod export;
 mod extract;

@@ -4,9 +4,9 @@
 //! concurrent requests share one read, and at most a few reads reach the database at once, however
 //! many dashboards poll.
 //!
-//! Rooms: [`query`] (what dashboards send), [`overview`] (`GET /stats`), [`series`] (the series
+//! Files: [`query`] (what dashboards send), [`overview`] (`GET /stats`), [`series`] (the series
 //! endpoints), [`cache`] (answers kept until the data changes, shared reads), [`feed`] (the
-//! overview pushed to streaming clients).
+//! overview pushed to streaming clients), `plan` (a series request's range, buckets and sources).
 
 pub mod cache;
 pub mod feed;

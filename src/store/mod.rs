@@ -1,7 +1,7 @@
 //! The only door to MongoDB: the pooled client, collection set-up, batch writes, statistics and job
 //! records. No other module imports `mongodb`; callers get domain values and [`DbError`].
 //!
-//! Rooms: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
+//! Files: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
 //! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
 //! raw documents), [`jobs`] (job record queries), [`live`] (live run records), [`watch`] (change streams), [`feed`] (the calls feed `/calls/stream`
 //! follows), [`idempotency`] (idempotency keys and their answers).
