@@ -365,12 +365,7 @@ async fn check(s: &Services, spec: &Yaml, f: &Found) -> Result<(), String> {
         Some(other) => return Err(format!("unknown `against: {other}`")),
     }
     // The media type the example is given for, when it is a response's content.
-    let media =
-        f.at.iter()
-            .rev()
-            .nth(0)
-            .filter(|m| m.contains('/'))
-            .cloned();
+    let media = f.at.last().filter(|m| m.contains('/')).cloned();
     r.accept = media.clone();
     let (status, body) = send(s, &r).await;
     if input {
@@ -380,15 +375,13 @@ async fn check(s: &Services, spec: &Yaml, f: &Found) -> Result<(), String> {
             Err(format!("{line}: {status} {body}"))
         };
     }
-    if let Some(code) =
+    let code =
         f.at.iter()
-            .find_map(|k| k.parse::<u16>().ok().filter(|c| (100..600).contains(c)))
-    {
-        if code != status {
-            return Err(format!(
-                "{line}: status {status}, the example is for {code}; {body}"
-            ));
-        }
+            .find_map(|k| k.parse::<u16>().ok().filter(|c| (100..600).contains(c)));
+    if let Some(code) = code.filter(|c| *c != status) {
+        return Err(format!(
+            "{line}: status {status}, the example is for {code}; {body}"
+        ));
     }
     match example {
         Yaml::String(text) if media.as_deref() == Some("text/event-stream") => {
