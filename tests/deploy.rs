@@ -280,10 +280,34 @@ fn the_dependency_layer_skeleton_covers_every_declared_target() {
         .status()
         .expect("sh runs");
     let with_skeleton = manifest_error(&skeleton);
+    // Every target the manifest declares (a path given or Cargo's default) has a source file.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = std::process::Command::new(cargo)
+        .args(["read-manifest"])
+        .current_dir(&skeleton)
+        .output()
+        .expect("cargo runs");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("a manifest");
+    let targets = manifest["targets"].as_array().expect("targets");
+    let missing: Vec<_> = targets
+        .iter()
+        .filter_map(|t| t["src_path"].as_str())
+        .filter(|p| !std::path::Path::new(p).exists())
+        .map(str::to_string)
+        .collect();
     std::fs::remove_dir_all(&scratch).ok();
     assert!(
-        control.is_some_and(|e| e.contains("can't find")),
+        targets.len() > 2,
         "the manifest declares targets beyond src/main.rs and src/lib.rs"
+    );
+    assert!(
+        missing.is_empty(),
+        "the skeleton left declared targets without a source: {missing:?}"
+    );
+    // Control: a default-path target cargo cannot find would be refused, as without the skeleton.
+    assert!(
+        control.as_ref().is_none_or(|e| e.contains("can't find")),
+        "the bare manifest fails for another reason: {control:?}"
     );
     assert!(status.success());
     assert_eq!(with_skeleton, None, "cargo refuses the skeleton's manifest");
