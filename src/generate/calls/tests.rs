@@ -18,7 +18,7 @@ mod checks {
     /// Four whole weeks ending at midnight UTC, all in summer time: every local hour of the week
     /// occurs four times in every zone, so the expected local hour-of-day and weekday shares are
     /// the weight tables themselves.
-    fn four_weeks() -> CallParams {
+    pub(super) fn four_weeks() -> CallParams {
         CallParams {
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             days: 28,

@@ -45,8 +45,8 @@ const PINNED: &str = concat!(
 #[test]
 fn another_count_keeps_ids_types_and_statuses_but_not_times_or_numbers() {
     let (small, large) = (
-        CallGenerator::new(params(), 9, 1_000),
-        CallGenerator::new(params(), 9, 2_000),
+        CallGenerator::new(super::checks::four_weeks(), 9, 1_000),
+        CallGenerator::new(super::checks::four_weeks(), 9, 2_000),
     );
     let (mut times, mut callers) = (0, 0);
     for i in 0..1_000 {
@@ -60,15 +60,4 @@ fn another_count_keeps_ids_types_and_statuses_but_not_times_or_numbers() {
     }
     assert!(times > 990, "only {times} of 1000 start times differ");
     assert!(callers > 100, "only {callers} of 1000 callers differ");
-}
-
-/// Four weeks ending 2026-11-01, default population and model.
-fn params() -> CallParams {
-    CallParams {
-        end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-        days: 28,
-        subscribers: DEFAULT_SUBSCRIBERS,
-        scenario: None,
-        model: CallModel::default(),
-    }
 }
