@@ -330,7 +330,8 @@ impl LiveManager {
         }
     }
 
-    /// Stops this instance's runs for good (the command line's Ctrl-C), recording their end.
+    /// Stops this instance's runs for good (the command line's Ctrl-C), recording their end, and
+    /// waits up to [`STOP_WAIT`] for their tasks, so nothing of theirs writes or logs after it.
     pub async fn stop_all(&self) {
         let ids: Vec<String> = self
             .inner
@@ -344,6 +345,13 @@ impl LiveManager {
             if let Err(e) = self.stop(&id).await {
                 tracing::warn!(live = %id, error = %e, "live run not stopped cleanly");
             }
+        }
+        self.inner.tracker.close();
+        if tokio::time::timeout(STOP_WAIT, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("live runs still finishing after the stop");
         }
     }
 }
