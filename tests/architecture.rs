@@ -1,7 +1,8 @@
 //! The layout rules of docs/architecture.md, kept by reading the source: `http`/`cli` → `jobs` →
 //! `pipeline` → `store` → `generate`, with `config`, `error` and `telemetry` beside; MongoDB is
-//! reached only from `store` (src/store.rs and src/store/); every module imports only what its rule allows; no module imports
-//! one that imports it back; no file grows past its limit, no function past 85 lines.
+//! reached only from `store` (src/store.rs and src/store/); every module imports only what its
+//! rule allows; no module imports one that imports it back; one module-file convention; no file
+//! grows past its limit, no function past 85 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
