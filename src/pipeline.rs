@@ -7,17 +7,15 @@
 //! `inflight` unordered `insert_many` calls running at once. Memory stays flat whatever the count;
 //! the database, not the generator, sets the pace.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DbSettings;
-use crate::generate::{Kind, Params, RunId, rng};
+use crate::generate::{RunId, rng};
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
@@ -25,130 +23,19 @@ mod batch;
 mod produce;
 mod rebuild;
 mod repair;
+mod report;
+mod spec;
 
 pub use produce::Spares;
 pub use rebuild::rebuild;
+pub use report::{Progress, RunError, RunReport};
+pub use spec::{RunSpec, Tuning, now_millis};
 
 use batch::{Batch, Inserted};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
 pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
-
-/// A complete description of one run: the same spec gives the same documents.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSpec {
-    /// What to generate and how.
-    pub params: Params,
-    /// How many documents (at most `u32::MAX`, the size of the index part of an `_id`).
-    pub count: u32,
-    /// The seed.
-    pub seed: u64,
-}
-
-impl RunSpec {
-    /// A spec with the given seed, or a fresh random one.
-    pub fn new(params: Params, count: u32, seed: Option<u64>) -> Self {
-        Self {
-            params,
-            count,
-            seed: seed.unwrap_or_else(rng::random_seed),
-        }
-    }
-
-    /// The kind of data, and so the collection, the run writes.
-    pub fn kind(&self) -> Kind {
-        self.params.kind()
-    }
-}
-
-/// How a run is spread over the database.
-#[derive(Debug, Clone, Copy)]
-pub struct Tuning {
-    /// Documents per `insert_many`.
-    pub batch_size: usize,
-    /// `insert_many` calls in flight at once.
-    pub inflight: usize,
-    /// A batch the database did not take because it was unreachable is sent again until it
-    /// answers (within the run's reconcile patience), instead of ending the run. Jobs and the
-    /// command line wait; a synchronous request, bounded by its timeout, answers at once.
-    pub wait_out_outages: bool,
-}
-
-impl From<&DbSettings> for Tuning {
-    fn from(db: &DbSettings) -> Self {
-        Self {
-            batch_size: db.batch_size as usize,
-            inflight: db.inflight_batches as usize,
-            wait_out_outages: true,
-        }
-    }
-}
-
-/// The default end of a generation window: now, in whole milliseconds, which is what BSON stores,
-/// so the reported `end` reproduces the run exactly.
-pub fn now_millis() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
-}
-
-/// Counters a run updates as it goes, read by progress reporters while it runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    written: AtomicU64,
-}
-
-impl Progress {
-    /// Documents acknowledged so far.
-    pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
-    }
-
-    /// Sets the count, for runs that count their documents themselves (exports).
-    pub fn set(&self, n: u64) {
-        self.written.store(n, Ordering::Relaxed);
-    }
-}
-
-/// Why a run stopped short.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// A batch failed in the database.
-    #[error(transparent)]
-    Database(#[from] DbError),
-    /// The generator itself failed (a bug): the run must not pass for a short success.
-    #[error("generation failed: {0}")]
-    Generation(String),
-    /// The run rode through an outage and, counted afterwards, the database holds fewer documents
-    /// than it acknowledged: a server that restarted lost writes.
-    #[error("the database lost {0} documents it had acknowledged")]
-    Lost(u64),
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub struct RunReport {
-    /// The run's documents in the database: exact when `exact`, otherwise those acknowledged (a
-    /// lower bound: a batch's answer was lost and the database could not be asked afterwards).
-    pub written: u64,
-    /// `written` is the exact count.
-    pub exact: bool,
-    /// The rollups hold exactly this run's written documents (false only when the database went
-    /// away before they could be repaired: a job is then settled by the stale-job reaper).
-    pub rollups_exact: bool,
-    /// The first error, if any; the run stopped at it.
-    pub error: Option<RunError>,
-    /// The run stopped because it was cancelled.
-    pub cancelled: bool,
-    /// Wall time of the run, reconciliation included.
-    pub elapsed: Duration,
-}
-
-impl RunReport {
-    /// Documents written per second over the run.
-    pub fn docs_per_second(&self) -> f64 {
-        self.written as f64 / self.elapsed.as_secs_f64().max(1e-6)
-    }
-}
 
 /// One run: a spec and the `_id` range its documents occupy, known before it starts so a job can
 /// record it (and anyone can count the run's documents later).
@@ -359,7 +246,7 @@ impl Streamed {
         progress: &Progress,
     ) -> bool {
         self.acknowledged += done.written;
-        progress.written.fetch_add(done.written, Ordering::Relaxed);
+        progress.add(done.written);
         // A batch sent again crossed an outage, and a server that went away may have lost writes
         // it had acknowledged: count the run and check its rollups at the end.
         self.uncertain |= done.uncertain || resent;

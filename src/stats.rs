@@ -6,7 +6,8 @@
 //!
 //! Files: [`query`] (what dashboards send), [`overview`] (`GET /stats`), [`series`] (the series
 //! endpoints), [`cache`] (answers kept until the data changes, shared reads), [`feed`] (the
-//! overview pushed to streaming clients), `plan` (a series request's range, buckets and sources).
+//! overview pushed to streaming clients), `plan` (a series request's range, buckets and sources),
+//! `ask` (a read's range split into pieces from the coarsest source that covers each exactly).
 
 pub mod cache;
 pub mod feed;
@@ -14,6 +15,10 @@ pub mod overview;
 pub mod plan;
 pub mod query;
 pub mod series;
+
+mod ask;
+
+pub use ask::Ask;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -25,7 +30,7 @@ use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::store::DataVersion;
 use crate::store::Store;
-use crate::store::rollup::{Cells, Grouping, Resolution, add_cell, coarsen, fine_ms};
+use crate::store::rollup::{Cells, add_cell, coarsen, fine_ms};
 use crate::store::stats::KeyFilter;
 use cache::{Answers, Flights, Pieces, VersionReads};
 
@@ -162,7 +167,7 @@ impl StatsReader {
             return Ok(coarsen(&cells, grouping));
         }
         let mut pieces = Vec::new();
-        plan(kind, ask.from, ask.to, ask.finest, &mut pieces);
+        ask::split(kind, ask.from, ask.to, ask.finest, &mut pieces);
         let reads = pieces.iter().map(|&(level, a, b)| async move {
             let Some(res) = level else {
                 let cells = store.raw_cells(kind, a, b, fine_ms(kind), keys).await?;
@@ -223,156 +228,5 @@ impl StatsReader {
             .store
             .raw_cells(kind, Some(from), Some(to), slot_ms, keys)
             .await?)
-    }
-}
-
-/// What a statistics read asks for: cells of `kind` over `[from, to)` (`None`: open), no wider
-/// than `finest` (whatever is finer is exact too: hours, fine slots and raw slots are mixed, each
-/// key in the cell it came from), summed into the slots of `grouping` (which the caller sums into
-/// anyway).
-#[derive(Debug, Clone)]
-pub struct Ask {
-    /// Calls or metrics.
-    pub kind: Kind,
-    /// Start of the range (inclusive).
-    pub from: Option<i64>,
-    /// End of the range (exclusive).
-    pub to: Option<i64>,
-    /// Which key values to read.
-    pub keys: KeyFilter,
-    /// The coarsest rollup resolution the answer can use.
-    pub finest: Resolution,
-    /// How the caller sums cells in time.
-    pub grouping: Grouping,
-}
-
-/// `ms` rounded up to a multiple of `w`.
-fn ceil_to(ms: i64, w: i64) -> i64 {
-    ms + (w - ms.rem_euclid(w)) % w
-}
-
-/// `ms` rounded down to a multiple of `w`.
-fn floor_to(ms: i64, w: i64) -> i64 {
-    ms - ms.rem_euclid(w)
-}
-
-/// Splits `[from, to)` into pieces read from the coarsest source that covers them exactly:
-/// `Some(resolution)` for rollup cells, `None` for raw documents (less than a fine cell at each
-/// edge).
-fn plan(
-    kind: Kind,
-    from: Option<i64>,
-    to: Option<i64>,
-    coarsest: Resolution,
-    out: &mut Vec<(Option<Resolution>, Option<i64>, Option<i64>)>,
-) {
-    let w = coarsest.cell_ms(kind);
-    let inner_from = from.map(|f| ceil_to(f, w));
-    let inner_to = to.map(|t| floor_to(t, w));
-    if let (Some(a), Some(b)) = (inner_from, inner_to)
-        && a >= b
-    {
-        // Not one whole cell inside: go finer, or read the raw documents.
-        return match coarsest.finer() {
-            Some(finer) => plan(kind, from, to, finer, out),
-            None => out.push((None, from, to)),
-        };
-    }
-    out.push((Some(coarsest), inner_from, inner_to));
-    for (a, b) in [(from, inner_from), (inner_to, to)] {
-        if let (Some(a), Some(b)) = (a, b)
-            && a < b
-        {
-            match coarsest.finer() {
-                Some(finer) => plan(kind, Some(a), Some(b), finer, out),
-                None => out.push((None, Some(a), Some(b))),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::rollup::{FIVE_MINUTES_MS, HOUR_MS, MINUTE_MS};
-
-    #[test]
-    fn ranges_split_into_hours_minutes_and_raw_edges() {
-        let mut out = Vec::new();
-        let (from, to) = (10 * HOUR_MS + 450_500, 14 * HOUR_MS + 625_000);
-        plan(
-            Kind::Metrics,
-            Some(from),
-            Some(to),
-            Resolution::Hour,
-            &mut out,
-        );
-        let m = FIVE_MINUTES_MS;
-        assert_eq!(
-            out,
-            vec![
-                (
-                    Some(Resolution::Hour),
-                    Some(11 * HOUR_MS),
-                    Some(14 * HOUR_MS)
-                ),
-                (
-                    Some(Resolution::Fine),
-                    Some(10 * HOUR_MS + 2 * m),
-                    Some(11 * HOUR_MS)
-                ),
-                (None, Some(from), Some(10 * HOUR_MS + 2 * m)),
-                (
-                    Some(Resolution::Fine),
-                    Some(14 * HOUR_MS),
-                    Some(14 * HOUR_MS + 2 * m)
-                ),
-                (None, Some(14 * HOUR_MS + 2 * m), Some(to)),
-            ]
-        );
-        out.clear();
-        plan(Kind::Metrics, None, None, Resolution::Hour, &mut out);
-        assert_eq!(out, vec![(Some(Resolution::Hour), None, None)]);
-        out.clear();
-        plan(
-            Kind::Metrics,
-            Some(30_000),
-            Some(40_000),
-            Resolution::Hour,
-            &mut out,
-        );
-        assert_eq!(out, vec![(None, Some(30_000), Some(40_000))]);
-        // Calls' fine cells are a minute wide: raw edges of under a minute.
-        out.clear();
-        plan(
-            Kind::Calls,
-            Some(from),
-            Some(to),
-            Resolution::Hour,
-            &mut out,
-        );
-        let m = MINUTE_MS;
-        assert_eq!(
-            out,
-            vec![
-                (
-                    Some(Resolution::Hour),
-                    Some(11 * HOUR_MS),
-                    Some(14 * HOUR_MS)
-                ),
-                (
-                    Some(Resolution::Fine),
-                    Some(10 * HOUR_MS + 8 * m),
-                    Some(11 * HOUR_MS)
-                ),
-                (None, Some(from), Some(10 * HOUR_MS + 8 * m)),
-                (
-                    Some(Resolution::Fine),
-                    Some(14 * HOUR_MS),
-                    Some(14 * HOUR_MS + 10 * m)
-                ),
-                (None, Some(14 * HOUR_MS + 10 * m), Some(to)),
-            ]
-        );
     }
 }

@@ -35,100 +35,12 @@ use super::rng::{self, DocRng};
 use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
 use super::zones::call_load;
 use super::{RunId, Tally};
+pub use category::Category;
 use category::Model;
 pub use shape::{CategoryShape, MetricModel};
 
 mod category;
 mod shape;
-
-/// What is measured; each category has its own unit and range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Category {
-    /// CPU utilisation, percent.
-    Cpu,
-    /// Memory in use, percent of total.
-    Memory,
-    /// Disk space in use, percent of capacity.
-    Disk,
-    /// Request latency, milliseconds.
-    Latency,
-    /// Network throughput, Mbit/s.
-    Network,
-}
-
-impl Category {
-    /// Every category, in the order used for series and for the validator.
-    pub const ALL: [Category; 5] = [
-        Category::Cpu,
-        Category::Memory,
-        Category::Disk,
-        Category::Latency,
-        Category::Network,
-    ];
-
-    /// The value stored in the `category` field.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Cpu => "cpu",
-            Category::Memory => "memory",
-            Category::Disk => "disk",
-            Category::Latency => "latency",
-            Category::Network => "network",
-        }
-    }
-
-    /// Parses the stored name back.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
-    /// Parses a list of names into distinct categories in canonical order; on an unknown name,
-    /// returns its position and a message naming the choices.
-    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<Self>, (usize, String)> {
-        let mut parsed = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            let name = name.as_ref();
-            let c = Self::parse(name).ok_or_else(|| {
-                (
-                    i,
-                    format!(
-                        "unknown category {name:?}; expected one of cpu, memory, disk, latency, network"
-                    ),
-                )
-            })?;
-            parsed.push(c);
-        }
-        parsed.sort();
-        parsed.dedup();
-        Ok(parsed)
-    }
-
-    /// The value stored in the `unit` field.
-    pub fn unit(self) -> &'static str {
-        self.model().unit
-    }
-
-    /// Inclusive bounds of `value` for this category.
-    pub fn bounds(self) -> (f64, f64) {
-        self.model().bounds
-    }
-
-    /// Lowest reading a series of this category approaches.
-    pub fn floor(self) -> f64 {
-        self.model().floor
-    }
-
-    /// The numbers of this category a model may change, as they are by default.
-    pub fn default_shape(self) -> CategoryShape {
-        let m = self.model();
-        CategoryShape {
-            base: m.loaded.map_or(m.base, |(_, lo, hi)| (lo, hi)),
-            typical: m.loaded.map(|(typical, _, _)| typical),
-            daily: m.daily,
-            spike_rate: m.spike.0,
-        }
-    }
-}
 
 /// What a request may choose about the metrics it generates.
 #[derive(Debug, Clone, PartialEq)]

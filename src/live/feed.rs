@@ -19,17 +19,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::{Bson, Document};
+
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::{OnceCell, Semaphore, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
-use crate::store::feed::{FeedCursor, FeedEntry, LEASE};
-use crate::store::watch::CallChange;
+use crate::store::feed::{FeedCursor, LEASE};
 
 pub use crate::store::feed::RECENT;
+
+mod event;
+
+pub use event::{CallEvent, call_json};
+use event::{capped, change_event, feed_event};
 
 /// Events a slow client may fall behind by before it skips.
 pub const BUFFER: usize = 4096;
@@ -40,22 +44,6 @@ pub const MAX_RESUMES: usize = 16;
 pub const BACKFILL_EVENTS_PER_SECOND: u32 = 200;
 /// How often a reader looks for new entries in the feed.
 pub const POLL: Duration = Duration::from_millis(150);
-
-/// One event of the stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallEvent {
-    /// A call was written: its event id (feed entry id or resume token) and JSON.
-    Call {
-        /// The SSE event id.
-        id: String,
-        /// The call as JSON.
-        data: String,
-    },
-    /// This client fell behind and skipped this many calls.
-    Lagged(u64),
-    /// `Last-Event-ID` could not be honoured; the stream starts from now.
-    Reset(&'static str),
-}
 
 /// Shared by every `/calls/stream` client of this replica.
 pub struct CallsFeed {
@@ -291,94 +279,3 @@ fn poller() -> tokio::time::Interval {
 
 const TOO_MANY: &str = "too many clients resuming or following backfills at once: the stream \
                         starts from now, with calls as they happen";
-
-/// The event of a feed entry (`None` for the feed's first entry, which is neither).
-fn feed_event(e: FeedEntry) -> Option<CallEvent> {
-    match e {
-        FeedEntry::Call(id, call, at) => Some(CallEvent::Call {
-            id: id.to_hex(),
-            data: call_json(&call, Some(at)),
-        }),
-        FeedEntry::Skipped(_, n) => Some(CallEvent::Lagged(n)),
-    }
-}
-
-/// The event of an inserted call, from a change stream.
-fn change_event(c: CallChange) -> CallEvent {
-    CallEvent::Call {
-        id: c.token,
-        data: call_json(&c.call, c.inserted_at),
-    }
-}
-
-/// `events` with at most `per_second` calls a second; the calls beyond are dropped and counted,
-/// and the count sent as a `Lagged` event when the second is over.
-fn capped(
-    events: BoxStream<'static, Arc<CallEvent>>,
-    per_second: u32,
-) -> BoxStream<'static, Arc<CallEvent>> {
-    let window = Duration::from_secs(1);
-    let state = (events, tokio::time::Instant::now(), 0u32, 0u64);
-    futures::stream::unfold(
-        state,
-        move |(mut events, mut start, mut sent, mut skipped)| async move {
-            loop {
-                let left = window
-                    .saturating_sub(start.elapsed())
-                    .max(Duration::from_millis(1));
-                let next = tokio::time::timeout(left, events.next()).await;
-                if start.elapsed() >= window {
-                    start = tokio::time::Instant::now();
-                    sent = 0;
-                    if skipped > 0 {
-                        let lagged = Arc::new(CallEvent::Lagged(skipped));
-                        let mut out = vec![lagged];
-                        if let Ok(Some(e)) = next {
-                            sent += u32::from(matches!(*e, CallEvent::Call { .. }));
-                            out.push(e);
-                        }
-                        return Some((out, (events, start, sent, 0)));
-                    }
-                }
-                match next {
-                    Err(_) => continue,
-                    Ok(None) => return None,
-                    Ok(Some(e)) if matches!(*e, CallEvent::Call { .. }) && sent >= per_second => {
-                        skipped += 1;
-                    }
-                    Ok(Some(e)) => {
-                        sent += u32::from(matches!(*e, CallEvent::Call { .. }));
-                        return Some((vec![e], (events, start, sent, skipped)));
-                    }
-                }
-            }
-        },
-    )
-    .flat_map(futures::stream::iter)
-    .boxed()
-}
-
-/// A call document as the JSON a dashboard reads: `_id` as `id` (hex), times as RFC 3339, and
-/// `inserted_at` when known.
-pub fn call_json(call: &Document, inserted_at: Option<bson::DateTime>) -> String {
-    let mut out = serde_json::Map::new();
-    for (k, v) in call {
-        let (key, value) = match v {
-            Bson::ObjectId(o) if k == "_id" => ("id", serde_json::Value::String(o.to_hex())),
-            Bson::DateTime(t) => (k.as_str(), rfc3339(*t)),
-            other => (k.as_str(), other.clone().into_relaxed_extjson()),
-        };
-        out.insert(key.to_string(), value);
-    }
-    if let Some(t) = inserted_at {
-        out.insert("inserted_at".into(), rfc3339(t));
-    }
-    serde_json::Value::Object(out).to_string()
-}
-
-fn rfc3339(t: bson::DateTime) -> serde_json::Value {
-    serde_json::Value::String(
-        t.to_chrono()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    )
-}

@@ -3,7 +3,6 @@
 //! collection. Reads see the rollups grow while it runs; writes by generation runs meanwhile would
 //! be counted twice or not at all, so run it while no job writes (docs/statistics.md says so).
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bson::oid::ObjectId;
@@ -67,9 +66,7 @@ async fn days(
         // A fresh token per day: the collection was cleared, so nothing can be applied twice.
         store.apply_rollup(kind, ObjectId::new(), &cells).await?;
         let n = documents(kind, &cells);
-        progress
-            .written
-            .fetch_add(n.max(0) as u64, Ordering::Relaxed);
+        progress.add(n.max(0) as u64);
         // Jump over empty days (data may span centuries with gaps): the next document's day.
         match store.first_time_from(kind, day + DAY_MS).await? {
             Some(next) => day = next - next.rem_euclid(DAY_MS),

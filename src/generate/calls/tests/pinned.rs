@@ -45,8 +45,8 @@ const PINNED: &str = concat!(
 #[test]
 fn another_count_keeps_ids_types_and_statuses_but_not_times_or_numbers() {
     let (small, large) = (
-        CallGenerator::new(super::checks::four_weeks(), 9, 1_000),
-        CallGenerator::new(super::checks::four_weeks(), 9, 2_000),
+        CallGenerator::new(super::four_weeks(), 9, 1_000),
+        CallGenerator::new(super::four_weeks(), 9, 2_000),
     );
     let (mut times, mut callers) = (0, 0);
     for i in 0..1_000 {
