@@ -1,0 +1,84 @@
+//! What a generated call is: its type, how it ended, and the record before it is written as BSON.
+
+/// The kind of call, which sets its price per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallType {
+    /// A plain voice call.
+    Voice,
+    /// A video call.
+    Video,
+    /// A multi-party conference call.
+    Conference,
+}
+
+impl CallType {
+    /// Every call type, in the order of [`CALL_TYPE_WEIGHTS`].
+    pub const ALL: [CallType; 3] = [CallType::Voice, CallType::Video, CallType::Conference];
+
+    /// The value stored in the `call_type` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallType::Voice => "voice",
+            CallType::Video => "video",
+            CallType::Conference => "conference",
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallStatus {
+    /// Connected and talked; the only status with a duration and a cost.
+    Completed,
+    /// Rang out unanswered.
+    Missed,
+    /// The callee was busy.
+    Busy,
+    /// The network failed to set the call up.
+    Failed,
+}
+
+impl CallStatus {
+    /// Every status, in the order of [`STATUS_WEIGHTS`].
+    pub const ALL: [CallStatus; 4] = [
+        CallStatus::Completed,
+        CallStatus::Missed,
+        CallStatus::Busy,
+        CallStatus::Failed,
+    ];
+
+    /// The value stored in the `status` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Completed => "completed",
+            CallStatus::Missed => "missed",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One generated call, before it is written as BSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// UUID v4, lower-case hyphenated.
+    pub call_id: String,
+    /// Calling number, E.164.
+    pub caller: String,
+    /// Called number, E.164, never equal to `caller`.
+    pub callee: String,
+    /// Kind of call.
+    pub call_type: CallType,
+    /// How it ended.
+    pub status: CallStatus,
+    /// Start, milliseconds since the epoch.
+    pub start_ms: i64,
+    /// End, milliseconds since the epoch, never before the start.
+    pub end_ms: i64,
+    /// Talk time in seconds, for completed calls only.
+    pub duration: Option<u32>,
+    /// Charge in USD, 0 unless completed.
+    pub cost: f64,
+    /// The scenario that produced or altered the call, if any.
+    pub anomaly: Option<&'static str>,
+}
