@@ -172,12 +172,12 @@ pub(crate) async fn report(progress: Arc<Progress>, total: u64) {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let n = progress.written();
             let rate = n as f64 / started.elapsed().as_secs_f64();
-            let eta = if rate > 0.0 {
-                total.saturating_sub(n) as f64 / rate
+            let eta = if n > 0 {
+                format!("{:.0} s", total.saturating_sub(n) as f64 / rate)
             } else {
-                f64::NAN
+                "unknown".into()
             };
-            eprintln!("progress: {n}/{total} documents, {rate:.0} docs/s, ETA {eta:.0} s");
+            eprintln!("progress: {n}/{total} documents, {rate:.0} docs/s, ETA {eta}");
         }
     }
 }
