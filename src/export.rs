@@ -113,6 +113,22 @@ const CALL_COLUMNS: &[Column] = &[
         field: "anomaly",
         ty: "string()",
     },
+    Column {
+        field: "caller_imsi",
+        ty: "string()",
+    },
+    Column {
+        field: "caller_imei",
+        ty: "string()",
+    },
+    Column {
+        field: "callee_imsi",
+        ty: "string()",
+    },
+    Column {
+        field: "callee_network",
+        ty: "string()",
+    },
 ];
 
 const POINT_COLUMNS: &[Column] = &[

@@ -13,6 +13,7 @@ mod goodness_of_fit;
 pub mod hosts;
 pub mod live;
 pub mod model;
+pub mod network;
 pub mod params;
 pub mod points;
 pub mod population;

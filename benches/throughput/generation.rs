@@ -1,5 +1,7 @@
 //! Scenario `generation`: documents per second of generation alone, and of generation with the
-//! rollup contribution a run's producer thread computes, on one core; no database.
+//! rollup contribution a run's producer thread computes, on one core; no database. Calls twice:
+//! with network identities (mobile phones, the default) and without (desk phones), so the cost of
+//! the identities shows in one run.
 //! `BENCH_GEN_COUNT` documents of each kind a round (default 2,000,000), `BENCH_REPS` rounds
 //! (default 3), medians.
 
@@ -8,7 +10,19 @@ use std::time::Instant;
 use linq_datagen::generate::RunId;
 use linq_datagen::pipeline::{RunSpec, Spares};
 
+use linq_datagen::generate::Params;
+use linq_datagen::generate::model::Phones;
+
 use crate::shared::{call_spec, env_or, median, metric_spec};
+
+/// `count` calls of desk phones: the default calls without identities.
+fn desk_call_spec(count: u32) -> RunSpec {
+    let mut spec = call_spec(count);
+    if let Params::Calls(p) = &mut spec.params {
+        p.model.network.phones = Phones::Desk;
+    }
+    spec
+}
 
 pub fn run() {
     let count: u32 = env_or("BENCH_GEN_COUNT", 2_000_000);
@@ -16,11 +30,18 @@ pub fn run() {
     println!(
         "generation alone and with the rollup contribution, one core, {count} documents a round"
     );
-    for (kind, spec) in [("calls", call_spec(count)), ("metrics", metric_spec(count))] {
+    for (kind, spec) in [
+        ("calls", call_spec(count)),
+        (
+            "calls without identities (desk phones)",
+            desk_call_spec(count),
+        ),
+        ("metrics", metric_spec(count)),
+    ] {
         let alone: Vec<f64> = (0..reps).map(|_| generation_rate(&spec)).collect();
         let producer: Vec<f64> = (0..reps).map(|_| producer_rate(&spec)).collect();
         println!(
-            "  {kind:<8} generation {:>10.0} docs/s (median of {reps}), with rollups {:>10.0} docs/s",
+            "  {kind:<40} generation {:>10.0} docs/s (median of {reps}), with rollups {:>10.0} docs/s",
             median(alone),
             median(producer)
         );

@@ -26,12 +26,13 @@
 //!   field and costs 0.
 
 use super::model::CallModel;
+use super::network::{Network, Party, country_of};
 use super::population::Population;
 use super::rng::{self, DocRng};
 use super::scenario::{FRAUD_SHARE, Scenario, ScenarioKind};
 use call_id::uuid_v4;
 use chrono::{DateTime, Utc};
-pub use record::{CallRecord, CallStatus, CallType};
+pub use record::{CallRecord, CallStatus, CallType, Identities};
 use times::StartTimes;
 
 pub use super::bounds::DURATION_BOUNDS;
@@ -68,6 +69,10 @@ pub struct CallGenerator {
     scenario: Option<Scenario>,
     /// The subscriber placing a fraud burst's calls.
     fraudster: u64,
+    /// Identities and networks, for mobile phones.
+    network: Option<Network>,
+    /// The identities worked out once, for runs that look each subscriber up many times.
+    identity_table: Option<std::sync::Arc<identities::Table>>,
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -95,6 +100,12 @@ impl CallGenerator {
         model: CallModel,
     ) -> Self {
         let fraudster = rng::below(&mut rng::stream_rng(seed, u64::MAX - 7), population.size());
+        let network = model.network.mobile().map(|op| Network::new(seed, op));
+        // Worked out once where the numbers are (long runs and live runs).
+        let identity_table = network
+            .filter(|_| population.is_tabled())
+            .and_then(|net| identities::Table::build(&net, &population))
+            .map(std::sync::Arc::new);
         Self {
             seed,
             population,
@@ -104,6 +115,8 @@ impl CallGenerator {
             model,
             scenario,
             fraudster,
+            network,
+            identity_table,
         }
     }
 
@@ -149,6 +162,12 @@ impl CallGenerator {
             duration: d.duration,
             cost: d.cost,
             anomaly: d.anomaly,
+            identities: self.identities(&d).map(|i| Identities {
+                caller_imsi: ascii(&i.caller_imsi).to_owned(),
+                caller_imei: ascii(&i.caller_imei).to_owned(),
+                callee_imsi: i.callee_imsi.map(|x| ascii(&x).to_owned()),
+                callee_network: i.callee_network,
+            }),
         }
     }
 
@@ -165,10 +184,11 @@ impl CallGenerator {
         let from = people.caller_in(zone, &mut rng);
         let caller = people.digits(from);
         // Two subscribers sharing a number is vanishingly rare, but nobody calls their own number.
-        let callee = loop {
-            let n = people.digits(people.callee(from, &mut rng));
+        let (to, callee) = loop {
+            let to = people.callee(from, &mut rng);
+            let n = people.digits(to);
             if n != caller {
-                break n;
+                break (to, n);
             }
         };
         let (duration, end_ms, cost) = match status {
@@ -195,6 +215,9 @@ impl CallGenerator {
         };
         let mut record = Draw {
             call_id,
+            from,
+            to,
+            party: Party::Fixed,
             caller,
             callee,
             call_type,
@@ -209,7 +232,50 @@ impl CallGenerator {
             // Drawn after everything else: outside a scenario the stream is untouched.
             self.apply(&s, &mut record, &mut rng);
         }
+        self.place(&mut record);
         record
+    }
+
+    /// Puts the callee on its network: off-net, it is someone else in its area code, with a
+    /// number of their own. Stable draws of the pair, not of the call's stream.
+    fn place(&self, r: &mut Draw) {
+        let Some(net) = &self.network else {
+            return;
+        };
+        let people = &self.population;
+        let table = self.identity_table.as_deref();
+        r.party = if people.is_hub(r.to) {
+            Party::Fixed
+        } else {
+            let country = match table {
+                Some(t) => t.country(r.to),
+                None => country_of(people.area_code(r.to)),
+            };
+            net.party(r.from, r.to, country)
+        };
+        if let Party::OffNet(_) = r.party {
+            r.callee = match table.and_then(|t| t.off_net(r.to, &r.caller)) {
+                Some(n) => n,
+                None => people.off_net_digits(r.to, &r.caller),
+            };
+        }
+    }
+
+    /// The identities a drawn call carries, for mobile phones.
+    fn identities(&self, r: &Draw) -> Option<DrawnIdentities> {
+        let net = self.network.as_ref()?;
+        let table = self.identity_table.as_deref();
+        let imsi = |k| table.map_or_else(|| net.imsi(k), |t| t.imsi(k));
+        let imei = |k| table.map_or_else(|| net.imei(k), |t| t.imei(k));
+        Some(DrawnIdentities {
+            caller_imsi: imsi(r.from),
+            caller_imei: imei(r.from),
+            callee_imsi: (r.party == Party::OnNet).then(|| imsi(r.to)),
+            callee_network: match r.party {
+                Party::OffNet(i) => Some(super::network::OPERATORS[usize::from(i)].code),
+                _ => None,
+            },
+        })
     }
 
     /// Charge for a completed call under the model's tariff, in USD: a whole number of cents.
@@ -235,11 +301,13 @@ impl CallGenerator {
             }
             ScenarioKind::FraudBurst if u < FRAUD_SHARE => {
                 let people = &self.population;
+                r.from = self.fraudster;
                 r.caller = people.digits(self.fraudster);
-                r.callee = loop {
-                    let n = people.digits(rng::below(rng, people.size()));
+                (r.to, r.callee) = loop {
+                    let to = rng::below(rng, people.size());
+                    let n = people.digits(to);
                     if n != r.caller {
-                        break n;
+                        break (to, n);
                     }
                 };
                 let d = 1 + rng::below(rng, 20) as u32;
@@ -263,6 +331,11 @@ fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
 /// and hyphens).
 struct Draw {
     call_id: [u8; call_id::LENGTH],
+    /// The caller and the callee, as subscribers of the population.
+    from: u64,
+    to: u64,
+    /// Where the callee is (for mobile phones; `Fixed` otherwise).
+    party: Party,
     caller: [u8; 12],
     callee: [u8; 12],
     call_type: CallType,
@@ -274,6 +347,14 @@ struct Draw {
     anomaly: Option<&'static str>,
 }
 
+/// The identities of a [`Draw`], still in fixed buffers.
+struct DrawnIdentities {
+    caller_imsi: [u8; 15],
+    caller_imei: [u8; 15],
+    callee_imsi: Option<[u8; 15]>,
+    callee_network: Option<&'static str>,
+}
+
 /// The text of a fixed ASCII buffer of [`Draw`].
 fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
@@ -281,6 +362,7 @@ fn ascii(bytes: &[u8]) -> &str {
 
 mod call_id;
 mod document;
+mod identities;
 mod record;
 mod times;
 

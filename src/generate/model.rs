@@ -33,12 +33,17 @@ pub fn parse_parts(request: &Value) -> Result<(CallModel, MetricModel), ParamErr
 }
 
 /// Both parts of the model a record keeps, as [`CallModel::to_json`] or
-/// [`CallModel::with_metrics_json`] wrote it; the defaults for a record from before models.
+/// [`CallModel::with_metrics_json`] wrote it; the defaults for a record from before models, and
+/// no network for one from before networks (so both regenerate the documents they wrote).
 pub fn of_record(doc: Option<&bson::Document>) -> Result<(CallModel, MetricModel), ParamError> {
-    match doc {
-        Some(d) => parse::model(&bson::Bson::Document(d.clone()).into_relaxed_extjson()),
-        None => Ok(Default::default()),
+    let (mut calls, metrics) = match doc {
+        Some(d) => parse::model(&bson::Bson::Document(d.clone()).into_relaxed_extjson())?,
+        None => Default::default(),
+    };
+    if !doc.is_some_and(|d| d.contains_key("network")) {
+        calls.network = NetworkModel::NONE;
     }
+    Ok((calls, metrics))
 }
 
 /// How long a completed call lasts: a heavy-tailed law with its median, clipped.
@@ -133,6 +138,45 @@ impl TimeZoneMode {
     }
 }
 
+/// Which phones a run's subscribers hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phones {
+    /// Mobile phones on one operator's network: calls carry IMSIs, IMEIs and networks.
+    Mobile,
+    /// Desk phones on a PBX: no SIM, no handset identity, no network.
+    Desk,
+}
+
+/// The network a run's calls are recorded on (see [`super::network`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetworkModel {
+    /// Mobile or desk phones.
+    pub phones: Phones,
+    /// The operator simulated, an index into [`super::network::OPERATORS`].
+    pub operator: usize,
+}
+
+impl NetworkModel {
+    /// What records from before networks existed regenerate with: no identities.
+    pub const NONE: NetworkModel = NetworkModel {
+        phones: Phones::Desk,
+        operator: super::network::DEFAULT_OPERATOR,
+    };
+
+    /// The network identities are drawn on, if the phones have any.
+    pub fn mobile(&self) -> Option<usize> {
+        (self.phones == Phones::Mobile).then_some(self.operator)
+    }
+
+    /// As JSON, the form `model.network` takes.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "phones": match self.phones { Phones::Mobile => "mobile", Phones::Desk => "desk" },
+            "operator": super::network::OPERATORS[self.operator].code,
+        })
+    }
+}
+
 /// The shape of a run's calls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallModel {
@@ -164,6 +208,8 @@ pub struct CallModel {
     pub hub_share: f64,
     /// What completed calls cost.
     pub tariff: Tariff,
+    /// The phones and the network they are on.
+    pub network: NetworkModel,
 }
 
 impl Default for CallModel {
@@ -216,6 +262,7 @@ impl CallModel {
         let [voice, video, conference] = self.call_type;
         json!({
             "preset": self.preset.as_str(),
+            "network": self.network.to_json(),
             "calls": {
                 "status": { "completed": completed, "missed": missed, "busy": busy, "failed": failed },
                 "call_type": { "voice": voice, "video": video, "conference": conference },
@@ -278,6 +325,10 @@ fn mobile() -> CallModel {
             per_minute: RATES_PER_MINUTE,
             first_seconds: 60,
             increment_seconds: 60,
+        },
+        network: NetworkModel {
+            phones: Phones::Mobile,
+            operator: super::network::DEFAULT_OPERATOR,
         },
     }
 }

@@ -41,6 +41,7 @@ pub use super::defaults::{ACTIVITY_EXPONENT, CIRCLE_SHARE, CONTACTS, LOCAL_CONTA
 const NUMBER_STREAMS: u64 = 0x6e75_6d62_6572_7300;
 const CONTACT_STREAMS: u64 = 0x636f_6e74_6163_7400;
 const PERMUTATION_STREAM: u64 = 0x7065_726d_7574_6500;
+const OFF_NET_STREAMS: u64 = 0x6f66_666e_6574_7300;
 /// Primes for the rank permutation; the first one not dividing a zone's size is its stride.
 const STRIDES: [u64; 4] = [7_368_787, 2_750_159, 1_000_003, 999_983];
 
@@ -155,6 +156,30 @@ impl Population {
         h * self.size / self.hubs.max(1)
     }
 
+    /// Whether subscriber `k` is a hub line (see [`Self::hub`]).
+    pub fn is_hub(&self, k: u64) -> bool {
+        if self.hubs == 0 {
+            return false;
+        }
+        // The smallest h with h × size / hubs ≥ k.
+        let h = (u128::from(k) * u128::from(self.hubs)).div_ceil(u128::from(self.size)) as u64;
+        h < self.hubs && self.hub(h) == k
+    }
+
+    /// The number of the off-net party in subscriber `k`'s place: someone on another network
+    /// in `k`'s area code, with a number of their own (never `k`'s nor `avoid`), drawn from
+    /// (seed, `k`).
+    pub fn off_net_digits(&self, k: u64, avoid: &[u8; 12]) -> [u8; 12] {
+        let mut rng = rng::stream_rng(self.seed ^ OFF_NET_STREAMS, k);
+        let own = self.digits(k);
+        loop {
+            let n = self.number_in_block(k, &mut rng);
+            if n != own && n != *avoid {
+                return n;
+            }
+        }
+    }
+
     /// Contact `j` of subscriber `k`.
     #[inline]
     pub fn contact(&self, k: u64, j: usize) -> u64 {
@@ -195,6 +220,11 @@ impl Population {
         self
     }
 
+    /// Whether the numbers and contacts are tabled (see [`Self::tabled`]).
+    pub fn is_tabled(&self) -> bool {
+        self.tables.is_some()
+    }
+
     /// Subscriber `k`'s phone number, E.164: `+1`, the area code, `NXX`, `XXXX`.
     pub fn number(&self, k: u64) -> String {
         // Every byte is an ASCII digit or '+'.
@@ -212,16 +242,21 @@ impl Population {
 
     /// [`Self::digits`] worked out from the seed.
     fn draw_digits(&self, k: u64) -> [u8; 12] {
-        let (b, _, _) = self.layout.block(k);
         let mut rng = rng::stream_rng(self.seed ^ NUMBER_STREAMS, k);
+        self.number_in_block(k, &mut rng)
+    }
+
+    /// A number in subscriber `k`'s area code, its exchange and line drawn from `rng`.
+    fn number_in_block(&self, k: u64, rng: &mut DocRng) -> [u8; 12] {
+        let (b, _, _) = self.layout.block(k);
         // 800 exchanges 200–999 less the eight N11 codes: drawn again (1 % of draws).
         let exchange = loop {
-            let e = 200 + rng::below(&mut rng, 800);
+            let e = 200 + rng::below(rng, 800);
             if e % 100 != 11 {
                 break e;
             }
         };
-        let line = rng::below(&mut rng, 10_000);
+        let line = rng::below(rng, 10_000);
         let mut digits = [b'+', b'1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         write_digits(&mut digits[2..5], u64::from(self.layout.codes[b]));
         write_digits(&mut digits[5..8], exchange);

@@ -105,6 +105,11 @@ pub fn calls_validator() -> Document {
                 "cost": { "bsonType": "double", "minimum": 0 },
                 "cost_cents": { "bsonType": "int", "minimum": 0 },
                 "anomaly": { "enum": anomalies() },
+                // Network identities (mobile phones only), optional so every earlier shape stays valid.
+                "caller_imsi": { "bsonType": "string", "pattern": "^[0-9]{15}$" },
+                "caller_imei": { "bsonType": "string", "pattern": "^[0-9]{15}$" },
+                "callee_imsi": { "bsonType": "string", "pattern": "^[0-9]{15}$" },
+                "callee_network": { "bsonType": "string", "pattern": "^[0-9]{3}-[0-9]{2,3}$" },
             },
         },
         "$or": [

@@ -199,8 +199,9 @@ async fn seeds_chosen_by_the_service_are_below_2_pow_53_and_differ() {
     assert_eq!(seeds.len(), 50, "50 runs, 50 different seeds: {seeds:?}");
 }
 
-/// Calls are placed between the subscribers of a population of the requested size, and a
-/// population too small to call anyone else is refused, naming the field.
+/// Calls are placed by the subscribers of a population of the requested size (to each other, or to
+/// people on other networks), and a population too small to call anyone else is refused, naming
+/// the field.
 #[tokio::test]
 async fn calls_are_placed_within_the_requested_population() {
     let app = spawn_app().await;
@@ -211,13 +212,29 @@ async fn calls_are_placed_within_the_requested_population() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let numbers: BTreeSet<String> = app
-        .all("calls")
-        .await
+    let calls = app.all("calls").await;
+    // The operator's subscribers place the calls and take those on its network; a callee on
+    // another network is somebody else, one in each subscriber's place.
+    let on_net: BTreeSet<&str> = calls
         .iter()
-        .flat_map(|d| ["caller", "callee"].map(|f| d.get_str(f).unwrap().to_owned()))
+        .flat_map(|d| {
+            let callee = d
+                .contains_key("callee_imsi")
+                .then(|| d.get_str("callee").unwrap());
+            std::iter::once(d.get_str("caller").unwrap()).chain(callee)
+        })
         .collect();
-    assert!(numbers.len() <= 3, "{numbers:?}");
+    assert!(on_net.len() <= 3, "{on_net:?}");
+    let off_net: BTreeSet<&str> = calls
+        .iter()
+        .filter(|d| d.contains_key("callee_network"))
+        .map(|d| d.get_str("callee").unwrap())
+        .collect();
+    assert!(!off_net.is_empty() && off_net.len() <= 3, "{off_net:?}");
+    assert!(
+        off_net.iter().all(|n| !on_net.contains(*n)),
+        "{off_net:?} {on_net:?}"
+    );
 
     let res = app
         .post("/generate/calls", &json!({ "count": 5, "subscribers": 1 }))

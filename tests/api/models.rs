@@ -92,6 +92,22 @@ async fn a_bad_model_is_a_422_naming_its_field_everywhere() {
         res.json::<Value>().await.unwrap()["error"]["field"],
         "model.calls.hour_weights"
     );
+    // A network code that is not one, or not one of the table, names the field and the rule.
+    for (code, says) in [
+        ("31026x", "5 or 6 digits"),
+        ("1234567", "5 or 6 digits"),
+        ("999-99", "not a network of the table"),
+    ] {
+        let model = json!({ "network": { "operator": code } });
+        let res = app
+            .post("/generate/calls", &json!({ "count": 10, "model": model }))
+            .await;
+        assert_eq!(res.status(), 422, "{code}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "model.network.operator", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{code}: {message}");
+    }
     assert_eq!(app.count("calls", doc! {}).await, 0, "nothing was written");
 
     // A live run keeps its model and shows its preset.
@@ -197,4 +213,44 @@ async fn metrics_take_the_models_metrics_part() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["field"], "model.metrics.cpu.base", "{body}");
     assert_eq!(app.count("metrics", doc! {}).await, 600);
+}
+
+/// The operator a model names is in every caller's IMSI and in no callee's network; desk phones
+/// carry no identities. The validator takes both shapes.
+#[tokio::test]
+async fn a_network_shows_in_the_identities_and_desk_phones_have_none() {
+    let app = spawn_app().await;
+    let model = json!({ "network": { "operator": "302720" } });
+    let res = app
+        .post(
+            "/generate/calls",
+            &json!({ "count": 300, "seed": 4, "model": model }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let calls = app.all("calls").await;
+    assert_eq!(calls.len(), 300);
+    for c in &calls {
+        assert!(
+            c.get_str("caller_imsi").unwrap().starts_with("302720"),
+            "{c}"
+        );
+        assert_eq!(c.get_str("caller_imei").unwrap().len(), 15, "{c}");
+        match (c.get_str("callee_imsi"), c.get_str("callee_network")) {
+            (Ok(imsi), Err(_)) => assert!(imsi.starts_with("302720"), "{c}"),
+            (Err(_), Ok(network)) => assert_ne!(network, "302-720", "{c}"),
+            _ => panic!("a callee with both or neither: {c}"),
+        }
+    }
+    let res = app
+        .post(
+            "/generate/calls",
+            &json!({ "count": 100, "seed": 4, "model": "enterprise" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let desk = app
+        .count("calls", doc! { "caller_imsi": { "$exists": false } })
+        .await;
+    assert_eq!(desk, 100);
 }

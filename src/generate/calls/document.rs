@@ -31,8 +31,8 @@ impl CallGenerator {
     ) -> (bson::RawDocumentBuf, Tally<'static>) {
         let r = self.draw(u64::from(index));
         let cents = (r.cost * 100.0).round() as i32;
-        // A completed call with all its fields takes about 270 bytes.
-        let mut w = DocWriter::reusing(buf, 320);
+        // A completed call with all its fields and identities takes about 380 bytes.
+        let mut w = DocWriter::reusing(buf, 420);
         w.object_id("_id", run.object_id(index));
         w.ascii("call_id", &r.call_id);
         w.ascii("caller", &r.caller);
@@ -49,6 +49,16 @@ impl CallGenerator {
         w.int32("cost_cents", cents);
         if let Some(label) = r.anomaly {
             w.string("anomaly", label);
+        }
+        if let Some(i) = self.identities(&r) {
+            w.ascii("caller_imsi", &i.caller_imsi);
+            w.ascii("caller_imei", &i.caller_imei);
+            if let Some(imsi) = &i.callee_imsi {
+                w.ascii("callee_imsi", imsi);
+            }
+            if let Some(network) = i.callee_network {
+                w.string("callee_network", network);
+            }
         }
         let tally = Tally {
             time_ms: r.start_ms,

@@ -1,4 +1,5 @@
-//! What a generated call is: its type, how it ended, and the record before it is written as BSON.
+//! What a generated call is: its type, how it ended, and the record before it is written as BSON,
+//! with its network identities.
 
 /// The kind of call, which sets its price per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,4 +82,19 @@ pub struct CallRecord {
     pub cost: f64,
     /// The scenario that produced or altered the call, if any.
     pub anomaly: Option<&'static str>,
+    /// Who is who on the network, for mobile phones.
+    pub identities: Option<Identities>,
+}
+
+/// The network identities of a call between mobile phones (see [`crate::generate::network`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identities {
+    /// The caller's IMSI, 15 digits.
+    pub caller_imsi: String,
+    /// The caller's handset IMEI, 15 digits with the Luhn check digit.
+    pub caller_imei: String,
+    /// The callee's IMSI when it is on the same network.
+    pub callee_imsi: Option<String>,
+    /// The callee's network (`MCC-MNC`) when it is on another one.
+    pub callee_network: Option<&'static str>,
 }

@@ -1,6 +1,6 @@
 //! Unit tests of the generator: invariants (invariants.rs), geography on the local clock
-//! (zones.rs), distributions against the documented tables (distributions.rs), and pinned seed
-//! outputs (pinned.rs); the shared run they read is here.
+//! (zones.rs), distributions against the documented tables (distributions.rs), network identities
+//! (identities.rs), and pinned seed outputs (pinned.rs); the shared run they read is here.
 
 use super::*;
 use crate::generate::RunId;
@@ -9,6 +9,7 @@ use chrono::TimeZone;
 use std::sync::OnceLock;
 
 mod distributions;
+mod identities;
 mod invariants;
 mod pinned;
 mod zones;

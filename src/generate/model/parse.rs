@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::MetricModel;
 use super::{
-    CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, Preset, Tariff, TimeZoneMode,
-    whole_hour_offsets,
+    CallModel, DurationLaw, Law, MAX_CONTACTS, MAX_HUBS, NetworkModel, Phones, Preset, Tariff,
+    TimeZoneMode, whole_hour_offsets,
 };
 use crate::generate::bounds::{DURATION_BOUNDS, ParamError, json_at, number_at};
+use crate::generate::network::operator_named;
 
 type Result<T> = std::result::Result<T, ParamError>;
 
@@ -34,16 +35,16 @@ fn preset_named(name: &str, field: &str) -> Result<Preset> {
 
 /// See [`CallModel::parse`]: both parts of a model, each checked whichever part the caller needs.
 pub(super) fn model(request: &Value) -> Result<(CallModel, MetricModel)> {
-    let (preset, overrides, metric_overrides) = match request {
-        Value::String(name) => (preset_named(name, "model")?, None, None),
+    let (preset, overrides, metric_overrides, network_overrides) = match request {
+        Value::String(name) => (preset_named(name, "model")?, None, None, None),
         Value::Object(o) => {
             if let Some(k) = o
                 .keys()
-                .find(|k| !["preset", "calls", "metrics"].contains(&k.as_str()))
+                .find(|k| !["preset", "network", "calls", "metrics"].contains(&k.as_str()))
             {
                 return fail(
                     &format!("model.{k}"),
-                    "unknown field; expected preset, calls or metrics",
+                    "unknown field; expected preset, network, calls or metrics",
                 );
             }
             let preset = match o.get("preset") {
@@ -51,7 +52,7 @@ pub(super) fn model(request: &Value) -> Result<(CallModel, MetricModel)> {
                 Some(Value::String(name)) => preset_named(name, "model.preset")?,
                 Some(_) => return fail("model.preset", "must be a preset name"),
             };
-            (preset, o.get("calls"), o.get("metrics"))
+            (preset, o.get("calls"), o.get("metrics"), o.get("network"))
         }
         _ => {
             return fail(
@@ -68,7 +69,27 @@ pub(super) fn model(request: &Value) -> Result<(CallModel, MetricModel)> {
     if let Some(overrides) = metric_overrides {
         merge(&mut metrics, overrides, "model.metrics")?;
     }
-    Ok((read(&merged, preset)?, MetricModel::read(&metrics)?))
+    let mut network = preset.model().network.to_json();
+    if let Some(overrides) = network_overrides {
+        merge(&mut network, overrides, "model.network")?;
+    }
+    let calls = CallModel {
+        network: read_network(&network)?,
+        ..read(&merged, preset)?
+    };
+    Ok((calls, MetricModel::read(&metrics)?))
+}
+
+/// `model.network`: mobile or desk phones, and an operator of the table by its MCC-MNC.
+fn read_network(v: &Value) -> Result<NetworkModel> {
+    let phones = match v["phones"].as_str() {
+        Some("mobile") => Phones::Mobile,
+        Some("desk") => Phones::Desk,
+        _ => return fail("model.network.phones", "must be mobile or desk"),
+    };
+    let operator = operator_named(v["operator"].as_str().unwrap_or_default())
+        .map_err(|m| ParamError::new("model.network.operator", m))?;
+    Ok(NetworkModel { phones, operator })
 }
 
 /// Writes `over` onto `base` key by key; `over` may only name keys `base` has, with the same kind
@@ -233,6 +254,7 @@ fn read(v: &Value, preset: Preset) -> Result<CallModel> {
         hubs,
         hub_share,
         tariff,
+        network: preset.model().network,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The named presets: a mobile network (the default), a call centre and an enterprise PBX.
 
-use super::{CallModel, DurationLaw, Law, Tariff, TimeZoneMode, mobile};
+use super::{CallModel, DurationLaw, Law, NetworkModel, Phones, Tariff, TimeZoneMode, mobile};
 
 /// A named starting point for a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -8,11 +8,11 @@ pub enum Preset {
     /// Subscribers of a mobile carrier calling each other (the default; sources in
     /// docs/data-model.md).
     Mobile,
-    /// An inbound call centre: customers calling a few hub lines in business hours, many
-    /// unanswered, short.
+    /// An inbound call centre: customers on mobile phones calling a few hub lines (fixed lines)
+    /// in business hours, many unanswered, short.
     CallCenter,
-    /// An enterprise PBX: colleagues in business hours only, conference-heavy, weekends near
-    /// zero.
+    /// An enterprise PBX: colleagues on desk phones in business hours only, conference-heavy,
+    /// weekends near zero.
     Enterprise,
 }
 
@@ -94,6 +94,11 @@ impl Preset {
                     per_minute: [0.005, 0.01, 0.02],
                     first_seconds: 1,
                     increment_seconds: 1,
+                },
+                // Desk phones: no SIM, no handset identity, no cell.
+                network: NetworkModel {
+                    phones: Phones::Desk,
+                    ..mobile().network
                 },
                 ..mobile()
             },

@@ -16,7 +16,11 @@ use chrono::TimeZone;
 /// the model met published measurements (issue 19): the status mix (70 % completed), σ = 1.6
 /// for durations, the hour profile on each subscriber's local clock (the call's zone is drawn
 /// after its start time, so the caller and callee draws now follow the type, status and start
-/// draws), and numbers made of a real area code of the subscriber's zone.
+/// draws), and numbers made of a real area code of the subscriber's zone. Then once more when
+/// calls got network identities (issue 38): the caller's IMSI and IMEI, and the callee's IMSI or
+/// network. Every earlier value is drawn as before (the identities and the callee's network are
+/// stable draws of the subscriber or the pair, not of the call's stream), except the number of an
+/// off-net callee, now somebody else in the same area code: call 0's callee was +13193842546.
 #[test]
 fn seed_42_calls_0_and_500_are_pinned() {
     let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
@@ -35,8 +39,8 @@ fn seed_42_calls_0_and_500_are_pinned() {
     assert_eq!(printed, PINNED, "seed 42 changed:\n{printed}");
 }
 const PINNED: &str = concat!(
-    "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+13194460599\", callee: \"+13193842546\", call_type: Voice, status: Failed, start_ms: 1790899772486, end_ms: 1790899773321, duration: None, cost: 0.0, anomaly: None }\n",
-    "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+19802131334\", callee: \"+19806744936\", call_type: Voice, status: Completed, start_ms: 1792182831832, end_ms: 1792183022832, duration: Some(191), cost: 0.13, anomaly: None }",
+    "CallRecord { call_id: \"4fcde64d-1b31-43ec-864e-a00899396947\", caller: \"+13194460599\", callee: \"+13193305629\", call_type: Voice, status: Failed, start_ms: 1790899772486, end_ms: 1790899773321, duration: None, cost: 0.0, anomaly: None, identities: Some(Identities { caller_imsi: \"311480531601040\", caller_imei: \"352088717999162\", callee_imsi: None, callee_network: Some(\"310-410\") }) }\n",
+    "CallRecord { call_id: \"4fe846f5-296a-4982-ba81-9baac77a5a2c\", caller: \"+19802131334\", callee: \"+19806744936\", call_type: Voice, status: Completed, start_ms: 1792182831832, end_ms: 1792183022832, duration: Some(191), cost: 0.13, anomaly: None, identities: Some(Identities { caller_imsi: \"311480714372258\", caller_imei: \"356277038888149\", callee_imsi: Some(\"311480827738543\"), callee_network: None }) }",
 );
 
 /// What docs/data-model.md promises for the same seed and another count: ids, types and
