@@ -116,7 +116,10 @@ fn tabled_identities_are_the_ones_worked_out_each_time() {
         ..four_weeks()
     };
     let g = CallGenerator::new(p, 9, 5_000);
-    assert!(g.identity_table.is_some(), "a run of 10 calls a subscriber tables them");
+    assert!(
+        g.identity_table.is_some(),
+        "a run of 10 calls a subscriber tables them"
+    );
     let mut untabled = g.clone();
     untabled.identity_table = None;
     for i in 0..5_000 {
