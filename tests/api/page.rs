@@ -359,6 +359,51 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
     )
     .await;
 
+    // At a desktop width and at a phone's (390 px), nothing widens the page and the charts'
+    // labels keep a readable size (tables scroll inside their card, charts redraw to fit).
+    for width in [390, 1280] {
+        browser
+            .call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({ "width": width, "height": 1800, "deviceScaleFactor": 1, "mobile": width < 600 }),
+            )
+            .await;
+        let fits = format!(
+            "document.documentElement.scrollWidth <= {width} && \
+             document.querySelector('#calls-chart').viewBox.baseVal.width <= Math.max(300, {width})"
+        );
+        // What sticks out, if anything (outside a scrolling card, or positioned out of one).
+        let wider = format!(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > \
+             {width} + 1 && (getComputedStyle(e).position !== 'static' || !(e.parentElement && \
+             e.parentElement.closest('.scroll, .preview-out')))).slice(0, 6).map(e => e.tagName + \
+             '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')"
+        );
+        let mut fitted = false;
+        for _ in 0..50 {
+            if browser.eval(&fits).await == true {
+                fitted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(
+            fitted,
+            "at {width} px the page is {} px wide; sticking out: {}",
+            browser.eval("document.documentElement.scrollWidth").await,
+            browser.eval(&wider).await
+        );
+        for chart in ["calls-chart", "metrics-chart", "type-chart"] {
+            let label =
+                format!("document.querySelector('#{chart} text').getBoundingClientRect().height");
+            let height = browser.eval(&label).await.as_f64().unwrap();
+            assert!(
+                height >= 11.0,
+                "#{chart}'s labels are {height} px high at {width} px"
+            );
+        }
+    }
+
     if let Ok(path) = std::env::var("PAGE_SCREENSHOT") {
         // The whole page, live runs and latest calls included.
         let height = browser.eval("document.documentElement.scrollHeight").await;
