@@ -491,3 +491,50 @@ fn the_files_of_generate_import_each_other_without_a_circle() {
     assert!(deps["calls"].contains("zones"), "{deps:?}");
     assert!(deps["params"].contains("bounds"), "{deps:?}");
 }
+
+/// docs/architecture.md's module tree names every source file (test files aside), so a file added
+/// without a word there fails here.
+#[test]
+fn the_architecture_page_names_every_source_file() {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .unwrap();
+    let start = page.find("```\nsrc/\n").expect("the module tree");
+    let tree = &page[start..start + page[start + 4..].find("```").unwrap() + 4];
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            !f.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with("tests"))
+                && !f.ends_with("goodness_of_fit.rs")
+        })
+        .map(|f| {
+            let rel = f.strip_prefix(src()).unwrap().to_string_lossy().to_string();
+            // A sub-file is named with its folder (`feed/cursor.rs`) where the name repeats.
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            (rel, name)
+        })
+        .filter(|(rel, name)| {
+            let parent_and_name = rel.rsplit('/').take(2).collect::<Vec<_>>();
+            let with_folder = match parent_and_name.as_slice() {
+                [n, folder] => format!("{folder}/{n}"),
+                _ => name.clone(),
+            };
+            !tree.contains(&with_folder)
+                && !tree.contains(&format!(" {name}"))
+                && !tree.contains(&format!("({name}"))
+        })
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md's tree does not name: {missing:?}"
+    );
+    assert!(
+        files.len() > 80,
+        "the file reader found only {}",
+        files.len()
+    );
+}
