@@ -321,13 +321,11 @@ impl LiveManager {
     /// Hands this instance's runs back (another replica resumes them) and waits up to `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.shutdown.cancel();
-        self.inner.tracker.close();
-        if tokio::time::timeout(deadline, self.inner.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("live runs not handed back within the shutdown deadline");
-        }
+        self.drain(
+            deadline,
+            "live runs not handed back within the shutdown deadline",
+        )
+        .await;
     }
 
     /// Stops this instance's runs for good (the command line's Ctrl-C), recording their end, and
@@ -346,12 +344,19 @@ impl LiveManager {
                 tracing::warn!(live = %id, error = %e, "live run not stopped cleanly");
             }
         }
+        self.drain(STOP_WAIT, "live runs still finishing after the stop")
+            .await;
+    }
+
+    /// Lets no new run task start and waits up to `deadline` for the running ones, warning with
+    /// `late` if they outlast it.
+    async fn drain(&self, deadline: Duration, late: &'static str) {
         self.inner.tracker.close();
-        if tokio::time::timeout(STOP_WAIT, self.inner.tracker.wait())
+        if tokio::time::timeout(deadline, self.inner.tracker.wait())
             .await
             .is_err()
         {
-            tracing::warn!("live runs still finishing after the stop");
+            tracing::warn!("{late}");
         }
     }
 }

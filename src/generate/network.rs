@@ -19,6 +19,7 @@
 //!
 //! Everything is a pure function of (seed, subscriber), or of (seed, caller, callee) for a pair.
 
+use super::population::write_digits;
 use super::rng;
 
 /// The countries of the numbering plan the operators serve.
@@ -256,7 +257,7 @@ impl Network {
 
     /// The handset model of subscriber `k` (an index into [`DEVICES`]).
     pub fn device(&self, k: u64) -> usize {
-        let u = unit(mix(self.seed ^ IDENTITY_STREAM, k));
+        let u = rng::unit_of(rng::mix(self.seed ^ IDENTITY_STREAM, k));
         self.device_cum
             .partition_point(|&c| c <= u)
             .min(DEVICES.len() - 1)
@@ -276,7 +277,7 @@ impl Network {
     /// Where the callee `to` of a call by `from` is, `to` living in `country`: the same draw for
     /// the same pair every time.
     pub fn party(&self, from: u64, to: u64, country: Country) -> Party {
-        let u = unit(mix(
+        let u = rng::unit_of(rng::mix(
             self.seed ^ PAIR_STREAM,
             from.wrapping_mul(0x9e37_79b9) ^ to,
         ));
@@ -325,27 +326,6 @@ pub fn luhn(digits: &[u8]) -> u8 {
         })
         .sum();
     ((10 - sum % 10) % 10) as u8
-}
-
-/// SplitMix64 of `seed` and `k`: a well-mixed 64-bit value for a stable draw.
-fn mix(seed: u64, k: u64) -> u64 {
-    let mut z = seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A value in [0, 1) from the top 53 bits of `x`.
-fn unit(x: u64) -> f64 {
-    (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Writes `value` as decimal digits filling `out`, leading zeros included.
-fn write_digits(out: &mut [u8], mut value: u64) {
-    for d in out.iter_mut().rev() {
-        *d = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
 }
 
 #[cfg(test)]

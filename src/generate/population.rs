@@ -276,7 +276,7 @@ impl Population {
 }
 
 /// Writes `value` as decimal digits filling `out`, leading zeros included.
-fn write_digits(out: &mut [u8], mut value: u64) {
+pub(super) fn write_digits(out: &mut [u8], mut value: u64) {
     for d in out.iter_mut().rev() {
         *d = b'0' + (value % 10) as u8;
         value /= 10;

@@ -20,6 +20,19 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A well-mixed 64-bit value for draw `k` of `seed`, for stable per-entity draws (a subscriber's IMSI,
+/// a cell's site) that need no generator state.
+#[inline]
+pub fn mix(seed: u64, k: u64) -> u64 {
+    mix64(seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+}
+
+/// A value in [0, 1) from the top 53 bits of a [`mix`] output.
+#[inline]
+pub fn unit_of(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// A generator for stream `stream` of `seed`: document `i` of a run uses stream `i`, so any document
 /// can be produced without producing the ones before it, whatever the batch size or concurrency.
 #[inline]
