@@ -19,7 +19,7 @@
 //!
 //! Everything is a pure function of (seed, subscriber), or of (seed, caller, callee) for a pair.
 
-use super::population::write_digits;
+use super::bson::write_digits;
 use super::rng;
 
 /// The countries of the numbering plan the operators serve.

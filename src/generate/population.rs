@@ -24,6 +24,7 @@
 
 use std::sync::Arc;
 
+use super::bson::write_digits;
 use super::model::{CallModel, MAX_CONTACTS};
 use super::rng::{self, DocRng};
 use super::zones::ZONES;
@@ -272,14 +273,6 @@ impl Population {
     /// Subscribers in the population.
     pub fn size(&self) -> u64 {
         self.size
-    }
-}
-
-/// Writes `value` as decimal digits filling `out`, leading zeros included.
-pub(super) fn write_digits(out: &mut [u8], mut value: u64) {
-    for d in out.iter_mut().rev() {
-        *d = b'0' + (value % 10) as u8;
-        value /= 10;
     }
 }
 
