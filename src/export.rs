@@ -129,6 +129,22 @@ const CALL_COLUMNS: &[Column] = &[
         field: "callee_network",
         ty: "string()",
     },
+    Column {
+        field: "caller_cell_start",
+        ty: "string()",
+    },
+    Column {
+        field: "caller_cell_end",
+        ty: "string()",
+    },
+    Column {
+        field: "handovers",
+        ty: "int32()",
+    },
+    Column {
+        field: "callee_cell",
+        ty: "string()",
+    },
 ];
 
 const POINT_COLUMNS: &[Column] = &[

@@ -7,6 +7,7 @@
 pub mod bounds;
 mod bson;
 pub mod calls;
+pub mod cells;
 pub mod defaults;
 #[cfg(test)]
 mod goodness_of_fit;

@@ -87,14 +87,21 @@ fn csv_has_a_typed_header_and_one_row_per_document() {
         "call_id.string(),caller.string(),callee.string(),call_type.string(),status.string(),\
          start_time.date(2006-01-02T15:04:05.000Z),end_time.date(2006-01-02T15:04:05.000Z),\
          duration.int32(),cost.double(),cost_cents.int32(),anomaly.string(),\
-         caller_imsi.string(),caller_imei.string(),callee_imsi.string(),callee_network.string()"
+         caller_imsi.string(),caller_imei.string(),callee_imsi.string(),callee_network.string(),\
+         caller_cell_start.string(),caller_cell_end.string(),handovers.int32(),callee_cell.string()"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 500);
-    assert!(rows.iter().all(|r| r.len() == 15));
+    assert!(rows.iter().all(|r| r.len() == 19));
     // A mobile call has the caller's identities, and the callee's IMSI or network, never both.
     assert!(rows.iter().all(|r| r[11].len() == 15 && r[12].len() == 15));
     assert!(rows.iter().all(|r| r[13].is_empty() != r[14].is_empty()));
+    // Every mobile call has its caller's cells; an on-net callee has its cell, an off-net one not.
+    assert!(
+        rows.iter()
+            .all(|r| r[15].starts_with("311-480-") && r[16].starts_with("311-480-"))
+    );
+    assert!(rows.iter().all(|r| r[13].is_empty() == r[18].is_empty()));
     // A call that did not connect has no duration: an empty cell.
     assert!(rows.iter().any(|r| r[4] != "completed" && r[7].is_empty()));
     assert!(

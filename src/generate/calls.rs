@@ -25,6 +25,7 @@
 //!   `cost_cents` as an integer whose sum is exact; a call that did not connect has no `duration`
 //!   field and costs 0.
 
+use super::cells::mobility::Mobility;
 use super::model::CallModel;
 use super::network::{Network, Party, country_of};
 use super::population::Population;
@@ -71,6 +72,8 @@ pub struct CallGenerator {
     fraudster: u64,
     /// Identities and networks, for mobile phones.
     network: Option<Network>,
+    /// Where subscribers are, for mobile phones.
+    mobility: Option<Mobility>,
     /// The identities worked out once, for runs that look each subscriber up many times.
     identity_table: Option<std::sync::Arc<identities::Table>>,
 }
@@ -101,10 +104,12 @@ impl CallGenerator {
     ) -> Self {
         let fraudster = rng::below(&mut rng::stream_rng(seed, u64::MAX - 7), population.size());
         let network = model.network.mobile().map(|op| Network::new(seed, op));
+        let mobility = network.map(|_| Mobility::new(seed));
         // Worked out once where the numbers are (long runs and live runs).
         let identity_table = network
+            .zip(mobility)
             .filter(|_| population.is_tabled())
-            .and_then(|net| identities::Table::build(&net, &population))
+            .and_then(|(net, moves)| identities::Table::build(&net, &moves, &population))
             .map(std::sync::Arc::new);
         Self {
             seed,
@@ -116,6 +121,7 @@ impl CallGenerator {
             scenario,
             fraudster,
             network,
+            mobility,
             identity_table,
         }
     }
@@ -167,6 +173,10 @@ impl CallGenerator {
                 caller_imei: ascii(&i.caller_imei).to_owned(),
                 callee_imsi: i.callee_imsi.map(|x| ascii(&x).to_owned()),
                 callee_network: i.callee_network,
+                caller_cell_start: self.ecgi(i.path.start),
+                caller_cell_end: self.ecgi(i.path.end),
+                handovers: i.path.handovers,
+                callee_cell: i.callee_cell.map(|c| self.ecgi(c)),
             }),
         }
     }
@@ -214,6 +224,7 @@ impl CallGenerator {
             CallStatus::Failed => (None, start_ms + ms_between(&mut rng, 100, 8_000), 0.0),
         };
         let mut record = Draw {
+            index,
             call_id,
             from,
             to,
@@ -261,21 +272,10 @@ impl CallGenerator {
         }
     }
 
-    /// The identities a drawn call carries, for mobile phones.
-    fn identities(&self, r: &Draw) -> Option<DrawnIdentities> {
-        let net = self.network.as_ref()?;
-        let table = self.identity_table.as_deref();
-        let imsi = |k| table.map_or_else(|| net.imsi(k), |t| t.imsi(k));
-        let imei = |k| table.map_or_else(|| net.imei(k), |t| t.imei(k));
-        Some(DrawnIdentities {
-            caller_imsi: imsi(r.from),
-            caller_imei: imei(r.from),
-            callee_imsi: (r.party == Party::OnNet).then(|| imsi(r.to)),
-            callee_network: match r.party {
-                Party::OffNet(i) => Some(super::network::OPERATORS[usize::from(i)].code),
-                _ => None,
-            },
-        })
+    /// A cell's ECGI on the run's network.
+    fn ecgi(&self, eci: super::cells::Eci) -> String {
+        let code = self.network.map_or("", |n| n.operator().code);
+        super::cells::ecgi(code, eci)
     }
 
     /// Charge for a completed call under the model's tariff, in USD: a whole number of cents.
@@ -330,6 +330,8 @@ fn ms_between(rng: &mut DocRng, lo: i64, hi: i64) -> i64 {
 /// A [`CallRecord`] before its text is copied out of fixed buffers (ASCII: digits, `+`, hex
 /// and hyphens).
 struct Draw {
+    /// The call's index in its run.
+    index: u64,
     call_id: [u8; call_id::LENGTH],
     /// The caller and the callee, as subscribers of the population.
     from: u64,
@@ -345,14 +347,6 @@ struct Draw {
     duration: Option<u32>,
     cost: f64,
     anomaly: Option<&'static str>,
-}
-
-/// The identities of a [`Draw`], still in fixed buffers.
-struct DrawnIdentities {
-    caller_imsi: [u8; 15],
-    caller_imei: [u8; 15],
-    callee_imsi: Option<[u8; 15]>,
-    callee_network: Option<&'static str>,
 }
 
 /// The text of a fixed ASCII buffer of [`Draw`].

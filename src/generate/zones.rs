@@ -165,6 +165,39 @@ impl Clocks {
     }
 }
 
+/// The local time of a call's start, as mobility needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalTime {
+    /// Hour of the local week, Monday 00:00 = 0.
+    pub hour_of_week: usize,
+    /// Local day number since the epoch (travel is decided per day).
+    pub day: i64,
+}
+
+/// Every zone's clock at one instant (looked up once for a call's two parties).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalClocks {
+    hour: i64,
+    offsets: [i8; ZONES],
+}
+
+impl LocalClocks {
+    /// The clocks of absolute hour `hour`, each zone `offsets` hours ahead of UTC.
+    pub fn new(hour: i64, offsets: [i8; ZONES]) -> Self {
+        Self { hour, offsets }
+    }
+
+    /// The local time in `zone`.
+    #[inline]
+    pub fn of(&self, zone: usize) -> LocalTime {
+        let offset = self.offsets[zone];
+        LocalTime {
+            hour_of_week: hour_of_week(self.hour, offset),
+            day: (self.hour + i64::from(offset)).div_euclid(24),
+        }
+    }
+}
+
 /// The call volume at `t_ms` relative to its weekly mean, minus one: the cycle of the categories a
 /// host's calls drive. The volume is the calls' own, summed over the zones of the default
 /// population on their standard-time clocks (summer time moves it by an hour, which a host's

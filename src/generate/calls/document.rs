@@ -1,6 +1,7 @@
 //! A call as the BSON document that is inserted, with its figures for the rollups.
 
 use super::CallGenerator;
+use super::identities::Ecgi;
 use crate::generate::bson::DocWriter;
 use crate::generate::{RunId, Tally};
 
@@ -31,8 +32,8 @@ impl CallGenerator {
     ) -> (bson::RawDocumentBuf, Tally<'static>) {
         let r = self.draw(u64::from(index));
         let cents = (r.cost * 100.0).round() as i32;
-        // A completed call with all its fields and identities takes about 380 bytes.
-        let mut w = DocWriter::reusing(buf, 420);
+        // A completed call with all its fields, identities and cells takes about 450 bytes.
+        let mut w = DocWriter::reusing(buf, 512);
         w.object_id("_id", run.object_id(index));
         w.ascii("call_id", &r.call_id);
         w.ascii("caller", &r.caller);
@@ -58,6 +59,19 @@ impl CallGenerator {
             }
             if let Some(network) = i.callee_network {
                 w.string("callee_network", network);
+            }
+            let code = self.network.map_or("", |n| n.operator().code);
+            let start = Ecgi::new(code, i.path.start);
+            w.ascii("caller_cell_start", start.bytes());
+            // Most calls end where they started: the text is written once.
+            if i.path.end == i.path.start {
+                w.ascii("caller_cell_end", start.bytes());
+            } else {
+                w.ascii("caller_cell_end", Ecgi::new(code, i.path.end).bytes());
+            }
+            w.int32("handovers", i.path.handovers as i32);
+            if let Some(cell) = i.callee_cell {
+                w.ascii("callee_cell", Ecgi::new(code, cell).bytes());
             }
         }
         let tally = Tally {

@@ -1,34 +1,52 @@
-//! Each subscriber's identities worked out once, for runs long enough to look them up many times:
-//! what [`Network`] and [`Population`] return, kept, so nothing generated moves.
+//! A mobile call's network part: who is who (IMSI, IMEI, the other party's network) and where
+//! (the caller's cells and hand-overs, the on-net callee's cell); and each subscriber's
+//! identities and anchor cells worked out once, for runs long enough to look them up many times:
+//! what [`Network`], [`Mobility`] and [`Population`] return, kept, so nothing generated moves.
 
-use crate::generate::network::{Country, Network, country_of};
+use super::{CallGenerator, Draw};
+use crate::generate::cells::mobility::{ANCHORS, AnchorCells, Mobility, Path};
+use crate::generate::cells::{self, Eci};
+use crate::generate::network::{Country, Network, OPERATORS, Party, country_of};
 use crate::generate::population::{MAX_TABLE_BYTES, Population};
 
-/// Subscribers `0 .. size`: IMSI, IMEI, country, and the number of the off-net party in their
-/// place (the first one drawn; the generator draws again in the rare call where it is the caller's).
+/// Subscribers `0 .. size`: IMSI, IMEI, country, city, the cells of their fixed places, and the number of the
+/// off-net party in their place (the first one drawn; the generator draws again in the rare call
+/// where it is the caller's).
 #[derive(Debug)]
 pub(super) struct Table {
     imsi: Vec<[u8; 15]>,
     imei: Vec<[u8; 15]>,
     off_net: Vec<[u8; 12]>,
     abroad: Vec<bool>,
+    city: Vec<u16>,
+    anchors: Vec<AnchorCells>,
     home: Country,
 }
 
 /// Bytes a table of `size` subscribers takes.
 const fn bytes(size: u64) -> usize {
-    (size as usize).saturating_mul(15 + 15 + 12 + 1)
+    (size as usize).saturating_mul(15 + 15 + 12 + 1 + 2 + 4 * ANCHORS)
+}
+
+/// The city (an index into [`cells::cities`]) of subscriber `k`.
+fn city(people: &Population, k: u64) -> u16 {
+    cells::city_of(people.area_code(k)).unwrap_or(0) as u16
 }
 
 impl Table {
     /// The table of `people` on `net`, when it fits in [`MAX_TABLE_BYTES`].
-    pub(super) fn build(net: &Network, people: &Population) -> Option<Self> {
+    pub(super) fn build(net: &Network, moves: &Mobility, people: &Population) -> Option<Self> {
         let size = people.size();
         if bytes(size) > MAX_TABLE_BYTES {
             return None;
         }
         let home = net.operator().country;
+        let city: Vec<u16> = (0..size).map(|k| city(people, k)).collect();
         Some(Self {
+            anchors: (0..size)
+                .map(|k| moves.anchor_cells(k, city[k as usize]))
+                .collect(),
+            city,
             imsi: (0..size).map(|k| net.imsi(k)).collect(),
             imei: (0..size).map(|k| net.imei(k)).collect(),
             off_net: (0..size)
@@ -68,5 +86,78 @@ impl Table {
     pub(super) fn off_net(&self, k: u64, caller: &[u8; 12]) -> Option<[u8; 12]> {
         let n = self.off_net[k as usize];
         (n != *caller).then_some(n)
+    }
+}
+
+/// The network part of a drawn call, still in fixed buffers.
+pub(super) struct Drawn {
+    pub(super) caller_imsi: [u8; 15],
+    pub(super) caller_imei: [u8; 15],
+    pub(super) callee_imsi: Option<[u8; 15]>,
+    pub(super) callee_network: Option<&'static str>,
+    /// The caller's cells and hand-overs.
+    pub(super) path: Path,
+    /// The on-net callee's cell.
+    pub(super) callee_cell: Option<Eci>,
+}
+
+/// An ECGI (`MCC-MNC-ECI`) in a fixed buffer: the text and its length.
+pub(super) struct Ecgi([u8; 17], usize);
+
+impl Ecgi {
+    /// `eci` of the operator `code` (`MCC-MNC`, 7 bytes).
+    #[inline]
+    pub(super) fn new(code: &str, eci: Eci) -> Self {
+        let mut b = [0u8; 17];
+        let n = code.len().min(7);
+        b[..n].copy_from_slice(&code.as_bytes()[..n]);
+        b[n] = b'-';
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(eci).as_bytes();
+        b[n + 1..n + 1 + d.len()].copy_from_slice(d);
+        Self(b, n + 1 + d.len())
+    }
+
+    /// The bytes of the text.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
+}
+
+impl CallGenerator {
+    /// The network part a drawn call carries, for mobile phones.
+    pub(super) fn identities(&self, r: &Draw) -> Option<Drawn> {
+        let net = self.network.as_ref()?;
+        let moves = self.mobility.as_ref()?;
+        let table = self.identity_table.as_deref();
+        let people = &self.population;
+        let imsi = |k| table.map_or_else(|| net.imsi(k), |t| t.imsi(k));
+        let imei = |k| table.map_or_else(|| net.imei(k), |t| t.imei(k));
+        let city = |k| table.map_or_else(|| city(people, k), |t| t.city[k as usize]);
+        let known = |k: u64| table.map(|t| &t.anchors[k as usize]);
+        let on_net = r.party == Party::OnNet;
+        let clocks = self.start_times.volume.clocks_at(r.start_ms);
+        let local = |k| clocks.of(people.zone_of(k));
+        let seconds = (r.end_ms - r.start_ms) as f64 / 1000.0;
+        let index = r.index;
+        Some(Drawn {
+            caller_imsi: imsi(r.from),
+            caller_imei: imei(r.from),
+            callee_imsi: on_net.then(|| imsi(r.to)),
+            callee_network: match r.party {
+                Party::OffNet(i) => Some(OPERATORS[usize::from(i)].code),
+                _ => None,
+            },
+            path: moves.caller(
+                r.from,
+                city(r.from),
+                local(r.from),
+                index,
+                seconds,
+                known(r.from),
+            ),
+            callee_cell: on_net
+                .then(|| moves.callee(r.to, city(r.to), local(r.to), index, known(r.to))),
+        })
     }
 }

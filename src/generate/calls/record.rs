@@ -97,4 +97,12 @@ pub struct Identities {
     pub callee_imsi: Option<String>,
     /// The callee's network (`MCC-MNC`) when it is on another one.
     pub callee_network: Option<&'static str>,
+    /// The ECGI of the cell serving the caller when the call started.
+    pub caller_cell_start: String,
+    /// The ECGI of the cell serving the caller when it ended (another one after hand-overs).
+    pub caller_cell_end: String,
+    /// How many times the caller's serving cell changed during the call.
+    pub handovers: u32,
+    /// The ECGI of the on-net callee's cell.
+    pub callee_cell: Option<String>,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::super::model::CallModel;
 use super::super::scenario::{Scenario, ScenarioKind};
-use super::super::zones::{Clocks, MS_PER_HOUR, ZONES, hour_of_week};
+use super::super::zones::{Clocks, LocalClocks, MS_PER_HOUR, ZONES, hour_of_week};
 use super::{CallParams, MS_PER_DAY};
 
 /// How far ahead a live run's schedule is tabled: ten years, past which its last hour's rate
@@ -41,6 +41,13 @@ impl Volume {
     fn by_zone(&self, hour: i64) -> [f64; ZONES] {
         let offsets = self.clocks.offsets(hour);
         std::array::from_fn(|z| self.shares[z] * self.week[hour_of_week(hour, offsets[z])])
+    }
+
+    /// Every zone's clock at `t_ms`: where subscribers are then.
+    #[inline]
+    pub(super) fn clocks_at(&self, t_ms: i64) -> LocalClocks {
+        let hour = t_ms.div_euclid(MS_PER_HOUR);
+        LocalClocks::new(hour, *self.clocks.offsets(hour))
     }
 
     /// Total volume per hour at absolute hour `hour`.

@@ -126,3 +126,50 @@ fn tabled_identities_are_the_ones_worked_out_each_time() {
         assert_eq!(g.record(i), untabled.record(i), "call {i}");
     }
 }
+
+/// Where the calls are made: every mobile call has its caller's cells, an on-net callee its
+/// cell; a call hands over exactly when it ends in another cell, about one in twelve does; and a
+/// caller's two main cells carry most of their calls (55–65 % in the model, González et al. 2008),
+/// which calls placed anywhere (no mobility) or always at home would both miss.
+#[test]
+fn calls_happen_in_cells_mostly_a_callers_two_main_ones() {
+    let mut by_caller: HashMap<&str, HashMap<&str, u32>> = HashMap::new();
+    let mut moving = 0;
+    for r in run() {
+        let i = r.identities.as_ref().expect("mobile calls carry cells");
+        assert!(i.caller_cell_start.starts_with("311-480-"), "{i:?}");
+        assert_eq!(i.callee_cell.is_some(), i.callee_imsi.is_some(), "{i:?}");
+        assert_eq!(
+            i.handovers > 0,
+            i.caller_cell_end != i.caller_cell_start,
+            "{i:?}"
+        );
+        moving += u32::from(i.handovers > 0);
+        *by_caller
+            .entry(&r.caller)
+            .or_default()
+            .entry(&i.caller_cell_start)
+            .or_default() += 1;
+    }
+    let share = f64::from(moving) / f64::from(N);
+    assert!((0.04..0.12).contains(&share), "{share} of calls hand over");
+    let shares: Vec<f64> = by_caller
+        .values()
+        .filter(|cells| cells.values().sum::<u32>() >= 30)
+        .map(|cells| {
+            let mut n: Vec<u32> = cells.values().copied().collect();
+            n.sort_unstable_by(|a, b| b.cmp(a));
+            f64::from(n[0] + n.get(1).copied().unwrap_or(0)) / f64::from(n.iter().sum::<u32>())
+        })
+        .collect();
+    assert!(shares.len() >= 200, "{} busy callers", shares.len());
+    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+    eprintln!(
+        "top-2 share {mean:.3} over {} callers, moving {share:.3}",
+        shares.len()
+    );
+    assert!(
+        (0.50..=0.70).contains(&mean),
+        "two main cells carry {mean:.3}"
+    );
+}
