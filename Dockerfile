@@ -20,6 +20,8 @@ FROM deps AS build
 COPY src ./src
 COPY benches ./benches
 COPY openapi.yaml ./
+# The area codes' cities, compiled in by src/generate/cells.rs.
+COPY docs/sources/area-code-cities.csv ./docs/sources/
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin linq-datagen \
  && strip --strip-debug -o /linq-datagen target/release/linq-datagen
