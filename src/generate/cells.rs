@@ -298,7 +298,30 @@ fn hexagon_point(index: u32, n: i32) -> Option<(i32, i32)> {
 
 /// A cell's global id as records carry it: `MCC-MNC-ECI`, the ECI in decimal.
 pub fn ecgi(operator_code: &str, eci: Eci) -> String {
-    format!("{operator_code}-{eci}")
+    String::from_utf8_lossy(Ecgi::new(operator_code, eci).bytes()).into_owned()
+}
+
+/// An ECGI (`MCC-MNC-ECI`) in a fixed buffer: the text and its length.
+pub struct Ecgi([u8; 17], usize);
+
+impl Ecgi {
+    /// `eci` of the operator `code` (`MCC-MNC`, 7 bytes).
+    #[inline]
+    pub fn new(code: &str, eci: Eci) -> Self {
+        let mut b = [0u8; 17];
+        let n = code.len().min(7);
+        b[..n].copy_from_slice(&code.as_bytes()[..n]);
+        b[n] = b'-';
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(eci).as_bytes();
+        b[n + 1..n + 1 + d.len()].copy_from_slice(d);
+        Self(b, n + 1 + d.len())
+    }
+
+    /// The bytes of the text.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
 }
 
 /// The ECI of an ECGI of `operator_code`, if it is one.

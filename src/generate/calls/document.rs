@@ -1,8 +1,8 @@
 //! A call as the BSON document that is inserted, with its figures for the rollups.
 
 use super::CallGenerator;
-use super::identities::Ecgi;
 use crate::generate::bson::DocWriter;
+use crate::generate::cells::Ecgi;
 use crate::generate::{RunId, Tally};
 
 impl CallGenerator {

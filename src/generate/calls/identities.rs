@@ -101,29 +101,6 @@ pub(super) struct Drawn {
     pub(super) callee_cell: Option<Eci>,
 }
 
-/// An ECGI (`MCC-MNC-ECI`) in a fixed buffer: the text and its length.
-pub(super) struct Ecgi([u8; 17], usize);
-
-impl Ecgi {
-    /// `eci` of the operator `code` (`MCC-MNC`, 7 bytes).
-    #[inline]
-    pub(super) fn new(code: &str, eci: Eci) -> Self {
-        let mut b = [0u8; 17];
-        let n = code.len().min(7);
-        b[..n].copy_from_slice(&code.as_bytes()[..n]);
-        b[n] = b'-';
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(eci).as_bytes();
-        b[n + 1..n + 1 + d.len()].copy_from_slice(d);
-        Self(b, n + 1 + d.len())
-    }
-
-    /// The bytes of the text.
-    pub(super) fn bytes(&self) -> &[u8] {
-        &self.0[..self.1]
-    }
-}
-
 impl CallGenerator {
     /// The network part a drawn call carries, for mobile phones.
     pub(super) fn identities(&self, r: &Draw) -> Option<Drawn> {
