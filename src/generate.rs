@@ -28,7 +28,7 @@ pub use calls::{CallGenerator, CallParams, CallStatus, CallType};
 pub use model::{CallModel, MetricModel};
 pub use params::{Kind, ParamError, Params};
 pub use points::{Category, PointGenerator, PointParams};
-pub use tally::Tally;
+pub use tally::{Radio, Tally};
 
 /// Identifies one generation run inside the `_id`s it writes.
 ///

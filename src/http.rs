@@ -1,10 +1,11 @@
 //! The HTTP surface: the route table. Handlers are thin: parse, call a generator, the pipeline,
 //! the job manager, the live runs, the statistics or the store, answer. Files: `state` (AppState
-//! and what handlers share), handlers [`generate`], `preview`, `export`, `stats`, `jobs`, `live`,
+//! and what handlers share), handlers [`generate`], `preview`, `export`, `cells`, `stats`, `jobs`, `live`,
 //! `idempotency` (keyed generations), `ops` (health, readiness, Prometheus, the spec), `layers`
 //! (middleware stack), `extract` (JSON and query extractors with field-naming errors), `serve`
 //! and `page` (the dashboard page).
 
+mod cells;
 mod export;
 mod extract;
 pub mod generate;
@@ -41,6 +42,7 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/preview/metrics", Method::GET, get(preview::metrics)),
         ("/export/calls", Method::GET, get(export::calls)),
         ("/export/metrics", Method::GET, get(export::metrics)),
+        ("/cells", Method::GET, get(cells::list)),
         ("/stats", Method::GET, get(stats::stats)),
         ("/stats/calls/series", Method::GET, get(stats::calls_series)),
         (

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::generate::{RunId, rng};
+use crate::store::cells::RunCells;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
@@ -31,7 +32,7 @@ pub use rebuild::rebuild;
 pub use report::{Progress, RunError, RunReport};
 pub use spec::{RunSpec, Tuning, now_millis};
 
-use batch::{Batch, Inserted};
+use batch::{Applied, Batch, Inserted};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -95,6 +96,16 @@ impl Run {
                 streamed.uncertain = true;
                 streamed.rollups_pending = true;
             }
+        }
+        // The cells after the calls: on a server whose `2dsphere` inserts are slow, writing them
+        // per batch would hold the calls back. A run that stops early settles first and leaves
+        // its cells to a task of their own, so a cancel or a failure is reported at once.
+        let radio = std::mem::take(&mut streamed.radio);
+        if streamed.cancelled || streamed.error.is_some() {
+            let (store, reconcile) = (store.clone(), reconcile.clone());
+            tokio::spawn(async move { record_cells(&store, &radio, &reconcile).await });
+        } else {
+            record_cells(store, &radio, reconcile).await;
         }
         let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
         let (written, exact) = if streamed.uncertain {
@@ -171,8 +182,9 @@ impl Run {
                     applying.push(inserted.apply(store, outage));
                 }
                 Some(done) = applying.next(), if !applying.is_empty() => {
-                    let (done, applied, resent): (BatchOutcome, Result<(), DbError>, bool) = done;
-                    if out.count(done, applied, resent, progress) {
+                    let done: Applied = done;
+                    out.radio.add(done.radio);
+                    if out.count(done.outcome, done.applied, done.resent, progress) {
                         accepting = false;
                         rx.close();
                     }
@@ -225,10 +237,34 @@ impl Run {
     }
 }
 
+/// Writes the radio cells a run named (see [`Store::record_run_cells`]), through outages as
+/// `reconcile` allows; a failure is logged: the calls are in, and a later run naming the same
+/// cells writes them.
+async fn record_cells(store: &Store, radio: &RunCells, reconcile: &RetryPolicy) {
+    if radio.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let written = until_answered("recording the run's cells", reconcile, || {
+        store.record_run_cells(radio)
+    })
+    .await;
+    match written {
+        Ok(()) => tracing::info!(
+            cells = radio.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "recorded the radio cells the run named"
+        ),
+        Err(e) => tracing::error!(error = %e, "the radio cells of a run were not recorded"),
+    }
+}
+
 /// What streaming a run's batches came to, before reconciliation.
 #[derive(Debug, Default)]
 struct Streamed {
     acknowledged: u64,
+    /// The radio cells the run's calls name, for the `cells` collection.
+    radio: RunCells,
     uncertain: bool,
     rollups_pending: bool,
     error: Option<RunError>,

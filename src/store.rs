@@ -2,10 +2,11 @@
 //! records. No other module imports `mongodb`; callers get domain values and [`DbError`].
 //!
 //! Files: [`schema`] (collections, validators, indexes), [`write`] (batch inserts, run counting),
-//! [`rollup`] (pre-aggregated statistics kept at ingest), [`stats`] (reading cells from rollups or
+//! [`rollup`] (pre-aggregated statistics kept at ingest), [`cells`] (the radio cells runs name), [`stats`] (reading cells from rollups or
 //! raw documents), [`jobs`] (job record queries), [`live`] (live run records), [`watch`] (change streams), [`feed`] (the calls feed `/calls/stream`
 //! follows), [`idempotency`] (idempotency keys and their answers).
 
+pub mod cells;
 pub mod feed;
 pub mod idempotency;
 pub mod jobs;
@@ -53,6 +54,8 @@ pub struct Store {
     answered: Arc<watchdog::LastAnswer>,
     /// Whether anyone listens to the calls feed, and this second's copy budget.
     feed_gate: Arc<feed::FeedGate>,
+    /// The radio cells this process has written to `cells`.
+    cells_seen: Arc<cells::Seen>,
 }
 
 /// A failed database operation, classified once so callers decide on meaning, not driver details.
@@ -227,6 +230,7 @@ impl Store {
             options,
             set_up: Arc::new(OnceCell::new()),
             feed_gate: Arc::default(),
+            cells_seen: Arc::default(),
             timeout: settings.timeout(),
             op_timeout: settings.op_timeout(),
             answered,

@@ -272,6 +272,7 @@ impl PointGenerator {
             b: host,
             measure: Some(p.value),
             cents: 0,
+            radio: None,
         };
         (w.finish(), tally)
     }

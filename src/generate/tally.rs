@@ -16,4 +16,21 @@ pub struct Tally<'a> {
     pub measure: Option<f64>,
     /// A call's cost in cents, exactly as its `cost_cents` field; 0 for a point.
     pub cents: i64,
+    /// The radio cells a mobile call names, for the `cells` collection.
+    pub radio: Option<Radio>,
+}
+
+/// The radio cells a document names: the caller's start and end cells and the on-net callee's,
+/// on the run's operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Radio {
+    /// The operator's `MCC-MNC`.
+    pub operator: &'static str,
+    /// The cells' ECIs; [`Radio::NONE`] where there is none.
+    pub cells: [u32; 3],
+}
+
+impl Radio {
+    /// No cell (the ECI space is 28 bits, so this is never a cell).
+    pub const NONE: u32 = u32::MAX;
 }

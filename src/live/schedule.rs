@@ -214,9 +214,14 @@ impl Batch {
         .await?;
         let cells = self.rollup.cells(|_| true);
         until_answered("adding a live batch to the rollups", policy, || async {
-            let applied = store
-                .apply_live_rollup(self.kind, self.token, &cells, self.full)
-                .await;
+            let applied = match store.record_batch_cells(&self.rollup).await {
+                Ok(()) => {
+                    store
+                        .apply_live_rollup(self.kind, self.token, &cells, self.full)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             if applied.is_err() {
                 trouble.store(true, Ordering::Relaxed);
             }

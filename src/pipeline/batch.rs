@@ -84,13 +84,8 @@ pub(super) struct Inserted {
 
 impl Inserted {
     /// Adds what the server accepted to the rollups (when the insert's answer was lost, the
-    /// rollups wait for the run's repair instead). The last flag tells whether the batch was sent
-    /// again.
-    pub(super) async fn apply(
-        self,
-        store: &Store,
-        outage: Option<&RetryPolicy>,
-    ) -> (BatchOutcome, Result<(), DbError>, bool) {
+    /// rollups wait for the run's repair instead).
+    pub(super) async fn apply(self, store: &Store, outage: Option<&RetryPolicy>) -> Applied {
         let Inserted {
             kind,
             token,
@@ -98,8 +93,16 @@ impl Inserted {
             outcome,
             resent,
         } = self;
+        // The cells are wanted whatever came of the insert: a cell's document depends only on
+        // its id, so one no call names yet harms nothing.
+        let radio = rollup.radio_cells();
         if outcome.uncertain || outcome.written == 0 {
-            return (outcome, Ok(()), resent);
+            return Applied {
+                outcome,
+                applied: Ok(()),
+                resent,
+                radio,
+            };
         }
         let started = Instant::now();
         let cells = rollup.cells(|i| !outcome.rejected.contains(&i));
@@ -111,6 +114,20 @@ impl Inserted {
         };
         metrics::histogram!("rollup_apply_duration_seconds", "collection" => kind.collection())
             .record(started.elapsed().as_secs_f64());
-        (outcome, applied, resent)
+        Applied {
+            outcome,
+            applied,
+            resent,
+            radio,
+        }
     }
+}
+
+/// A batch done with: the server's answer, whether its rollup contribution was applied, whether it
+/// was sent again, and the radio cells its documents name (written once the run's calls are in).
+pub(super) struct Applied {
+    pub(super) outcome: BatchOutcome,
+    pub(super) applied: Result<(), DbError>,
+    pub(super) resent: bool,
+    pub(super) radio: Option<(&'static str, Vec<u32>)>,
 }

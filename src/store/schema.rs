@@ -75,6 +75,7 @@ impl Store {
                     .await?;
             }
         }
+        self.setup_cells().await?;
         self.setup_feed().await
     }
 }

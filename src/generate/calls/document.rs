@@ -3,7 +3,7 @@
 use super::CallGenerator;
 use crate::generate::bson::DocWriter;
 use crate::generate::cells::Ecgi;
-use crate::generate::{RunId, Tally};
+use crate::generate::{Radio, RunId, Tally};
 
 impl CallGenerator {
     /// Call number `index` of `run`, as the BSON document that is inserted.
@@ -51,6 +51,7 @@ impl CallGenerator {
         if let Some(label) = r.anomaly {
             w.string("anomaly", label);
         }
+        let mut radio = None;
         if let Some(i) = self.identities(&r) {
             w.ascii("caller_imsi", &i.caller_imsi);
             w.ascii("caller_imei", &i.caller_imei);
@@ -73,6 +74,14 @@ impl CallGenerator {
             if let Some(cell) = i.callee_cell {
                 w.ascii("callee_cell", Ecgi::new(code, cell).bytes());
             }
+            radio = Some(Radio {
+                operator: code,
+                cells: [
+                    i.path.start,
+                    i.path.end,
+                    i.callee_cell.unwrap_or(Radio::NONE),
+                ],
+            });
         }
         let tally = Tally {
             time_ms: r.start_ms,
@@ -80,6 +89,7 @@ impl CallGenerator {
             b: r.call_type.as_str(),
             measure: r.duration.map(f64::from),
             cents: i64::from(cents),
+            radio,
         };
         (w.finish(), tally)
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use foldhash::fast::FixedState;
 
 use super::{Cell, CellKey, Cells, add_cell, fine_ms};
-use crate::generate::{Kind, Tally};
+use crate::generate::{Kind, Radio, Tally};
 
 /// One document's share of a batch's rollup.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +37,9 @@ pub struct BatchRollup {
     slots: Vec<Slot>,
     slot_index: HashMap<Slot, u32, FixedState>,
     parts: Vec<Part>,
+    /// The radio cells the batch's calls name, with repeats, and their operator.
+    radio: Vec<u32>,
+    operator: Option<&'static str>,
 }
 
 impl BatchRollup {
@@ -49,6 +52,8 @@ impl BatchRollup {
             slots: Vec::new(),
             slot_index: HashMap::default(),
             parts: Vec::with_capacity(capacity),
+            radio: Vec::new(),
+            operator: None,
         }
     }
 
@@ -70,6 +75,25 @@ impl BatchRollup {
             cents: tally.cents,
         };
         self.parts.push(part);
+        if let Some(r) = tally.radio {
+            self.operator = Some(r.operator);
+            for c in r.cells {
+                // A call's cells mostly repeat the previous one: skip those here.
+                if c != Radio::NONE && self.radio.last() != Some(&c) {
+                    self.radio.push(c);
+                }
+            }
+        }
+    }
+
+    /// The radio cells the batch's documents name (each once, in ECI order), with their
+    /// operator; `None` for a batch without any.
+    pub fn radio_cells(&self) -> Option<(&'static str, Vec<u32>)> {
+        let operator = self.operator?;
+        let mut cells = self.radio.clone();
+        cells.sort_unstable();
+        cells.dedup();
+        Some((operator, cells))
     }
 
     /// The index of name `s`.
@@ -143,6 +167,7 @@ mod tests {
             b: kind,
             measure: duration.map(f64::from),
             cents: 25,
+            radio: None,
         }
     }
 
@@ -189,6 +214,7 @@ mod tests {
                 b: host,
                 measure: Some(v),
                 cents: 0,
+                radio: None,
             });
         }
         let cells = b.cells(|_| true);
