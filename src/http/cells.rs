@@ -18,10 +18,46 @@ use crate::store::cells::BBox;
 /// The most features one answer holds; a larger set needs a smaller box.
 pub const MAX_FEATURES: usize = 10_000;
 
+/// The most cells one `ecgi` list names: what a page asks for the cells it has just seen.
+pub const MAX_IDS: usize = 1_000;
+
 /// Query of `GET /cells`.
 #[derive(Debug, Deserialize)]
 pub struct CellsQuery {
     bbox: Option<String>,
+    ecgi: Option<String>,
+}
+
+/// `ecgi=A,B,…`: cells by id, each `MCC-MNC-ECI`, at most [`MAX_IDS`] of them.
+pub fn parse_ids(v: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = v.split(',').map(|x| x.trim().to_owned()).collect();
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::invalid(
+            "ecgi",
+            format!("{} cells named; at most {MAX_IDS} at once", ids.len()),
+        ));
+    }
+    if let Some(bad) = ids.iter().find(|id| !is_ecgi(id)) {
+        return Err(ApiError::invalid(
+            "ecgi",
+            format!("{bad:?} is not an ECGI (MCC-MNC-ECI, such as 311-480-6510848)"),
+        ));
+    }
+    Ok(Some(ids))
+}
+
+/// `MCC-MNC-ECI`: 3 digits, 2 or 3 digits, a 28-bit number.
+fn is_ecgi(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let digits = |p: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    matches!(parts[..], [mcc, mnc, eci]
+        if digits(mcc, 3, 3) && digits(mnc, 2, 3) && digits(eci, 1, 9)
+            && eci.parse::<u32>().is_ok_and(|e| e < 1 << 28))
 }
 
 /// `bbox=west,south,east,north` in degrees, as RFC 7946 orders a bounding box.
@@ -71,13 +107,18 @@ pub fn parse_bbox(v: Option<&str>) -> Result<Option<BBox>, ApiError> {
     }))
 }
 
-/// `GET /cells?bbox=`: the cells in the box (all of them without one), at most [`MAX_FEATURES`].
+/// `GET /cells?bbox=&ecgi=`: the cells in the box (all of them without one), only those named
+/// when `ecgi` is given, at most [`MAX_FEATURES`].
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CellsQuery>,
 ) -> Result<Response, ApiError> {
     let bbox = parse_bbox(present(&q.bbox))?;
-    let ecgis = state.store.cells_in(bbox, MAX_FEATURES as i64 + 1).await?;
+    let ids = parse_ids(present(&q.ecgi))?;
+    let ecgis = state
+        .store
+        .cells_in(bbox, ids.as_deref(), MAX_FEATURES as i64 + 1)
+        .await?;
     if ecgis.len() > MAX_FEATURES {
         return Err(ApiError::invalid(
             "bbox",
@@ -141,6 +182,28 @@ mod tests {
         ] {
             let e = parse_bbox(Some(bad)).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_ecgi_list_is_bounded_and_each_is_mcc_mnc_eci() {
+        let ids = parse_ids(Some("311-480-6510848, 302-72-1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids, ["311-480-6510848", "302-72-1"]);
+        let many = vec!["310-410-1"; MAX_IDS + 1].join(",");
+        let e = parse_ids(Some(&many)).unwrap_err().to_string();
+        assert!(e.contains("at most 1000"), "{e}");
+        for bad in [
+            "",
+            "311-480",
+            "31-480-1",
+            "311-4800-1",
+            "311-480-x",
+            "311-480-268435456",
+        ] {
+            let e = parse_ids(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("is not an ECGI"), "{bad}: {e}");
         }
     }
 }

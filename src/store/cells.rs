@@ -200,14 +200,23 @@ impl Store {
     /// The ECGIs of the cells within `bbox` (all cells without one), south to north, at most
     /// `limit` of them. A box is a range of latitudes and longitudes, exactly (a GeoJSON polygon
     /// would follow great circles, not parallels), read from the `{lat, lon}` index.
-    pub async fn cells_in(&self, bbox: Option<BBox>, limit: i64) -> Result<Vec<String>, DbError> {
-        let filter = match bbox {
+    /// With `ids`, only those of them that are in the collection (read by `_id`).
+    pub async fn cells_in(
+        &self,
+        bbox: Option<BBox>,
+        ids: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<String>, DbError> {
+        let mut filter = match bbox {
             Some(b) => doc! {
                 "lat": { "$gte": b.south, "$lte": b.north },
                 "lon": { "$gte": b.west, "$lte": b.east },
             },
             None => doc! {},
         };
+        if let Some(ids) = ids {
+            filter.insert("_id", doc! { "$in": ids });
+        }
         self.bounded("reading cells", async {
             let cursor = self
                 .db()

@@ -163,6 +163,28 @@ async fn get_cells_answers_geojson_within_a_box_and_refuses_what_it_cannot() {
         .count();
     assert_eq!(inside.len(), expected);
 
+    // By id: the named ones that are there, none other.
+    let some: Vec<&String> = ids.iter().take(2).collect();
+    let asked = format!("{},{},310-410-1", some[0], some[1]);
+    let by_id: Value = app
+        .get(&format!("/cells?ecgi={asked}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_geojson(&by_id);
+    let got: BTreeSet<&str> = by_id["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, BTreeSet::from([some[0].as_str(), some[1].as_str()]));
+    let res = app.get("/cells?ecgi=311-480-x").await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "ecgi", "{body}");
+
     for (bbox, says) in [
         ("1,2,3", "expected four numbers"),
         ("0,-91,1,1", "outside ±90"),

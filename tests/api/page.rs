@@ -292,6 +292,7 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
 
     // A live run started from the page shows in the runs table, its calls arrive in the latest
     // calls list, and its stop button stops it.
+    let submitted = std::time::Instant::now();
     browser
         .eval(
             "(() => { const f = document.querySelector('#live-form'); \
@@ -339,6 +340,7 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
         },
     )
     .await;
+    cells_light_up(&mut browser, &app, submitted).await;
     let button = format!("document.querySelector('tr[data-live=\"{live}\"] button.stop')");
     browser
         .wait_for(&format!("{button} !== null"), "a live stop button")
@@ -417,6 +419,68 @@ async fn the_page_shows_what_stats_answers_and_drives_the_service() {
         let png = base64_decode(shot["data"].as_str().unwrap());
         std::fs::write(path, png).unwrap();
     }
+}
+
+/// The live run's calls colour their cells on the page's map within 10 s of the run's start; each
+/// coloured cell is one the run's calls started in, with no more calls than the database holds
+/// there; clicking one shows its figures and place.
+async fn cells_light_up(browser: &mut Browser, app: &TestApp, submitted: std::time::Instant) {
+    browser
+        .wait_for(
+            "document.querySelectorAll('#cell-map circle[data-calls]').length > 0",
+            "a cell on the map",
+        )
+        .await;
+    let after = submitted.elapsed();
+    eprintln!("the map coloured its first cell {after:?} after the live run was submitted");
+    assert!(
+        after <= Duration::from_secs(10),
+        "the first cell was coloured {after:?} after the run started"
+    );
+    let shown = browser
+        .eval(
+            "[...document.querySelectorAll('#cell-map circle')].map(c => \
+             [c.dataset.ecgi, Number(c.dataset.calls), c.getAttribute('fill')])",
+        )
+        .await;
+    for c in shown.as_array().unwrap() {
+        let (ecgi, calls) = (c[0].as_str().unwrap(), c[1].as_u64().unwrap());
+        let held = app
+            .count("calls", bson::doc! { "caller_cell_start": ecgi })
+            .await;
+        assert!(
+            calls >= 1 && calls <= held,
+            "{c}: the database holds {held}"
+        );
+        assert!(c[2].as_str().unwrap().starts_with("hsl("), "{c}");
+    }
+    let first = shown[0][0].as_str().unwrap();
+    browser
+        .eval(&format!(
+            "document.querySelector('#cell-map circle[data-ecgi=\"{first}\"]')\
+             .dispatchEvent(new MouseEvent('click', {{bubbles: true}})), true"
+        ))
+        .await;
+    let detail = browser
+        .wait_for(
+            "document.querySelector('#cell-detail').textContent",
+            "a cell's figures",
+        )
+        .await;
+    let feature: Value = app
+        .get(&format!("/cells?ecgi={first}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let city = feature["features"][0]["properties"]["city"]
+        .as_str()
+        .unwrap();
+    let detail = detail.as_str().unwrap();
+    assert!(
+        detail.contains(first) && detail.contains(city) && detail.contains("calls"),
+        "{detail}"
+    );
 }
 
 /// Standard base64 (the screenshot's encoding), without a crate for one test helper.
