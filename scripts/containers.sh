@@ -319,6 +319,19 @@ compose_check() { # LABEL COMMAND...
   grep -qi '<html' <<<"$page" || fail "$label: the page at / is not the dashboard"
   ok "$label: the live run's calls arrive on /calls/stream ($events in 6 s); the page at / answers"
 
+  # What the page's map draws: the cells the streamed calls started in, placed by GET /cells.
+  local cells placed=0 t_map
+  t_map="$(date +%s)"
+  while [ "$placed" -lt 1 ] && [ $(( $(date +%s) - t_map )) -lt 10 ]; do
+    cells="$(curl -s -N --max-time 2 "http://127.0.0.1:$port/calls/stream" | python3 -c '
+import json, sys
+cells = {json.loads(l[6:]).get("caller_cell_start") for l in sys.stdin if l.startswith("data: ")}
+print(",".join(sorted(c for c in cells if c)))' || true)"
+    [ -n "$cells" ] && placed="$(curl -sf "http://127.0.0.1:$port/cells?ecgi=$cells" | json 'len(d["features"])' || echo 0)"
+  done
+  [ "$placed" -ge 1 ] || fail "$label: no cell of the live calls has a place in GET /cells within 10 s"
+  ok "$label: the live calls' cells are on the map's source within $(( $(date +%s) - t_map )) s ($placed placed by GET /cells)"
+
   "${c[@]}" --profile seed down -v >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "$label: down"; }
   local left
   left="$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT")"
