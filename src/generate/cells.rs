@@ -296,6 +296,21 @@ fn hexagon_point(index: u32, n: i32) -> Option<(i32, i32)> {
     })
 }
 
+/// `eci` as its place in its city's block of sites, `site × 4 + sector` (14 bits): what a table
+/// keeps of a cell whose city it knows ([`eci_in`] gives it back).
+#[inline]
+pub fn site_in_city(eci: Eci) -> u16 {
+    let site = (eci >> 8) % SITES_PER_CITY;
+    (site << 2 | (eci & 3)) as u16
+}
+
+/// The cell of city `city` at `site` of its block ([`site_in_city`] reversed).
+#[inline]
+pub fn eci_in(city: u16, site: u16) -> Eci {
+    let enb = u32::from(city) * SITES_PER_CITY + u32::from(site >> 2);
+    (enb << 8) | u32::from(site & 3)
+}
+
 /// A cell's global id as records carry it: `MCC-MNC-ECI`, the ECI in decimal.
 pub fn ecgi(operator_code: &str, eci: Eci) -> String {
     String::from_utf8_lossy(Ecgi::new(operator_code, eci).bytes()).into_owned()

@@ -21,8 +21,38 @@ pub const PLACES: usize = 12;
 /// A subscriber's fixed places: home, work, then the others.
 pub const ANCHORS: usize = 2 + PLACES;
 
-/// The cells of a subscriber's fixed places, in [`ANCHORS`] order, when worked out beforehand.
+/// The cells of a subscriber's fixed places, in [`ANCHORS`] order.
 pub type AnchorCells = [Eci; ANCHORS];
+
+/// [`AnchorCells`] worked out beforehand, in the compact form a table keeps: all of them are in
+/// the subscriber's city, so each is its site in the city's block ([`super::site_in_city`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownCells {
+    city: u16,
+    sites: [u16; ANCHORS],
+}
+
+impl KnownCells {
+    /// `cells`, all of city `city`.
+    pub fn new(city: u16, cells: &AnchorCells) -> Self {
+        Self {
+            city,
+            sites: cells.map(super::site_in_city),
+        }
+    }
+
+    /// The city they are in.
+    #[inline]
+    pub fn city(&self) -> u16 {
+        self.city
+    }
+
+    /// The cell of fixed place `a`.
+    #[inline]
+    fn get(&self, a: usize) -> Eci {
+        super::eci_in(self.city, self.sites[a])
+    }
+}
 /// Zipf exponent of visits to those places (Song et al. 2010: ζ ≈ 1.2).
 const ZIPF: f64 = 1.2;
 /// Share of a subscriber's days spent in another city.
@@ -185,7 +215,7 @@ impl Mobility {
         at: LocalTime,
         index: u64,
         seconds: f64,
-        known: Option<&AnchorCells>,
+        known: Option<&KnownCells>,
     ) -> Path {
         let mut d = Draws(rng::mix(self.seed ^ CALLER_STREAM, index));
         let place = self.spot(k, city, at, &mut d);
@@ -213,7 +243,7 @@ impl Mobility {
         city: u16,
         at: LocalTime,
         index: u64,
-        known: Option<&AnchorCells>,
+        known: Option<&KnownCells>,
     ) -> Eci {
         let mut d = Draws(rng::mix(self.seed ^ CALLEE_STREAM, index));
         let place = self.spot(k, city, at, &mut d);
@@ -225,9 +255,9 @@ impl Mobility {
         std::array::from_fn(|a| cell_at(self.fixed(k, city, a)))
     }
 
-    fn cell(&self, k: u64, city: u16, place: Where, known: Option<&AnchorCells>) -> Eci {
+    fn cell(&self, k: u64, city: u16, place: Where, known: Option<&KnownCells>) -> Eci {
         match (place, known) {
-            (Where::Fixed(a), Some(cells)) => cells[a],
+            (Where::Fixed(a), Some(cells)) => cells.get(a),
             _ => cell_at(self.resolve(k, city, place)),
         }
     }
