@@ -182,8 +182,10 @@ impl Mobility {
         }
     }
 
-    /// Where `k` (of city `city`) is when a call starts at `at`, from the call's draws `d`.
-    fn spot(&self, k: u64, city: u16, at: LocalTime, d: &mut Draws) -> Where {
+    /// Where `k` (of city `city`) is when a call starts at `at`, in `slot`, from the call's
+    /// draws `d`.
+    #[inline]
+    fn spot(&self, k: u64, city: u16, at: LocalTime, slot: Slot, d: &mut Draws) -> Where {
         let travel = rng::mix(
             self.seed ^ TRAVEL_STREAM,
             k.wrapping_mul(1 << 20) ^ at.day as u64,
@@ -194,7 +196,7 @@ impl Mobility {
             let other = ((u64::from(city) + 1 + rng::mix(travel, 1) % (n - 1)) % n) as u16;
             return Where::Spot(self.anchor(TRAVEL_STREAM, travel, other, &WORK_RINGS));
         }
-        let (home, work) = Slot::of_hour_of_week(at.hour_of_week).anchors();
+        let (home, work) = slot.anchors();
         let u = d.unit();
         if u < home {
             Where::Fixed(0)
@@ -202,7 +204,10 @@ impl Mobility {
             Where::Fixed(1)
         } else {
             let u = d.unit();
-            let j = self.place_cum.partition_point(|&c| c <= u).min(PLACES - 1);
+            // The places below `u` counted without branches: the table is sorted, so this is
+            // where a binary search for `u` would stop, without its mispredicted jumps.
+            let below = self.place_cum.iter().filter(|&&c| c <= u).count();
+            let j = below.min(PLACES - 1);
             Where::Fixed(2 + j)
         }
     }
@@ -218,8 +223,9 @@ impl Mobility {
         known: Option<&KnownCells>,
     ) -> Path {
         let mut d = Draws(rng::mix(self.seed ^ CALLER_STREAM, index));
-        let place = self.spot(k, city, at, &mut d);
-        let night = Slot::of_hour_of_week(at.hour_of_week) == Slot::Night;
+        let slot = Slot::of_hour_of_week(at.hour_of_week);
+        let place = self.spot(k, city, at, slot, &mut d);
+        let night = slot == Slot::Night;
         let moving = d.unit() < MOVING_SHARE[usize::from(night)];
         if !moving {
             let cell = self.cell(k, city, place, known);
@@ -246,7 +252,8 @@ impl Mobility {
         known: Option<&KnownCells>,
     ) -> Eci {
         let mut d = Draws(rng::mix(self.seed ^ CALLEE_STREAM, index));
-        let place = self.spot(k, city, at, &mut d);
+        let slot = Slot::of_hour_of_week(at.hour_of_week);
+        let place = self.spot(k, city, at, slot, &mut d);
         self.cell(k, city, place, known)
     }
 
