@@ -95,6 +95,14 @@ impl Table {
     }
 }
 
+impl Row {
+    /// The subscriber's time zone.
+    #[inline]
+    pub(super) fn zone(&self) -> u8 {
+        self.zone
+    }
+}
+
 /// What a call needs of one party: from a table row or worked out.
 struct Who {
     imsi: [u8; 15],
