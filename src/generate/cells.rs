@@ -165,23 +165,50 @@ fn hexagon_index(q: i32, r: i32, n: i32) -> u32 {
 /// The cell serving `spot`: the nearest site of its ring's grid and the sector facing it.
 #[inline]
 pub fn cell_at(spot: Spot) -> Eci {
-    let (x, y) = (spot.x, spot.y);
-    let ring = ring_at(x * x + y * y);
-    let (q, r) = nearest_site(x, y, ISD[ring]);
+    let ring = ring_at(spot.x * spot.x + spot.y * spot.y);
+    let site = site_at(spot, ring);
+    site.eci | sector_of(spot.x - site.x, spot.y - site.y)
+}
+
+/// The site [`cell_at`] finds for a spot of ring `ring`.
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    /// Its cells' ECI without the sector: `eNodeB id × 256`.
+    eci: Eci,
+    /// Where it is, metres east and north of the city's centre.
+    x: f64,
+    /// See `x`.
+    y: f64,
+    /// It is the grid point nearest the spot (not one pulled inside the ring's hexagon).
+    nearest: bool,
+}
+
+#[inline]
+fn site_at(spot: Spot, ring: usize) -> Site {
+    let (q0, r0) = nearest_site(spot.x, spot.y, ISD[ring]);
     let n = STEPS[ring];
-    let (q, r) = clamp_hex(q, r, n);
-    let (sx, sy) = site_xy(q, r, ISD[ring]);
-    let (dx, dy) = (x - sx, y - sy);
-    let sector = if dx >= 0.0 {
+    let (q, r) = clamp_hex(q0, r0, n);
+    let (x, y) = site_xy(q, r, ISD[ring]);
+    let site = RING_BASE[ring] + hexagon_index(q, r, n);
+    let enb = u32::from(spot.city) * SITES_PER_CITY + site;
+    Site {
+        eci: enb << 8,
+        x,
+        y,
+        nearest: (q, r) == (q0, r0),
+    }
+}
+
+/// The sector facing a spot `(dx, dy)` metres east and north of its site.
+#[inline]
+fn sector_of(dx: f64, dy: f64) -> u32 {
+    if dx >= 0.0 {
         u32::from(dy <= dx * TAN_30)
     } else if dy >= -dx * TAN_30 {
         0
     } else {
         2
-    };
-    let site = RING_BASE[ring] + hexagon_index(q, r, n);
-    let enb = u32::from(spot.city) * SITES_PER_CITY + site;
-    (enb << 8) | sector
+    }
 }
 
 /// The grid point nearest (x, y) on a hexagonal grid of spacing `isd` (axial coordinates,

@@ -12,7 +12,7 @@
 //! subscriber's two main cells carry about 55–65 % of their calls, which the Zipf law with
 //! 10–20 places gives; no published figure states that share directly.
 
-use super::{Eci, ISD, RINGS, Spot, cell_at, cities};
+use super::{Eci, ISD, RINGS, Site, Spot, cell_at, cities};
 use crate::generate::rng;
 pub use crate::generate::zones::LocalTime;
 
@@ -302,7 +302,8 @@ impl Draws {
 /// enough to see every cell it crosses (a quarter of the inter-site distance where it is), and
 /// kept within the last ring.
 fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
-    let start = cell_at(from);
+    let mut track = Track::default();
+    let start = track.cell(from);
     let limit = RINGS[2] * RINGS[2];
     let (mut cell, mut handovers) = (start, 0);
     let mut d = 0.0;
@@ -315,7 +316,7 @@ fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
         if x * x + y * y >= limit {
             break;
         }
-        let next = cell_at(Spot { x, y, ..from });
+        let next = track.cell(Spot { x, y, ..from });
         if next != cell {
             handovers += 1;
             cell = next;
@@ -325,5 +326,46 @@ fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
         start,
         end: cell,
         handovers,
+    }
+}
+
+/// Share of half the inter-site distance within which a point is taken to be nearest its site
+/// without working it out: far from the edge of the site's hexagon (an inscribed circle's radius
+/// is half the distance), so no rounding of [`cell_at`]'s arithmetic could place it elsewhere.
+const NEAR_SITE: f64 = 0.999;
+
+/// [`cell_at`] at the successive points of a drive, the same cells found with less arithmetic:
+/// while a point stays in the same ring and close to the last site found, that site serves it
+/// (only its sector is worked out, as `cell_at` works it out); a new site is looked up otherwise.
+#[derive(Debug, Default)]
+pub(super) struct Track {
+    /// The last site looked up and its ring; none at first.
+    last: Option<(usize, Site)>,
+    /// The squared distance within which a point is near that site (negative: never).
+    near2: f64,
+}
+
+impl Track {
+    #[inline]
+    pub(super) fn cell(&mut self, spot: Spot) -> Eci {
+        let ring = super::ring_at(spot.x * spot.x + spot.y * spot.y);
+        let site = match self.last {
+            Some((r, site))
+                if r == ring && {
+                    let (dx, dy) = (spot.x - site.x, spot.y - site.y);
+                    dx * dx + dy * dy < self.near2
+                } =>
+            {
+                site
+            }
+            _ => {
+                let site = super::site_at(spot, ring);
+                let near = ISD[ring] / 2.0 * NEAR_SITE;
+                self.near2 = if site.nearest { near * near } else { -1.0 };
+                self.last = Some((ring, site));
+                site
+            }
+        };
+        site.eci | super::sector_of(spot.x - site.x, spot.y - site.y)
     }
 }
