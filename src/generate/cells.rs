@@ -22,7 +22,10 @@
 
 use std::sync::OnceLock;
 
+mod ecgi;
 pub mod mobility;
+
+pub use ecgi::{Ecgi, ecgi, eci_of};
 
 /// Radius of each ring around the city centre, in metres: urban micro, urban macro, rural macro.
 pub const RINGS: [f64; 3] = [2_000.0, 8_000.0, 30_000.0];
@@ -336,40 +339,6 @@ pub fn site_in_city(eci: Eci) -> u16 {
 pub fn eci_in(city: u16, site: u16) -> Eci {
     let enb = u32::from(city) * SITES_PER_CITY + u32::from(site >> 2);
     (enb << 8) | u32::from(site & 3)
-}
-
-/// A cell's global id as records carry it: `MCC-MNC-ECI`, the ECI in decimal.
-pub fn ecgi(operator_code: &str, eci: Eci) -> String {
-    String::from_utf8_lossy(Ecgi::new(operator_code, eci).bytes()).into_owned()
-}
-
-/// An ECGI (`MCC-MNC-ECI`) in a fixed buffer: the text and its length.
-pub struct Ecgi([u8; 17], usize);
-
-impl Ecgi {
-    /// `eci` of the operator `code` (`MCC-MNC`, 7 bytes).
-    #[inline]
-    pub fn new(code: &str, eci: Eci) -> Self {
-        let mut b = [0u8; 17];
-        let n = code.len().min(7);
-        b[..n].copy_from_slice(&code.as_bytes()[..n]);
-        b[n] = b'-';
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(eci).as_bytes();
-        b[n + 1..n + 1 + d.len()].copy_from_slice(d);
-        Self(b, n + 1 + d.len())
-    }
-
-    /// The bytes of the text.
-    pub fn bytes(&self) -> &[u8] {
-        &self.0[..self.1]
-    }
-}
-
-/// The ECI of an ECGI of `operator_code`, if it is one.
-pub fn eci_of(operator_code: &str, ecgi: &str) -> Option<Eci> {
-    let rest = ecgi.strip_prefix(operator_code)?.strip_prefix('-')?;
-    rest.parse().ok()
 }
 
 /// Converts a latitude and longitude to a spot in `city`'s plane.
