@@ -183,8 +183,8 @@ impl Mobility {
     }
 
     /// Where `k` (of city `city`) is when a call starts at `at`, in `slot`, from the call's
-    /// draws `d`.
-    #[inline]
+    /// draws `d`. Inlined: its answer then stays in registers, not a value returned in memory.
+    #[inline(always)]
     fn spot(&self, k: u64, city: u16, at: LocalTime, slot: Slot, d: &mut Draws) -> Where {
         let travel = rng::mix(
             self.seed ^ TRAVEL_STREAM,
@@ -262,6 +262,7 @@ impl Mobility {
         std::array::from_fn(|a| cell_at(self.fixed(k, city, a)))
     }
 
+    #[inline(always)]
     fn cell(&self, k: u64, city: u16, place: Where, known: Option<&KnownCells>) -> Eci {
         match (place, known) {
             (Where::Fixed(a), Some(cells)) => cells.get(a),
