@@ -80,6 +80,25 @@ impl DocWriter {
         out[k + 6..k + 6 + v].copy_from_slice(value);
     }
 
+    /// [`Self::ascii`] of the first `len` bytes of `value`: the whole array is copied (a fixed
+    /// size, no call to `memcpy`) and the element cut back to its length.
+    #[inline(always)]
+    pub fn ascii_in<const N: usize>(&mut self, key: &'static str, value: &[u8; N], len: usize) {
+        debug_assert!(len <= N && value[..len].is_ascii() && !value[..len].contains(&0));
+        debug_assert!(!key.as_bytes().contains(&0));
+        let k = key.len();
+        let at = self.buf.len();
+        self.buf.resize(at + k + N + 7, 0);
+        let out = &mut self.buf[at..];
+        out[0] = 0x02;
+        out[1..1 + k].copy_from_slice(key.as_bytes());
+        out[k + 1] = 0;
+        out[k + 2..k + 6].copy_from_slice(&((len + 1) as i32).to_le_bytes());
+        out[k + 6..k + 6 + N].copy_from_slice(value);
+        out[k + 6 + len] = 0;
+        self.buf.truncate(at + k + len + 7);
+    }
+
     /// A 32-bit integer element (BSON type 0x10).
     #[inline(always)]
     pub fn int32(&mut self, key: &'static str, value: i32) {

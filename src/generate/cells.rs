@@ -22,7 +22,10 @@
 
 use std::sync::OnceLock;
 
+mod ecgi;
 pub mod mobility;
+
+pub use ecgi::{Ecgi, ecgi, eci_of};
 
 /// Radius of each ring around the city centre, in metres: urban micro, urban macro, rural macro.
 pub const RINGS: [f64; 3] = [2_000.0, 8_000.0, 30_000.0];
@@ -165,23 +168,50 @@ fn hexagon_index(q: i32, r: i32, n: i32) -> u32 {
 /// The cell serving `spot`: the nearest site of its ring's grid and the sector facing it.
 #[inline]
 pub fn cell_at(spot: Spot) -> Eci {
-    let (x, y) = (spot.x, spot.y);
-    let ring = ring_at(x * x + y * y);
-    let (q, r) = nearest_site(x, y, ISD[ring]);
+    let ring = ring_at(spot.x * spot.x + spot.y * spot.y);
+    let site = site_at(spot, ring);
+    site.eci | sector_of(spot.x - site.x, spot.y - site.y)
+}
+
+/// The site [`cell_at`] finds for a spot of ring `ring`.
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    /// Its cells' ECI without the sector: `eNodeB id × 256`.
+    eci: Eci,
+    /// Where it is, metres east and north of the city's centre.
+    x: f64,
+    /// See `x`.
+    y: f64,
+    /// It is the grid point nearest the spot (not one pulled inside the ring's hexagon).
+    nearest: bool,
+}
+
+#[inline]
+fn site_at(spot: Spot, ring: usize) -> Site {
+    let (q0, r0) = nearest_site(spot.x, spot.y, ISD[ring]);
     let n = STEPS[ring];
-    let (q, r) = clamp_hex(q, r, n);
-    let (sx, sy) = site_xy(q, r, ISD[ring]);
-    let (dx, dy) = (x - sx, y - sy);
-    let sector = if dx >= 0.0 {
+    let (q, r) = clamp_hex(q0, r0, n);
+    let (x, y) = site_xy(q, r, ISD[ring]);
+    let site = RING_BASE[ring] + hexagon_index(q, r, n);
+    let enb = u32::from(spot.city) * SITES_PER_CITY + site;
+    Site {
+        eci: enb << 8,
+        x,
+        y,
+        nearest: (q, r) == (q0, r0),
+    }
+}
+
+/// The sector facing a spot `(dx, dy)` metres east and north of its site.
+#[inline]
+fn sector_of(dx: f64, dy: f64) -> u32 {
+    if dx >= 0.0 {
         u32::from(dy <= dx * TAN_30)
     } else if dy >= -dx * TAN_30 {
         0
     } else {
         2
-    };
-    let site = RING_BASE[ring] + hexagon_index(q, r, n);
-    let enb = u32::from(spot.city) * SITES_PER_CITY + site;
-    (enb << 8) | sector
+    }
 }
 
 /// The grid point nearest (x, y) on a hexagonal grid of spacing `isd` (axial coordinates,
@@ -296,38 +326,19 @@ fn hexagon_point(index: u32, n: i32) -> Option<(i32, i32)> {
     })
 }
 
-/// A cell's global id as records carry it: `MCC-MNC-ECI`, the ECI in decimal.
-pub fn ecgi(operator_code: &str, eci: Eci) -> String {
-    String::from_utf8_lossy(Ecgi::new(operator_code, eci).bytes()).into_owned()
+/// `eci` as its place in its city's block of sites, `site × 4 + sector` (14 bits): what a table
+/// keeps of a cell whose city it knows ([`eci_in`] gives it back).
+#[inline]
+pub fn site_in_city(eci: Eci) -> u16 {
+    let site = (eci >> 8) % SITES_PER_CITY;
+    (site << 2 | (eci & 3)) as u16
 }
 
-/// An ECGI (`MCC-MNC-ECI`) in a fixed buffer: the text and its length.
-pub struct Ecgi([u8; 17], usize);
-
-impl Ecgi {
-    /// `eci` of the operator `code` (`MCC-MNC`, 7 bytes).
-    #[inline]
-    pub fn new(code: &str, eci: Eci) -> Self {
-        let mut b = [0u8; 17];
-        let n = code.len().min(7);
-        b[..n].copy_from_slice(&code.as_bytes()[..n]);
-        b[n] = b'-';
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(eci).as_bytes();
-        b[n + 1..n + 1 + d.len()].copy_from_slice(d);
-        Self(b, n + 1 + d.len())
-    }
-
-    /// The bytes of the text.
-    pub fn bytes(&self) -> &[u8] {
-        &self.0[..self.1]
-    }
-}
-
-/// The ECI of an ECGI of `operator_code`, if it is one.
-pub fn eci_of(operator_code: &str, ecgi: &str) -> Option<Eci> {
-    let rest = ecgi.strip_prefix(operator_code)?.strip_prefix('-')?;
-    rest.parse().ok()
+/// The cell of city `city` at `site` of its block ([`site_in_city`] reversed).
+#[inline]
+pub fn eci_in(city: u16, site: u16) -> Eci {
+    let enb = u32::from(city) * SITES_PER_CITY + u32::from(site >> 2);
+    (enb << 8) | u32::from(site & 3)
 }
 
 /// Converts a latitude and longitude to a spot in `city`'s plane.

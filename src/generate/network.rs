@@ -224,18 +224,52 @@ pub struct Network {
     msin_shift: u64,
     imei_shift: u64,
     device_cum: [f64; DEVICES.len()],
+    /// For each [`Country`] (by its index), the operators an off-net callee there is on.
+    others: [Others; 2],
+}
+
+/// The operators of a country other than the run's, in [`OPERATORS`] order, each with its share
+/// of the callees [`Network::party`] leaves them: the divisions it made for every call, made once.
+#[derive(Debug, Clone, Copy)]
+struct Others {
+    ops: [(u8, f64); OPERATORS.len()],
+    len: usize,
+}
+
+impl Others {
+    fn of(country: Country, operator: usize) -> Self {
+        let ours = &OPERATORS[operator];
+        let share = if country == ours.country {
+            1.0 - ours.share
+        } else {
+            1.0
+        };
+        let mut others = Self {
+            ops: [(0, 0.0); OPERATORS.len()],
+            len: 0,
+        };
+        for (i, o) in OPERATORS.iter().enumerate() {
+            if o.country == country && i != operator {
+                others.ops[others.len] = (i as u8, o.share / share);
+                others.len += 1;
+            }
+        }
+        others
+    }
 }
 
 impl Network {
     /// The network of `operator` (an index into [`OPERATORS`]) for `seed`.
     pub fn new(seed: u64, operator: usize) -> Self {
         let mut r = rng::stream_rng(seed ^ IDENTITY_STREAM, 0);
+        let operator = operator.min(OPERATORS.len() - 1);
         Self {
             seed,
-            operator: operator.min(OPERATORS.len() - 1),
+            operator,
             msin_shift: rng::below(&mut r, BILLION),
             imei_shift: rng::below(&mut r, BILLION),
             device_cum: rng::cumulative(std::array::from_fn(|i| DEVICES[i].share)),
+            others: [Country::UnitedStates, Country::Canada].map(|c| Others::of(c, operator)),
         }
     }
 
@@ -282,29 +316,25 @@ impl Network {
             from.wrapping_mul(0x9e37_79b9) ^ to,
         ));
         let ours = self.operator();
-        let (mut u, share) = if country == ours.country {
+        let mut u = if country == ours.country {
             if u < ours.share {
                 return Party::OnNet;
             }
-            ((u - ours.share) / (1.0 - ours.share), 1.0 - ours.share)
+            (u - ours.share) / (1.0 - ours.share)
         } else {
-            (u, 1.0)
+            u
         };
         // The other operators of the country, by their shares of what is left.
-        let others = OPERATORS
-            .iter()
-            .enumerate()
-            .filter(|(i, o)| o.country == country && *i != self.operator);
-        let mut last = self.operator;
-        for (i, o) in others {
+        let others = &self.others[country as usize];
+        let mut last = self.operator as u8;
+        for &(i, w) in &others.ops[..others.len] {
             last = i;
-            let w = o.share / share;
             if u < w {
-                return Party::OffNet(i as u8);
+                return Party::OffNet(i);
             }
             u -= w;
         }
-        Party::OffNet(last as u8)
+        Party::OffNet(last)
     }
 }
 

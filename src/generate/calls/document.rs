@@ -63,16 +63,19 @@ impl CallGenerator {
             }
             let code = self.network.map_or("", |n| n.operator().code);
             let start = Ecgi::new(code, i.path.start);
-            w.ascii("caller_cell_start", start.bytes());
+            let (text, len) = start.buffer();
+            w.ascii_in("caller_cell_start", &text, len);
             // Most calls end where they started: the text is written once.
             if i.path.end == i.path.start {
-                w.ascii("caller_cell_end", start.bytes());
+                w.ascii_in("caller_cell_end", &text, len);
             } else {
-                w.ascii("caller_cell_end", Ecgi::new(code, i.path.end).bytes());
+                let (text, len) = Ecgi::new(code, i.path.end).buffer();
+                w.ascii_in("caller_cell_end", &text, len);
             }
             w.int32("handovers", i.path.handovers as i32);
             if let Some(cell) = i.callee_cell {
-                w.ascii("callee_cell", Ecgi::new(code, cell).bytes());
+                let (text, len) = Ecgi::new(code, cell).buffer();
+                w.ascii_in("callee_cell", &text, len);
             }
             radio = Some(Radio {
                 operator: code,

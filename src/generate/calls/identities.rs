@@ -4,28 +4,39 @@
 //! what [`Network`], [`Mobility`] and [`Population`] return, kept, so nothing generated moves.
 
 use super::{CallGenerator, Draw};
-use crate::generate::cells::mobility::{ANCHORS, AnchorCells, Mobility, Path};
+use crate::generate::cells::mobility::{KnownCells, Mobility, Path};
 use crate::generate::cells::{self, Eci};
 use crate::generate::network::{Country, Network, OPERATORS, Party, country_of};
 use crate::generate::population::{MAX_TABLE_BYTES, Population};
 
-/// Subscribers `0 .. size`: IMSI, IMEI, country, city, the cells of their fixed places, and the number of the
-/// off-net party in their place (the first one drawn; the generator draws again in the rare call
-/// where it is the caller's).
+/// Subscribers `0 .. size`: a row each of what a call looks up for both its parties, and the
+/// number of the off-net party in their place (the first one drawn; the generator draws again in
+/// the rare call where it is the caller's).
 #[derive(Debug)]
 pub(super) struct Table {
-    imsi: Vec<[u8; 15]>,
-    imei: Vec<[u8; 15]>,
+    rows: Vec<Row>,
     off_net: Vec<[u8; 12]>,
-    abroad: Vec<bool>,
-    city: Vec<u16>,
-    anchors: Vec<AnchorCells>,
     home: Country,
 }
 
-/// Bytes a table of `size` subscribers takes.
+/// One subscriber's identities, zone, country and the cells of their fixed places, in one cache
+/// line: a call's party costs one miss of a table far larger than the caches, where a column
+/// each cost one per column.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(super) struct Row {
+    imsi: [u8; 15],
+    imei: [u8; 15],
+    /// The time zone, an index into [`crate::generate::zones::NANP`].
+    zone: u8,
+    abroad: bool,
+    /// The city (an index into [`cells::cities`]) and the cells of the fixed places in it.
+    known: KnownCells,
+}
+
+/// Bytes a table of `size` subscribers takes: a row and an off-net number each.
 const fn bytes(size: u64) -> usize {
-    (size as usize).saturating_mul(15 + 15 + 12 + 1 + 2 + 4 * ANCHORS)
+    (size as usize).saturating_mul(size_of::<Row>() + 12)
 }
 
 /// The city (an index into [`cells::cities`]) of subscriber `k`.
@@ -41,40 +52,35 @@ impl Table {
             return None;
         }
         let home = net.operator().country;
-        let city: Vec<u16> = (0..size).map(|k| city(people, k)).collect();
+        let row = |k: u64| {
+            let city = city(people, k);
+            Row {
+                imsi: net.imsi(k),
+                imei: net.imei(k),
+                zone: people.zone_of(k) as u8,
+                abroad: country_of(people.area_code(k)) != home,
+                known: KnownCells::new(city, &moves.anchor_cells(k, city)),
+            }
+        };
         Some(Self {
-            anchors: (0..size)
-                .map(|k| moves.anchor_cells(k, city[k as usize]))
-                .collect(),
-            city,
-            imsi: (0..size).map(|k| net.imsi(k)).collect(),
-            imei: (0..size).map(|k| net.imei(k)).collect(),
+            rows: (0..size).map(row).collect(),
             off_net: (0..size)
                 .map(|k| people.off_net_digits(k, &[0; 12]))
-                .collect(),
-            abroad: (0..size)
-                .map(|k| country_of(people.area_code(k)) != home)
                 .collect(),
             home,
         })
     }
 
-    /// Subscriber `k`'s IMSI.
+    /// Subscriber `k`'s row.
     #[inline]
-    pub(super) fn imsi(&self, k: u64) -> [u8; 15] {
-        self.imsi[k as usize]
-    }
-
-    /// Subscriber `k`'s IMEI.
-    #[inline]
-    pub(super) fn imei(&self, k: u64) -> [u8; 15] {
-        self.imei[k as usize]
+    pub(super) fn row(&self, k: u64) -> &Row {
+        &self.rows[k as usize]
     }
 
     /// The country subscriber `k`'s number is in.
     #[inline]
     pub(super) fn country(&self, k: u64) -> Country {
-        match (self.abroad[k as usize], self.home) {
+        match (self.rows[k as usize].abroad, self.home) {
             (false, home) => home,
             (true, Country::UnitedStates) => Country::Canada,
             (true, Country::Canada) => Country::UnitedStates,
@@ -86,6 +92,47 @@ impl Table {
     pub(super) fn off_net(&self, k: u64, caller: &[u8; 12]) -> Option<[u8; 12]> {
         let n = self.off_net[k as usize];
         (n != *caller).then_some(n)
+    }
+}
+
+impl Row {
+    /// The subscriber's time zone.
+    #[inline]
+    pub(super) fn zone(&self) -> u8 {
+        self.zone
+    }
+}
+
+/// What a call needs of one party: from a table row or worked out.
+struct Who {
+    imsi: [u8; 15],
+    imei: [u8; 15],
+    zone: usize,
+    city: u16,
+    known: Option<KnownCells>,
+}
+
+impl Who {
+    fn of(net: &Network, people: &Population, table: Option<&Table>, k: u64) -> Self {
+        match table {
+            Some(t) => {
+                let r = *t.row(k);
+                Self {
+                    imsi: r.imsi,
+                    imei: r.imei,
+                    zone: usize::from(r.zone),
+                    city: r.known.city(),
+                    known: Some(r.known),
+                }
+            }
+            None => Self {
+                imsi: net.imsi(k),
+                imei: net.imei(k),
+                zone: people.zone_of(k),
+                city: city(people, k),
+                known: None,
+            },
+        }
     }
 }
 
@@ -108,33 +155,33 @@ impl CallGenerator {
         let moves = self.mobility.as_ref()?;
         let table = self.identity_table.as_deref();
         let people = &self.population;
-        let imsi = |k| table.map_or_else(|| net.imsi(k), |t| t.imsi(k));
-        let imei = |k| table.map_or_else(|| net.imei(k), |t| t.imei(k));
-        let city = |k| table.map_or_else(|| city(people, k), |t| t.city[k as usize]);
-        let known = |k: u64| table.map(|t| &t.anchors[k as usize]);
         let on_net = r.party == Party::OnNet;
+        // Both rows read first: their misses overlap.
+        let caller = Who::of(net, people, table, r.from);
+        let callee = on_net.then(|| Who::of(net, people, table, r.to));
         let clocks = self.start_times.volume.clocks_at(r.start_ms);
-        let local = |k| clocks.of(people.zone_of(k));
         let seconds = (r.end_ms - r.start_ms) as f64 / 1000.0;
         let index = r.index;
         Some(Drawn {
-            caller_imsi: imsi(r.from),
-            caller_imei: imei(r.from),
-            callee_imsi: on_net.then(|| imsi(r.to)),
+            caller_imsi: caller.imsi,
+            caller_imei: caller.imei,
+            callee_imsi: callee.as_ref().map(|c| c.imsi),
             callee_network: match r.party {
                 Party::OffNet(i) => Some(OPERATORS[usize::from(i)].code),
                 _ => None,
             },
             path: moves.caller(
                 r.from,
-                city(r.from),
-                local(r.from),
+                caller.city,
+                clocks.of(caller.zone),
                 index,
                 seconds,
-                known(r.from),
+                caller.known.as_ref(),
             ),
-            callee_cell: on_net
-                .then(|| moves.callee(r.to, city(r.to), local(r.to), index, known(r.to))),
+            callee_cell: callee.map(|c| {
+                let at = clocks.of(c.zone);
+                moves.callee(r.to, c.city, at, index, c.known.as_ref())
+            }),
         })
     }
 }

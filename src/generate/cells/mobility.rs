@@ -12,7 +12,7 @@
 //! subscriber's two main cells carry about 55–65 % of their calls, which the Zipf law with
 //! 10–20 places gives; no published figure states that share directly.
 
-use super::{Eci, ISD, RINGS, Spot, cell_at, cities};
+use super::{Eci, ISD, RINGS, Site, Spot, cell_at, cities};
 use crate::generate::rng;
 pub use crate::generate::zones::LocalTime;
 
@@ -21,8 +21,38 @@ pub const PLACES: usize = 12;
 /// A subscriber's fixed places: home, work, then the others.
 pub const ANCHORS: usize = 2 + PLACES;
 
-/// The cells of a subscriber's fixed places, in [`ANCHORS`] order, when worked out beforehand.
+/// The cells of a subscriber's fixed places, in [`ANCHORS`] order.
 pub type AnchorCells = [Eci; ANCHORS];
+
+/// [`AnchorCells`] worked out beforehand, in the compact form a table keeps: all of them are in
+/// the subscriber's city, so each is its site in the city's block ([`super::site_in_city`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownCells {
+    city: u16,
+    sites: [u16; ANCHORS],
+}
+
+impl KnownCells {
+    /// `cells`, all of city `city`.
+    pub fn new(city: u16, cells: &AnchorCells) -> Self {
+        Self {
+            city,
+            sites: cells.map(super::site_in_city),
+        }
+    }
+
+    /// The city they are in.
+    #[inline]
+    pub fn city(&self) -> u16 {
+        self.city
+    }
+
+    /// The cell of fixed place `a`.
+    #[inline]
+    fn get(&self, a: usize) -> Eci {
+        super::eci_in(self.city, self.sites[a])
+    }
+}
 /// Zipf exponent of visits to those places (Song et al. 2010: ζ ≈ 1.2).
 const ZIPF: f64 = 1.2;
 /// Share of a subscriber's days spent in another city.
@@ -152,8 +182,10 @@ impl Mobility {
         }
     }
 
-    /// Where `k` (of city `city`) is when a call starts at `at`, from the call's draws `d`.
-    fn spot(&self, k: u64, city: u16, at: LocalTime, d: &mut Draws) -> Where {
+    /// Where `k` (of city `city`) is when a call starts at `at`, in `slot`, from the call's
+    /// draws `d`. Inlined: its answer then stays in registers, not a value returned in memory.
+    #[inline(always)]
+    fn spot(&self, k: u64, city: u16, at: LocalTime, slot: Slot, d: &mut Draws) -> Where {
         let travel = rng::mix(
             self.seed ^ TRAVEL_STREAM,
             k.wrapping_mul(1 << 20) ^ at.day as u64,
@@ -164,7 +196,7 @@ impl Mobility {
             let other = ((u64::from(city) + 1 + rng::mix(travel, 1) % (n - 1)) % n) as u16;
             return Where::Spot(self.anchor(TRAVEL_STREAM, travel, other, &WORK_RINGS));
         }
-        let (home, work) = Slot::of_hour_of_week(at.hour_of_week).anchors();
+        let (home, work) = slot.anchors();
         let u = d.unit();
         if u < home {
             Where::Fixed(0)
@@ -172,7 +204,10 @@ impl Mobility {
             Where::Fixed(1)
         } else {
             let u = d.unit();
-            let j = self.place_cum.partition_point(|&c| c <= u).min(PLACES - 1);
+            // The places below `u` counted without branches: the table is sorted, so this is
+            // where a binary search for `u` would stop, without its mispredicted jumps.
+            let below = self.place_cum.iter().filter(|&&c| c <= u).count();
+            let j = below.min(PLACES - 1);
             Where::Fixed(2 + j)
         }
     }
@@ -185,11 +220,12 @@ impl Mobility {
         at: LocalTime,
         index: u64,
         seconds: f64,
-        known: Option<&AnchorCells>,
+        known: Option<&KnownCells>,
     ) -> Path {
         let mut d = Draws(rng::mix(self.seed ^ CALLER_STREAM, index));
-        let place = self.spot(k, city, at, &mut d);
-        let night = Slot::of_hour_of_week(at.hour_of_week) == Slot::Night;
+        let slot = Slot::of_hour_of_week(at.hour_of_week);
+        let place = self.spot(k, city, at, slot, &mut d);
+        let night = slot == Slot::Night;
         let moving = d.unit() < MOVING_SHARE[usize::from(night)];
         if !moving {
             let cell = self.cell(k, city, place, known);
@@ -213,10 +249,11 @@ impl Mobility {
         city: u16,
         at: LocalTime,
         index: u64,
-        known: Option<&AnchorCells>,
+        known: Option<&KnownCells>,
     ) -> Eci {
         let mut d = Draws(rng::mix(self.seed ^ CALLEE_STREAM, index));
-        let place = self.spot(k, city, at, &mut d);
+        let slot = Slot::of_hour_of_week(at.hour_of_week);
+        let place = self.spot(k, city, at, slot, &mut d);
         self.cell(k, city, place, known)
     }
 
@@ -225,9 +262,10 @@ impl Mobility {
         std::array::from_fn(|a| cell_at(self.fixed(k, city, a)))
     }
 
-    fn cell(&self, k: u64, city: u16, place: Where, known: Option<&AnchorCells>) -> Eci {
+    #[inline(always)]
+    fn cell(&self, k: u64, city: u16, place: Where, known: Option<&KnownCells>) -> Eci {
         match (place, known) {
-            (Where::Fixed(a), Some(cells)) => cells[a],
+            (Where::Fixed(a), Some(cells)) => cells.get(a),
             _ => cell_at(self.resolve(k, city, place)),
         }
     }
@@ -265,7 +303,8 @@ impl Draws {
 /// enough to see every cell it crosses (a quarter of the inter-site distance where it is), and
 /// kept within the last ring.
 fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
-    let start = cell_at(from);
+    let mut track = Track::default();
+    let start = track.cell(from);
     let limit = RINGS[2] * RINGS[2];
     let (mut cell, mut handovers) = (start, 0);
     let mut d = 0.0;
@@ -278,7 +317,7 @@ fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
         if x * x + y * y >= limit {
             break;
         }
-        let next = cell_at(Spot { x, y, ..from });
+        let next = track.cell(Spot { x, y, ..from });
         if next != cell {
             handovers += 1;
             cell = next;
@@ -288,5 +327,46 @@ fn drive(from: Spot, (east, north): (f64, f64), metres: f64) -> Path {
         start,
         end: cell,
         handovers,
+    }
+}
+
+/// Share of half the inter-site distance within which a point is taken to be nearest its site
+/// without working it out: far from the edge of the site's hexagon (an inscribed circle's radius
+/// is half the distance), so no rounding of [`cell_at`]'s arithmetic could place it elsewhere.
+const NEAR_SITE: f64 = 0.999;
+
+/// [`cell_at`] at the successive points of a drive, the same cells found with less arithmetic:
+/// while a point stays in the same ring and close to the last site found, that site serves it
+/// (only its sector is worked out, as `cell_at` works it out); a new site is looked up otherwise.
+#[derive(Debug, Default)]
+pub(super) struct Track {
+    /// The last site looked up and its ring; none at first.
+    last: Option<(usize, Site)>,
+    /// The squared distance within which a point is near that site (negative: never).
+    near2: f64,
+}
+
+impl Track {
+    #[inline]
+    pub(super) fn cell(&mut self, spot: Spot) -> Eci {
+        let ring = super::ring_at(spot.x * spot.x + spot.y * spot.y);
+        let site = match self.last {
+            Some((r, site))
+                if r == ring && {
+                    let (dx, dy) = (spot.x - site.x, spot.y - site.y);
+                    dx * dx + dy * dy < self.near2
+                } =>
+            {
+                site
+            }
+            _ => {
+                let site = super::site_at(spot, ring);
+                let near = ISD[ring] / 2.0 * NEAR_SITE;
+                self.near2 = if site.nearest { near * near } else { -1.0 };
+                self.last = Some((ring, site));
+                site
+            }
+        };
+        site.eci | super::sector_of(spot.x - site.x, spot.y - site.y)
     }
 }

@@ -190,3 +190,24 @@ fn calls_on_the_move_hand_over_and_those_standing_still_do_not() {
     assert!((0.07..0.11).contains(&share), "{share}");
     assert!(handovers as f64 / f64::from(moving) >= 2.0);
 }
+
+/// A drive's cells found by [`mobility::Track`] are [`cell_at`]'s at every point: straight
+/// lines through every ring of many cities, in steps as short as a drive's and shorter, so
+/// points land close to every kind of edge (sites, sectors, rings, the last ring's rim).
+#[test]
+fn a_drive_tracks_the_cells_cell_at_finds() {
+    let mut rng = crate::generate::rng::stream_rng(7, 7);
+    let mut unit = || crate::generate::rng::unit(&mut rng);
+    for _ in 0..20_000 {
+        let city = (unit() * cities().len() as f64) as usize;
+        let (r, a) = (32_000.0 * unit().sqrt(), std::f64::consts::TAU * unit());
+        let (s, c) = (std::f64::consts::TAU * unit()).sin_cos();
+        let step = [1.0, 13.7, 50.0, 125.0, 433.0][(unit() * 5.0) as usize];
+        let mut track = mobility::Track::default();
+        for i in 0..120 {
+            let d = f64::from(i) * step;
+            let p = spot(city, r * a.sin() + s * d, r * a.cos() + c * d);
+            assert_eq!(track.cell(p), cell_at(p), "{p:?}");
+        }
+    }
+}
