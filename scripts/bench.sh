@@ -26,6 +26,10 @@
 #                the service's peak RSS; with BENCH_MONGO_URI (and BENCH_SERVER_PID for its CPU)
 #                set, against that server instead of a fresh one, so a filled database serves
 #                many runs
+#   cells        BENCH_POLLERS map clients reading GET /cells for BENCH_POLL_SECS, alternating New
+#                York's box and 500 cells by ECGI, over database BENCH_CELLS_DB (default
+#                bench_cells) filled to BENCH_CELLS (default 100000) cells by runs of 200,000
+#                mobile calls: p50/p99/max latency, features an answer, errors, the server's CPU
 #   server       the server's counters (serverStatus: commands, documents, bytes) and both
 #                processes' CPU per 1,000,000 documents of one service job of each kind at
 #                BENCH_E2E_COUNT and of calls at BENCH_BIG_COUNT, the benchmark's own requests
@@ -64,7 +68,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scenarios="generation ceiling end-to-end polling server race export live soak"
+scenarios="generation ceiling end-to-end polling cells server race export live soak"
 scenario="${1:-list}"
 case "$scenario" in
   list | help | --help | -h)
@@ -72,7 +76,7 @@ case "$scenario" in
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 0
     ;;
-  generation | ceiling | end-to-end | polling | server | race | export | live | soak) ;;
+  generation | ceiling | end-to-end | polling | cells | server | race | export | live | soak) ;;
   *)
     echo "no scenario '$scenario'; one of: $scenarios (scripts/bench.sh list describes them)" >&2
     exit 2

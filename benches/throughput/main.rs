@@ -8,6 +8,7 @@
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
 mod ceiling;
+mod cells;
 mod end_to_end;
 mod generation;
 mod live;
@@ -20,7 +21,7 @@ mod shared;
 use shared::Settings;
 
 /// Each scenario's name and what it measures, in the order `list` prints them.
-const SCENARIOS: [(&str, &str); 7] = [
+const SCENARIOS: [(&str, &str); 8] = [
     (
         "generation",
         "documents generated per second on one core, alone and with the rollup contribution a \
@@ -40,6 +41,11 @@ const SCENARIOS: [(&str, &str); 7] = [
         "polling",
         "dashboards polling the statistics of BENCH_BIG_COUNT calls and metric points: latency, \
          errors, the server's CPU, the service's memory",
+    ),
+    (
+        "cells",
+        "map clients reading GET /cells by a city's box and by 500 ECGIs over BENCH_CELLS \
+         (100,000) cells: latency, errors, the server's CPU",
     ),
     (
         "server",
@@ -66,6 +72,7 @@ async fn main() {
         Some("ceiling") => ceiling::run(&Settings::from_env()).await,
         Some("end-to-end") => end_to_end::run(&Settings::from_env()).await,
         Some("polling") => polling::run(&Settings::from_env()).await,
+        Some("cells") => cells::run(&Settings::from_env()).await,
         Some("server") => server::run(&Settings::from_env()).await,
         Some("race") => race::run(&Settings::from_env()).await,
         Some("live") => live::run(&Settings::from_env().uri).await,

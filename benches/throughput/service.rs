@@ -165,7 +165,7 @@ pub async fn job(
 impl Service {
     /// Reads job `id`'s status once: whether it is done (with all `count` documents inserted);
     /// a failed job fails the benchmark.
-    async fn job_done(&self, http: &reqwest::Client, id: &str, count: u64) -> bool {
+    pub async fn job_done(&self, http: &reqwest::Client, id: &str, count: u64) -> bool {
         let res = http
             .get(format!("{}/jobs/{id}", self.base))
             .send()

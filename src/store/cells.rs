@@ -200,7 +200,7 @@ impl Store {
     /// The ECGIs of the cells within `bbox` (all cells without one), south to north, at most
     /// `limit` of them. A box is a range of latitudes and longitudes, exactly (a GeoJSON polygon
     /// would follow great circles, not parallels), read from the `{lat, lon}` index.
-    /// With `ids`, only those of them that are in the collection (read by `_id`).
+    /// With `ids`, only those of them that are in the collection, in ECGI order (read by `_id`).
     pub async fn cells_in(
         &self,
         bbox: Option<BBox>,
@@ -214,16 +214,21 @@ impl Store {
             },
             None => doc! {},
         };
-        if let Some(ids) = ids {
-            filter.insert("_id", doc! { "$in": ids });
-        }
+        // By id, the `_id` index serves both the filter and the order; by box, the place index.
+        let order = match ids {
+            Some(ids) => {
+                filter.insert("_id", doc! { "$in": ids });
+                doc! { "_id": 1 }
+            }
+            None => doc! { "lat": 1, "lon": 1, "_id": 1 },
+        };
         self.bounded("reading cells", async {
             let cursor = self
                 .db()
                 .collection::<Document>(COLLECTION)
                 .find(filter)
                 .projection(doc! { "_id": 1 })
-                .sort(doc! { "lat": 1, "lon": 1, "_id": 1 })
+                .sort(order)
                 .limit(limit)
                 .await?;
             let docs: Vec<Document> = cursor.try_collect().await?;
