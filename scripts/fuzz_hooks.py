@@ -37,6 +37,13 @@ CROSS_FIELD_RULES = [
     ("model.calls.time_zone", "is not an IANA time zone"),
     ("model.calls.time_zone", "not whole hours"),
     ("model", "expected a preset name or a JSON object"),
+    # GET /cells: a box's ranges and order, an ECI's 28 bits, and a box holding more cells than an
+    # answer does (what the database holds, not the request).
+    ("bbox", "is outside ±"),
+    ("bbox", "is east of east"),
+    ("bbox", "is north of north"),
+    ("bbox", "give a smaller bbox"),
+    ("ecgi", "is above 268435455"),
 ] + [
     (f"model.metrics.{c}.{field}", part)
     for c in ("cpu", "memory", "disk", "latency", "network")

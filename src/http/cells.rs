@@ -40,24 +40,38 @@ pub fn parse_ids(v: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
             format!("{} cells named; at most {MAX_IDS} at once", ids.len()),
         ));
     }
-    if let Some(bad) = ids.iter().find(|id| !is_ecgi(id)) {
-        return Err(ApiError::invalid(
-            "ecgi",
-            format!("{bad:?} is not an ECGI (MCC-MNC-ECI, such as 311-480-6510848)"),
-        ));
+    for id in &ids {
+        match eci_of(id) {
+            None => {
+                return Err(ApiError::invalid(
+                    "ecgi",
+                    format!("{id:?} is not an ECGI (MCC-MNC-ECI, such as 311-480-6510848)"),
+                ));
+            }
+            Some(eci) if eci >= 1 << 28 => {
+                return Err(ApiError::invalid(
+                    "ecgi",
+                    format!("{id}: its ECI {eci} is above 268435455 (28 bits)"),
+                ));
+            }
+            Some(_) => {}
+        }
     }
     Ok(Some(ids))
 }
 
-/// `MCC-MNC-ECI`: 3 digits, 2 or 3 digits, a 28-bit number.
-fn is_ecgi(s: &str) -> bool {
+/// The ECI of `MCC-MNC-ECI` (3 digits, 2 or 3 digits, up to 9 digits), in range or not.
+fn eci_of(s: &str) -> Option<u32> {
     let parts: Vec<&str> = s.split('-').collect();
     let digits = |p: &str, lo: usize, hi: usize| {
         (lo..=hi).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
     };
-    matches!(parts[..], [mcc, mnc, eci]
-        if digits(mcc, 3, 3) && digits(mnc, 2, 3) && digits(eci, 1, 9)
-            && eci.parse::<u32>().is_ok_and(|e| e < 1 << 28))
+    match parts[..] {
+        [mcc, mnc, eci] if digits(mcc, 3, 3) && digits(mnc, 2, 3) && digits(eci, 1, 9) => {
+            eci.parse().ok()
+        }
+        _ => None,
+    }
 }
 
 /// `bbox=west,south,east,north` in degrees, as RFC 7946 orders a bounding box.
@@ -194,16 +208,13 @@ mod tests {
         let many = vec!["310-410-1"; MAX_IDS + 1].join(",");
         let e = parse_ids(Some(&many)).unwrap_err().to_string();
         assert!(e.contains("at most 1000"), "{e}");
-        for bad in [
-            "",
-            "311-480",
-            "31-480-1",
-            "311-4800-1",
-            "311-480-x",
-            "311-480-268435456",
-        ] {
+        for bad in ["", "311-480", "31-480-1", "311-4800-1", "311-480-x"] {
             let e = parse_ids(Some(bad)).unwrap_err().to_string();
             assert!(e.contains("is not an ECGI"), "{bad}: {e}");
         }
+        let e = parse_ids(Some("311-480-268435456"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is above 268435455"), "{e}");
     }
 }
