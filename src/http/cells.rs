@@ -12,7 +12,6 @@ use super::extract::ApiQuery;
 use super::state::AppState;
 use crate::error::ApiError;
 use crate::generate::cells::{self, RING_NAMES};
-use crate::stats::query::present;
 use crate::store::cells::BBox;
 
 /// The most features one answer holds; a larger set needs a smaller box.
@@ -33,7 +32,7 @@ pub fn parse_ids(v: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
     let Some(v) = v else {
         return Ok(None);
     };
-    let ids: Vec<String> = v.split(',').map(|x| x.trim().to_owned()).collect();
+    let ids: Vec<String> = v.split(',').map(str::to_owned).collect();
     if ids.len() > MAX_IDS {
         return Err(ApiError::invalid(
             "ecgi",
@@ -60,6 +59,16 @@ pub fn parse_ids(v: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
     Ok(Some(ids))
 }
 
+/// A plain decimal as the spec's pattern has it: an optional `-`, digits, an optional fraction.
+fn decimal(x: &str) -> bool {
+    let x = x.strip_prefix('-').unwrap_or(x);
+    let (whole, fraction) = x.split_once('.').unwrap_or((x, "1"));
+    let digits = |p: &str, most: usize| {
+        !p.is_empty() && p.len() <= most && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    digits(whole, 3) && digits(fraction, 17)
+}
+
 /// The ECI of `MCC-MNC-ECI` (3 digits, 2 or 3 digits, up to 9 digits), in range or not.
 fn eci_of(s: &str) -> Option<u32> {
     let parts: Vec<&str> = s.split('-').collect();
@@ -82,7 +91,7 @@ pub fn parse_bbox(v: Option<&str>) -> Result<Option<BBox>, ApiError> {
     let bad = |m: String| ApiError::invalid("bbox", m);
     let n: Vec<f64> = v
         .split(',')
-        .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
+        .map(|x| decimal(x).then(|| x.parse::<f64>().ok()).flatten())
         .collect::<Option<_>>()
         .ok_or_else(|| {
             bad(format!(
@@ -127,8 +136,9 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CellsQuery>,
 ) -> Result<Response, ApiError> {
-    let bbox = parse_bbox(present(&q.bbox))?;
-    let ids = parse_ids(present(&q.ecgi))?;
+    // Strict: an empty value is not "no filter" (the spec's patterns refuse it).
+    let bbox = parse_bbox(q.bbox.as_deref())?;
+    let ids = parse_ids(q.ecgi.as_deref())?;
     let ecgis = state
         .store
         .cells_in(bbox, ids.as_deref(), MAX_FEATURES as i64 + 1)
@@ -201,7 +211,7 @@ mod tests {
 
     #[test]
     fn an_ecgi_list_is_bounded_and_each_is_mcc_mnc_eci() {
-        let ids = parse_ids(Some("311-480-6510848, 302-72-1"))
+        let ids = parse_ids(Some("311-480-6510848,302-72-1"))
             .unwrap()
             .unwrap();
         assert_eq!(ids, ["311-480-6510848", "302-72-1"]);
