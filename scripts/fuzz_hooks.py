@@ -44,6 +44,8 @@ CROSS_FIELD_RULES = [
     ("bbox", "is north of north"),
     ("bbox", "give a smaller bbox"),
     ("ecgi", "is above 268435455"),
+    # GET /stats/cells: a range of more than 93 whole days.
+    ("to", "at most 93"),
 ] + [
     (f"model.metrics.{c}.{field}", part)
     for c in ("cpu", "memory", "disk", "latency", "network")

@@ -44,6 +44,7 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/export/metrics", Method::GET, get(export::metrics)),
         ("/cells", Method::GET, get(cells::list)),
         ("/stats", Method::GET, get(stats::stats)),
+        ("/stats/cells", Method::GET, get(stats::cells)),
         ("/stats/calls/series", Method::GET, get(stats::calls_series)),
         (
             "/stats/metrics/series",

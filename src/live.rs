@@ -196,7 +196,18 @@ impl LiveManager {
         if let run::Ended::Stopped(at) | run::Ended::Failed(_, at) = &ended {
             // Nobody writes the run again: its tokens only lengthen `applied` lists.
             for (kind, n) in [(Kind::Calls, at.calls), (Kind::Metrics, at.points)] {
-                if let Err(e) = store.prune_live_run(kind, record.run_id(), n).await {
+                let run = record.run_id();
+                let pruned = match store.prune_live_run(kind, run, n).await {
+                    Ok(()) if kind == Kind::Calls && n > 0 => {
+                        let last = run.object_id(u32::try_from(n - 1).unwrap_or(u32::MAX));
+                        let first = bson::oid::ObjectId::from_bytes(run.object_id(0));
+                        store
+                            .prune_cell_tokens((first, bson::oid::ObjectId::from_bytes(last)), None)
+                            .await
+                    }
+                    other => other,
+                };
+                if let Err(e) = pruned {
                     tracing::warn!(live = %record.id, error = %e, "tokens of a stopped live run not pruned");
                 }
             }

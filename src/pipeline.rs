@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::generate::{RunId, rng};
 use crate::store::cells::RunCells;
+use crate::store::rollup::by_cell::run_tokens;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
 mod batch;
+mod by_cell;
 mod produce;
 mod rebuild;
 mod repair;
@@ -33,6 +35,7 @@ pub use report::{Progress, RunError, RunReport};
 pub use spec::{RunSpec, Tuning, now_millis};
 
 use batch::{Applied, Batch, Inserted};
+use by_cell::RunTotals;
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -123,22 +126,9 @@ impl Run {
         if exact && written < streamed.acknowledged && streamed.error.is_none() {
             streamed.error = Some(RunError::Lost(streamed.acknowledged - written));
         }
-        let mut rollups_exact = !streamed.rollups_pending;
-        if streamed.rollups_pending && exact {
-            let batch_size = tuning.batch_size.max(1);
-            rollups_exact = until_answered("repairing rollups", reconcile, || {
-                self.repair_rollups(store, batch_size)
-            })
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "rollups of a run left for repair"))
-            .is_ok();
-        }
-        if exact && rollups_exact {
-            // Tokens only guard against applying a batch twice; a finished run needs none.
-            if let Err(e) = store.prune_rollup_tokens(kind, id, count).await {
-                tracing::warn!(error = %e, "rollup tokens of a finished run not pruned");
-            }
-        }
+        let rollups_exact = self
+            .settle_rollups(store, tuning, reconcile, &mut streamed, exact)
+            .await;
         RunReport {
             written,
             exact,
@@ -147,6 +137,50 @@ impl Run {
             cancelled: streamed.cancelled,
             elapsed: started.elapsed(),
         }
+    }
+
+    /// Brings the rollups of a run that ended in line with what it wrote: adds its last per-cell
+    /// totals, repairs what a lost answer or update left out (when the run's count is `exact`),
+    /// and forgets the tokens once all is exact. Whether the rollups are exact.
+    async fn settle_rollups(
+        &self,
+        store: &Store,
+        tuning: Tuning,
+        reconcile: &RetryPolicy,
+        streamed: &mut Streamed,
+        exact: bool,
+    ) -> bool {
+        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+        // The per-cell totals of the batches applied, even for a run that stopped early: its
+        // other rollups count those batches too.
+        let by_cell = &mut streamed.by_cell;
+        let mut rollups_exact = by_cell
+            .flush(store, id, Some(reconcile), true)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "per-cell rollup of a run left inexact"))
+            .is_ok();
+        if streamed.rollups_pending && exact {
+            let batch_size = tuning.batch_size.max(1);
+            rollups_exact &= until_answered("repairing rollups", reconcile, || {
+                self.repair_rollups(store, batch_size)
+            })
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "rollups of a run left for repair"))
+            .is_ok();
+        }
+        if exact && rollups_exact {
+            // Tokens only guard against applying a batch twice; a finished run needs none. A
+            // repair adds per-cell figures to documents of its own: then every document is looked at.
+            let touched = (!streamed.rollups_pending).then_some(by_cell.touched.as_slice());
+            let pruned = match store.prune_rollup_tokens(kind, id, count).await {
+                Ok(()) => store.prune_cell_tokens(run_tokens(id), touched).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pruned {
+                tracing::warn!(error = %e, "rollup tokens of a finished run not pruned");
+            }
+        }
+        rollups_exact
     }
 
     /// Inserts the run's batches as they are generated, `inflight` at once, each batch's rollup
@@ -172,7 +206,10 @@ impl Run {
         // server busy while earlier batches' rollups land.
         let mut inserting = FuturesUnordered::new();
         let mut applying = FuturesUnordered::new();
-        let mut out = Streamed::default();
+        let mut out = Streamed {
+            by_cell: RunTotals::new(self.spec.count, tuning.batch_size),
+            ..Streamed::default()
+        };
         let mut accepting = true;
         loop {
             tokio::select! {
@@ -184,7 +221,15 @@ impl Run {
                 Some(done) = applying.next(), if !applying.is_empty() => {
                     let done: Applied = done;
                     out.radio.add(done.radio);
-                    if out.count(done.outcome, done.applied, done.resent, progress) {
+                    let mut failed = out.count(done.outcome, done.applied, done.resent, progress);
+                    out.by_cell.add(done.first, done.by_cell);
+                    if !failed
+                        && let Err(e) = out.by_cell.flush(store, self.id, outage, false).await
+                    {
+                        out.error.get_or_insert(RunError::Database(e));
+                        failed = true;
+                    }
+                    if failed {
                         accepting = false;
                         rx.close();
                     }
@@ -265,6 +310,8 @@ struct Streamed {
     acknowledged: u64,
     /// The radio cells the run's calls name, for the `cells` collection.
     radio: RunCells,
+    /// The calls per cell and day, for the per-cell rollup.
+    by_cell: RunTotals,
     uncertain: bool,
     rollups_pending: bool,
     error: Option<RunError>,

@@ -10,6 +10,7 @@
 //! `ask` (a read's range split into pieces from the coarsest source that covers each exactly).
 
 pub mod cache;
+pub mod cells;
 pub mod feed;
 pub mod overview;
 pub mod plan;

@@ -81,6 +81,30 @@ pub async fn stats(
     Ok(cached(&headers, state.settings.stats_max_age_secs, body))
 }
 
+/// Query of `GET /stats/cells`.
+#[derive(Debug, Deserialize)]
+pub struct CellStatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    top: Option<String>,
+    source: Option<String>,
+}
+
+/// `GET /stats/cells?from=&to=&top=`: the busiest radio cells over whole UTC days, with a daily
+/// series each.
+pub async fn cells(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<CellStatsQuery>,
+) -> Result<Response, ApiError> {
+    let (from, to) = query::range(present(&q.from), present(&q.to))?;
+    let days = crate::stats::cells::day_range(from, to, chrono::Utc::now().timestamp_millis())?;
+    let top = crate::stats::cells::top(present(&q.top))?;
+    let source = source(&q.source)?;
+    let body = state.stats.cell_stats(days, top, source).await?;
+    Ok(cached(&headers, state.settings.stats_max_age_secs, body))
+}
+
 /// The plan of a series request for `kind`, from what the dashboard sent.
 fn plan(q: &SeriesQuery, kind: Kind) -> Result<Plan, ApiError> {
     Plan::parse(

@@ -192,15 +192,16 @@ impl Batch {
         &self.docs
     }
 
-    /// Inserts the batch (documents already there count as written) and adds it to the rollups,
+    /// Inserts the batch (documents already there count as written) and adds it to the rollups
+    /// (the per-cell one too, under the batch's token: a second at a live rate touches few cities),
     /// retrying through outages (and saying so in `trouble`); returns the rollup documents
-    /// touched.
+    /// touched, `None` standing for the per-cell rollup.
     pub(super) async fn write(
         &self,
         store: &Store,
         policy: &RetryPolicy,
         trouble: &AtomicBool,
-    ) -> Result<Vec<(Resolution, Document)>, DbError> {
+    ) -> Result<Vec<(Option<Resolution>, Document)>, DbError> {
         let seen = |r: Result<(), DbError>| {
             if r.is_err() {
                 trouble.store(true, Ordering::Relaxed);
@@ -213,15 +214,21 @@ impl Batch {
         })
         .await?;
         let cells = self.rollup.cells(|_| true);
+        let by_cell = self.rollup.cell_totals(|_| true);
         until_answered("adding a live batch to the rollups", policy, || async {
-            let applied = match store.record_batch_cells(&self.rollup).await {
-                Ok(()) => {
-                    store
-                        .apply_live_rollup(self.kind, self.token, &cells, self.full)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+            let applied = async {
+                store.record_batch_cells(&self.rollup).await?;
+                let touched = store
+                    .apply_live_rollup(self.kind, self.token, &cells, self.full)
+                    .await?;
+                let per_cell = store.apply_cell_rollup(self.token, &by_cell).await?;
+                let touched = touched.into_iter().map(|(r, d)| (Some(r), d));
+                let per_cell = per_cell
+                    .into_iter()
+                    .map(|id| (None, bson::doc! { "_id": id }));
+                Ok(touched.chain(per_cell).collect())
+            }
+            .await;
             if applied.is_err() {
                 trouble.store(true, Ordering::Relaxed);
             }

@@ -16,8 +16,8 @@ use crate::store::{DbError, RetryPolicy, Store};
 
 use super::schedule::{Batch, Schedule};
 
-/// Rollup documents touched, per collection kind.
-pub type TouchedDocs = Vec<(Kind, Resolution, Document)>;
+/// Rollup documents touched, per collection kind and resolution (`None`: the per-cell rollup).
+pub type TouchedDocs = Vec<(Kind, Option<Resolution>, Document)>;
 
 /// Writes the batches of tick `k`, a few at once, each generated when a slot frees (memory holds
 /// at most `inflight` batches whatever the rate); returns the rollup documents they touched.
@@ -98,9 +98,23 @@ impl Touched {
                 .docs
                 .iter()
                 .filter(|(k, _, _)| *k == kind)
-                .map(|(_, r, d)| (*r, d.clone()))
+                .filter_map(|(_, r, d)| Some(((*r)?, d.clone())))
                 .collect();
-            if let Err(e) = store.prune_live_tokens(kind, &docs, first, last).await {
+            let per_cell: Vec<bson::Bson> = self
+                .docs
+                .iter()
+                .filter(|(k, r, _)| *k == kind && r.is_none())
+                .filter_map(|(_, _, d)| d.get("_id").cloned())
+                .collect();
+            let pruned = match store.prune_live_tokens(kind, &docs, first, last).await {
+                Ok(()) => {
+                    store
+                        .prune_cell_tokens((first, last), Some(&per_cell))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pruned {
                 tracing::warn!(error = %e, "tokens of a live run not pruned; retried later");
                 return;
             }

@@ -8,12 +8,14 @@ use bson::RawDocumentBuf;
 use super::Spares;
 use crate::generate::{Kind, RunId};
 use crate::store::rollup::BatchRollup;
+use crate::store::rollup::by_cell::CellTotals;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
 /// One batch on its way to the database: its documents and their contribution to the rollups.
 pub(super) struct Batch {
     kind: Kind,
+    first: u32,
     token: bson::oid::ObjectId,
     pub(super) docs: Vec<RawDocumentBuf>,
     rollup: BatchRollup,
@@ -32,6 +34,7 @@ impl Batch {
     ) -> Self {
         Self {
             kind,
+            first,
             token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
             docs,
             rollup,
@@ -65,6 +68,7 @@ impl Batch {
         self.spares.give(self.docs);
         Inserted {
             kind,
+            first: self.first,
             token: self.token,
             rollup: self.rollup,
             outcome,
@@ -76,6 +80,7 @@ impl Batch {
 /// A batch the server has answered for: its outcome and its contribution to the rollups.
 pub(super) struct Inserted {
     kind: Kind,
+    first: u32,
     token: bson::oid::ObjectId,
     rollup: BatchRollup,
     outcome: BatchOutcome,
@@ -88,6 +93,7 @@ impl Inserted {
     pub(super) async fn apply(self, store: &Store, outage: Option<&RetryPolicy>) -> Applied {
         let Inserted {
             kind,
+            first,
             token,
             rollup,
             outcome,
@@ -97,11 +103,15 @@ impl Inserted {
         // its id, so one no call names yet harms nothing.
         let radio = rollup.radio_cells();
         if outcome.uncertain || outcome.written == 0 {
+            // Nothing written adds nothing; an answer lost leaves the batch to the repair.
+            let by_cell = (!outcome.uncertain).then(CellTotals::default);
             return Applied {
                 outcome,
                 applied: Ok(()),
                 resent,
                 radio,
+                first,
+                by_cell,
             };
         }
         let started = Instant::now();
@@ -114,20 +124,31 @@ impl Inserted {
         };
         metrics::histogram!("rollup_apply_duration_seconds", "collection" => kind.collection())
             .record(started.elapsed().as_secs_f64());
+        // Summed into the run's per-cell totals only with the rest of its rollup: a batch whose
+        // rollup update failed is left to the run's repair, which adds both.
+        let by_cell = applied
+            .is_ok()
+            .then(|| rollup.cell_totals(|i| !outcome.rejected.contains(&i)));
         Applied {
             outcome,
             applied,
             resent,
             radio,
+            first,
+            by_cell,
         }
     }
 }
 
 /// A batch done with: the server's answer, whether its rollup contribution was applied, whether it
-/// was sent again, and the radio cells its documents name (written once the run's calls are in).
+/// was sent again, the radio cells its documents name (written once the run's calls are in), its
+/// first document's index, and its per-cell totals (`None` when they are in doubt: the batch's
+/// answer was lost or its rollup update failed).
 pub(super) struct Applied {
     pub(super) outcome: BatchOutcome,
     pub(super) applied: Result<(), DbError>,
     pub(super) resent: bool,
     pub(super) radio: Option<(&'static str, Vec<u32>)>,
+    pub(super) first: u32,
+    pub(super) by_cell: Option<CellTotals>,
 }

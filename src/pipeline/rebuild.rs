@@ -3,6 +3,7 @@
 //! collection. Reads see the rollups grow while it runs; writes by generation runs meanwhile would
 //! be counted twice or not at all, so run it while no job writes (docs/statistics.md says so).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bson::oid::ObjectId;
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
 use crate::generate::Kind;
+use crate::store::rollup::by_cell::CellTotals;
 use crate::store::rollup::{DAY_MS, documents, fine_ms};
 use crate::store::stats::KeyFilter;
 use crate::store::{DbError, Store};
@@ -46,6 +48,9 @@ async fn days(
     cancel: &CancellationToken,
 ) -> Result<bool, DbError> {
     store.clear_rollup(kind).await?;
+    if kind == Kind::Calls {
+        store.clear_cell_rollup().await?;
+    }
     let Some((first, last)) = store.time_bounds(kind).await? else {
         return Ok(false);
     };
@@ -65,6 +70,9 @@ async fn days(
             .await?;
         // A fresh token per day: the collection was cleared, so nothing can be applied twice.
         store.apply_rollup(kind, ObjectId::new(), &cells).await?;
+        if kind == Kind::Calls {
+            per_cell(store, day).await?;
+        }
         let n = documents(kind, &cells);
         progress.add(n.max(0) as u64);
         // Jump over empty days (data may span centuries with gaps): the next document's day.
@@ -74,5 +82,29 @@ async fn days(
         }
     }
     store.clear_rollup_tokens(kind).await?;
+    if kind == Kind::Calls {
+        store
+            .prune_cell_tokens(
+                (
+                    ObjectId::from_bytes([0; 12]),
+                    ObjectId::from_bytes([0xff; 12]),
+                ),
+                None,
+            )
+            .await?;
+    }
     Ok(false)
+}
+
+/// The per-cell rollup of `day`, from its raw calls: one contribution per operator.
+async fn per_cell(store: &Store, day: i64) -> Result<(), DbError> {
+    let mut by_operator: BTreeMap<String, CellTotals> = BTreeMap::new();
+    for c in store.raw_cell_totals(day, day + DAY_MS).await? {
+        let totals = by_operator.entry(c.operator.clone()).or_default();
+        totals.add(&c.operator, c.day, c.eci, &c.counts);
+    }
+    for totals in by_operator.values() {
+        store.apply_cell_rollup(ObjectId::new(), totals).await?;
+    }
+    Ok(())
 }

@@ -40,6 +40,7 @@ use super::{DbError, Store};
 
 mod apply;
 mod batch;
+pub mod by_cell;
 mod cells;
 mod version;
 mod writes;

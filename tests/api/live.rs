@@ -114,6 +114,7 @@ async fn a_live_run_writes_at_its_rate_and_stops_with_exact_counts() {
         "calls_rollup_1m",
         "metrics_rollup",
         "metrics_rollup_5m",
+        "cells_rollup",
     ] {
         let with_tokens = doc! { "applied.0": { "$exists": true } };
         assert_eq!(app.count(c, with_tokens).await, 0, "{c}");

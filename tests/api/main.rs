@@ -1,6 +1,7 @@
 //! Integration tests: the real app on port 0 against a real MongoDB-compatible server, one database
 //! per test. `scripts/test.sh` starts the server and sets `TEST_MONGO_URI`.
 
+mod cell_stats;
 mod cells;
 mod cli;
 mod clocks;

@@ -139,6 +139,7 @@ pub async fn assert_exact(app: &TestApp) {
         );
     }
     assert_eq!(rolled, stats(app, "?source=raw").await);
+    crate::cell_stats::assert_cells_exact(app).await;
 }
 
 /// A series answer read from the rollups and the service's scanning answer (`source=raw`) to the

@@ -140,14 +140,27 @@ impl Store {
                 .collect();
             return self.insert_contributions(res.collection(kind), &docs).await;
         }
-        let mut todo: Vec<(Document, Document)> = by_doc
+        let todo: Vec<(Bson, Document)> = by_doc
             .into_iter()
             .map(|(at, cells)| {
                 let id = doc_id(kind, at);
                 let update = cell_update(kind, res, &id, &cells, token);
-                (id, update)
+                (Bson::Document(id), update)
             })
             .collect();
+        self.guarded_upserts(res.collection(kind), token, todo)
+            .await
+    }
+
+    /// Applies each `(id, update)` of `todo` to its document in `collection` unless the
+    /// document's `applied` list already holds `token` (the update pushes it), creating documents
+    /// as needed: exactly once, however often it is called again.
+    pub(super) async fn guarded_upserts(
+        &self,
+        collection: &str,
+        token: ObjectId,
+        mut todo: Vec<(Bson, Document)>,
+    ) -> Result<(), DbError> {
         // One guarded upsert per document. A duplicate-key error means the document exists: either
         // it already holds this token (done) or another writer created it meanwhile (go again,
         // now as a plain guarded update of an existing document).
@@ -158,15 +171,14 @@ impl Store {
                     doc! { "q": { "_id": id, "applied": { "$ne": token } }, "u": u, "upsert": true }
                 })
                 .collect();
-            let clashed = self
-                .update_command(res.collection(kind), statements)
-                .await?;
+            let clashed = self.update_command(collection, statements).await?;
             if clashed.is_empty() {
                 return Ok(());
             }
-            let ids: Vec<Document> = clashed.iter().map(|&i| todo[i].0.clone()).collect();
+            let ids: Vec<Bson> = clashed.iter().map(|&i| todo[i].0.clone()).collect();
             let done: Vec<Document> = self
-                .rollup(kind, res)
+                .db()
+                .collection::<Document>(collection)
                 .find(doc! { "_id": { "$in": ids }, "applied": token })
                 .projection(doc! { "_id": 1 })
                 .await?
@@ -179,7 +191,7 @@ impl Store {
             todo = clashed
                 .into_iter()
                 .map(|i| todo[i].clone())
-                .filter(|(id, _)| !done.contains(&Bson::Document(id.clone())))
+                .filter(|(id, _)| !done.contains(id))
                 .collect();
             if todo.is_empty() {
                 return Ok(());

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 
+use super::by_cell::{CellCounts, CellTotals};
 use super::{Cell, CellKey, Cells, add_cell, fine_ms};
 use crate::generate::{Kind, Radio, Tally};
 
@@ -19,6 +20,8 @@ struct Part {
     measure: Option<f64>,
     units: i64,
     cents: i64,
+    /// The caller's start cell (a mobile call), or [`Radio::NONE`].
+    start: u32,
 }
 
 /// A cell of the batch: its slot's start and its two key fields, as indexes into the batch's names.
@@ -73,6 +76,7 @@ impl BatchRollup {
             measure: tally.measure,
             units,
             cents: tally.cents,
+            start: tally.radio.map_or(Radio::NONE, |r| r.cells[0]),
         };
         self.parts.push(part);
         if let Some(r) = tally.radio {
@@ -94,6 +98,24 @@ impl BatchRollup {
         cells.sort_unstable();
         cells.dedup();
         Some((operator, cells))
+    }
+
+    /// The calls of the documents for which `present(index)` holds, per day and start cell (see
+    /// [`by_cell`](super::by_cell)); empty for a batch without mobile calls.
+    pub fn cell_totals(&self, present: impl Fn(usize) -> bool) -> CellTotals {
+        let mut totals = CellTotals::default();
+        let Some(operator) = self.operator else {
+            return totals;
+        };
+        for (i, p) in self.parts.iter().enumerate() {
+            if p.start == Radio::NONE || !present(i) {
+                continue;
+            }
+            let (t, status, _) = self.slots[p.cell as usize];
+            let counts = CellCounts::call(&self.names[status as usize], p.units);
+            totals.add(operator, t, p.start, &counts);
+        }
+        totals
     }
 
     /// The index of name `s`.

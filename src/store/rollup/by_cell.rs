@@ -1,0 +1,396 @@
+//! The calls' figures per radio cell and UTC day (`cells_rollup`), so `GET /stats/cells` reads
+//! days × cities documents, never the calls.
+//!
+//! One document per day, operator and city: `_id: "<YYYY-MM-DD>|<MCC-MNC>|<city's block>"` (a
+//! string: the test server matches an embedded-document `_id` some 30 times slower in an update),
+//! and for every cell of that city with calls that day `c.<site>: {n, k, f, s}` (calls,
+//! completed, failed, seconds of duration), `<site>` being the cell's place in its city's block
+//! ([`site_in_city`], at most 4,096 sites × 3 sectors). A city's day therefore holds at most
+//! 12,288 cells of ~40 bytes, about 0.5 MB: far below the 16 MB document limit however many cells
+//! the network has (100k cells are ~8 cities' worth of blocks spread over 224).
+//!
+//! Exact as the hourly rollups are: every contribution is a guarded update carrying a token
+//! (`applied: {$ne: token}`, `$push: {applied: token}`). A job sums groups of consecutive batches
+//! in memory ([`CellTotals`]) and adds each group under a token of its own, counting down from the
+//! top of the run's `_id` range ([`flush_token`]), which a repair can add again; a live run adds
+//! every batch under the batch's token.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bson::{Bson, Document, doc, oid::ObjectId};
+use chrono::{DateTime, Datelike, NaiveDate};
+use futures::TryStreamExt;
+
+use super::DAY_MS;
+use crate::generate::cells::{Eci, SITES_PER_CITY, eci_in, site_in_city};
+use crate::generate::{Kind, RunId};
+use crate::store::{DbError, Store};
+
+/// The collection of per-cell daily figures.
+pub const CELLS_ROLLUP: &str = "cells_rollup";
+
+/// One cell's calls over a day: counts and seconds, summed exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellCounts {
+    /// Calls that started in the cell.
+    pub calls: i64,
+    /// Of those, completed.
+    pub completed: i64,
+    /// Of those, failed.
+    pub failed: i64,
+    /// Their total duration, seconds.
+    pub seconds: i64,
+}
+
+impl CellCounts {
+    /// One call with `status` and `seconds` of duration.
+    pub fn call(status: &str, seconds: i64) -> Self {
+        Self {
+            calls: 1,
+            completed: i64::from(status == "completed"),
+            failed: i64::from(status == "failed"),
+            seconds,
+        }
+    }
+
+    /// Adds `o`.
+    pub fn merge(&mut self, o: &CellCounts) {
+        self.calls += o.calls;
+        self.completed += o.completed;
+        self.failed += o.failed;
+        self.seconds += o.seconds;
+    }
+}
+
+/// Calls summed per (UTC day start, ECI) on one operator: a batch's or a run's contribution.
+#[derive(Debug, Default, Clone)]
+pub struct CellTotals {
+    operator: Option<Box<str>>,
+    sums: HashMap<(i64, Eci), CellCounts>,
+}
+
+impl CellTotals {
+    /// Adds a call that started at `time_ms` in cell `eci` of `operator`.
+    pub fn add(&mut self, operator: &str, time_ms: i64, eci: Eci, counts: &CellCounts) {
+        if self.operator.is_none() {
+            self.operator = Some(operator.into());
+        }
+        let day = time_ms - time_ms.rem_euclid(DAY_MS);
+        self.sums.entry((day, eci)).or_default().merge(counts);
+    }
+
+    /// Adds everything of `other` (a run has one operator).
+    pub fn merge(&mut self, other: CellTotals) {
+        if self.operator.is_none() {
+            self.operator = other.operator;
+        }
+        for (k, c) in other.sums {
+            self.sums.entry(k).or_default().merge(&c);
+        }
+    }
+
+    /// (day, cell) entries held.
+    pub fn len(&self) -> usize {
+        self.sums.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty()
+    }
+
+    /// The guarded updates these totals make, one per rollup document, in `_id` order (days
+    /// outside years 0–9999 have no document: the generators never write them).
+    fn updates(&self, token: ObjectId) -> Vec<(Bson, Document)> {
+        let Some(operator) = self.operator.as_deref() else {
+            return Vec::new();
+        };
+        let mut by_doc: BTreeMap<(i64, u32), Document> = BTreeMap::new();
+        for (&(day, eci), c) in &self.sums {
+            let inc = by_doc
+                .entry((day, eci / (SITES_PER_CITY << 8)))
+                .or_default();
+            let site = site_in_city(eci);
+            for (f, v) in [
+                ("n", c.calls),
+                ("k", c.completed),
+                ("f", c.failed),
+                ("s", c.seconds),
+            ] {
+                inc.insert(format!("c.{site}.{f}"), v);
+            }
+        }
+        by_doc
+            .into_iter()
+            .filter_map(|((d, b), inc)| {
+                let id = doc_id(d, operator, b)?;
+                Some((
+                    id.into(),
+                    doc! { "$inc": inc, "$push": { "applied": token } },
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The `_id` of the document of `day` (ms), `operator` and city `block`.
+fn doc_id(day: i64, operator: &str, block: u32) -> Option<String> {
+    Some(format!("{}|{operator}|{block:03}", day_key(day)?))
+}
+
+/// A day as the documents' `_id`s start: `YYYY-MM-DD`, which sorts as the days do.
+fn day_key(day: i64) -> Option<String> {
+    let t = DateTime::from_timestamp_millis(day)?;
+    (0..=9999)
+        .contains(&t.year())
+        .then(|| t.format("%Y-%m-%d").to_string())
+}
+
+/// `(day, operator, block)` of a document's `_id`.
+fn parse_id(id: &str) -> Option<(i64, &str, u16)> {
+    let mut parts = id.split('|');
+    let (day, operator, block) = (parts.next()?, parts.next()?, parts.next()?);
+    let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    let ms = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+    Some((ms, operator, block.parse().ok()?))
+}
+
+/// A stored day of one cell, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellDay {
+    /// The operator's `MCC-MNC`.
+    pub operator: String,
+    /// Start of the UTC day, ms.
+    pub day: i64,
+    /// The cell's ECI.
+    pub eci: Eci,
+    /// Its figures that day.
+    pub counts: CellCounts,
+}
+
+/// Every token run `run` can have used: its batches' and its contributions'.
+pub fn run_tokens(run: RunId) -> (ObjectId, ObjectId) {
+    let at = |i| ObjectId::from_bytes(run.object_id(i));
+    (at(0), at(u32::MAX))
+}
+
+/// The token of a job's `n`th group of batches: from the top of the run's `_id` range down, where
+/// no batch's token (its first document's `_id`) reaches.
+pub fn flush_token(run: RunId, n: u32) -> ObjectId {
+    ObjectId::from_bytes(run.object_id(u32::MAX - n))
+}
+
+impl Store {
+    /// Adds `totals` under `token`, at most once (see the module documentation); returns the `_id`s
+    /// of the documents it touched, whose tokens [`Store::prune_cell_tokens`] forgets later.
+    pub async fn apply_cell_rollup(
+        &self,
+        token: ObjectId,
+        totals: &CellTotals,
+    ) -> Result<Vec<Bson>, DbError> {
+        let todo = totals.updates(token);
+        if todo.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = todo.iter().map(|(id, _)| id.clone()).collect();
+        self.bounded("adding calls to the per-cell rollup", async {
+            self.guarded_upserts(CELLS_ROLLUP, token, todo).await?;
+            self.bump_version(Kind::Calls).await
+        })
+        .await?;
+        Ok(ids)
+    }
+
+    /// Whether every document `totals` would touch already holds `token`.
+    pub async fn cell_rollup_applied(
+        &self,
+        token: ObjectId,
+        totals: &CellTotals,
+    ) -> Result<bool, DbError> {
+        let ids: Vec<Bson> = totals
+            .updates(token)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        let n = self
+            .db()
+            .collection::<Document>(CELLS_ROLLUP)
+            .count_documents(doc! { "_id": { "$in": &ids }, "applied": token })
+            .await?;
+        Ok(n as usize == ids.len())
+    }
+
+    /// Forgets the tokens in `[first, last]` (a run's, or a live run's batches that can no
+    /// longer be written again) from the documents `ids` (all of them when `None`: a scan of
+    /// the collection, after a repair or for a stopped live run).
+    pub async fn prune_cell_tokens(
+        &self,
+        (first, last): (ObjectId, ObjectId),
+        ids: Option<&[Bson]>,
+    ) -> Result<(), DbError> {
+        let range = doc! { "$gte": first, "$lte": last };
+        let filter = match ids {
+            Some([]) => return Ok(()),
+            Some(ids) => doc! { "_id": { "$in": ids } },
+            None => doc! { "applied": { "$elemMatch": range.clone() } },
+        };
+        self.db()
+            .collection::<Document>(CELLS_ROLLUP)
+            .update_many(filter, doc! { "$pull": { "applied": range } })
+            .await?;
+        Ok(())
+    }
+
+    /// Every cell's figures on the UTC days starting in `[from_day, to_day)`, from the documents of
+    /// those days (an `_id` range: reads grow with days and cities, not calls).
+    pub async fn cell_days(&self, from_day: i64, to_day: i64) -> Result<Vec<CellDay>, DbError> {
+        let (Some(a), Some(b)) = (day_key(from_day), day_key(to_day)) else {
+            return Ok(Vec::new());
+        };
+        let filter = doc! { "_id": { "$gte": a, "$lt": b } };
+        let mut cursor = self
+            .db()
+            .collection::<Document>(CELLS_ROLLUP)
+            .find(filter)
+            .projection(doc! { "applied": 0 })
+            .await?;
+        let mut out = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            let Some((day, operator, b)) = d.get_str("_id").ok().and_then(parse_id) else {
+                continue;
+            };
+            for (site, c) in d.get_document("c").into_iter().flatten() {
+                let (Ok(site), Some(c)) = (site.parse::<u16>(), c.as_document()) else {
+                    continue;
+                };
+                let n = |f: &str| match c.get(f) {
+                    Some(Bson::Int64(v)) => *v,
+                    Some(Bson::Int32(v)) => i64::from(*v),
+                    _ => 0,
+                };
+                out.push(CellDay {
+                    operator: operator.to_string(),
+                    day,
+                    eci: eci_in(b, site),
+                    counts: CellCounts {
+                        calls: n("n"),
+                        completed: n("k"),
+                        failed: n("f"),
+                        seconds: n("s"),
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Empties the per-cell rollup (the first step of a rebuild of the calls' rollups).
+    pub async fn clear_cell_rollup(&self) -> Result<(), DbError> {
+        self.db()
+            .collection::<Document>(CELLS_ROLLUP)
+            .delete_many(doc! {})
+            .await?;
+        Ok(())
+    }
+
+    /// The calls of `[from, to)` summed per (day, cell) from the raw documents (a rebuild's day),
+    /// with their operator.
+    pub async fn raw_cell_totals(&self, from: i64, to: i64) -> Result<Vec<CellDay>, DbError> {
+        let range = doc! { "$gte": bson::DateTime::from_millis(from), "$lt": bson::DateTime::from_millis(to) };
+        let ms = doc! { "$toLong": "$start_time" };
+        let pipeline = [
+            doc! { "$match": { "start_time": range, "caller_cell_start": { "$type": "string" } } },
+            doc! { "$group": {
+                "_id": {
+                    "d": { "$subtract": [ms.clone(), { "$mod": [ms, DAY_MS] }] },
+                    "c": "$caller_cell_start",
+                },
+                "n": { "$sum": 1 },
+                "k": { "$sum": { "$cond": [{ "$eq": ["$status", "completed"] }, 1, 0] } },
+                "f": { "$sum": { "$cond": [{ "$eq": ["$status", "failed"] }, 1, 0] } },
+                "s": { "$sum": "$duration" },
+            } },
+        ];
+        let mut cursor = self
+            .db()
+            .collection::<Document>(Kind::Calls.collection())
+            .aggregate(pipeline)
+            .await?;
+        let mut out = Vec::new();
+        while let Some(g) = cursor.try_next().await? {
+            let Ok(id) = g.get_document("_id") else {
+                continue;
+            };
+            let (Ok(day), Ok(ecgi)) = (id.get_i64("d"), id.get_str("c")) else {
+                continue;
+            };
+            let Some((operator, eci)) = ecgi
+                .rsplit_once('-')
+                .and_then(|(o, e)| Some((o, e.parse::<Eci>().ok()?)))
+            else {
+                continue;
+            };
+            let n = |f: &str| match g.get(f) {
+                Some(Bson::Int64(v)) => *v,
+                Some(Bson::Int32(v)) => i64::from(*v),
+                Some(Bson::Double(v)) => *v as i64,
+                _ => 0,
+            };
+            out.push(CellDay {
+                operator: operator.to_string(),
+                day,
+                eci,
+                counts: CellCounts {
+                    calls: n("n"),
+                    completed: n("k"),
+                    failed: n("f"),
+                    seconds: n("s"),
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_days_cells_of_one_city_share_a_document_that_names_them() {
+        let mut t = CellTotals::default();
+        let (a, b) = (eci_in(7, 12), eci_in(7, 13));
+        let noon = 20_000 * DAY_MS + DAY_MS / 2;
+        t.add("311-480", noon, a, &CellCounts::call("completed", 60));
+        t.add("311-480", noon + 1, a, &CellCounts::call("failed", 0));
+        t.add("311-480", noon, b, &CellCounts::call("missed", 0));
+        t.add(
+            "311-480",
+            noon + DAY_MS,
+            eci_in(9, 1),
+            &CellCounts::call("busy", 0),
+        );
+        let token = ObjectId::from_bytes([1; 12]);
+        let updates = t.updates(token);
+        let ids: Vec<&str> = updates.iter().map(|(id, _)| id.as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            vec!["2024-10-04|311-480|007", "2024-10-05|311-480|009"]
+        );
+        let inc = updates[0].1.get_document("$inc").unwrap();
+        let site = site_in_city(a);
+        assert_eq!(inc.get_i64(format!("c.{site}.n")).unwrap(), 2);
+        assert_eq!(inc.get_i64(format!("c.{site}.k")).unwrap(), 1);
+        assert_eq!(inc.get_i64(format!("c.{site}.f")).unwrap(), 1);
+        assert_eq!(inc.get_i64(format!("c.{site}.s")).unwrap(), 60);
+        assert_eq!(
+            parse_id(ids[0]),
+            Some((20_000 * DAY_MS, "311-480", 7)),
+            "an _id reads back"
+        );
+        assert_eq!(eci_in(7, site), a);
+    }
+}
