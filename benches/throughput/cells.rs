@@ -3,7 +3,8 @@
 //! 200,000 mobile calls when it holds fewer, and kept between runs): `BENCH_POLLERS` clients (default
 //! 32) for `BENCH_POLL_SECS` (default 60), each once a second, alternating a city's box (New York,
 //! what a map zoomed on a city asks) and 500 cells by ECGI (what the page asks for the cells of the
-//! calls it is shown); latency percentiles, errors, features per answer, the server's CPU.
+//! calls it is shown); latency percentiles, errors, features per answer, the server's CPU. Then
+//! `GET /stats/cells` for `BENCH_CELL_STATS_SECS` (default 30) twice (see [`crate::cell_stats`]).
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,8 @@ pub async fn run(s: &Settings) {
             100.0 * (cpu_seconds(pid) - before) / secs
         );
     }
+    let stats_secs = env_or("BENCH_CELL_STATS_SECS", 30);
+    crate::cell_stats::run(s, &svc, &http, &db, (pollers, stats_secs)).await;
 }
 
 /// Fills `db` to `target` cells with runs of mobile calls (at most ten), and answers every

@@ -8,6 +8,7 @@
 //! Every request goes to 127.0.0.1 and every loop is bounded in count and time.
 
 mod ceiling;
+mod cell_stats;
 mod cells;
 mod end_to_end;
 mod generation;
@@ -45,7 +46,8 @@ const SCENARIOS: [(&str, &str); 8] = [
     (
         "cells",
         "map clients reading GET /cells by a city's box and by 500 ECGIs over BENCH_CELLS \
-         (100,000) cells: latency, errors, the server's CPU",
+         (100,000) cells: latency, errors, the server's CPU; then GET /stats/cells: first \
+         answer, kept answers, answers computed every time",
     ),
     (
         "server",
