@@ -24,6 +24,7 @@ CROSS_FIELD_RULES = [
     ("Idempotency-Key", "already used with another request"),
     ("calls_per_second", "a live run needs calls"),
     ("scenario.host", "must be between 1 and"),
+    ("scenario.area_code", "is not an area code of the zone table"),
     # Call models (see CallModel in openapi.yaml).
     ("model.calls.status", "weights must not all be 0"),
     ("model.calls.call_type", "weights must not all be 0"),

@@ -145,6 +145,10 @@ const CALL_COLUMNS: &[Column] = &[
         field: "callee_cell",
         ty: "string()",
     },
+    Column {
+        field: "outage_effect",
+        ty: "string()",
+    },
 ];
 
 const POINT_COLUMNS: &[Column] = &[

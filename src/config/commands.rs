@@ -58,7 +58,7 @@ pub struct CallArgs {
     #[arg(long, env = "END")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     /// A labelled scenario, as JSON like the API's `scenario`, e.g.
-    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst, cell_outage).
     #[arg(long, env = "SCENARIO")]
     pub scenario: Option<String>,
     /// The call model, like the API's `model`: a preset (mobile, call_center, enterprise), a JSON
@@ -103,7 +103,7 @@ pub struct MetricArgs {
     #[arg(long, env = "END")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     /// A labelled scenario, as JSON like the API's `scenario`, e.g.
-    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst, cell_outage).
     #[arg(long, env = "SCENARIO")]
     pub scenario: Option<String>,
     /// Seed; the same seed and parameters give the same documents. Default random.
@@ -143,7 +143,7 @@ pub struct LiveArgs {
               .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
     pub subscribers: u32,
     /// A labelled scenario, as JSON like the API's `scenario`, e.g.
-    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst).
+    /// '{"kind": "surge", "minutes": 30, "factor": 5}' (kinds: surge, outage, fraud_burst, cell_outage).
     #[arg(long, env = "SCENARIO")]
     pub scenario: Option<String>,
     /// The call model, like the API's `model`: a preset (mobile, call_center, enterprise), a JSON

@@ -88,11 +88,12 @@ fn csv_has_a_typed_header_and_one_row_per_document() {
          start_time.date(2006-01-02T15:04:05.000Z),end_time.date(2006-01-02T15:04:05.000Z),\
          duration.int32(),cost.double(),cost_cents.int32(),anomaly.string(),\
          caller_imsi.string(),caller_imei.string(),callee_imsi.string(),callee_network.string(),\
-         caller_cell_start.string(),caller_cell_end.string(),handovers.int32(),callee_cell.string()"
+         caller_cell_start.string(),caller_cell_end.string(),handovers.int32(),callee_cell.string(),\
+         outage_effect.string()"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 500);
-    assert!(rows.iter().all(|r| r.len() == 19));
+    assert!(rows.iter().all(|r| r.len() == 20));
     // A mobile call has the caller's identities, and the callee's IMSI or network, never both.
     assert!(rows.iter().all(|r| r[11].len() == 15 && r[12].len() == 15));
     assert!(rows.iter().all(|r| r[13].is_empty() != r[14].is_empty()));

@@ -156,7 +156,7 @@ impl CallGenerator {
 
     /// Call number `index` of the run.
     pub fn record(&self, index: u64) -> CallRecord {
-        let d = self.draw(index);
+        let (d, drawn) = self.drawn(index);
         CallRecord {
             call_id: ascii(&d.call_id).to_owned(),
             caller: ascii(&d.caller).to_owned(),
@@ -168,7 +168,7 @@ impl CallGenerator {
             duration: d.duration,
             cost: d.cost,
             anomaly: d.anomaly,
-            identities: self.identities(&d).map(|i| Identities {
+            identities: drawn.map(|i| Identities {
                 caller_imsi: ascii(&i.caller_imsi).to_owned(),
                 caller_imei: ascii(&i.caller_imei).to_owned(),
                 callee_imsi: i.callee_imsi.map(|x| ascii(&x).to_owned()),
@@ -239,6 +239,7 @@ impl CallGenerator {
             duration,
             cost,
             anomaly: None,
+            effect: None,
         };
         if let Some(s) = self.scenario.filter(|s| s.covers(start_ms)) {
             // Drawn after everything else: outside a scenario the stream is untouched.
@@ -358,6 +359,8 @@ struct Draw {
     duration: Option<u32>,
     cost: f64,
     anomaly: Option<&'static str>,
+    /// What a cell outage did to the call: `failed` or `reselected`.
+    effect: Option<&'static str>,
 }
 
 /// The text of a fixed ASCII buffer of [`Draw`].
@@ -368,6 +371,7 @@ fn ascii(bytes: &[u8]) -> &str {
 mod call_id;
 mod document;
 mod identities;
+mod outage;
 mod record;
 mod times;
 

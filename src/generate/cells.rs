@@ -284,25 +284,33 @@ pub struct Cell {
     pub lon: f64,
 }
 
+/// Where the site of `eci` stands: its city (an index into [`cities`]), ring, and metres east
+/// and north of the city's centre; `None` for an id that is none of the grids' cells.
+pub fn site_place(eci: Eci) -> Option<(u16, usize, f64, f64)> {
+    let enb = eci >> 8;
+    let (city, site) = (enb / SITES_PER_CITY, enb % SITES_PER_CITY);
+    cities().get(city as usize)?;
+    let ring = (0..3).rev().find(|&i| site >= ring_base(i))?;
+    let (q, r) = hexagon_point(site - ring_base(ring), STEPS[ring])?;
+    if eci & 0xff > 2 {
+        return None;
+    }
+    let (x, y) = site_xy(q, r, ISD[ring]);
+    Some((city as u16, ring, x, y))
+}
+
 /// The cell `eci` describes, if it is one of the grids'.
 pub fn cell(eci: Eci) -> Option<Cell> {
     let sector = (eci & 0xff) as u8;
     let enb = eci >> 8;
-    let (city, site) = (enb / SITES_PER_CITY, enb % SITES_PER_CITY);
-    let c = cities().get(city as usize)?;
-    let ring = (0..3).rev().find(|&i| site >= ring_base(i))?;
-    let n = STEPS[ring];
-    let (q, r) = hexagon_point(site - ring_base(ring), n)?;
-    if sector > 2 {
-        return None;
-    }
-    let (x, y) = site_xy(q, r, ISD[ring]);
+    let (city, ring, x, y) = site_place(eci)?;
+    let c = &cities()[usize::from(city)];
     Some(Cell {
         eci,
         enb,
         sector,
         azimuth: u16::from(sector) * 120,
-        tac: tac_of(city as u16, ring, x),
+        tac: tac_of(city, ring, x),
         ring: ring as u8,
         area_code: c.area_code,
         lat: c.lat + (y / EARTH_M).to_degrees(),

@@ -32,7 +32,10 @@ use chrono::{DateTime, Utc};
 
 use super::bson::DocWriter;
 use super::rng::{self, DocRng};
-use super::scenario::{OUTAGE_LATENCY_FACTOR, Scenario, ScenarioKind};
+use super::scenario::{
+    CELL_OUTAGE_LATENCY_FACTOR, CELL_OUTAGE_NETWORK_FACTOR, OUTAGE_LATENCY_FACTOR, Scenario,
+    ScenarioKind,
+};
 use super::zones::call_load;
 use super::{RunId, Tally};
 pub use category::Category;
@@ -215,6 +218,14 @@ impl PointGenerator {
                 }
                 (ScenarioKind::Surge, Category::Cpu | Category::Network) => {
                     value *= sc.factor.sqrt();
+                    anomaly = Some(sc.label());
+                }
+                (ScenarioKind::CellOutage, Category::Latency) => {
+                    value *= CELL_OUTAGE_LATENCY_FACTOR;
+                    anomaly = Some(sc.label());
+                }
+                (ScenarioKind::CellOutage, Category::Network) => {
+                    value *= CELL_OUTAGE_NETWORK_FACTOR;
                     anomaly = Some(sc.label());
                 }
                 _ => {}

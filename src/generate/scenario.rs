@@ -14,6 +14,14 @@
 //! - `fraud_burst`: over the window, a share [`FRAUD_SHARE`] of the calls are placed by one
 //!   subscriber (fixed by the seed) to subscribers drawn uniformly from the whole population
 //!   (not contacts), completed voice calls of 1–20 s, labelled.
+//! - `cell_outage`: the sites of area code `area_code`'s city within `radius_m` of its centre go
+//!   dark over the window (ground truth: [`Scenario::dark_sites`]). A mobile call that would start
+//!   in a dark cell either fails (share [`CELL_OUTAGE_FAIL_SHARE`]: status `failed`, no duration,
+//!   cost 0, its start cell kept as the one it last heard, `outage_effect: "failed"`) or starts in
+//!   the nearest cell outside the dark disc (`outage_effect: "reselected"`); both labelled. Every
+//!   host's latency × [`CELL_OUTAGE_LATENCY_FACTOR`] and network throughput ×
+//!   [`CELL_OUTAGE_NETWORK_FACTOR`] over the window (the core reroutes and loses traffic),
+//!   labelled.
 //!
 //! Without a scenario no draw is made and no field is written: the documents are exactly those of
 //! a run without one.
@@ -21,6 +29,7 @@
 use chrono::{DateTime, Utc};
 
 use super::bounds::ParamError;
+use super::cells::{self, Eci};
 
 /// Latency multiplier of a host in an outage.
 pub const OUTAGE_LATENCY_FACTOR: f64 = 12.0;
@@ -32,6 +41,19 @@ pub const DEFAULT_MINUTES: u32 = 30;
 pub const MAX_MINUTES: u32 = 10_080;
 /// Default surge factor.
 pub const DEFAULT_FACTOR: f64 = 5.0;
+/// Share of a cell outage's calls that fail; the others start in a cell outside it
+/// (illustrative: how many phones find another cell depends on the coverage overlap).
+pub const CELL_OUTAGE_FAIL_SHARE: f64 = 0.5;
+/// Latency multiplier of every host during a cell outage.
+pub const CELL_OUTAGE_LATENCY_FACTOR: f64 = 3.0;
+/// Network throughput multiplier of every host during a cell outage.
+pub const CELL_OUTAGE_NETWORK_FACTOR: f64 = 0.6;
+/// Default city of a cell outage: New York's area code.
+pub const DEFAULT_AREA_CODE: u16 = 212;
+/// Default radius of a cell outage, metres (about 80 urban micro sites).
+pub const DEFAULT_RADIUS_M: f64 = 1_000.0;
+/// Bounds of a cell outage's radius, metres: one urban micro site to the whole rural ring.
+pub const RADIUS_BOUNDS_M: (f64, f64) = (200.0, 30_000.0);
 
 /// Which scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +64,8 @@ pub enum ScenarioKind {
     Outage,
     /// Many short calls from one caller to many callees.
     FraudBurst,
+    /// Neighbouring cell sites go dark.
+    CellOutage,
 }
 
 impl ScenarioKind {
@@ -51,14 +75,16 @@ impl ScenarioKind {
             ScenarioKind::Surge => "surge",
             ScenarioKind::Outage => "outage",
             ScenarioKind::FraudBurst => "fraud_burst",
+            ScenarioKind::CellOutage => "cell_outage",
         }
     }
 
     /// Every kind, for the validator and error messages.
-    pub const ALL: [ScenarioKind; 3] = [
+    pub const ALL: [ScenarioKind; 4] = [
         ScenarioKind::Surge,
         ScenarioKind::Outage,
         ScenarioKind::FraudBurst,
+        ScenarioKind::CellOutage,
     ];
 }
 
@@ -77,6 +103,11 @@ pub struct Scenario {
     pub host: u32,
     /// Hosts calls are spread over (an outage's calls go to its host with probability 1 / hosts).
     pub hosts: u32,
+    /// A cell outage's area code, and its city (an index into [`cells::cities`]).
+    pub area_code: u16,
+    city: u16,
+    /// A cell outage's radius around the city's centre, metres.
+    pub radius_m: f64,
 }
 
 impl Scenario {
@@ -98,7 +129,10 @@ impl Scenario {
             .ok_or_else(|| {
                 ParamError::new(
                     "scenario.kind",
-                    format!("unknown scenario {kind:?}; expected surge, outage or fraud_burst"),
+                    format!(
+                        "unknown scenario {kind:?}; expected surge, outage, fraud_burst or \
+                         cell_outage"
+                    ),
                 )
             })?;
         let minutes = super::bounds::bounded(
@@ -138,7 +172,95 @@ impl Scenario {
             factor,
             host,
             hosts,
+            area_code: DEFAULT_AREA_CODE,
+            city: cells::city_of(DEFAULT_AREA_CODE).unwrap_or(0) as u16,
+            radius_m: DEFAULT_RADIUS_M,
         })
+    }
+
+    /// The scenario with a cell outage's place: `area_code` (one of the zone table's, default
+    /// [`DEFAULT_AREA_CODE`]) and `radius_m` (within [`RADIUS_BOUNDS_M`], default
+    /// [`DEFAULT_RADIUS_M`]); held to their bounds whatever the kind.
+    pub fn at(mut self, area_code: Option<i64>, radius_m: Option<f64>) -> Result<Self, ParamError> {
+        let code = area_code.unwrap_or(i64::from(DEFAULT_AREA_CODE));
+        let city = u16::try_from(code)
+            .ok()
+            .and_then(cells::city_of)
+            .ok_or_else(|| {
+                ParamError::new(
+                    "scenario.area_code",
+                    format!("{code} is not an area code of the zone table"),
+                )
+            })?;
+        let r = radius_m.unwrap_or(DEFAULT_RADIUS_M);
+        let (lo, hi) = RADIUS_BOUNDS_M;
+        if !(lo..=hi).contains(&r) {
+            return Err(ParamError::new(
+                "scenario.radius_m",
+                format!("must be between {lo} and {hi}, got {r}"),
+            ));
+        }
+        self.area_code = code as u16;
+        self.city = city as u16;
+        self.radius_m = r;
+        Ok(self)
+    }
+
+    /// Whether cell `eci` is dark at `t_ms`: a cell outage's, in its window.
+    pub fn dark(&self, eci: Eci, t_ms: i64) -> bool {
+        self.kind == ScenarioKind::CellOutage && self.covers(t_ms) && self.site_dark(eci)
+    }
+
+    /// Whether the site of `eci` is in the outage's disc (whenever it is). Only sites in service
+    /// count: a grid's corner sites beyond its ring's radius never serve anyone.
+    fn site_dark(&self, eci: Eci) -> bool {
+        let Some((city, ring, x, y)) = cells::site_place(eci) else {
+            return false;
+        };
+        let d = x.hypot(y);
+        let serving = cells::RINGS.iter().position(|&r| d < r).unwrap_or(2);
+        city == self.city && d <= self.radius_m && ring == serving
+    }
+
+    /// The eNodeB ids of the sites a cell outage darkens, ascending: its ground truth.
+    pub fn dark_sites(&self) -> Vec<u32> {
+        if self.kind != ScenarioKind::CellOutage {
+            return Vec::new();
+        }
+        (0..cells::SITES_PER_CITY as u16)
+            .map(|site| cells::eci_in(self.city, site << 2))
+            .filter(|&eci| self.site_dark(eci))
+            .map(|eci| eci >> 8)
+            .collect()
+    }
+
+    /// The cell a phone in dark cell `eci` starts in instead: the one serving the point just
+    /// outside the dark disc, on the line from the centre through its site.
+    pub fn reselect(&self, eci: Eci) -> Eci {
+        let Some((city, ring, x, y)) = cells::site_place(eci) else {
+            return eci;
+        };
+        let d = x.hypot(y);
+        let (ux, uy) = if d > 0.0 { (x / d, y / d) } else { (1.0, 0.0) };
+        let out = self.radius_m + cells::ISD[ring] / 2.0;
+        let spot = cells::Spot {
+            city,
+            x: ux * out,
+            y: uy * out,
+        };
+        let mut next = cells::cell_at(spot);
+        // A ring's grid may still put the point's nearest site inside: step out until it is not.
+        let mut step = 1.0;
+        while self.site_dark(next) && step < 64.0 {
+            let far = out + step * cells::ISD[ring];
+            next = cells::cell_at(cells::Spot {
+                city,
+                x: ux * far,
+                y: uy * far,
+            });
+            step += 1.0;
+        }
+        next
     }
 
     /// Whether `t_ms` falls in the window.
@@ -171,6 +293,10 @@ pub struct ScenarioRequest {
     pub factor: Option<f64>,
     /// The failing host of an outage (default 1).
     pub host: Option<i64>,
+    /// A cell outage's area code (default 212).
+    pub area_code: Option<i64>,
+    /// A cell outage's radius, metres (default 1,000).
+    pub radius_m: Option<f64>,
 }
 
 impl ScenarioRequest {
@@ -184,7 +310,8 @@ impl ScenarioRequest {
             self.host,
             hosts,
             default_start,
-        )
+        )?
+        .at(self.area_code, self.radius_m)
     }
 }
 
@@ -201,6 +328,13 @@ impl Scenario {
             ScenarioKind::Surge => d.insert("factor", self.factor),
             ScenarioKind::Outage => d.insert("host", i64::from(self.host)),
             ScenarioKind::FraudBurst => None,
+            ScenarioKind::CellOutage => {
+                d.insert("area_code", i64::from(self.area_code));
+                d.insert("radius_m", self.radius_m);
+                // The ground truth, beside the request: which sites went dark.
+                let sites: Vec<i64> = self.dark_sites().into_iter().map(i64::from).collect();
+                d.insert("sites", sites)
+            }
         };
         d
     }
@@ -218,6 +352,8 @@ impl Scenario {
             hosts,
             start.with_timezone(&Utc),
         )
+        .ok()?
+        .at(int("area_code"), d.get_f64("radius_m").ok())
         .ok()
     }
 }

@@ -110,6 +110,7 @@ pub fn calls_validator() -> Document {
                 "cost": { "bsonType": "double", "minimum": 0 },
                 "cost_cents": { "bsonType": "int", "minimum": 0 },
                 "anomaly": { "enum": anomalies() },
+                "outage_effect": { "enum": ["failed", "reselected"] },
                 // Network identities and cells (mobile phones only), optional so every earlier
                 // shape stays valid. Lengths, not patterns: a `pattern` is checked per document
                 // and halved the test server's insert rate for each few of them (see
@@ -154,6 +155,7 @@ pub fn metrics_validator() -> Document {
                 "timestamp": { "bsonType": "date" },
                 "host": { "bsonType": "string", "minLength": 1 },
                 "anomaly": { "enum": anomalies() },
+                "outage_effect": { "enum": ["failed", "reselected"] },
             },
         },
         "$or": per_category,

@@ -99,3 +99,73 @@ async fn backfills_and_live_runs_carry_their_scenario_labels() {
     assert!((0.55..0.78).contains(&share), "{share}");
     assert_exact(&app).await;
 }
+
+/// A cell outage through the API: its ground truth (the dark sites) is in the job's record, and
+/// the calls labelled are exactly those that started in one of those sites' cells in the window,
+/// or were moved out of them, each saying which; the rollups and `/stats/cells` stay exact.
+#[tokio::test]
+async fn a_cell_outage_labels_exactly_the_calls_of_its_dark_sites() {
+    let app = spawn_app_with(&mongo_uri(), |_, serve| serve.async_threshold = 5_000).await;
+    let scenario = json!({ "kind": "cell_outage", "start": "2026-10-30T00:00:00Z",
+                           "minutes": 1440, "area_code": 212, "radius_m": 8000 });
+    let body = json!({ "count": 30_000, "days": 3, "end": "2026-11-01T00:00:00Z", "seed": 8,
+                       "subscribers": 20_000, "scenario": scenario });
+    let id = app.start_job("/generate/calls", &body).await;
+    let job: Value = crate::helpers::poll_until(
+        std::time::Duration::from_secs(120),
+        "the job to finish",
+        async || {
+            let j: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
+            (j["state"] == "done")
+                .then_some(j.clone())
+                .ok_or(j.to_string())
+        },
+    )
+    .await;
+    let truth = &job["params"]["scenario"];
+    assert_eq!(truth["kind"], "cell_outage", "{job}");
+    let sites: Vec<u64> = truth["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert!(sites.len() > 400, "{truth}");
+    let (lo, hi) = ("2026-10-30T00:00:00Z", "2026-10-31T00:00:00Z");
+    let in_window = |t: &bson::DateTime| {
+        (bson::DateTime::parse_rfc3339_str(lo).unwrap()
+            ..bson::DateTime::parse_rfc3339_str(hi).unwrap())
+            .contains(t)
+    };
+    let (mut failed, mut moved) = (0, 0);
+    for c in app.all("calls").await {
+        let site = |field: &str| {
+            c.get_str(field)
+                .ok()
+                .map(|e| e.rsplit('-').next().unwrap().parse::<u64>().unwrap() >> 8)
+        };
+        let dark = site("caller_cell_start").is_some_and(|s| sites.contains(&s));
+        let t = c.get_datetime("start_time").unwrap();
+        match (c.get_str("anomaly").ok(), c.get_str("outage_effect").ok()) {
+            (Some("cell_outage"), Some("failed")) => {
+                assert!(dark && in_window(t), "{c}");
+                assert_eq!(c.get_str("status").unwrap(), "failed");
+                failed += 1;
+            }
+            (Some("cell_outage"), Some("reselected")) => {
+                assert!(!dark && in_window(t), "{c}");
+                moved += 1;
+            }
+            (None, None) => assert!(!(dark && in_window(t)), "unlabelled in the dark: {c}"),
+            other => panic!("{other:?}: {c}"),
+        }
+    }
+    assert!(failed > 20 && moved > 20, "{failed} failed, {moved} moved");
+    assert_exact(&app).await;
+    // A bad place names its field.
+    let bad = json!({ "count": 10, "scenario": { "kind": "cell_outage", "area_code": 200 } });
+    let res = app.post("/generate/calls", &bad).await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "scenario.area_code", "{body}");
+}

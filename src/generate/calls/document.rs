@@ -30,7 +30,7 @@ impl CallGenerator {
         index: u32,
         buf: Vec<u8>,
     ) -> (bson::RawDocumentBuf, Tally<'static>) {
-        let r = self.draw(u64::from(index));
+        let (r, drawn) = self.drawn(u64::from(index));
         let cents = (r.cost * 100.0).round() as i32;
         // A completed call with all its fields, identities and cells takes about 450 bytes.
         let mut w = DocWriter::reusing(buf, 512);
@@ -51,8 +51,11 @@ impl CallGenerator {
         if let Some(label) = r.anomaly {
             w.string("anomaly", label);
         }
+        if let Some(effect) = r.effect {
+            w.string("outage_effect", effect);
+        }
         let mut radio = None;
-        if let Some(i) = self.identities(&r) {
+        if let Some(i) = drawn {
             w.ascii("caller_imsi", &i.caller_imsi);
             w.ascii("caller_imei", &i.caller_imei);
             if let Some(imsi) = &i.callee_imsi {

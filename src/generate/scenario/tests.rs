@@ -1,6 +1,7 @@
 use super::*;
 use crate::generate::CallModel;
 use crate::generate::MetricModel;
+use crate::generate::cells::Eci;
 use crate::generate::{
     CallGenerator, CallParams, CallStatus, Category, PointGenerator, PointParams,
 };
@@ -188,7 +189,7 @@ fn a_fraud_burst_is_one_caller_to_many_callees_in_short_calls() {
 
 #[test]
 fn scenarios_round_trip_and_name_bad_fields() {
-    for kind in ["surge", "outage", "fraud_burst"] {
+    for kind in ["surge", "outage", "fraud_burst", "cell_outage"] {
         let s = scenario(kind, 7, 3);
         assert_eq!(Scenario::from_doc(&s.to_doc(), 3), Some(s));
     }
@@ -200,4 +201,99 @@ fn scenarios_round_trip_and_name_bad_fields() {
     assert_eq!(bad("surge", Some(0), None, None), "scenario.minutes");
     assert_eq!(bad("surge", None, Some(1.0), None), "scenario.factor");
     assert_eq!(bad("outage", None, None, Some(4)), "scenario.host");
+}
+
+/// The ECI of an ECGI.
+fn eci(ecgi: &str) -> Eci {
+    ecgi.rsplit('-').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_cell_outage_fails_or_moves_exactly_the_calls_of_its_dark_cells() {
+    let end = t0() + chrono::TimeDelta::days(1);
+    let s = Scenario::new("cell_outage", Some(t0()), Some(720), None, None, 3, t0())
+        .unwrap()
+        .at(Some(212), Some(3_000.0))
+        .unwrap();
+    let params = |scenario| CallParams {
+        end,
+        days: 2,
+        subscribers: 20_000,
+        scenario,
+        model: CallModel::default(),
+    };
+    let n = 200_000;
+    let (with, without) = (
+        CallGenerator::new(params(Some(s)), 7, n),
+        CallGenerator::new(params(None), 7, n),
+    );
+    let sites = s.dark_sites();
+    // About π r² ÷ (√3/2 · ISD²): 363 urban micro sites within 2 km, 72 urban macro ones to 3 km.
+    assert!((400..470).contains(&sites.len()), "{} sites", sites.len());
+    let (mut failed, mut moved) = (0, 0);
+    for i in 0..u64::from(n) {
+        let (a, b) = (with.record(i), without.record(i));
+        let planned = b.identities.as_ref().map(|x| eci(&x.caller_cell_start));
+        let hit = s.covers(b.start_ms) && planned.is_some_and(|c| sites.contains(&(c >> 8)));
+        if !hit {
+            assert_eq!(a, b, "call {i} is untouched outside the outage");
+            continue;
+        }
+        assert_eq!(a.anomaly, Some("cell_outage"), "call {i}");
+        let (x, y) = (a.identities.unwrap(), b.identities.unwrap());
+        if a.status == CallStatus::Failed && x.caller_cell_start == y.caller_cell_start {
+            assert_eq!((a.duration, a.cost), (None, 0.0));
+            assert_eq!(
+                (x.caller_cell_end.as_str(), x.handovers),
+                (x.caller_cell_start.as_str(), 0)
+            );
+            failed += 1;
+        } else {
+            // Started in a lit cell of the same city, next to the dark disc.
+            let c = eci(&x.caller_cell_start);
+            assert!(!sites.contains(&(c >> 8)), "call {i} moved into the dark");
+            assert_eq!(c >> 20, planned.unwrap() >> 20, "call {i} left its city");
+            let (_, _, px, py) = crate::generate::cells::site_place(c).unwrap();
+            assert!(px.hypot(py) < s.radius_m + 2_000.0, "call {i} moved far");
+            assert_eq!((a.status, a.duration), (b.status, b.duration));
+            moved += 1;
+        }
+    }
+    let share = f64::from(failed) / f64::from(failed + moved);
+    assert!(failed + moved > 100, "{failed} failed, {moved} moved");
+    assert!((share - CELL_OUTAGE_FAIL_SHARE).abs() < 0.1, "{share}");
+
+    // The core hosts' latency rises and their traffic falls, labelled, in the window only.
+    let params = PointParams {
+        end: t0() + chrono::TimeDelta::minutes(1),
+        step_seconds: 10,
+        categories: Category::ALL.to_vec(),
+        hosts: 3,
+        scenario: Some(s),
+        model: MetricModel::default(),
+    };
+    let mut points = PointGenerator::live(&params, 5, true);
+    for _ in 0..(3 * 5 * 60) {
+        let p = points.next_point();
+        let hit =
+            s.covers(p.timestamp_ms) && matches!(p.category, Category::Latency | Category::Network);
+        assert_eq!(p.anomaly.is_some(), hit, "{p:?}");
+    }
+}
+
+#[test]
+fn a_cell_outage_names_its_place_and_keeps_its_ground_truth() {
+    let s = scenario("cell_outage", 7, 3);
+    assert_eq!((s.area_code, s.radius_m), (212, 1_000.0));
+    let doc = s.to_doc();
+    let sites = doc.get_array("sites").unwrap();
+    assert_eq!(sites.len(), s.dark_sites().len());
+    assert!(sites.len() > 50, "{}", sites.len());
+    assert_eq!(Scenario::from_doc(&doc, 3), Some(s));
+    let place = |code, r| s.at(code, r).unwrap_err().field;
+    assert_eq!(place(Some(200), None), "scenario.area_code");
+    assert_eq!(place(None, Some(100.0)), "scenario.radius_m");
+    assert_eq!(place(None, Some(30_001.0)), "scenario.radius_m");
+    // Another kind darkens nothing.
+    assert!(scenario("surge", 7, 3).dark_sites().is_empty());
 }
