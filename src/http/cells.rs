@@ -130,8 +130,10 @@ pub fn parse_bbox(v: Option<&str>) -> Result<Option<BBox>, ApiError> {
     }))
 }
 
-/// `GET /cells?bbox=&ecgi=`: the cells in the box (all of them without one), only those named
-/// when `ecgi` is given, at most [`MAX_FEATURES`].
+/// `GET /cells?bbox=&ecgi=`: the cells in the box (all cells without one), only those named
+/// when `ecgi` is given, at most [`MAX_FEATURES`]. An answer is kept until the data changes (the
+/// cells are written with the calls, which bump the data version), so a map polling a city's box
+/// costs one point read of the version.
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CellsQuery>,
@@ -139,21 +141,28 @@ pub async fn list(
     // Strict: an empty value is not "no filter" (the spec's patterns refuse it).
     let bbox = parse_bbox(q.bbox.as_deref())?;
     let ids = parse_ids(q.ecgi.as_deref())?;
-    let ecgis = state
-        .store
-        .cells_in(bbox, ids.as_deref(), MAX_FEATURES as i64 + 1)
+    let key = format!("cells|{bbox:?}|{ids:?}");
+    let store = state.store.clone();
+    let body = state
+        .stats
+        .shared(key, true, move |_| async move {
+            let ecgis = store
+                .cells_in(bbox, ids.as_deref(), MAX_FEATURES as i64 + 1)
+                .await?;
+            if ecgis.len() > MAX_FEATURES {
+                return Err(ApiError::invalid(
+                    "bbox",
+                    format!("more than {MAX_FEATURES} cells in it; give a smaller bbox"),
+                ));
+            }
+            let features: Vec<Value> = ecgis.iter().filter_map(|e| feature(e)).collect();
+            let body = json!({ "type": "FeatureCollection", "features": features });
+            Ok(body.to_string().into_bytes())
+        })
         .await?;
-    if ecgis.len() > MAX_FEATURES {
-        return Err(ApiError::invalid(
-            "bbox",
-            format!("more than {MAX_FEATURES} cells in it; give a smaller bbox"),
-        ));
-    }
-    let features: Vec<Value> = ecgis.iter().filter_map(|e| feature(e)).collect();
-    let body = json!({ "type": "FeatureCollection", "features": features });
     Ok((
         [(header::CONTENT_TYPE, "application/geo+json")],
-        body.to_string(),
+        body.as_ref().clone(),
     )
         .into_response())
 }

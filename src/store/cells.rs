@@ -17,6 +17,7 @@ use mongodb::{Collection, IndexModel};
 
 use super::rollup::BatchRollup;
 use super::{DbError, Store};
+use crate::generate::Kind;
 use crate::generate::cells::{self, Eci, RING_NAMES};
 
 /// Cells one insert writes at most: at the test server's ~0.3 ms a `2dsphere` insert, well within
@@ -176,7 +177,8 @@ impl Store {
             }
             seen.extend(chunk.iter().map(|&e| seen_key(operator, e)));
         }
-        Ok(())
+        // Answers of `GET /cells` are kept until the data version changes.
+        self.bump_version(Kind::Calls).await
     }
 
     /// Writes the radio cells a run's calls named, in ECI order.

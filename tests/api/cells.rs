@@ -225,3 +225,23 @@ async fn more_cells_than_an_answer_holds_need_a_smaller_box() {
     let n = body["features"].as_array().unwrap().len();
     assert!(n > 0 && n <= 10_000, "{n}");
 }
+
+/// An answer of `GET /cells` is kept, and gives way as soon as a run writes new cells.
+#[tokio::test]
+async fn a_kept_answer_gives_way_to_cells_written_since() {
+    let app = spawn_app().await;
+    let features = async || -> usize {
+        let body: Value = app.get("/cells").await.json().await.unwrap();
+        body["features"].as_array().unwrap().len()
+    };
+    let mut seen = Vec::new();
+    for seed in [1, 2] {
+        let body = json!({ "count": 500, "seed": seed, "end": "2026-11-01T00:00:00Z" });
+        assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
+        let n = features().await;
+        assert_eq!(n, stored_cells(&app).await.len(), "seed {seed}");
+        assert_eq!(features().await, n, "the kept answer");
+        seen.push(n);
+    }
+    assert!(seen[1] > seen[0], "{seen:?}");
+}

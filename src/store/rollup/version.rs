@@ -34,7 +34,7 @@ fn slot(kind: Kind) -> usize {
 impl Store {
     /// Records that `kind`'s rollups changed. Called after the change landed, so a reader that sees
     /// the new version also sees the change.
-    pub(super) async fn bump_version(&self, kind: Kind) -> Result<(), DbError> {
+    pub(crate) async fn bump_version(&self, kind: Kind) -> Result<(), DbError> {
         self.db()
             .collection::<Document>(VERSIONS)
             .update_one(
