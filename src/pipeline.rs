@@ -35,7 +35,7 @@ pub use report::{Progress, RunError, RunReport};
 pub use spec::{RunSpec, Tuning, now_millis};
 
 use batch::{Applied, Batch, Inserted};
-use by_cell::RunTotals;
+use by_cell::{RunTotals, add_group};
 
 /// Largest encoded size of one batch: far below the server's 48,000,000-byte message limit, so the
 /// driver never has to split a batch (a split would make a failed batch's outcome harder to know).
@@ -155,7 +155,7 @@ impl Run {
         // other rollups count those batches too.
         let by_cell = &mut streamed.by_cell;
         let mut rollups_exact = by_cell
-            .flush(store, id, Some(reconcile), true)
+            .finish(store, id, Some(reconcile))
             .await
             .inspect_err(|e| tracing::error!(error = %e, "per-cell rollup of a run left inexact"))
             .is_ok();
@@ -206,6 +206,7 @@ impl Run {
         // server busy while earlier batches' rollups land.
         let mut inserting = FuturesUnordered::new();
         let mut applying = FuturesUnordered::new();
+        let mut adding = FuturesUnordered::new();
         let mut out = Streamed {
             by_cell: RunTotals::new(self.spec.count, tuning.batch_size),
             ..Streamed::default()
@@ -221,15 +222,24 @@ impl Run {
                 Some(done) = applying.next(), if !applying.is_empty() => {
                     let done: Applied = done;
                     out.radio.add(done.radio);
-                    let mut failed = out.count(done.outcome, done.applied, done.resent, progress);
+                    let failed = out.count(done.outcome, done.applied, done.resent, progress);
                     out.by_cell.add(done.first, done.by_cell);
-                    if !failed
-                        && let Err(e) = out.by_cell.flush(store, self.id, outage, false).await
-                    {
-                        out.error.get_or_insert(RunError::Database(e));
-                        failed = true;
+                    // Added beside the inserts, never awaited here: a batch in flight holds a
+                    // pooled connection only this loop drives, and a small pool would deadlock.
+                    for (k, totals) in out.by_cell.ready(false) {
+                        adding.push(async move {
+                            let result = add_group(store, self.id, outage, k, &totals).await;
+                            (k, totals, result)
+                        });
                     }
                     if failed {
+                        accepting = false;
+                        rx.close();
+                    }
+                }
+                Some((k, totals, result)) = adding.next(), if !adding.is_empty() => {
+                    if let Err(e) = out.by_cell.added(k, totals, result) {
+                        out.error.get_or_insert(RunError::Database(e));
                         accepting = false;
                         rx.close();
                     }

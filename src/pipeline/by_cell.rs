@@ -78,37 +78,81 @@ impl RunTotals {
         self.batches.saturating_sub(k * GROUP).min(GROUP)
     }
 
-    /// Adds every whole group (with `all`, every group: the run has ended, so a group is all it
-    /// will be) that has no batch in doubt, through outages with `policy`. A group that fails
-    /// stays, to be added again by the next call, exactly as it was.
-    pub(super) async fn flush(
-        &mut self,
-        store: &Store,
-        run: RunId,
-        policy: Option<&RetryPolicy>,
-        all: bool,
-    ) -> Result<(), DbError> {
+    /// Takes out every whole group (with `all`, every group: the run has ended, so a group is all
+    /// it will be) that has no batch in doubt, to be added under [`group_token`].
+    pub(super) fn ready(&mut self, all: bool) -> Vec<(u32, CellTotals)> {
         let ready: Vec<u32> = self
             .open
             .iter()
             .filter(|&(&k, g)| !g.tainted && (all || g.done == self.expected(k)))
             .map(|(&k, _)| k)
             .collect();
-        for k in ready {
-            let totals = &self.open[&k].totals;
-            let token = group_token(run, k);
-            let apply = || store.apply_cell_rollup(token, totals);
-            let touched = match policy {
-                Some(p) => until_answered("adding calls to the per-cell rollup", p, apply).await,
-                None => apply().await,
-            }?;
-            self.open.remove(&k);
-            for id in touched {
-                if self.seen.insert(id.to_string()) {
-                    self.touched.push(id);
+        ready
+            .into_iter()
+            .filter_map(|k| Some((k, self.open.remove(&k)?.totals)))
+            .collect()
+    }
+
+    /// Records what adding group `k`'s `totals` came to: the documents it touched, or, when it
+    /// failed, the group back as it was, to be added again, exactly as it was, by [`Self::finish`].
+    pub(super) fn added(
+        &mut self,
+        k: u32,
+        totals: CellTotals,
+        result: Result<Vec<Bson>, DbError>,
+    ) -> Result<(), DbError> {
+        match result {
+            Ok(touched) => {
+                for id in touched {
+                    if self.seen.insert(id.to_string()) {
+                        self.touched.push(id);
+                    }
                 }
+                Ok(())
+            }
+            Err(e) => {
+                let done = self.expected(k);
+                self.open.insert(
+                    k,
+                    Group {
+                        totals,
+                        done,
+                        tainted: false,
+                    },
+                );
+                Err(e)
             }
         }
+    }
+
+    /// Adds every group left once the run has ended (through outages with `policy`).
+    pub(super) async fn finish(
+        &mut self,
+        store: &Store,
+        run: RunId,
+        policy: Option<&RetryPolicy>,
+    ) -> Result<(), DbError> {
+        for (k, totals) in self.ready(true) {
+            let result = add_group(store, run, policy, k, &totals).await;
+            self.added(k, totals, result)?;
+        }
         Ok(())
+    }
+}
+
+/// Adds group `k`'s `totals` under its token, through outages with `policy`; the documents it
+/// touched.
+pub(super) async fn add_group(
+    store: &Store,
+    run: RunId,
+    policy: Option<&RetryPolicy>,
+    k: u32,
+    totals: &CellTotals,
+) -> Result<Vec<Bson>, DbError> {
+    let token = group_token(run, k);
+    let apply = || store.apply_cell_rollup(token, totals);
+    match policy {
+        Some(p) => until_answered("adding calls to the per-cell rollup", p, apply).await,
+        None => apply().await,
     }
 }
