@@ -11,7 +11,7 @@ use mongodb::Client;
 use serde_json::{Value, json};
 
 use crate::service::Service;
-use crate::shared::{Settings, percentile};
+use crate::shared::{Settings, latencies};
 
 pub async fn run(
     s: &Settings,
@@ -95,12 +95,9 @@ pub async fn run(
             errors += e;
         }
         println!(
-            "  GET /stats/cells, {pollers} clients once a second, {name}: {} requests, {errors} \
-             errors, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 ≤ 50 ms)",
-            ms.len(),
-            percentile(&mut ms, 50.0),
-            percentile(&mut ms, 99.0),
-            percentile(&mut ms, 100.0)
+            "  GET /stats/cells, {pollers} clients once a second, {name}: {errors} errors, {} \
+             (target p99 ≤ 50 ms)",
+            latencies(&mut ms)
         );
     }
 }

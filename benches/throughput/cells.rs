@@ -13,7 +13,7 @@ use mongodb::Client;
 use serde_json::{Value, json};
 
 use crate::service::Service;
-use crate::shared::{Settings, cpu_seconds, env_or, percentile};
+use crate::shared::{Settings, cpu_seconds, env_or, latencies};
 
 /// New York City's box, west, south, east, north.
 const CITY_BOX: &str = "-74.3,40.5,-73.7,40.95";
@@ -68,12 +68,8 @@ pub async fn run(s: &Settings) {
         ("GET /cells?ecgi=<500>", &mut by_id, features[1]),
     ] {
         println!(
-            "  {name}: {} requests, {n} features an answer, p50 {:.1} ms, p99 {:.1} ms, max \
-             {:.1} ms (target p99 ≤ 50 ms)",
-            xs.len(),
-            percentile(xs, 50.0),
-            percentile(xs, 99.0),
-            percentile(xs, 100.0)
+            "  {name}: {n} features an answer, {} (target p99 ≤ 50 ms)",
+            latencies(xs)
         );
     }
     println!("  errors: {errors} (target 0)");

@@ -10,7 +10,7 @@ use chrono::Utc;
 use mongodb::Client;
 
 use crate::service::{Service, job};
-use crate::shared::{Settings, cpu_seconds, env_or, percentile};
+use crate::shared::{Settings, cpu_seconds, env_or, latencies};
 
 pub async fn run(s: &Settings) {
     let pollers: usize = env_or("BENCH_POLLERS", 32);
@@ -47,13 +47,7 @@ pub async fn run(s: &Settings) {
         ("GET /stats", &mut overview),
         ("GET /stats/calls/series 1h/30d", &mut series),
     ] {
-        println!(
-            "  {name}: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            xs.len(),
-            percentile(xs, 50.0),
-            percentile(xs, 99.0),
-            percentile(xs, 100.0)
-        );
+        println!("  {name}: {}", latencies(xs));
     }
     println!("  errors: {errors} (target 0)");
     if let (Some(pid), Some(before)) = (s.server_pid, cpu_before) {

@@ -207,6 +207,18 @@ pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
     xs[i]
 }
 
+/// `n requests, p50 … ms, p99 … ms, max … ms` of request latencies `xs` (ms): how every polling
+/// scenario reports.
+pub fn latencies(xs: &mut [f64]) -> String {
+    format!(
+        "{} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        xs.len(),
+        percentile(xs, 50.0),
+        percentile(xs, 99.0),
+        percentile(xs, 100.0)
+    )
+}
+
 /// Rates rounded to whole documents per second, for printing a round's list.
 pub fn rounded(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.round() as u64).collect()

@@ -101,7 +101,7 @@ impl Inserted {
         } = self;
         // The cells are wanted whatever came of the insert: a cell's document depends only on
         // its id, so one no call names yet harms nothing.
-        let radio = rollup.radio_cells();
+        let radio = rollup.radio_named().map(|(o, cells)| (o, cells.to_vec()));
         if outcome.uncertain || outcome.written == 0 {
             // Nothing written adds nothing; an answer lost leaves the batch to the repair.
             let by_cell = (!outcome.uncertain).then(CellTotals::default);

@@ -4,8 +4,9 @@
 //!
 //! A cell's document is a pure function of its ECGI (see [`crate::generate::cells`]), so writing
 //! it is idempotent: inserts are unordered and a duplicate `_id` (another batch, run or replica
-//! wrote it first) is success. Each process remembers the cells it has written, up to
-//! [`SEEN_MOST`], so a batch whose cells are all known costs no round trip.
+//! wrote it first) is success. A job writes the cells its calls named once, after them
+//! ([`RunCells`]); a live run writes each batch's. Each process remembers the cells it has
+//! written, up to [`SEEN_MOST`], so cells already known cost no round trip.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -44,7 +45,7 @@ pub struct RunCells {
 }
 
 impl RunCells {
-    /// Adds a batch's cells (see [`BatchRollup::radio_cells`]).
+    /// Adds a batch's cells (see [`BatchRollup::radio_named`]; repeats are harmless).
     pub fn add(&mut self, batch: Option<(&'static str, Vec<Eci>)>) {
         if let Some((operator, ecis)) = batch {
             self.operator = Some(operator);

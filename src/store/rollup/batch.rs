@@ -90,6 +90,12 @@ impl BatchRollup {
         }
     }
 
+    /// The radio cells the batch's documents name, as named (a cell may repeat), with their
+    /// operator; `None` for a batch without any. A run gathers them in a set of its own.
+    pub fn radio_named(&self) -> Option<(&'static str, &[u32])> {
+        Some((self.operator?, &self.radio))
+    }
+
     /// The radio cells the batch's documents name (each once, in ECI order), with their
     /// operator; `None` for a batch without any.
     pub fn radio_cells(&self) -> Option<(&'static str, Vec<u32>)> {
