@@ -98,7 +98,7 @@ async fn days(
 
 /// The per-cell rollup of `day`, from its raw calls: one contribution per operator.
 async fn per_cell(store: &Store, day: i64) -> Result<(), DbError> {
-    let mut by_operator: BTreeMap<String, CellTotals> = BTreeMap::new();
+    let mut by_operator: BTreeMap<std::sync::Arc<str>, CellTotals> = BTreeMap::new();
     for c in store.raw_cell_totals(day, day + DAY_MS).await? {
         let totals = by_operator.entry(c.operator.clone()).or_default();
         totals.add(&c.operator, c.day, c.eci, &c.counts);

@@ -139,7 +139,7 @@ pub fn summarize(days: &[CellDay], (from_day, to_day): (i64, i64), top: usize) -
         .map(|(k, _)| (*k, vec![CellCounts::default(); n_days]))
         .collect();
     for d in days {
-        if let Some(s) = series.get_mut(&(d.operator.as_str(), d.eci)) {
+        if let Some(s) = series.get_mut(&(&*d.operator, d.eci)) {
             let i = ((d.day - from_day) / DAY_MS) as usize;
             if let Some(slot) = s.get_mut(i) {
                 slot.merge(&d.counts);

@@ -29,7 +29,21 @@ async fn raw_cells(app: &TestApp) -> (HashMap<String, [i64; 4]>, Option<(i64, i6
     (out, span)
 }
 
+/// The answer to `GET /stats/cells?{query}`. A 503 ("retry later": a cold read of a large range
+/// that did not finish within the bounds of a loaded server) is asked again, twice at most.
 async fn cell_stats(app: &TestApp, query: &str) -> Value {
+    for _ in 0..2 {
+        let res = app.get(&format!("/stats/cells?{query}")).await;
+        if res.status() != 503 {
+            assert_eq!(res.status(), 200, "{query}");
+            return res.json().await.unwrap();
+        }
+        eprintln!(
+            "/stats/cells?{query}: 503 {}",
+            res.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
     let res = app.get(&format!("/stats/cells?{query}")).await;
     assert_eq!(res.status(), 200, "{query}");
     res.json().await.unwrap()

@@ -17,7 +17,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bson::{Bson, Document, doc, oid::ObjectId};
+use std::sync::Arc;
+
+use bson::raw::RawBsonRef;
+use bson::{Bson, Document, RawDocumentBuf, doc, oid::ObjectId};
 use chrono::{DateTime, Datelike, NaiveDate};
 use futures::TryStreamExt;
 
@@ -158,8 +161,8 @@ fn parse_id(id: &str) -> Option<(i64, &str, u16)> {
 /// A stored day of one cell, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellDay {
-    /// The operator's `MCC-MNC`.
-    pub operator: String,
+    /// The operator's `MCC-MNC` (shared: a network has one, a database a few).
+    pub operator: Arc<str>,
     /// Start of the UTC day, ms.
     pub day: i64,
     /// The cell's ECI.
@@ -251,28 +254,40 @@ impl Store {
             return Ok(Vec::new());
         };
         let filter = doc! { "_id": { "$gte": a, "$lt": b } };
+        // Read raw: a month of a large network is millions of cells, each parsed in place.
         let mut cursor = self
             .db()
-            .collection::<Document>(CELLS_ROLLUP)
+            .collection::<RawDocumentBuf>(CELLS_ROLLUP)
             .find(filter)
             .projection(doc! { "applied": 0 })
             .await?;
         let mut out = Vec::new();
+        let mut operators: Vec<Arc<str>> = Vec::new();
         while let Some(d) = cursor.try_next().await? {
             let Some((day, operator, b)) = d.get_str("_id").ok().and_then(parse_id) else {
                 continue;
             };
-            for (site, c) in d.get_document("c").into_iter().flatten() {
+            let operator = match operators.iter().find(|o| ***o == *operator) {
+                Some(o) => o.clone(),
+                None => {
+                    operators.push(operator.into());
+                    operators[operators.len() - 1].clone()
+                }
+            };
+            let Ok(cells) = d.get_document("c") else {
+                continue;
+            };
+            for (site, c) in cells.into_iter().flatten() {
                 let (Ok(site), Some(c)) = (site.parse::<u16>(), c.as_document()) else {
                     continue;
                 };
                 let n = |f: &str| match c.get(f) {
-                    Some(Bson::Int64(v)) => *v,
-                    Some(Bson::Int32(v)) => i64::from(*v),
+                    Ok(Some(RawBsonRef::Int64(v))) => v,
+                    Ok(Some(RawBsonRef::Int32(v))) => i64::from(v),
                     _ => 0,
                 };
                 out.push(CellDay {
-                    operator: operator.to_string(),
+                    operator: operator.clone(),
                     day,
                     eci: eci_in(b, site),
                     counts: CellCounts {
@@ -340,7 +355,7 @@ impl Store {
                 _ => 0,
             };
             out.push(CellDay {
-                operator: operator.to_string(),
+                operator: operator.into(),
                 day,
                 eci,
                 counts: CellCounts {
