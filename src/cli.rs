@@ -196,11 +196,10 @@ fn scopeguard(bar: indicatif::ProgressBar) -> impl Drop {
 /// `stats rebuild`: recomputes the rollups of one or both collections from the raw documents.
 pub async fn stats(db: &DbSettings, what: StatsCommand) -> anyhow::Result<()> {
     let StatsCommand::Rebuild { kind } = what;
-    let kinds = match kind.as_deref() {
-        Some("calls") => vec![Kind::Calls],
-        Some("metrics") => vec![Kind::Metrics],
-        _ => vec![Kind::Calls, Kind::Metrics],
-    };
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| kind.as_deref().is_none_or(|name| name == k.collection()))
+        .collect();
     let store = Store::connect(db).await?;
     store
         .setup()

@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod commands;
 
+use crate::generate::Kind;
 use crate::generate::params::MAX_COUNT;
 
 pub use commands::{CallArgs, GenerateArgs, GenerateWhat, LiveArgs, MetricArgs};
@@ -259,8 +261,8 @@ pub enum StatsCommand {
     /// Recompute the rollups from the raw collections (after loading or deleting data with other
     /// tools); run it while no generation job writes.
     Rebuild {
-        /// Only this collection's rollups: `calls` or `metrics` (default both).
-        #[arg(long, value_parser = ["calls", "metrics"])]
+        /// Only this collection's rollups: `calls` or `metrics` (default every kind's).
+        #[arg(long, value_parser = PossibleValuesParser::new(Kind::ALL.map(Kind::collection)))]
         kind: Option<String>,
     },
 }

@@ -12,6 +12,7 @@ pub mod defaults;
 #[cfg(test)]
 mod goodness_of_fit;
 pub mod hosts;
+pub mod kind;
 pub mod live;
 pub mod model;
 pub mod network;

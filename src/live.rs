@@ -198,7 +198,7 @@ impl LiveManager {
             for (kind, n) in [(Kind::Calls, at.calls), (Kind::Metrics, at.points)] {
                 let run = record.run_id();
                 let pruned = match store.prune_live_run(kind, run, n).await {
-                    Ok(()) if kind == Kind::Calls && n > 0 => {
+                    Ok(()) if crate::store::kinds::stored(kind).per_cell && n > 0 => {
                         let last = run.object_id(u32::try_from(n - 1).unwrap_or(u32::MAX));
                         let first = bson::oid::ObjectId::from_bytes(run.object_id(0));
                         store

@@ -10,6 +10,7 @@ pub mod cells;
 pub mod feed;
 pub mod idempotency;
 pub mod jobs;
+pub mod kinds;
 pub mod live;
 pub mod rollup;
 pub mod schema;

@@ -3,33 +3,13 @@
 //! own the bounds, the defaults and the window rule, and name the field at fault.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 pub use super::bounds::*;
 use super::calls::CallParams;
+pub use super::kind::Kind;
 use super::model::{CallModel, MetricModel};
 use super::points::{Category, PointParams};
 use super::scenario::ScenarioRequest;
-
-/// The two kinds of data the service generates, each into its own collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Call records, into `calls`.
-    Calls,
-    /// Metric points, into `metrics`.
-    Metrics,
-}
-
-impl Kind {
-    /// The collection documents of this kind are written to.
-    pub fn collection(self) -> &'static str {
-        match self {
-            Kind::Calls => "calls",
-            Kind::Metrics => "metrics",
-        }
-    }
-}
 
 /// The parameters of one run, of either kind.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
 use crate::generate::Kind;
+use crate::store::kinds::stored;
 use crate::store::rollup::by_cell::CellTotals;
 use crate::store::rollup::{DAY_MS, documents, fine_ms};
 use crate::store::stats::KeyFilter;
@@ -48,7 +49,8 @@ async fn days(
     cancel: &CancellationToken,
 ) -> Result<bool, DbError> {
     store.clear_rollup(kind).await?;
-    if kind == Kind::Calls {
+    let by_cell = stored(kind).per_cell;
+    if by_cell {
         store.clear_cell_rollup().await?;
     }
     let Some((first, last)) = store.time_bounds(kind).await? else {
@@ -70,7 +72,7 @@ async fn days(
             .await?;
         // A fresh token per day: the collection was cleared, so nothing can be applied twice.
         store.apply_rollup(kind, ObjectId::new(), &cells).await?;
-        if kind == Kind::Calls {
+        if by_cell {
             per_cell(store, day).await?;
         }
         let n = documents(kind, &cells);
@@ -82,7 +84,7 @@ async fn days(
         }
     }
     store.clear_rollup_tokens(kind).await?;
-    if kind == Kind::Calls {
+    if by_cell {
         store
             .prune_cell_tokens(
                 (

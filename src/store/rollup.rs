@@ -36,6 +36,7 @@ use bson::{Document, doc, oid::ObjectId};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
+use super::kinds::{Layout, stored};
 use super::{DbError, Store};
 
 mod apply;
@@ -79,10 +80,7 @@ pub enum Resolution {
 /// cell at a range's edge are few), five minutes for metrics (a cell holds a field set per
 /// category and host, and their raw documents are sparse).
 pub fn fine_ms(kind: Kind) -> i64 {
-    match kind {
-        Kind::Calls => MINUTE_MS,
-        Kind::Metrics => FIVE_MINUTES_MS,
-    }
+    stored(kind).fine_ms
 }
 
 impl Resolution {
@@ -121,31 +119,30 @@ impl Resolution {
 
     /// The rollup collection of `kind` at this resolution.
     pub fn collection(self, kind: Kind) -> &'static str {
-        match (kind, self) {
-            (Kind::Calls, Resolution::Day | Resolution::Hour) => "calls_rollup",
-            (Kind::Calls, Resolution::Fine) => "calls_rollup_1m",
-            (Kind::Metrics, Resolution::Day | Resolution::Hour) => "metrics_rollup",
-            (Kind::Metrics, Resolution::Fine) => "metrics_rollup_5m",
+        let [hours, fine] = stored(kind).rollups;
+        match self {
+            Resolution::Day | Resolution::Hour => hours,
+            Resolution::Fine => fine,
         }
     }
 }
 
-/// Which rollup document at `res` holds the cell at `place`: its start and, for metrics, its host
-/// (empty for calls).
+/// Which rollup document at `res` holds the cell at `place`: its start and, when the kind has a
+/// document per second key (metrics: per host), that key's value (else empty).
 pub(super) fn doc_key<'a>(kind: Kind, res: Resolution, place: Place<'a>) -> (i64, &'a str) {
     let start = place.t - place.t.rem_euclid(res.doc_ms());
-    match kind {
-        Kind::Calls => (start, ""),
-        Kind::Metrics => (start, place.b),
+    match stored(kind).layout {
+        Layout::Marginals => (start, ""),
+        Layout::PerSecondKey => (start, place.b),
     }
 }
 
 /// The `_id` of the rollup document [`doc_key`] names.
-pub(super) fn doc_id(kind: Kind, (start, host): (i64, &str)) -> Document {
+pub(super) fn doc_id(kind: Kind, (start, b): (i64, &str)) -> Document {
     let start = bson::DateTime::from_millis(start);
-    match kind {
-        Kind::Calls => doc! { "start": start },
-        Kind::Metrics => doc! { "start": start, "host": host },
+    match stored(kind).layout {
+        Layout::Marginals => doc! { "start": start },
+        Layout::PerSecondKey => doc! { "start": start, kind.info().key_fields.1: b },
     }
 }
 
@@ -158,13 +155,14 @@ pub(super) fn slot_name(kind: Kind, res: Resolution, place: Place) -> String {
     }
 }
 
-/// Where `place`'s cell sits inside its slot: `s.<status>` or `t.<call type>` for calls (see
-/// [`marginals`]), `<category>` for metrics.
+/// Where `place`'s cell sits inside its slot: `s.<a>` or `t.<b>` for marginal cells (calls:
+/// `s.<status>`, `t.<call type>`, see [`marginals`]), `<a>` in a document per second key
+/// (metrics: `<category>`).
 pub(super) fn cell_name<'a>(kind: Kind, place: Place<'a>) -> (Option<&'static str>, &'a str) {
-    match kind {
-        Kind::Calls if place.b.is_empty() => (Some("s"), place.a),
-        Kind::Calls => (Some("t"), place.b),
-        Kind::Metrics => (None, place.a),
+    match stored(kind).layout {
+        Layout::Marginals if place.b.is_empty() => (Some("s"), place.a),
+        Layout::Marginals => (Some("t"), place.b),
+        Layout::PerSecondKey => (None, place.a),
     }
 }
 

@@ -6,6 +6,7 @@ use mongodb::IndexModel;
 use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
 
+use super::kinds::stored;
 use super::{DbError, Store};
 use crate::generate::scenario::ScenarioKind;
 use crate::generate::{CallStatus, CallType, Category, Kind};
@@ -24,10 +25,8 @@ impl Store {
     /// Creates the collections with their validators and the indexes the statistics use.
     /// Idempotent: an existing collection gets its validator replaced with the current one.
     pub async fn setup(&self) -> Result<(), DbError> {
-        for (kind, validator) in [
-            (Kind::Calls, calls_validator()),
-            (Kind::Metrics, metrics_validator()),
-        ] {
+        for kind in Kind::ALL {
+            let validator = (stored(kind).validator)();
             let name = kind.collection();
             match self
                 .db()
@@ -46,15 +45,11 @@ impl Store {
             }
         }
         let index = |keys: Document| IndexModel::builder().keys(keys).build();
-        self.raw(Kind::Calls)
-            .create_indexes([index(doc! { "start_time": 1, "status": 1 })])
-            .await?;
-        self.raw(Kind::Metrics)
-            .create_indexes([
-                index(doc! { "category": 1, "timestamp": 1 }),
-                index(doc! { "timestamp": 1 }),
-            ])
-            .await?;
+        for kind in Kind::ALL {
+            self.raw(kind)
+                .create_indexes((stored(kind).indexes)().into_iter().map(index))
+                .await?;
+        }
         self.jobs()
             .create_indexes([index(doc! { "created_at": -1 })])
             .await?;
@@ -68,7 +63,7 @@ impl Store {
                 .options(ttl)
                 .build()])
             .await?;
-        for kind in [Kind::Calls, Kind::Metrics] {
+        for kind in Kind::ALL {
             for res in super::rollup::Resolution::ALL {
                 self.rollup(kind, res)
                     .create_indexes([index(doc! { "start": 1 })])

@@ -7,6 +7,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
 use futures::TryStreamExt;
 use std::collections::HashMap;
 
+use super::kinds::{Layout, raw_sums, read_figure, stored};
 use super::rollup::{
     Cell, CellKey, Cells, DAY_MS, DAYS_FIELD, Grouping, Resolution, add_cell, key_fields, marginals,
 };
@@ -39,10 +40,7 @@ impl KeyFilter {
 
 /// The time field of documents of `kind`.
 pub fn time_field(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Calls => "start_time",
-        Kind::Metrics => "timestamp",
-    }
+    kind.info().time_field
 }
 
 fn range(from: Option<i64>, to: Option<i64>) -> Option<Document> {
@@ -88,8 +86,10 @@ impl Store {
         if let Some(starts) = range(doc_from, to) {
             filter.insert("start", starts);
         }
-        if let (Kind::Metrics, Some(hosts)) = (kind, &keys.b) {
-            filter.insert("host", doc! { "$in": hosts.clone() });
+        let per_b = stored(kind).layout == Layout::PerSecondKey;
+        let b_field = key_fields(kind).1;
+        if let (true, Some(b)) = (per_b, &keys.b) {
+            filter.insert(b_field, doc! { "$in": b.clone() });
         }
         let mut cursor = self
             .rollup(kind, res)
@@ -106,10 +106,14 @@ impl Store {
                 continue;
             };
             let start = start.timestamp_millis();
-            let host = d.get_str("host").unwrap_or_default();
+            let b = if per_b {
+                d.get_str(b_field).unwrap_or_default()
+            } else {
+                ""
+            };
             let mut add = |t: i64, cells: &RawDocument| {
                 if from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e) {
-                    sums.add_slot(kind, keys, grouping.slot(t), host, cells);
+                    sums.add_slot(kind, keys, grouping.slot(t), b, cells);
                 }
             };
             if res == Resolution::Day
@@ -159,23 +163,8 @@ impl Store {
         let (fa, fb) = key_fields(kind);
         let mut group = doc! {
             "_id": { "t": slot, "a": format!("${fa}"), "b": format!("${fb}") },
-            "n": { "$sum": 1 },
         };
-        match kind {
-            Kind::Calls => group.extend(doc! {
-                "nx": { "$sum": { "$cond": [{ "$eq": [{ "$type": "$duration" }, "missing"] }, 0, 1] } },
-                "sx": { "$sum": "$duration" },
-                "min": { "$min": "$duration" },
-                "max": { "$max": "$duration" },
-                "cents": { "$sum": { "$round": [{ "$multiply": ["$cost", 100] }, 0] } },
-            }),
-            Kind::Metrics => group.extend(doc! {
-                "nx": { "$sum": 1 },
-                "sx": { "$sum": { "$round": [{ "$multiply": ["$value", 100] }, 0] } },
-                "min": { "$min": "$value" },
-                "max": { "$max": "$value" },
-            }),
-        }
+        group.extend(raw_sums(kind));
         let mut cursor = self
             .db()
             .collection::<Document>(kind.collection())
@@ -251,6 +240,7 @@ impl Store {
 
 /// A stored rollup cell in the common shape, read in one pass over its few fields.
 fn stored_cell(kind: Kind, c: &RawDocument) -> Cell {
+    let measure = kind.info().measure;
     let mut cell = Cell::default();
     for (name, value) in c.into_iter().flatten() {
         let x = match value {
@@ -259,21 +249,7 @@ fn stored_cell(kind: Kind, c: &RawDocument) -> Cell {
             RawBsonRef::Double(x) => x,
             _ => continue,
         };
-        let i = x.round() as i64;
-        match (kind, name) {
-            (_, "n") => cell.n = i,
-            (Kind::Calls, "nd") => cell.nx = i,
-            (Kind::Calls, "d") => cell.sx = i,
-            (Kind::Calls, "c") => cell.cents = i,
-            (Kind::Metrics, "s") => cell.sx = i,
-            (Kind::Metrics, "min") => cell.min = Some(x),
-            (Kind::Metrics, "max") => cell.max = Some(x),
-            _ => {}
-        }
-    }
-    if kind == Kind::Metrics {
-        // Every metric point has a value.
-        cell.nx = cell.n;
+        read_figure(measure, &mut cell, name, x);
     }
     cell
 }
@@ -301,9 +277,10 @@ impl Sums {
         self.cells.entry(key).or_default().merge(cell);
     }
 
-    /// Adds the cells of one slot (`{<category>: cell}` for metrics of `host`, `{s: {<status>:
-    /// cell}, t: {<type>: cell}}` for calls) at `t`, those `keys` allows.
-    fn add_slot(&mut self, kind: Kind, keys: &KeyFilter, t: i64, host: &str, slot: &RawDocument) {
+    /// Adds the cells of one slot at `t`, those `keys` allows: `{s: {<a>: cell}, t: {<b>: cell}}`
+    /// for marginal cells (calls: statuses and call types), `{<a>: cell}` in the document of
+    /// second key `b` (metrics: categories of a host).
+    fn add_slot(&mut self, kind: Kind, keys: &KeyFilter, t: i64, b: &str, slot: &RawDocument) {
         let allowed = |v: &str, set: &Option<Vec<String>>| {
             set.as_ref().is_none_or(|s| s.iter().any(|x| x == v))
         };
@@ -311,9 +288,8 @@ impl Sums {
             let Some(inner) = inner.as_document() else {
                 continue;
             };
-            match kind {
-                // Marginal cells: `s.<status>` and `t.<call type>`.
-                Kind::Calls => {
+            match stored(kind).layout {
+                Layout::Marginals => {
                     for (value, cell) in inner.into_iter().flatten() {
                         let Some(cell) = cell.as_document() else {
                             continue;
@@ -328,9 +304,9 @@ impl Sums {
                         }
                     }
                 }
-                Kind::Metrics => {
-                    if allowed(a, &keys.a) && allowed(host, &keys.b) {
-                        self.add(t, a, host, &stored_cell(kind, inner));
+                Layout::PerSecondKey => {
+                    if allowed(a, &keys.a) && allowed(b, &keys.b) {
+                        self.add(t, a, b, &stored_cell(kind, inner));
                     }
                 }
             }

@@ -3,6 +3,7 @@
 use bson::{RawDocumentBuf, doc, oid::ObjectId};
 use mongodb::error::ErrorKind;
 
+use super::kinds::stored;
 use super::{DbError, Store};
 use crate::generate::{Kind, RunId};
 
@@ -37,7 +38,7 @@ impl Store {
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("documents_inserted_total", "collection" => collection)
             .increment(outcome.written);
-        if kind == Kind::Calls && outcome.written > 0 && !outcome.uncertain {
+        if stored(kind).feed && outcome.written > 0 && !outcome.uncertain {
             self.copy_to_feed(docs, &outcome.rejected).await;
         }
         outcome

@@ -64,13 +64,9 @@ impl BatchRollup {
     /// unit: whole seconds of a call's duration, hundredths of a point's value.
     #[inline]
     pub fn add(&mut self, tally: &Tally) {
-        let units = tally.measure.map_or(0, |m| match self.kind {
-            Kind::Calls => {
-                debug_assert_eq!(m.fract(), 0.0, "a call's duration is whole seconds");
-                m as i64
-            }
-            Kind::Metrics => (m * 100.0).round() as i64,
-        });
+        let units = tally
+            .measure
+            .map_or(0, |m| self.kind.info().measure.units(m));
         let part = Part {
             cell: self.cell_index(tally.time_ms, tally.a, tally.b),
             measure: tally.measure,

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 
 use crate::generate::Kind;
+use crate::store::kinds::{Layout, stored};
 
-/// Call cells as their two marginals: per status (`b` empty) and per call type (`a` empty). No
-/// answer needs the joint figures, and a rollup cell per status plus one per type is 7 cells where
-/// the joint one is 12 (and the server's update cost grows with the fields updated). Metric cells
-/// are returned as they are.
+/// Cells of a kind kept as marginals (calls) as their two marginals: per first key (`b` empty:
+/// per status) and per second key (`a` empty: per call type). No answer needs the joint figures,
+/// and a rollup cell per status plus one per type is 7 cells where the joint one is 12 (and the
+/// server's update cost grows with the fields updated). Other kinds' cells are returned as they
+/// are.
 pub fn marginals<K: Key>(kind: Kind, cells: BTreeMap<K, Cell>) -> BTreeMap<K, Cell> {
-    if kind == Kind::Metrics {
+    if stored(kind).layout != Layout::Marginals {
         return cells;
     }
     let mut out = BTreeMap::new();
@@ -26,11 +28,12 @@ pub fn marginals<K: Key>(kind: Kind, cells: BTreeMap<K, Cell>) -> BTreeMap<K, Ce
     out
 }
 
-/// How many documents `cells` count (the status marginal alone, for call cells).
+/// How many documents `cells` count (the first key's marginal alone, for marginal cells).
 pub fn documents(kind: Kind, cells: &Cells) -> i64 {
+    let marginal = stored(kind).layout == Layout::Marginals;
     cells
         .iter()
-        .filter(|(k, _)| kind == Kind::Metrics || k.b.is_empty())
+        .filter(|(k, _)| !marginal || k.b.is_empty())
         .map(|(_, c)| c.n)
         .sum()
 }
@@ -69,10 +72,7 @@ pub fn coarsen<K: Key>(cells: &BTreeMap<K, Cell>, grouping: Grouping) -> BTreeMa
 
 /// The two key fields of a rollup document of `kind`.
 pub fn key_fields(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::Calls => ("status", "call_type"),
-        Kind::Metrics => ("category", "host"),
-    }
+    kind.info().key_fields
 }
 
 /// Aggregates of one time slot of one key.

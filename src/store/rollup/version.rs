@@ -10,24 +10,17 @@ use crate::store::{DbError, Store};
 /// The collection holding one `{_id: <kind>, v: <count of changes>}` document per kind.
 pub const VERSIONS: &str = "rollup_versions";
 
-/// Versions of the calls' and the metrics' rollups: equal versions mean equal rollups.
+/// Versions of every kind's rollups (at [`Kind::index`]): equal versions mean equal rollups.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct DataVersion(pub [i64; 2]);
+pub struct DataVersion(pub [i64; Kind::ALL.len()]);
 
 impl DataVersion {
     /// The part of this version `kind`'s rollups depend on (the other kind's part zero), so what
     /// was read from one kind stays valid while the other changes.
     pub fn only(self, kind: Kind) -> Self {
         let mut v = DataVersion::default();
-        v.0[slot(kind)] = self.0[slot(kind)];
+        v.0[kind.index()] = self.0[kind.index()];
         v
-    }
-}
-
-fn slot(kind: Kind) -> usize {
-    match kind {
-        Kind::Calls => 0,
-        Kind::Metrics => 1,
     }
 }
 
@@ -46,9 +39,9 @@ impl Store {
         Ok(())
     }
 
-    /// The current versions of both kinds' rollups (one indexed read of two small documents).
+    /// The current versions of every kind's rollups (one indexed read of a small document per kind).
     pub async fn data_version(&self) -> Result<DataVersion, DbError> {
-        let ids = [Kind::Calls, Kind::Metrics].map(|k| k.collection());
+        let ids = Kind::ALL.map(|k| k.collection());
         let docs: Vec<Document> = self
             .db()
             .collection::<Document>(VERSIONS)
@@ -58,12 +51,11 @@ impl Store {
             .await?;
         let mut version = DataVersion::default();
         for d in docs {
-            let kind = match d.get_str("_id") {
-                Ok(id) if id == Kind::Calls.collection() => Kind::Calls,
-                Ok(id) if id == Kind::Metrics.collection() => Kind::Metrics,
-                _ => continue,
+            let id = d.get_str("_id").unwrap_or_default();
+            let Some(kind) = Kind::ALL.into_iter().find(|k| k.collection() == id) else {
+                continue;
             };
-            version.0[slot(kind)] = d.get_i64("v").unwrap_or_default();
+            version.0[kind.index()] = d.get_i64("v").unwrap_or_default();
         }
         Ok(version)
     }

@@ -10,6 +10,7 @@ use super::{
     cell_name, cell_path, coarsen, fine_ms, marginals, slot_name,
 };
 use crate::generate::Kind;
+use crate::store::kinds::{self, Figure};
 
 /// A batch's cells keyed by [`Place`]s borrowed from its [`Cells`].
 pub(super) type Sums<'a> = BTreeMap<Place<'a>, Cell>;
@@ -41,19 +42,10 @@ fn usable(name: &str) -> bool {
 /// The figures of `cell` as a rollup stores them.
 fn figures(kind: Kind, cell: &Cell) -> RawDocumentBuf {
     let mut out = RawDocumentBuf::new();
-    out.append("n", cell.n);
-    match kind {
-        Kind::Calls => {
-            out.append("nd", cell.nx);
-            out.append("d", cell.sx);
-            out.append("c", cell.cents);
-        }
-        Kind::Metrics => {
-            out.append("s", cell.sx);
-            if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                out.append("min", lo);
-                out.append("max", hi);
-            }
+    for f in kinds::figures(kind.info().measure, cell) {
+        match f {
+            Figure::Sum(name, v) => out.append(name, v),
+            Figure::Min(name, v) | Figure::Max(name, v) => out.append(name, v),
         }
     }
     out
@@ -71,20 +63,12 @@ pub(super) fn cell_update(
     let (mut inc, mut min, mut max) = (Document::new(), Document::new(), Document::new());
     let mut add = |path: String, cell: &Cell| {
         let f = |name: &str| format!("{path}.{name}");
-        inc.insert(f("n"), cell.n);
-        match kind {
-            Kind::Calls => {
-                inc.insert(f("nd"), cell.nx);
-                inc.insert(f("d"), cell.sx);
-                inc.insert(f("c"), cell.cents);
-            }
-            Kind::Metrics => {
-                inc.insert(f("s"), cell.sx);
-                if let (Some(lo), Some(hi)) = (cell.min, cell.max) {
-                    min.insert(f("min"), lo);
-                    max.insert(f("max"), hi);
-                }
-            }
+        for figure in kinds::figures(kind.info().measure, cell) {
+            match figure {
+                Figure::Sum(name, v) => inc.insert(f(name), v),
+                Figure::Min(name, v) => min.insert(f(name), v),
+                Figure::Max(name, v) => max.insert(f(name), v),
+            };
         }
     };
     for &(place, cell) in cells {
