@@ -64,6 +64,7 @@ pub struct StatsReader {
     versions: Arc<VersionReads>,
     answers: Arc<Mutex<Answers>>,
     pieces: Arc<Mutex<Pieces>>,
+    cell_docs: Arc<Mutex<cells::kept::KeptCellDocs>>,
 }
 
 impl StatsReader {
@@ -75,6 +76,7 @@ impl StatsReader {
             versions: Arc::new(VersionReads::new(store.clone())),
             answers: Arc::new(Mutex::new(Answers::default())),
             pieces: Arc::new(Mutex::new(Pieces::with_budget(PIECE_BYTES))),
+            cell_docs: Arc::default(),
             store,
         }
     }

@@ -14,6 +14,8 @@ use crate::generate::cells::{Eci, cell, cities, ecgi};
 use crate::store::rollup::DAY_MS;
 use crate::store::rollup::by_cell::{CellCounts, CellDay};
 
+pub mod kept;
+
 /// Most cells one answer ranks (`top`).
 pub const MAX_TOP: usize = 1_000;
 /// Most days one answer covers: a quarter.
@@ -196,15 +198,20 @@ impl StatsReader {
         source: Source,
     ) -> Result<Arc<Vec<u8>>, ApiError> {
         let store = self.store.clone();
+        let kept = self.cell_docs.clone();
         let key = format!("cells|{days:?}|{top}|{source:?}");
         self.shared(key, source == Source::Rollups, move |_| async move {
-            let stored = match source {
-                Source::Rollups => store.cell_days(days.0, days.1).await?,
-                Source::Raw => store.raw_cell_totals(days.0, days.1).await?,
+            // Rollup documents (mostly kept copies, shared) or the raw calls' sums.
+            let (docs, mut stored) = match source {
+                Source::Rollups => (kept::current_docs(&store, &kept, days).await?, Vec::new()),
+                Source::Raw => (Vec::new(), store.raw_cell_totals(days.0, days.1).await?),
             };
-            let stats = tokio::task::spawn_blocking(move || summarize(&stored, days, top))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?;
+            let stats = tokio::task::spawn_blocking(move || {
+                stored.extend(docs.iter().flat_map(|d| d.days()));
+                summarize(&stored, days, top)
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
             serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
         })
         .await

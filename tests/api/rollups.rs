@@ -526,9 +526,20 @@ async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
     assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
     let body = json!({ "count": 3000, "seed": 12, "end": end });
     assert_eq!(app.post("/generate/metrics", &body).await.status(), 201);
-    // Another tool deletes some calls and loads some of its own, behind the service's back.
+    // The reader keeps the per-cell rollup's documents from here on.
+    crate::cell_stats::assert_cells_exact(&app).await;
+    // Another tool deletes some calls (a whole day's inside the range among them: its per-cell
+    // documents go with the rebuild, so kept copies of them must not count) and loads some of its
+    // own.
     let calls = app.db.collection::<Document>("calls");
     calls.delete_many(doc! { "status": "busy" }).await.unwrap();
+    let day = |s: &str| bson::DateTime::parse_rfc3339_str(s).unwrap();
+    let middle_day =
+        doc! { "$gte": day("2026-10-12T00:00:00Z"), "$lt": day("2026-10-13T00:00:00Z") };
+    calls
+        .delete_many(doc! { "start_time": middle_day })
+        .await
+        .unwrap();
     let t = bson::DateTime::parse_rfc3339_str("2026-09-01T10:30:00Z").unwrap();
     calls
         .insert_one(doc! {

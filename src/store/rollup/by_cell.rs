@@ -14,6 +14,10 @@
 //! in memory ([`CellTotals`]) and adds each group under a token of its own, counting down from the
 //! top of the run's `_id` range ([`flush_token`]), which a repair can add again; a live run adds
 //! every batch under the batch's token.
+//!
+//! Every update also sets `w` to a fresh `ObjectId`, in the same atomic update as the figures, so a
+//! reader that keeps documents between reads asks only for those whose mark is not one it holds
+//! ([`Store::cell_docs`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,7 +26,7 @@ use chrono::{DateTime, Datelike};
 
 mod read;
 
-pub use read::CellDay;
+pub use read::{CellDay, CellDoc};
 
 use super::DAY_MS;
 use crate::generate::cells::{Eci, SITES_PER_CITY, site_in_city};
@@ -139,7 +143,9 @@ impl CellTotals {
                 let id = doc_id(d, operator, b)?;
                 Some((
                     id.into(),
-                    doc! { "$inc": inc, "$push": { "applied": token } },
+                    // A fresh mark with every change: a reader's kept copy is current while the
+                    // document still carries the mark it was read with.
+                    doc! { "$inc": inc, "$push": { "applied": token }, "$set": { "w": ObjectId::new() } },
                 ))
             })
             .collect()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bson::raw::RawBsonRef;
-use bson::{Bson, Document, RawDocumentBuf, doc};
+use bson::{Bson, Document, RawDocument, RawDocumentBuf, doc, oid::ObjectId};
 use chrono::NaiveDate;
 use futures::TryStreamExt;
 
@@ -36,55 +36,112 @@ pub struct CellDay {
     pub counts: CellCounts,
 }
 
+/// One stored (day, operator, city) document as read back: what a reader keeps between reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellDoc {
+    /// Its `_id`.
+    pub id: String,
+    /// The mark of its last change (`None` for a document written before marks were).
+    pub mark: Option<ObjectId>,
+    /// Start of its UTC day, ms.
+    pub day: i64,
+    /// The operator's `MCC-MNC` (shared: a network has one, a database a few).
+    pub operator: Arc<str>,
+    /// Its cells' figures that day.
+    pub cells: Vec<(Eci, CellCounts)>,
+}
+
+impl CellDoc {
+    /// Its cells as [`CellDay`]s.
+    pub fn days(&self) -> impl Iterator<Item = CellDay> + '_ {
+        self.cells.iter().map(|&(eci, counts)| CellDay {
+            operator: self.operator.clone(),
+            day: self.day,
+            eci,
+            counts,
+        })
+    }
+}
+
+/// A document read raw (a month of a large network is millions of cells, each parsed in place),
+/// its operator shared with the others of the read.
+fn parse_doc(d: &RawDocument, operators: &mut Vec<Arc<str>>) -> Option<CellDoc> {
+    let id = d.get_str("_id").ok()?;
+    let (day, operator, b) = parse_id(id)?;
+    let operator = match operators.iter().find(|o| ***o == *operator) {
+        Some(o) => o.clone(),
+        None => {
+            operators.push(operator.into());
+            operators[operators.len() - 1].clone()
+        }
+    };
+    let mut cells = Vec::new();
+    for (site, c) in d.get_document("c").ok()?.into_iter().flatten() {
+        let (Ok(site), Some(c)) = (site.parse::<u16>(), c.as_document()) else {
+            continue;
+        };
+        let n = |f: &str| match c.get(f) {
+            Ok(Some(RawBsonRef::Int64(v))) => v,
+            Ok(Some(RawBsonRef::Int32(v))) => i64::from(v),
+            _ => 0,
+        };
+        cells.push((eci_in(b, site), CellCounts::from_fields(n)));
+    }
+    Some(CellDoc {
+        id: id.to_owned(),
+        mark: d.get_object_id("w").ok(),
+        day,
+        operator,
+        cells,
+    })
+}
+
+/// The documents of the UTC days starting in `[from_day, to_day)`: an `_id` range.
+fn days_filter(from_day: i64, to_day: i64) -> Option<Document> {
+    let (a, b) = (day_key(from_day)?, day_key(to_day)?);
+    Some(doc! { "_id": { "$gte": a, "$lt": b } })
+}
+
 impl Store {
-    /// Every cell's figures on the UTC days starting in `[from_day, to_day)`, from the documents of
-    /// those days (an `_id` range: reads grow with days and cities, not calls).
-    pub async fn cell_days(&self, from_day: i64, to_day: i64) -> Result<Vec<CellDay>, DbError> {
-        let (Some(a), Some(b)) = (day_key(from_day), day_key(to_day)) else {
+    /// The documents of the UTC days starting in `[from_day, to_day)` but those still carrying one
+    /// of the marks `known` (a reader's kept copies, which are then current). The server checks the
+    /// marks: a month of documents it need not send costs a few tens of milliseconds.
+    pub async fn cell_docs(
+        &self,
+        from_day: i64,
+        to_day: i64,
+        known: &[ObjectId],
+    ) -> Result<Vec<CellDoc>, DbError> {
+        let Some(mut filter) = days_filter(from_day, to_day) else {
             return Ok(Vec::new());
         };
-        let filter = doc! { "_id": { "$gte": a, "$lt": b } };
-        // Read raw: a month of a large network is millions of cells, each parsed in place.
+        if !known.is_empty() {
+            filter.insert("w", doc! { "$nin": known });
+        }
         let mut cursor = self
             .db()
             .collection::<RawDocumentBuf>(CELLS_ROLLUP)
             .find(filter)
             .projection(doc! { "applied": 0 })
             .await?;
-        let mut out = Vec::new();
-        let mut operators: Vec<Arc<str>> = Vec::new();
+        let (mut out, mut operators) = (Vec::new(), Vec::new());
         while let Some(d) = cursor.try_next().await? {
-            let Some((day, operator, b)) = d.get_str("_id").ok().and_then(parse_id) else {
-                continue;
-            };
-            let operator = match operators.iter().find(|o| ***o == *operator) {
-                Some(o) => o.clone(),
-                None => {
-                    operators.push(operator.into());
-                    operators[operators.len() - 1].clone()
-                }
-            };
-            let Ok(cells) = d.get_document("c") else {
-                continue;
-            };
-            for (site, c) in cells.into_iter().flatten() {
-                let (Ok(site), Some(c)) = (site.parse::<u16>(), c.as_document()) else {
-                    continue;
-                };
-                let n = |f: &str| match c.get(f) {
-                    Ok(Some(RawBsonRef::Int64(v))) => v,
-                    Ok(Some(RawBsonRef::Int32(v))) => i64::from(v),
-                    _ => 0,
-                };
-                out.push(CellDay {
-                    operator: operator.clone(),
-                    day,
-                    eci: eci_in(b, site),
-                    counts: CellCounts::from_fields(n),
-                });
-            }
+            out.extend(parse_doc(&d, &mut operators));
         }
         Ok(out)
+    }
+
+    /// How many documents the UTC days starting in `[from_day, to_day)` have (an `_id` index
+    /// count): a reader whose kept copies outnumber them holds some that are gone.
+    pub async fn cell_docs_count(&self, from_day: i64, to_day: i64) -> Result<u64, DbError> {
+        let Some(filter) = days_filter(from_day, to_day) else {
+            return Ok(0);
+        };
+        Ok(self
+            .db()
+            .collection::<Document>(CELLS_ROLLUP)
+            .count_documents(filter)
+            .await?)
     }
 
     /// The calls of `[from, to)` summed per (day, cell) from the raw documents (a rebuild's day),
