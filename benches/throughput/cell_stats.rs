@@ -1,9 +1,10 @@
 //! The `cells` scenario's second part: `GET /stats/cells` over the same database, as a dashboard
 //! panel of the busiest cells reads it. The per-cell rollup is rebuilt first when the database's
-//! calls predate it. Three figures: the first answer after the service started (nothing kept), then
+//! calls predate it. Four figures: the first answer after the service started (nothing kept), then
 //! `BENCH_POLLERS` clients once a second asking the same thing (kept answers), then the same
 //! clients each asking another `top` every time (no answer kept: every request sums the days'
-//! documents again, joined only by identical concurrent requests).
+//! documents again, joined only by identical concurrent requests, though the documents themselves
+//! are kept and only changed ones fetched), then the same query while a live run writes calls.
 
 use std::time::{Duration, Instant};
 
@@ -58,48 +59,88 @@ pub async fn run(
         t.elapsed().as_secs_f64() * 1000.0
     );
     for (name, vary) in [("the same query", false), ("another top each time", true)] {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let tasks: Vec<_> = (0..pollers)
-            .map(|p| {
-                let (http, url) = (http.clone(), url.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(1000 * p as u64 / pollers as u64))
-                        .await;
-                    let mut tick = tokio::time::interval(Duration::from_secs(1));
-                    let (mut ms, mut errors, mut i) = (Vec::new(), 0u64, 0usize);
-                    while Instant::now() < deadline {
-                        tick.tick().await;
-                        let top = if vary { 1 + (p * 37 + i) % 1000 } else { 100 };
-                        let t = Instant::now();
-                        let ok = match http
-                            .get(url(top))
-                            .timeout(Duration::from_secs(30))
-                            .send()
-                            .await
-                        {
-                            Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                            Err(_) => false,
-                        };
-                        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                        errors += u64::from(!ok);
-                        i += 1;
-                    }
-                    (ms, errors)
-                })
-            })
-            .collect();
-        let (mut ms, mut errors) = (Vec::new(), 0);
-        for t in tasks {
-            let (m, e) = t.await.unwrap();
-            ms.extend(m);
-            errors += e;
-        }
+        let (mut ms, errors) = poll(http, &url, pollers, secs, vary).await;
         println!(
             "  GET /stats/cells, {pollers} clients once a second, {name}: {errors} errors, {} \
              (target p99 ≤ 50 ms)",
             latencies(&mut ms)
         );
     }
+    // Under ingest: a live run writes calls now, so every batch changes today's documents and no
+    // answer is kept for long; the range is the default one (the last 30 days, today included).
+    let live: Value = http
+        .post(format!("{}/live", svc.base))
+        .json(&json!({ "calls_per_second": 200, "step_seconds": 5, "hosts": 3, "seed": 9 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = live["id"].as_str().expect("a live run").to_owned();
+    let recent = format!("{}/stats/cells?top=100", svc.base);
+    let (mut ms, errors) = poll(http, &move |_| recent.clone(), pollers, secs, false).await;
+    let stopped: Value = http
+        .post(format!("{}/live/{id}/stop", svc.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!(
+        "  GET /stats/cells (the last 30 days), {pollers} clients once a second while a live run \
+         wrote {} calls: {errors} errors, {} (target p99 ≤ 50 ms)",
+        stopped["calls_written"],
+        latencies(&mut ms)
+    );
+}
+
+/// `pollers` clients asking `url(top)` once a second each for `secs`, spread over the second
+/// (`vary`: another `top` every time); every latency in ms, and the errors.
+async fn poll(
+    http: &reqwest::Client,
+    url: &(impl Fn(usize) -> String + Clone + Send + Sync + 'static),
+    pollers: usize,
+    secs: u64,
+    vary: bool,
+) -> (Vec<f64>, u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..pollers)
+        .map(|p| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1000 * p as u64 / pollers as u64)).await;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let (mut ms, mut errors, mut i) = (Vec::new(), 0u64, 0usize);
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    let top = if vary { 1 + (p * 37 + i) % 1000 } else { 100 };
+                    let t = Instant::now();
+                    let ok = match http
+                        .get(url(top))
+                        .timeout(Duration::from_secs(30))
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    errors += u64::from(!ok);
+                    i += 1;
+                }
+                (ms, errors)
+            })
+        })
+        .collect();
+    let (mut ms, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (m, e) = t.await.unwrap();
+        ms.extend(m);
+        errors += e;
+    }
+    (ms, errors)
 }
 
 /// Rebuilds the calls' rollups (the per-cell one with them) and reports how long it took.

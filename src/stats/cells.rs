@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::DateTime;
+use foldhash::fast::FixedState;
 use serde::Serialize;
 
 use super::{Source, StatsReader};
 use crate::error::ApiError;
 use crate::generate::cells::{Eci, cell, cities, ecgi};
 use crate::store::rollup::DAY_MS;
-use crate::store::rollup::by_cell::{CellCounts, CellDay};
+use crate::store::rollup::by_cell::{CellCounts, CellDay, CellDoc};
 
 pub mod kept;
 
@@ -120,31 +121,81 @@ pub fn top(value: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-/// Ranks the cells of `days` (stored days of `[from_day, to_day)`) and keeps the first `top`.
-pub fn summarize(days: &[CellDay], (from_day, to_day): (i64, i64), top: usize) -> CellStats {
-    let mut totals: HashMap<(&str, Eci), CellCounts> = HashMap::new();
-    for d in days {
-        totals
-            .entry((&d.operator, d.eci))
-            .or_default()
-            .merge(&d.counts);
+/// One cell's day as [`summarize`] reads it: operator, day start (ms), cell, figures.
+pub type Entry<'a> = (&'a str, i64, Eci, &'a CellCounts);
+
+/// The entries of `days`.
+pub fn entries(days: &[CellDay]) -> impl Iterator<Item = Entry<'_>> + Clone {
+    days.iter().map(|d| (&*d.operator, d.day, d.eci, &d.counts))
+}
+
+/// The entries of rollup documents `docs`.
+pub fn doc_entries(docs: &[Arc<CellDoc>]) -> impl Iterator<Item = Entry<'_>> + Clone {
+    docs.iter().flat_map(|d| {
+        let operator = &*d.operator;
+        d.cells.iter().map(move |(e, c)| (operator, d.day, *e, c))
+    })
+}
+
+/// Operators by a small number (a network has one, a database a few), so a cell is one `u64`.
+#[derive(Default)]
+struct Operators<'a>(Vec<&'a str>);
+
+impl<'a> Operators<'a> {
+    fn key(&mut self, operator: &'a str, eci: Eci) -> u64 {
+        let i = match self.0.iter().position(|o| *o == operator) {
+            Some(i) => i,
+            None => {
+                self.0.push(operator);
+                self.0.len() - 1
+            }
+        };
+        ((i as u64) << 32) | u64::from(eci)
     }
-    let mut ranked: Vec<((&str, Eci), CellCounts)> = totals.into_iter().collect();
-    let name = |(o, e): (&str, Eci)| ecgi(o, e);
-    ranked.sort_unstable_by(|a, b| b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(&b.0)));
+
+    fn cell(&self, key: u64) -> (&'a str, Eci) {
+        (self.0[(key >> 32) as usize], key as u32)
+    }
+}
+
+/// Ranks the cells of `days` (stored days of `[from_day, to_day)`, read twice) and keeps the
+/// first `top`.
+pub fn summarize<'a>(
+    days: impl Iterator<Item = Entry<'a>> + Clone,
+    (from_day, to_day): (i64, i64),
+    top: usize,
+) -> CellStats {
+    let mut operators = Operators::default();
+    let mut totals: HashMap<u64, CellCounts, FixedState> = HashMap::default();
+    for (o, _, eci, c) in days.clone() {
+        totals.entry(operators.key(o, eci)).or_default().merge(c);
+    }
+    let mut ranked: Vec<((&str, Eci), CellCounts)> = totals
+        .into_iter()
+        .map(|(k, c)| (operators.cell(k), c))
+        .collect();
+    let order = |a: &((&str, Eci), CellCounts), b: &((&str, Eci), CellCounts)| {
+        b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(&b.0))
+    };
     let calls = ranked.iter().map(|(_, c)| c.calls).sum();
     let cells = ranked.len();
-    ranked.truncate(top);
+    // Only the first `top` need sorting: select them, then sort those.
+    if ranked.len() > top {
+        ranked.select_nth_unstable_by(top, order);
+        ranked.truncate(top);
+    }
+    ranked.sort_unstable_by(order);
+    let name = |(o, e): (&str, Eci)| ecgi(o, e);
     let n_days = ((to_day - from_day) / DAY_MS).max(0) as usize;
     let mut series: HashMap<(&str, Eci), Vec<CellCounts>> = ranked
         .iter()
         .map(|(k, _)| (*k, vec![CellCounts::default(); n_days]))
         .collect();
-    for d in days {
-        if let Some(s) = series.get_mut(&(&*d.operator, d.eci)) {
-            let i = ((d.day - from_day) / DAY_MS) as usize;
+    for (o, day, eci, c) in days {
+        if let Some(s) = series.get_mut(&(o, eci)) {
+            let i = ((day - from_day) / DAY_MS) as usize;
             if let Some(slot) = s.get_mut(i) {
-                slot.merge(&d.counts);
+                slot.merge(c);
             }
         }
     }
@@ -202,13 +253,12 @@ impl StatsReader {
         let key = format!("cells|{days:?}|{top}|{source:?}");
         self.shared(key, source == Source::Rollups, move |_| async move {
             // Rollup documents (mostly kept copies, shared) or the raw calls' sums.
-            let (docs, mut stored) = match source {
+            let (docs, stored) = match source {
                 Source::Rollups => (kept::current_docs(&store, &kept, days).await?, Vec::new()),
                 Source::Raw => (Vec::new(), store.raw_cell_totals(days.0, days.1).await?),
             };
             let stats = tokio::task::spawn_blocking(move || {
-                stored.extend(docs.iter().flat_map(|d| d.days()));
-                summarize(&stored, days, top)
+                summarize(entries(&stored).chain(doc_entries(&docs)), days, top)
             })
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
@@ -246,7 +296,7 @@ mod tests {
             day("311-480", 11, b, 6, 3),
             day("311-480", 11, c, 2, 0),
         ];
-        let s = summarize(&days, (10 * DAY_MS, 13 * DAY_MS), 2);
+        let s = summarize(entries(&days), (10 * DAY_MS, 13 * DAY_MS), 2);
         assert_eq!((s.cells, s.calls), (3, 14));
         assert_eq!(s.from, "1970-01-11T00:00:00Z");
         assert_eq!(s.to, "1970-01-14T00:00:00Z");

@@ -51,18 +51,6 @@ pub struct CellDoc {
     pub cells: Vec<(Eci, CellCounts)>,
 }
 
-impl CellDoc {
-    /// Its cells as [`CellDay`]s.
-    pub fn days(&self) -> impl Iterator<Item = CellDay> + '_ {
-        self.cells.iter().map(|&(eci, counts)| CellDay {
-            operator: self.operator.clone(),
-            day: self.day,
-            eci,
-            counts,
-        })
-    }
-}
-
 /// A document read raw (a month of a large network is millions of cells, each parsed in place),
 /// its operator shared with the others of the read.
 fn parse_doc(d: &RawDocument, operators: &mut Vec<Arc<str>>) -> Option<CellDoc> {
