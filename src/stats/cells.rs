@@ -6,16 +6,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use foldhash::fast::FixedState;
 use serde::Serialize;
 
 use super::{Source, StatsReader};
 use crate::error::ApiError;
 use crate::generate::cells::{Eci, cell, cities, ecgi};
 use crate::store::rollup::DAY_MS;
-use crate::store::rollup::by_cell::{CellCounts, CellDay, CellDoc};
+use crate::store::rollup::by_cell::CellCounts;
 
 pub mod kept;
+pub mod totals;
+
+use totals::{Entry, Ranked, Totals, doc_entries, entries};
 
 /// Most cells one answer ranks (`top`).
 pub const MAX_TOP: usize = 1_000;
@@ -121,75 +123,31 @@ pub fn top(value: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-/// One cell's day as [`summarize`] reads it: operator, day start (ms), cell, figures.
-pub type Entry<'a> = (&'a str, i64, Eci, &'a CellCounts);
-
-/// The entries of `days`.
-pub fn entries(days: &[CellDay]) -> impl Iterator<Item = Entry<'_>> + Clone {
-    days.iter().map(|d| (&*d.operator, d.day, d.eci, &d.counts))
-}
-
-/// The entries of rollup documents `docs`.
-pub fn doc_entries(docs: &[Arc<CellDoc>]) -> impl Iterator<Item = Entry<'_>> + Clone {
-    docs.iter().flat_map(|d| {
-        let operator = &*d.operator;
-        d.cells.iter().map(move |(e, c)| (operator, d.day, *e, c))
-    })
-}
-
-/// Operators by a small number (a network has one, a database a few), so a cell is one `u64`.
-#[derive(Default)]
-struct Operators<'a>(Vec<&'a str>);
-
-impl<'a> Operators<'a> {
-    fn key(&mut self, operator: &'a str, eci: Eci) -> u64 {
-        let i = match self.0.iter().position(|o| *o == operator) {
-            Some(i) => i,
-            None => {
-                self.0.push(operator);
-                self.0.len() - 1
-            }
-        };
-        ((i as u64) << 32) | u64::from(eci)
-    }
-
-    fn cell(&self, key: u64) -> (&'a str, Eci) {
-        (self.0[(key >> 32) as usize], key as u32)
-    }
-}
-
 /// Ranks the cells of `days` (stored days of `[from_day, to_day)`, read twice) and keeps the
 /// first `top`.
 pub fn summarize<'a>(
     days: impl Iterator<Item = Entry<'a>> + Clone,
-    (from_day, to_day): (i64, i64),
+    range: (i64, i64),
     top: usize,
 ) -> CellStats {
-    let mut operators = Operators::default();
-    let mut totals: HashMap<u64, CellCounts, FixedState> = HashMap::default();
-    for (o, _, eci, c) in days.clone() {
-        totals.entry(operators.key(o, eci)).or_default().merge(c);
-    }
-    let mut ranked: Vec<((&str, Eci), CellCounts)> = totals
-        .into_iter()
-        .map(|(k, c)| (operators.cell(k), c))
-        .collect();
-    let order = |a: &((&str, Eci), CellCounts), b: &((&str, Eci), CellCounts)| {
-        b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(&b.0))
-    };
-    let calls = ranked.iter().map(|(_, c)| c.calls).sum();
-    let cells = ranked.len();
-    // Only the first `top` need sorting: select them, then sort those.
-    if ranked.len() > top {
-        ranked.select_nth_unstable_by(top, order);
-        ranked.truncate(top);
-    }
-    ranked.sort_unstable_by(order);
+    let mut totals = Totals::default();
+    totals.add(days.clone());
+    answer(&totals.ranked(top), days, range)
+}
+
+/// The answer for the `ranked` cells, their daily series summed from `days` (any entries holding
+/// theirs).
+pub fn answer<'a>(
+    ranked: &Ranked,
+    days: impl Iterator<Item = Entry<'a>>,
+    (from_day, to_day): (i64, i64),
+) -> CellStats {
     let name = |(o, e): (&str, Eci)| ecgi(o, e);
     let n_days = ((to_day - from_day) / DAY_MS).max(0) as usize;
     let mut series: HashMap<(&str, Eci), Vec<CellCounts>> = ranked
+        .top
         .iter()
-        .map(|(k, _)| (*k, vec![CellCounts::default(); n_days]))
+        .map(|((o, e), _)| ((&**o, *e), vec![CellCounts::default(); n_days]))
         .collect();
     for (o, day, eci, c) in days {
         if let Some(s) = series.get_mut(&(o, eci)) {
@@ -200,8 +158,10 @@ pub fn summarize<'a>(
         }
     }
     let top = ranked
-        .into_iter()
-        .map(|(k, c)| {
+        .top
+        .iter()
+        .map(|((o, e), c)| {
+            let k = (&**o, *e);
             let place = cell(k.1);
             let share = |n: i64| round(n as f64 / c.calls.max(1) as f64, 4);
             let days = series.remove(&k).unwrap_or_default();
@@ -233,8 +193,8 @@ pub fn summarize<'a>(
     CellStats {
         from: date(from_day, "%Y-%m-%dT%H:%M:%SZ"),
         to: date(to_day, "%Y-%m-%dT%H:%M:%SZ"),
-        cells,
-        calls,
+        cells: ranked.cells,
+        calls: ranked.calls,
         top,
     }
 }
@@ -252,15 +212,26 @@ impl StatsReader {
         let kept = self.cell_docs.clone();
         let key = format!("cells|{days:?}|{top}|{source:?}");
         self.shared(key, source == Source::Rollups, move |_| async move {
-            // Rollup documents (mostly kept copies, shared) or the raw calls' sums.
-            let (docs, stored) = match source {
-                Source::Rollups => (kept::current_docs(&store, &kept, days).await?, Vec::new()),
-                Source::Raw => (Vec::new(), store.raw_cell_totals(days.0, days.1).await?),
-            };
-            let stats = tokio::task::spawn_blocking(move || {
-                summarize(entries(&stored).chain(doc_entries(&docs)), days, top)
-            })
-            .await
+            let stats = match source {
+                // The rollup's documents (mostly kept copies) into the range's kept totals.
+                Source::Rollups => {
+                    let docs = kept::current_docs(&store, &kept, days).await?;
+                    tokio::task::spawn_blocking(move || {
+                        let mut totals = kept::take_totals(&kept, days);
+                        totals.update(&docs);
+                        let ranked = totals.ranked(top);
+                        kept::keep_totals(&kept, days, totals);
+                        let wanted = docs.iter().filter(|d| ranked.wants(d));
+                        answer(&ranked, doc_entries(wanted), days)
+                    })
+                    .await
+                }
+                Source::Raw => {
+                    let stored = store.raw_cell_totals(days.0, days.1).await?;
+                    tokio::task::spawn_blocking(move || summarize(entries(&stored), days, top))
+                        .await
+                }
+            }
             .map_err(|e| ApiError::Internal(e.into()))?;
             serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
         })
@@ -272,6 +243,7 @@ impl StatsReader {
 mod tests {
     use super::*;
     use crate::generate::cells::eci_in;
+    use crate::store::rollup::by_cell::CellDay;
 
     fn day(operator: &str, d: i64, eci: Eci, calls: i64, completed: i64) -> CellDay {
         CellDay {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bson::oid::ObjectId;
 
+use super::totals::Totals;
 use crate::store::rollup::by_cell::CellDoc;
 use crate::store::{DbError, Store};
 
@@ -18,11 +19,36 @@ use crate::store::{DbError, Store};
 /// copies are dropped and the next read starts over.
 const MAX_CELLS: usize = 2_000_000;
 
-/// Documents kept by `_id`.
+/// Most ranges whose totals are kept (dashboards ask a few: the last 7 or 30 days, this month).
+const MAX_RANGES: usize = 4;
+
+/// Documents kept by `_id`, and the totals of the last ranges read.
 #[derive(Debug, Default)]
 pub struct KeptCellDocs {
     docs: HashMap<String, Arc<CellDoc>>,
     cells: usize,
+    totals: Vec<((i64, i64), Totals)>,
+}
+
+/// The kept totals of the days `[from_day, to_day)` (empty ones when none are kept), taken out
+/// while a read brings them up to date.
+pub fn take_totals(kept: &Mutex<KeptCellDocs>, days: (i64, i64)) -> Totals {
+    let mut k = kept.lock().expect("kept cell documents");
+    match k.totals.iter().position(|(r, _)| *r == days) {
+        Some(i) => k.totals.remove(i).1,
+        None => Totals::default(),
+    }
+}
+
+/// Keeps `totals` of the days `[from_day, to_day)`, the oldest other range's going past
+/// [`MAX_RANGES`].
+pub fn keep_totals(kept: &Mutex<KeptCellDocs>, days: (i64, i64), totals: Totals) {
+    let mut k = kept.lock().expect("kept cell documents");
+    k.totals.retain(|(r, _)| *r != days);
+    k.totals.push((days, totals));
+    if k.totals.len() > MAX_RANGES {
+        k.totals.remove(0);
+    }
 }
 
 impl KeptCellDocs {
@@ -45,6 +71,7 @@ impl KeptCellDocs {
         }
         if self.cells > MAX_CELLS {
             self.docs.clear();
+            self.totals.clear();
             self.cells = 0;
         }
     }
@@ -73,13 +100,12 @@ pub async fn current_docs(
     // This read's own snapshot of the copies: another read may replace them meanwhile.
     let held = kept.lock().expect("kept cell documents").in_range(days);
     let marks: Vec<ObjectId> = held.iter().filter_map(|d| d.mark).collect();
-    let fresh: Vec<Arc<CellDoc>> = store
-        .cell_docs(days.0, days.1, &marks)
-        .await?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let count = store.cell_docs_count(days.0, days.1).await?;
+    // Both at once: each costs the server a pass over the range's index entries.
+    let (fresh, count) = tokio::try_join!(
+        store.cell_docs(days.0, days.1, &marks),
+        store.cell_docs_count(days.0, days.1)
+    )?;
+    let fresh: Vec<Arc<CellDoc>> = fresh.into_iter().map(Arc::new).collect();
     let mut docs: HashMap<&str, Arc<CellDoc>> =
         held.iter().map(|d| (d.id.as_str(), d.clone())).collect();
     for d in &fresh {
@@ -116,6 +142,7 @@ mod tests {
             mark: Some(ObjectId::new()),
             day: day * DAY_MS,
             operator: "311-480".into(),
+            block: 0,
             cells: vec![(1, CellCounts::default()); cells],
         })
     }

@@ -77,6 +77,14 @@ impl CellCounts {
         self.failed += o.failed;
         self.seconds += o.seconds;
     }
+
+    /// Takes `o` away again (what [`CellCounts::merge`] added).
+    pub fn unmerge(&mut self, o: &CellCounts) {
+        self.calls -= o.calls;
+        self.completed -= o.completed;
+        self.failed -= o.failed;
+        self.seconds -= o.seconds;
+    }
 }
 
 /// Calls summed per (UTC day start, ECI) on one operator: a batch's or a run's contribution.

@@ -47,6 +47,8 @@ pub struct CellDoc {
     pub day: i64,
     /// The operator's `MCC-MNC` (shared: a network has one, a database a few).
     pub operator: Arc<str>,
+    /// Its city's block of eNodeB ids (see [`site_in_city`](crate::generate::cells::site_in_city)).
+    pub block: u16,
     /// Its cells' figures that day.
     pub cells: Vec<(Eci, CellCounts)>,
 }
@@ -80,6 +82,7 @@ fn parse_doc(d: &RawDocument, operators: &mut Vec<Arc<str>>) -> Option<CellDoc> 
         mark: d.get_object_id("w").ok(),
         day,
         operator,
+        block: b,
         cells,
     })
 }
