@@ -217,10 +217,12 @@ impl StatsReader {
                 Source::Rollups => {
                     let docs = kept::current_docs(&store, &kept, days).await?;
                     tokio::task::spawn_blocking(move || {
-                        let mut totals = kept::take_totals(&kept, days);
-                        totals.update(&docs);
-                        let ranked = totals.ranked(top);
-                        kept::keep_totals(&kept, days, totals);
+                        let totals = kept::totals(&kept, days);
+                        let ranked = {
+                            let mut totals = totals.lock().expect("kept cell totals");
+                            totals.update(&docs);
+                            totals.ranked(top)
+                        };
                         let wanted = docs.iter().filter(|d| ranked.wants(d));
                         answer(&ranked, doc_entries(wanted), days)
                     })

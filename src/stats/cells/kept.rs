@@ -22,33 +22,31 @@ const MAX_CELLS: usize = 2_000_000;
 /// Most ranges whose totals are kept (dashboards ask a few: the last 7 or 30 days, this month).
 const MAX_RANGES: usize = 4;
 
+/// A range's totals, shared by the reads of that range.
+type SharedTotals = Arc<Mutex<Totals>>;
+
 /// Documents kept by `_id`, and the totals of the last ranges read.
 #[derive(Debug, Default)]
 pub struct KeptCellDocs {
     docs: HashMap<String, Arc<CellDoc>>,
     cells: usize,
-    totals: Vec<((i64, i64), Totals)>,
+    totals: Vec<((i64, i64), SharedTotals)>,
 }
 
-/// The kept totals of the days `[from_day, to_day)` (empty ones when none are kept), taken out
-/// while a read brings them up to date.
-pub fn take_totals(kept: &Mutex<KeptCellDocs>, days: (i64, i64)) -> Totals {
+/// The kept totals of the days `[from_day, to_day)` (new, empty ones when none are kept, the
+/// oldest other range's going past [`MAX_RANGES`]). Reads of one range take turns bringing them
+/// up to date: each is a few milliseconds, where summing the range afresh is a hundred.
+pub fn totals(kept: &Mutex<KeptCellDocs>, days: (i64, i64)) -> SharedTotals {
     let mut k = kept.lock().expect("kept cell documents");
-    match k.totals.iter().position(|(r, _)| *r == days) {
-        Some(i) => k.totals.remove(i).1,
-        None => Totals::default(),
+    if let Some((_, t)) = k.totals.iter().find(|(r, _)| *r == days) {
+        return t.clone();
     }
-}
-
-/// Keeps `totals` of the days `[from_day, to_day)`, the oldest other range's going past
-/// [`MAX_RANGES`].
-pub fn keep_totals(kept: &Mutex<KeptCellDocs>, days: (i64, i64), totals: Totals) {
-    let mut k = kept.lock().expect("kept cell documents");
-    k.totals.retain(|(r, _)| *r != days);
-    k.totals.push((days, totals));
+    let t = Arc::new(Mutex::new(Totals::default()));
+    k.totals.push((days, t.clone()));
     if k.totals.len() > MAX_RANGES {
         k.totals.remove(0);
     }
+    t
 }
 
 impl KeptCellDocs {
