@@ -45,8 +45,10 @@ CROSS_FIELD_RULES = [
     ("bbox", "is north of north"),
     ("bbox", "give a smaller bbox"),
     ("ecgi", "is above 268435455"),
-    # GET /stats/cells: a range of more than 93 whole days.
+    # GET /stats/cells: a range of more than 93 whole days, or one whose last day's end would be in
+    # year 10000 (stated in the operation's description).
     ("to", "at most 93"),
+    ("to", "the range must end by 9999-12-31T00:00:00Z"),
 ] + [
     (f"model.metrics.{c}.{field}", part)
     for c in ("cpu", "memory", "disk", "latency", "network")

@@ -40,6 +40,8 @@ const SCENARIO: &[(&str, Ty)] = &[
     ("minutes", Ty::Int),
     ("factor", Ty::Number),
     ("host", Ty::Int),
+    ("area_code", Ty::Int),
+    ("radius_m", Ty::Number),
 ];
 
 const CALLS: &[(&str, Ty)] = &[
@@ -251,6 +253,15 @@ mod tests {
         assert_eq!(
             b["scenario"],
             serde_json::json!({"kind": "outage", "host": 2})
+        );
+        let b = body(
+            "scenario[kind]=cell_outage&scenario[area_code]=312&scenario[radius_m]=1500.5",
+            CALLS,
+        )
+        .unwrap();
+        assert_eq!(
+            b["scenario"],
+            serde_json::json!({"kind": "cell_outage", "area_code": 312, "radius_m": 1500.5})
         );
         let err = body("scenario[kind]=outage&scenario[host]=null", CALLS).unwrap_err();
         assert!(err.to_string().contains("expected an integer"), "{err}");

@@ -25,6 +25,9 @@ pub const MAX_TOP: usize = 1_000;
 pub const MAX_DAYS: i64 = 93;
 /// Days covered when the request names neither end.
 pub const DEFAULT_DAYS: i64 = 30;
+/// Latest end of a range, 9999-12-31T00:00:00Z: the end of a later day is in year 10000, which an
+/// RFC 3339 date-time cannot write.
+pub const LAST_END_MS: i64 = 253_402_214_400_000;
 
 /// What `GET /stats/cells` answers.
 #[derive(Debug, Serialize, PartialEq)]
@@ -101,6 +104,12 @@ pub fn day_range(from: Option<i64>, to: Option<i64>, now_ms: i64) -> Result<(i64
         (None, Some(b)) => (b - span, b),
         (None, None) => (ceil(now_ms + 1) - span, ceil(now_ms + 1)),
     };
+    if b > LAST_END_MS {
+        return Err(ApiError::invalid(
+            "to",
+            "the range must end by 9999-12-31T00:00:00Z (the end of a later day is in year 10000)",
+        ));
+    }
     let days = (b - a) / DAY_MS;
     if days > MAX_DAYS {
         return Err(ApiError::invalid(
@@ -310,12 +319,24 @@ mod tests {
         assert_eq!(day_range(None, None, d(50) + 7).unwrap(), (d(21), d(51)));
         assert_eq!(day_range(Some(0), Some(d(93)), 0).unwrap(), (0, d(93)));
         assert!(day_range(Some(0), Some(d(93) + 1), 0).is_err());
+        let last = LAST_END_MS;
+        assert_eq!(day_range(None, Some(last), 0).unwrap().1, last);
+        assert!(
+            day_range(None, Some(last + 1), 0).is_err(),
+            "its end is in year 10000"
+        );
+        assert_eq!(date(last, "%Y-%m-%dT%H:%M:%SZ"), "9999-12-31T00:00:00Z");
     }
 
     #[test]
     fn top_is_a_whole_number_up_to_its_bound() {
         assert_eq!(top(None).unwrap(), 10);
         assert_eq!(top(Some("1000")).unwrap(), 1000);
+        assert_eq!(
+            top(Some("007")).unwrap(),
+            7,
+            "leading zeros, as the pattern allows"
+        );
         for bad in ["0", "1001", "+5", "-1", "ten", " 5"] {
             assert!(top(Some(bad)).is_err(), "{bad}");
         }
