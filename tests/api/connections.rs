@@ -58,7 +58,11 @@ async fn half_open_connections_neither_block_health_nor_outlive_the_header_timeo
             ("SHUTDOWN_TIMEOUT_SECS", "3"),
         ],
     );
-    let http = reqwest::Client::new();
+    // No pooled connections: the service closes an idle one after 2 s here.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     service.wait_ready(&http).await;
 
     let mut held = half_open(&service, 300);
@@ -100,7 +104,7 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
             ("HEADER_READ_TIMEOUT_SECS", "60"),
         ],
     );
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     service.wait_ready(&http).await;
     // The readiness probe's pooled connection holds one slot: drop the client.
     drop(http);

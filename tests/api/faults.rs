@@ -139,7 +139,7 @@ async fn a_frozen_database_gets_503_in_time_and_the_service_recovers_by_itself()
 #[tokio::test]
 async fn two_hundred_concurrent_generations_are_all_answered_and_the_counts_add_up() {
     let app = spawn_app_with(&mongo_uri(), |_, serve| serve.max_jobs = 2).await;
-    let http = reqwest::Client::builder()
+    let http = crate::helpers::http_builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();

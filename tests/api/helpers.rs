@@ -98,6 +98,23 @@ pub async fn spawn_replica(
     spawn_app_on(&first.uri, first.db.name(), tweak).await
 }
 
+/// How long the tests' HTTP clients keep an idle connection: less than the service's
+/// `HEADER_READ_TIMEOUT_SECS` (10 s by default), after which the service closes it. A client that
+/// keeps it longer may send its next request on a connection the service is closing at that moment
+/// and get no answer (hyper's `IncompleteMessage`).
+pub const CLIENT_IDLE: Duration = Duration::from_secs(5);
+
+/// An HTTP client builder for talking to the service: idle connections dropped after
+/// [`CLIENT_IDLE`].
+pub fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(CLIENT_IDLE)
+}
+
+/// An HTTP client for talking to the service (see [`http_builder`]).
+pub fn http_client() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
 /// The app against database `name` on `uri`, with settings adjusted by `tweak`.
 pub async fn spawn_app_on(
     uri: &str,
@@ -121,7 +138,7 @@ pub async fn spawn_app_on(
     };
     TestApp {
         address,
-        http: reqwest::Client::new(),
+        http: http_client(),
         db: client.database(&db.mongo_db),
         uri: uri.to_string(),
         stop: Some(tx),

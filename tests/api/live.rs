@@ -189,7 +189,7 @@ async fn a_database_outage_delays_a_live_run_without_loss_or_duplicates() {
 async fn a_replica_takes_over_a_run_whose_owner_died() {
     let db = TempDb::unique();
     let env = [("LIVE_STALE_SECS", "2")];
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let first = Service::start(&db, &env);
     first.wait_ready(&http).await;
     let second = Service::start(&db, &env);

@@ -18,7 +18,7 @@ async fn json_logs_parse_and_every_request_line_carries_the_returned_request_id(
         &temp,
         &[("LOG_LEVEL", "info,tower_http=debug,linq_datagen=debug")],
     );
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let readiness_probes = service.wait_ready(&http).await;
 
     // (method, path, body, client's request id)

@@ -55,7 +55,7 @@ async fn two_replicas_share_jobs_and_keys_keep_their_own_limits_and_settle_each_
         ("INFLIGHT_BATCHES", "2"),
         ("MAX_JOBS", "1"),
     ];
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let a = Service::start(&db, &env);
     let b = Service::start(&db, &env);
     a.wait_ready(&http).await;

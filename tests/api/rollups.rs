@@ -357,7 +357,7 @@ async fn a_service_killed_mid_job_is_settled_with_exact_rollups() {
         ("BATCH_SIZE", "500"),
         ("INFLIGHT_BATCHES", "2"),
     ];
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let first = Service::start(&db, &env);
     first.wait_ready(&http).await;
     let id = first

@@ -15,7 +15,7 @@ use crate::processes::{PrivateServer, Service, sigterm};
 async fn sigterm_during_a_job_exits_0_with_the_job_count_matching_the_database() {
     let temp = TempDb::unique();
     let mut service = Service::start(&temp, &[("BATCH_SIZE", "2000")]);
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     service.wait_ready(&http).await;
     let base = service.base.clone();
     let id = service
@@ -70,7 +70,7 @@ async fn sigterm_with_a_held_connection_and_a_stuck_job_exits_within_the_shutdow
             ("BATCH_SIZE", "2000"),
         ],
     );
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     service.wait_ready(&http).await;
     let base = service.base.clone();
     let id = service

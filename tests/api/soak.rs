@@ -95,7 +95,7 @@ async fn soak() {
         uri: proxy.uri(),
         name: unique_db(),
     };
-    let http = reqwest::Client::builder()
+    let http = crate::helpers::http_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
@@ -135,7 +135,7 @@ async fn soak() {
     for _ in 0..10 {
         let (stop, events, url) = (stop.clone(), events.clone(), base.clone());
         clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = crate::helpers::http_client();
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(res) = http.get(format!("{url}/calls/stream")).send().await {
                     let mut body = res.bytes_stream();
@@ -286,7 +286,7 @@ async fn soak() {
         .json()
         .await
         .unwrap();
-    let patient = reqwest::Client::builder()
+    let patient = crate::helpers::http_builder()
         .timeout(Duration::from_secs(1800))
         .build()
         .unwrap();

@@ -108,7 +108,7 @@ fn host_port(base: &str) -> &str {
 
 impl Stage {
     async fn start(examples: &[Example]) -> Self {
-        let http = reqwest::Client::new();
+        let http = crate::helpers::http_client();
         let db = TempDb::unique();
         let main = Service::start(&db, &[]);
         main.wait_ready(&http).await;

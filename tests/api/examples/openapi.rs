@@ -446,7 +446,7 @@ pub async fn check_all() {
     walk(&spec, &mut Vec::new(), &mut found);
     assert!(found.len() >= 20, "only {} examples found", found.len());
     let (db, dead_db, empty_db) = (TempDb::unique(), TempDb::unique(), TempDb::unique());
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let main = Service::start(&db, &[("API_KEY", KEY)]);
     main.wait_ready(&http).await;
     let dead = Service::start(
