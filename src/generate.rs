@@ -21,6 +21,7 @@ pub mod points;
 pub mod population;
 pub mod rng;
 pub mod scenario;
+pub mod sms;
 mod tally;
 pub mod zones;
 

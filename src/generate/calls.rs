@@ -368,12 +368,12 @@ fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
-mod call_id;
+pub(crate) mod call_id;
 mod document;
 mod identities;
 mod outage;
 mod record;
-mod times;
+pub(crate) mod times;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 use super::super::rng::DocRng;
 
 /// Length of a hyphenated UUID.
-pub(super) const LENGTH: usize = 36;
+pub(crate) const LENGTH: usize = 36;
 
 /// Two hex digits of every byte, `00` to `ff`.
 const HEX_PAIRS: [[u8; 2]; 256] = {
@@ -25,7 +25,7 @@ const OFFSETS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30,
 
 /// A random (version 4, RFC 4122 variant) UUID from two draws of `rng`, hyphenated lower case.
 #[inline]
-pub(super) fn uuid_v4(rng: &mut DocRng) -> [u8; LENGTH] {
+pub(crate) fn uuid_v4(rng: &mut DocRng) -> [u8; LENGTH] {
     let mut bytes = random_bytes(rng);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;

@@ -20,7 +20,7 @@ fn week_volume(model: &CallModel) -> [f64; 168] {
 /// The call volume per hour of a population spread over zones: for each hour, the zones' shares
 /// times the profile at the zones' local hour of the week.
 #[derive(Debug, Clone)]
-pub(super) struct Volume {
+pub(crate) struct Volume {
     clocks: Arc<Clocks>,
     week: Arc<[f64; 168]>,
     shares: [f64; ZONES],
@@ -45,7 +45,7 @@ impl Volume {
 
     /// Every zone's clock at `t_ms`: where subscribers are then.
     #[inline]
-    pub(super) fn clocks_at(&self, t_ms: i64) -> LocalClocks {
+    pub(crate) fn clocks_at(&self, t_ms: i64) -> LocalClocks {
         let hour = t_ms.div_euclid(MS_PER_HOUR);
         LocalClocks::new(hour, *self.clocks.offsets(hour))
     }
@@ -58,7 +58,7 @@ impl Volume {
     /// The zone a call starting at `t_ms` is placed from, given `u` uniform in [0, 1): each zone
     /// in proportion to its part of the volume at that instant.
     #[inline]
-    pub(super) fn zone(&self, t_ms: i64, u: f64) -> usize {
+    pub(crate) fn zone(&self, t_ms: i64, u: f64) -> usize {
         let mut parts = self.by_zone(t_ms.div_euclid(MS_PER_HOUR));
         if parts.iter().sum::<f64>() <= 0.0 {
             // No zone calls at this hour (only where a quiet window fell back to a flat rate).
@@ -86,7 +86,7 @@ impl Volume {
 /// the hour (partial first and last hours count pro rata); inverting it is a binary search over
 /// the table.
 #[derive(Debug, Clone)]
-pub(super) struct StartTimes {
+pub(crate) struct StartTimes {
     /// First millisecond of the window.
     start_ms: i64,
     /// Last millisecond of the window (the end is exclusive).
@@ -101,7 +101,7 @@ pub(super) struct StartTimes {
     guide: Arc<[u32]>,
     guide_scale: f64,
     /// The volume behind the table, also used to pick a call's zone.
-    pub(super) volume: Volume,
+    pub(crate) volume: Volume,
     /// `G(start)`.
     g_start: f64,
     /// `G(end) - G(start)`, the window's volume.
@@ -126,7 +126,7 @@ fn surge_of(scenario: Option<Scenario>) -> Option<(i64, i64, f64)> {
 }
 
 impl StartTimes {
-    pub(super) fn new(params: &CallParams, count: u32, shares: [f64; ZONES]) -> Self {
+    pub(crate) fn new(params: &CallParams, count: u32, shares: [f64; ZONES]) -> Self {
         let end_ms = params.end.timestamp_millis();
         let start_ms = end_ms - i64::from(params.days.max(1)) * MS_PER_DAY;
         let first_hour = start_ms.div_euclid(MS_PER_HOUR);
@@ -276,7 +276,7 @@ impl StartTimes {
     /// result is clamped into its own hour and finally the window, so rounding can neither
     /// reorder calls nor leave the window.
     #[inline]
-    pub(super) fn at(&self, index: u64, u: f64) -> i64 {
+    pub(crate) fn at(&self, index: u64, u: f64) -> i64 {
         let share = ((index as f64 + u) / self.count).min(self.cap);
         let x = self.g_start + share * self.g_span;
         if self.flat && self.surge.is_none() {

@@ -1,0 +1,378 @@
+//! Text messages (SMS) between the subscribers of a run, from the same people, numbers, network
+//! identities and cells as its calls (issue 39; the figures and their sources are in
+//! docs/sources/sms-research.md).
+//!
+//! The model:
+//! - a run of `count` draws, each starting a [`Thread`]: a message and sometimes its reply. Draw
+//!   `i` is submitted at `F⁻¹((i + u) / count)` of the texting volume, which follows the local
+//!   clock of each zone like calls do, with texting's own hour profile (later in the evening);
+//! - kind: person to person, or an application's one-time code, alert or marketing message from
+//!   a short code;
+//! - a person's message goes from a subscriber drawn by activity (heavy-tailed, as for calls) to
+//!   one of their contacts; an application's to a subscriber drawn by activity, from one of the
+//!   run's short codes, a few of which send most;
+//! - the recipient is on the run's network or another operator's (the same draw for the pair as
+//!   for calls);
+//! - status delivered, failed or expired; a delivered message reaches the handset after a delay
+//!   that is a few seconds for most and minutes to hours for a few (a handset out of reach,
+//!   retried by the centre);
+//! - segments from a message length and the alphabet it needs;
+//! - a delivered person's message is answered with some probability, minutes later;
+//! - records: an MO record where the sender is a subscriber and an MT record where the recipient
+//!   is one, both carrying the message's id (see [`Message::directions`]).
+
+use chrono::{DateTime, Utc};
+
+use super::calls::CallParams;
+use super::calls::call_id::uuid_v4;
+use super::calls::times::StartTimes;
+use super::cells::mobility::Mobility;
+use super::cells::{self, Eci};
+use super::model::CallModel;
+use super::network::{Network, OPERATORS, Party, country_of};
+use super::population::Population;
+use super::rng::{self, DocRng};
+pub use figures::*;
+pub use record::{Direction, Message, SmsKind, SmsStatus, Thread};
+
+/// Seed streams of the messages, apart from the calls' (a run's calls keep their values).
+const MESSAGE_STREAM: u64 = 0x736d_7300_0000_0000;
+const CELL_STREAM: u64 = 0x736d_7363_0000_0000;
+const REPLY_CELL_STREAM: u64 = 0x736d_7372_0000_0000;
+const PLAN_STREAM: u64 = 0x736d_7370_0000_0000;
+/// Most recipients drawn again when the first is a hub line (which receives no texts).
+const HUB_REDRAWS: usize = 8;
+
+/// What a request chooses about the messages it generates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmsParams {
+    /// End of the time window (exclusive); messages are submitted in `[end - days, end)`.
+    pub end: DateTime<Utc>,
+    /// Length of the window in days.
+    pub days: u32,
+    /// Subscribers the messages are sent between (the calls' population for the same seed).
+    pub subscribers: u32,
+    /// The calls' model: its population, network and time zone settings apply to texts too.
+    pub model: CallModel,
+}
+
+/// Produces the threads of one run (parameters, seed, count); like [`super::CallGenerator`],
+/// any draw can be produced on its own.
+#[derive(Debug, Clone)]
+pub struct SmsGenerator {
+    seed: u64,
+    population: Population,
+    submit_times: StartTimes,
+    kind_cum: [f64; 4],
+    person_status_cum: [f64; 3],
+    a2p_status_cum: [f64; 3],
+    short_code_cum: Vec<f64>,
+    network: Option<Network>,
+    mobility: Option<Mobility>,
+}
+
+impl SmsGenerator {
+    /// A generator for a run of `count` draws with `params` and `seed`.
+    pub fn new(params: SmsParams, seed: u64, count: u32) -> Self {
+        let mut population = Population::new(seed, params.subscribers, &params.model);
+        if u64::from(count) >= population.size() {
+            population = population.tabled();
+        }
+        let texting = CallModel {
+            hour_weights: SMS_HOUR_WEIGHTS,
+            weekday_weights: SMS_WEEKDAY_WEIGHTS,
+            ..params.model
+        };
+        let window = CallParams {
+            end: params.end,
+            days: params.days,
+            subscribers: params.subscribers,
+            scenario: None,
+            model: texting,
+        };
+        let submit_times = StartTimes::new(&window, count, population.zone_shares());
+        let network = params
+            .model
+            .network
+            .mobile()
+            .map(|op| Network::new(seed, op));
+        let zipf: Vec<f64> = (1..=SHORT_CODES)
+            .map(|r| 1.0 / (r as f64).powf(SHORT_CODE_ZIPF))
+            .scan(0.0, |sum, w| {
+                *sum += w;
+                Some(*sum)
+            })
+            .collect();
+        Self {
+            seed,
+            population,
+            submit_times,
+            kind_cum: rng::cumulative(KIND_WEIGHTS),
+            person_status_cum: rng::cumulative(PERSON_STATUS_WEIGHTS),
+            a2p_status_cum: rng::cumulative(A2P_STATUS_WEIGHTS),
+            short_code_cum: zipf,
+            network,
+            mobility: network.map(|_| Mobility::new(seed)),
+        }
+    }
+
+    /// Draw number `index` of the run: a message and perhaps its reply.
+    pub fn thread(&self, index: u64) -> Thread {
+        let mut rng = rng::stream_rng(self.seed ^ MESSAGE_STREAM, index);
+        let message_id = uuid_v4(&mut rng);
+        let kind = SmsKind::ALL[rng::weighted(&mut rng, &self.kind_cum)];
+        let submit_ms = self.submit_times.at(index, rng::unit(&mut rng));
+        let people = &self.population;
+        let zone = self
+            .submit_times
+            .volume
+            .zone(submit_ms, rng::unit(&mut rng));
+        let subscriber = people.caller_in(zone, &mut rng);
+        let statuses = if kind.is_a2p() {
+            &self.a2p_status_cum
+        } else {
+            &self.person_status_cum
+        };
+        let status = SmsStatus::ALL[rng::weighted(&mut rng, statuses)];
+        let delivery_ms = self.delivery(status, submit_ms, &mut rng);
+        let segments = segments(kind, &mut rng);
+        // An application writes to the subscriber drawn; a person is the subscriber drawn.
+        let (mut message, to) = if kind.is_a2p() {
+            let code = self.short_code(rng::unit(&mut rng));
+            let mut m = self.blank(ascii(&message_id), kind, code, status, submit_ms);
+            self.set_recipient(&mut m, subscriber, None, index ^ CELL_STREAM);
+            (m, subscriber)
+        } else {
+            let to = self.recipient(subscriber, &mut rng);
+            let sender = people.number(subscriber);
+            let mut m = self.blank(ascii(&message_id), kind, sender, status, submit_ms);
+            self.set_sender(&mut m, subscriber, index ^ CELL_STREAM);
+            self.set_recipient(&mut m, to, Some(subscriber), index ^ CELL_STREAM);
+            (m, to)
+        };
+        message.delivery_ms = delivery_ms;
+        message.segments = segments;
+        message.price_millicents = if kind.is_a2p() {
+            [0, A2P_MILLICENTS * i64::from(segments)]
+        } else {
+            [self.per_use(subscriber, segments), 0]
+        };
+        let reply = self.reply(&message, (subscriber, to), index, &mut rng);
+        Thread { message, reply }
+    }
+
+    /// The recipient's answer to `m` (a delivered person's message between the subscribers
+    /// `(from, to)`), if any.
+    fn reply(
+        &self,
+        m: &Message,
+        (from, to): (u64, u64),
+        index: u64,
+        rng: &mut DocRng,
+    ) -> Option<Message> {
+        let answered = rng::unit(rng) < REPLY_SHARE;
+        let delay = lognormal(rng, REPLY_MEDIAN_S, REPLY_SIGMA);
+        let id = uuid_v4(rng);
+        let (Some(delivered), SmsKind::Person) = (m.delivery_ms, m.kind) else {
+            return None;
+        };
+        if !answered {
+            return None;
+        }
+        let submit_ms = delivered + (delay * 1000.0).round() as i64;
+        let status = SmsStatus::ALL[rng::weighted(rng, &self.person_status_cum)];
+        let mut r = self.blank(
+            ascii(&id),
+            SmsKind::Person,
+            m.recipient.clone(),
+            status,
+            submit_ms,
+        );
+        r.in_reply_to = Some(m.message_id.clone());
+        // Roles swap: the replier is on the network where the first message's recipient was.
+        r.sender_imsi = m.recipient_imsi.clone();
+        r.sender_network = m.recipient_network;
+        if r.sender_imsi.is_some() {
+            r.sender_cell = Some(self.cell_of(to, submit_ms, index ^ REPLY_CELL_STREAM));
+        }
+        self.set_recipient(&mut r, from, None, index ^ REPLY_CELL_STREAM);
+        r.delivery_ms = self.delivery(status, submit_ms, rng);
+        r.segments = segments(SmsKind::Person, rng);
+        if r.sender_imsi.is_some() {
+            r.price_millicents[0] = self.per_use(to, r.segments);
+        }
+        Some(r)
+    }
+
+    /// A message with no identities, delivery or segments yet.
+    fn blank(
+        &self,
+        id: &str,
+        kind: SmsKind,
+        sender: String,
+        status: SmsStatus,
+        submit_ms: i64,
+    ) -> Message {
+        Message {
+            message_id: id.to_owned(),
+            in_reply_to: None,
+            kind,
+            sender,
+            recipient: String::new(),
+            sender_imsi: None,
+            sender_network: None,
+            recipient_imsi: None,
+            recipient_network: None,
+            sender_cell: None,
+            recipient_cell: None,
+            status,
+            submit_ms,
+            delivery_ms: None,
+            segments: 1,
+            price_millicents: [0; 2],
+        }
+    }
+
+    /// The sender's identities and cell: senders are the run's subscribers.
+    fn set_sender(&self, m: &mut Message, k: u64, stream: u64) {
+        if let Some(net) = &self.network {
+            m.sender_imsi = Some(ascii(&net.imsi(k)).to_owned());
+            m.sender_cell = Some(self.cell_of(k, m.submit_ms, stream));
+        }
+    }
+
+    /// The recipient `k`'s number, and its identities and cell when on the run's network. A
+    /// person's recipient (`from` the sender) may be on another operator's, with a number there.
+    fn set_recipient(&self, m: &mut Message, k: u64, from: Option<u64>, stream: u64) {
+        let people = &self.population;
+        let Some(net) = &self.network else {
+            m.recipient = people.number(k);
+            return;
+        };
+        let party = match from {
+            Some(from) => net.party(from, k, country_of(people.area_code(k))),
+            None => Party::OnNet,
+        };
+        match party {
+            Party::OffNet(i) => {
+                let avoid = people.digits(from.unwrap_or(k));
+                m.recipient = ascii(&people.off_net_digits(k, &avoid)).to_owned();
+                m.recipient_network = Some(OPERATORS[usize::from(i)].code);
+            }
+            _ => {
+                m.recipient = people.number(k);
+                m.recipient_imsi = Some(ascii(&net.imsi(k)).to_owned());
+                let at = m.submit_ms;
+                m.recipient_cell = Some(self.cell_of(k, at, stream.wrapping_add(1)));
+            }
+        }
+    }
+
+    /// Where subscriber `k` is at `t_ms`, as an ECGI (a message has no duration: no hand-over).
+    fn cell_of(&self, k: u64, t_ms: i64, stream: u64) -> String {
+        let (Some(net), Some(moves)) = (&self.network, &self.mobility) else {
+            return String::new();
+        };
+        let people = &self.population;
+        let city = cells::city_of(people.area_code(k)).unwrap_or(0) as u16;
+        let at = self
+            .submit_times
+            .volume
+            .clocks_at(t_ms)
+            .of(people.zone_of(k));
+        let eci: Eci = moves.callee(k, city, at, stream, None);
+        cells::ecgi(net.operator().code, eci)
+    }
+
+    /// A person's recipient: a contact or anyone, as for calls, but never a hub line.
+    fn recipient(&self, from: u64, rng: &mut DocRng) -> u64 {
+        let people = &self.population;
+        let mut to = people.callee(from, rng);
+        for _ in 0..HUB_REDRAWS {
+            if !people.is_hub(to) {
+                break;
+            }
+            to = people.callee(from, rng);
+        }
+        to
+    }
+
+    /// The short code of rank drawn by `u`: 5 digits for most, 6 for the tail.
+    fn short_code(&self, u: f64) -> String {
+        let total = self.short_code_cum[self.short_code_cum.len() - 1];
+        let rank = self
+            .short_code_cum
+            .partition_point(|&c| c <= u * total)
+            .min(self.short_code_cum.len() - 1) as u64;
+        let h = rng::mix(self.seed ^ MESSAGE_STREAM, rank);
+        if rank < SHORT_CODES * 4 / 5 {
+            (20_000 + h % 80_000).to_string()
+        } else {
+            (200_000 + h % 800_000).to_string()
+        }
+    }
+
+    /// When a message of `status` submitted at `submit_ms` reached the handset (delivered only).
+    /// The same draws whatever the status.
+    fn delivery(&self, status: SmsStatus, submit_ms: i64, rng: &mut DocRng) -> Option<i64> {
+        let u = rng::unit(rng);
+        let (at_once, v) = (lognormal(rng, DELAY_MEDIAN_S, DELAY_SIGMA), rng::unit(rng));
+        let off = lognormal(rng, OFF_MEDIAN_S, OFF_SIGMA);
+        if status != SmsStatus::Delivered {
+            return None;
+        }
+        let s = if u < RETRY_SHARE {
+            RETRY_S.0 * (RETRY_S.1 / RETRY_S.0).powf(v)
+        } else if u < RETRY_SHARE + OFF_SHARE {
+            off.min((VALIDITY_S - 1) as f64)
+        } else {
+            at_once
+        };
+        Some(submit_ms + (s * 1000.0).round() as i64)
+    }
+
+    /// What a text of `segments` costs subscriber `k`: a stable draw of the run decides whether
+    /// they are billed per text.
+    pub fn per_use(&self, k: u64, segments: u32) -> i64 {
+        let billed = rng::unit_of(rng::mix(self.seed ^ PLAN_STREAM, k)) < PAY_PER_USE_SHARE;
+        if billed {
+            PAY_PER_USE_MILLICENTS * i64::from(segments)
+        } else {
+            0
+        }
+    }
+}
+
+/// Segments of a message of `kind`: its length (log-normal) over the characters a segment holds,
+/// 160 (or 70 in UCS-2) for one alone and 153 (67) each once concatenated; at most 10.
+fn segments(kind: SmsKind, rng: &mut DocRng) -> u32 {
+    let (median, sigma) = LENGTHS[kind as usize];
+    let chars = lognormal(rng, median, sigma).ceil().max(1.0) as u32;
+    let (single, each) = if rng::unit(rng) < UCS2_SHARES[kind as usize] {
+        (70, 67)
+    } else {
+        (160, 153)
+    };
+    let chars = chars.min(each * 10);
+    if chars <= single {
+        1
+    } else {
+        chars.div_ceil(each)
+    }
+}
+
+/// A log-normal draw with `median` and `sigma`.
+fn lognormal(rng: &mut DocRng, median: f64, sigma: f64) -> f64 {
+    median * (sigma * rng::normal(rng)).exp()
+}
+
+/// The text of a fixed ASCII buffer.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+mod figures;
+mod record;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,354 @@
+//! Unit tests of the text-message generator: invariants, the records each message produces, and
+//! the distributions against the model's tables (chi-square for shares, Kolmogorov–Smirnov for
+//! delays), which fail when a table is replaced by a uniform draw.
+
+use super::*;
+use crate::generate::goodness_of_fit::{
+    assert_fits, ks_continuous, ks_critical, normal_cdf, quantile,
+};
+use crate::generate::model::TimeZoneMode;
+use crate::generate::params::DEFAULT_SUBSCRIBERS;
+use chrono::{TimeZone, Timelike};
+use std::sync::OnceLock;
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Four whole weeks, every subscriber on UTC: each hour of the week occurs four times, so the
+/// hour shares expected are the hour table itself.
+fn four_weeks() -> SmsParams {
+    SmsParams {
+        end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        days: 28,
+        subscribers: DEFAULT_SUBSCRIBERS,
+        model: CallModel {
+            time_zone: TimeZoneMode::Utc,
+            ..CallModel::default()
+        },
+    }
+}
+
+const N: u32 = 100_000;
+
+/// One run of [`N`] threads, generated once for the tests that read it.
+fn run() -> &'static [Thread] {
+    static RUN: OnceLock<Vec<Thread>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let g = SmsGenerator::new(four_weeks(), 11, N);
+        (0..u64::from(N)).map(|i| g.thread(i)).collect()
+    })
+}
+
+fn counts<T: PartialEq>(all: &[T], values: impl Iterator<Item = T>) -> Vec<u64> {
+    let mut out = vec![0u64; all.len()];
+    for v in values {
+        out[all.iter().position(|a| *a == v).unwrap()] += 1;
+    }
+    out
+}
+
+#[test]
+fn a_thread_is_a_function_of_seed_and_index_and_first_messages_come_in_time_order() {
+    let (a, b) = (
+        SmsGenerator::new(four_weeks(), 5, 1_000),
+        SmsGenerator::new(four_weeks(), 5, 1_000),
+    );
+    assert_eq!(a.thread(417), b.thread(417));
+    assert_ne!(
+        a.thread(417),
+        SmsGenerator::new(four_weeks(), 6, 1_000).thread(417)
+    );
+    let end = four_weeks().end.timestamp_millis();
+    let mut last = end - 28 * MS_PER_DAY;
+    for i in 0..1_000 {
+        let t = a.thread(i).message.submit_ms;
+        assert!(t >= last && t < end, "{i}: {t} after {last}, before {end}");
+        last = t;
+    }
+}
+
+#[test]
+fn every_message_keeps_the_invariants_and_produces_the_records_its_parties_imply() {
+    let code = OPERATORS[CallModel::default().network.mobile().unwrap()].code;
+    for t in run() {
+        for m in t.messages() {
+            assert_eq!(m.message_id.len(), 36);
+            assert_ne!(m.sender, m.recipient, "{m:?}");
+            assert!(
+                m.recipient.starts_with("+1") && m.recipient.len() == 12,
+                "{m:?}"
+            );
+            assert!(m.segments >= 1 && m.segments <= 10, "{m:?}");
+            match (m.status, m.delivery_ms) {
+                (SmsStatus::Delivered, Some(d)) => {
+                    assert!(
+                        d >= m.submit_ms && d < m.submit_ms + VALIDITY_S * 1000,
+                        "{m:?}"
+                    )
+                }
+                (SmsStatus::Delivered, None) => panic!("delivered without a time: {m:?}"),
+                (_, d) => assert_eq!(d, None, "{m:?}"),
+            }
+            // On the run's network: IMSI and cell; elsewhere: the network only.
+            assert_eq!(
+                m.recipient_imsi.is_some(),
+                m.recipient_cell.is_some(),
+                "{m:?}"
+            );
+            assert_ne!(
+                m.recipient_imsi.is_some(),
+                m.recipient_network.is_some(),
+                "{m:?}"
+            );
+            assert_eq!(m.sender_imsi.is_some(), m.sender_cell.is_some(), "{m:?}");
+            for cell in m.sender_cell.iter().chain(&m.recipient_cell) {
+                assert!(cells::eci_of(code, cell).is_some(), "{cell}");
+            }
+            let directions: Vec<Direction> = m.directions().collect();
+            if m.kind.is_a2p() {
+                let digits = m.sender.len();
+                assert!(
+                    (digits == 5 || digits == 6) && m.sender.bytes().all(|b| b.is_ascii_digit())
+                );
+                assert_eq!(m.sender_network, None);
+                assert_eq!(directions, [Direction::Mt], "an application's text: {m:?}");
+            } else {
+                assert!(m.sender.starts_with("+1") && m.sender.len() == 12, "{m:?}");
+                assert!(!directions.is_empty(), "{m:?}");
+            }
+        }
+        let m = &t.message;
+        if m.kind == SmsKind::Person {
+            assert!(
+                m.sender_imsi.is_some(),
+                "a person's first text is from a subscriber"
+            );
+        }
+        if let Some(r) = &t.reply {
+            assert_eq!(r.in_reply_to.as_deref(), Some(m.message_id.as_str()));
+            assert_eq!((&r.sender, &r.recipient), (&m.recipient, &m.sender));
+            assert_eq!(r.sender_imsi, m.recipient_imsi);
+            assert_eq!(r.sender_network, m.recipient_network);
+            assert!(r.submit_ms > m.delivery_ms.unwrap(), "{t:?}");
+            assert_eq!(
+                r.directions().last(),
+                Some(Direction::Mt),
+                "back to the subscriber"
+            );
+        }
+    }
+    // Both kinds of party occur: records of one side only, and of both.
+    let sides = |n: usize| {
+        run()
+            .iter()
+            .flat_map(|t| t.messages())
+            .filter(|m| m.directions().count() == n)
+            .count()
+    };
+    assert!(
+        sides(1) > 1_000 && sides(2) > 1_000,
+        "{} / {}",
+        sides(1),
+        sides(2)
+    );
+}
+
+#[test]
+fn kinds_and_statuses_have_the_model_shares() {
+    let firsts = || run().iter().map(|t| &t.message);
+    assert_fits(
+        "kind",
+        &counts(&SmsKind::ALL, firsts().map(|m| m.kind)),
+        &KIND_WEIGHTS,
+    );
+    let person = counts(
+        &SmsStatus::ALL,
+        firsts().filter(|m| !m.kind.is_a2p()).map(|m| m.status),
+    );
+    assert_fits("a person's status", &person, &PERSON_STATUS_WEIGHTS);
+    let a2p = counts(
+        &SmsStatus::ALL,
+        firsts().filter(|m| m.kind.is_a2p()).map(|m| m.status),
+    );
+    assert_fits("an application's status", &a2p, &A2P_STATUS_WEIGHTS);
+}
+
+#[test]
+fn texting_follows_its_hour_profile_and_peaks_later_than_calling() {
+    let hours = counts(
+        &(0..24).collect::<Vec<u32>>(),
+        run().iter().map(|t| {
+            Utc.timestamp_millis_opt(t.message.submit_ms)
+                .unwrap()
+                .hour()
+        }),
+    );
+    assert_fits("hour of day", &hours, &SMS_HOUR_WEIGHTS);
+    let peak = |w: &[f64]| (0..w.len()).max_by(|&a, &b| w[a].total_cmp(&w[b])).unwrap();
+    let calls = crate::generate::defaults::HOUR_WEIGHTS;
+    assert!(peak(&SMS_HOUR_WEIGHTS) >= peak(&calls) + 4);
+    // The evening (18:00–24:00) carries a larger share of texts than of calls.
+    let evening = |w: &[f64]| w[18..].iter().sum::<f64>() / w.iter().sum::<f64>();
+    assert!(evening(&SMS_HOUR_WEIGHTS) > evening(&calls) + 0.05);
+}
+
+/// The delay's distribution: the mixture of the immediate, retried and switched-off shares.
+fn delay_cdf(s: f64) -> f64 {
+    if s <= 0.0 {
+        return 0.0;
+    }
+    let ln = |median: f64, sigma: f64| normal_cdf((s / median).ln() / sigma);
+    let (lo, hi) = RETRY_S;
+    let retried = ((s / lo).ln() / (hi / lo).ln()).clamp(0.0, 1.0);
+    let off = if s >= (VALIDITY_S - 1) as f64 {
+        1.0
+    } else {
+        ln(OFF_MEDIAN_S, OFF_SIGMA)
+    };
+    (1.0 - RETRY_SHARE - OFF_SHARE) * ln(DELAY_MEDIAN_S, DELAY_SIGMA)
+        + RETRY_SHARE * retried
+        + OFF_SHARE * off
+}
+
+#[test]
+fn delivery_delays_are_seconds_for_most_with_a_long_tail() {
+    let mut delays: Vec<f64> = run()
+        .iter()
+        .flat_map(|t| t.messages())
+        .filter_map(|m| m.delivery_ms.map(|d| (d - m.submit_ms) as f64 / 1000.0))
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let d = ks_continuous(&delays, delay_cdf);
+    assert!(d < ks_critical(delays.len()), "KS {d}");
+    assert!(quantile(&delays, 0.5) < 5.0 && quantile(&delays, 0.99) > 3_600.0);
+}
+
+#[test]
+fn segments_follow_each_kinds_length_and_alphabet() {
+    for kind in SmsKind::ALL {
+        let (median, sigma) = LENGTHS[kind as usize];
+        let ucs2 = UCS2_SHARES[kind as usize];
+        let below = |chars: f64| normal_cdf((chars / median).ln() / sigma);
+        // P(segments ≤ k) for each alphabet, then mixed.
+        let at_most = |k: u32| {
+            let of = |single: f64, each: f64| {
+                if k == 1 {
+                    below(single)
+                } else {
+                    below(each * f64::from(k))
+                }
+            };
+            (1.0 - ucs2) * of(160.0, 153.0) + ucs2 * of(70.0, 67.0)
+        };
+        let weights = [at_most(1), at_most(2) - at_most(1), 1.0 - at_most(2)];
+        let sample = run()
+            .iter()
+            .flat_map(|t| t.messages())
+            .filter(|m| m.kind == kind);
+        let observed = counts(&[1, 2, 3], sample.map(|m| m.segments.min(3)));
+        // Bins expected to hold fewer than 5 are merged into their neighbour.
+        let n = observed.iter().sum::<u64>() as f64;
+        let (mut o, mut w) = (vec![], vec![]);
+        for (x, e) in observed.iter().zip(weights) {
+            match o.last_mut() {
+                Some(last) if e * n < 5.0 => {
+                    *last += x;
+                    *w.last_mut().unwrap() += e;
+                }
+                _ => {
+                    o.push(*x);
+                    w.push(e);
+                }
+            }
+        }
+        if o.len() > 1 {
+            assert_fits(&format!("segments of {}", kind.as_str()), &o, &w);
+        }
+    }
+    // A person's text is longer than one segment about a sixth of the time.
+    let person = run()
+        .iter()
+        .flat_map(|t| t.messages())
+        .filter(|m| m.kind == SmsKind::Person);
+    let (long, all) = person.fold((0, 0), |(l, a), m| (l + (m.segments > 1) as u32, a + 1));
+    let share = f64::from(long) / f64::from(all);
+    assert!((0.12..0.25).contains(&share), "{share}");
+}
+
+#[test]
+fn a_share_of_delivered_person_texts_is_answered_minutes_later() {
+    let answerable: Vec<&Thread> = run()
+        .iter()
+        .filter(|t| t.message.kind == SmsKind::Person && t.message.delivery_ms.is_some())
+        .collect();
+    let answered = answerable.iter().filter(|t| t.reply.is_some()).count() as f64;
+    let n = answerable.len() as f64;
+    let sd = (n * REPLY_SHARE * (1.0 - REPLY_SHARE)).sqrt();
+    assert!(
+        (answered - n * REPLY_SHARE).abs() < 4.0 * sd,
+        "{answered} of {n}"
+    );
+    assert!(
+        run()
+            .iter()
+            .all(|t| t.reply.is_none() || t.message.kind == SmsKind::Person)
+    );
+    let mut delays: Vec<f64> = answerable
+        .iter()
+        .filter_map(|t| {
+            let r = t.reply.as_ref()?;
+            Some((r.submit_ms - t.message.delivery_ms?) as f64 / 1000.0)
+        })
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let cdf = |s: f64| normal_cdf((s / REPLY_MEDIAN_S).ln() / REPLY_SIGMA);
+    let d = ks_continuous(&delays, cdf);
+    assert!(d < ks_critical(delays.len()), "KS {d}");
+}
+
+#[test]
+fn prices_follow_who_pays() {
+    let g = SmsGenerator::new(four_weeks(), 11, N);
+    let mut billed = 0;
+    for m in run().iter().flat_map(|t| t.messages()) {
+        let segments = i64::from(m.segments);
+        if m.kind.is_a2p() {
+            assert_eq!(m.price_millicents, [0, A2P_MILLICENTS * segments]);
+        } else {
+            assert_eq!(m.price(Direction::Mt), 0);
+            let mo = m.price(Direction::Mo);
+            assert!(mo == 0 || mo == PAY_PER_USE_MILLICENTS * segments, "{m:?}");
+            assert!(
+                m.sender_imsi.is_some() || mo == 0,
+                "no MO record, no MO price: {m:?}"
+            );
+            billed += (mo > 0) as u32;
+        }
+    }
+    assert!(billed > 0, "some subscribers are billed per text");
+    // Per subscriber, not per text: a billed subscriber pays for every text.
+    let ks: Vec<u64> = (0..20_000).filter(|&k| g.per_use(k, 1) > 0).collect();
+    let share = ks.len() as f64 / 20_000.0;
+    assert!((share - PAY_PER_USE_SHARE).abs() < 0.004, "{share}");
+    assert!(
+        ks.iter()
+            .all(|&k| g.per_use(k, 3) == 3 * PAY_PER_USE_MILLICENTS)
+    );
+}
+
+#[test]
+fn desk_phones_text_without_identities() {
+    let params = SmsParams {
+        model: crate::generate::model::Preset::Enterprise.model(),
+        ..four_weeks()
+    };
+    let g = SmsGenerator::new(params, 3, 1_000);
+    for i in 0..1_000 {
+        for m in g.thread(i).messages() {
+            assert!(
+                m.sender_imsi.is_none() && m.recipient_imsi.is_none(),
+                "{m:?}"
+            );
+            assert_eq!(m.directions().count(), 0);
+        }
+    }
+}
