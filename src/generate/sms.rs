@@ -32,6 +32,7 @@ use super::model::CallModel;
 use super::network::{Network, OPERATORS, Party, country_of};
 use super::population::Population;
 use super::rng::{self, DocRng};
+pub use document::{MAX_THREADS, RECORD_SLOTS};
 pub use figures::*;
 pub use record::{Direction, Message, SmsKind, SmsStatus, Thread};
 
@@ -371,6 +372,7 @@ fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
+mod document;
 mod figures;
 mod record;
 

@@ -352,3 +352,59 @@ fn desk_phones_text_without_identities() {
         }
     }
 }
+
+#[test]
+fn records_are_bson_documents_with_one_id_range_per_run() {
+    let g = SmsGenerator::new(four_weeks(), 11, N);
+    let run = crate::generate::RunId::new(1_700_000_000, 42);
+    let (mut docs, mut expected) = (Vec::new(), 0);
+    for i in 0..2_000u32 {
+        let before = docs.len();
+        g.documents(run, i, &mut docs);
+        let t = g.thread(u64::from(i));
+        let records: Vec<(&Message, Direction)> = t
+            .messages()
+            .flat_map(|m| m.directions().map(move |d| (m, d)))
+            .collect();
+        assert_eq!(docs.len() - before, records.len());
+        expected += records.len();
+        for (doc, (m, d)) in docs[before..].iter().zip(records) {
+            let doc = doc.to_document().unwrap();
+            assert_eq!(doc.get_str("message_id").unwrap(), m.message_id);
+            assert_eq!(doc.get_str("direction").unwrap(), d.as_str());
+            assert_eq!(doc.get_str("status").unwrap(), m.status.as_str());
+            assert_eq!(doc.get_i32("segments").unwrap(), m.segments as i32);
+            assert_eq!(
+                i64::from(doc.get_i32("price_millicents").unwrap()),
+                m.price(d)
+            );
+            assert_eq!(
+                doc.get_datetime("submit_time").unwrap().timestamp_millis(),
+                m.submit_ms
+            );
+            assert_eq!(
+                doc.get_datetime("delivery_time")
+                    .ok()
+                    .map(|t| t.timestamp_millis()),
+                m.delivery_ms
+            );
+            assert_eq!(
+                doc.get_str("recipient_imsi").ok(),
+                m.recipient_imsi.as_deref()
+            );
+            assert_eq!(doc.get_str("in_reply_to").ok(), m.in_reply_to.as_deref());
+            let id = doc.get_object_id("_id").unwrap().bytes();
+            let n = u32::from_be_bytes(id[8..].try_into().unwrap());
+            assert!(n / RECORD_SLOTS == i, "{n} is not a slot of thread {i}");
+            assert_eq!(id[..8], run.object_id(0)[..8]);
+        }
+    }
+    assert_eq!(docs.len(), expected);
+    let mut ids: Vec<_> = docs
+        .iter()
+        .map(|d| d.get_object_id("_id").unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "every record has its own _id");
+}
