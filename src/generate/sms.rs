@@ -57,6 +57,26 @@ pub struct SmsParams {
     pub model: CallModel,
 }
 
+impl SmsParams {
+    /// Threads that give the subscribers [`DAILY_MESSAGES`] messages each a day over the window
+    /// (a thread holds [`messages_per_thread`] on average): what a request that omits `count`
+    /// gets. At least 1, at most [`MAX_THREADS`].
+    pub fn daily_threads(&self) -> u32 {
+        let messages = f64::from(self.subscribers) * f64::from(self.days) * DAILY_MESSAGES;
+        (messages / messages_per_thread())
+            .round()
+            .clamp(1.0, f64::from(MAX_THREADS)) as u32
+    }
+}
+
+/// Messages a thread holds on average: the first, and a reply to a delivered person's message
+/// with [`REPLY_SHARE`].
+pub fn messages_per_thread() -> f64 {
+    let total: f64 = KIND_WEIGHTS.iter().sum();
+    let delivered = PERSON_STATUS_WEIGHTS[0] / PERSON_STATUS_WEIGHTS.iter().sum::<f64>();
+    1.0 + KIND_WEIGHTS[0] / total * delivered * REPLY_SHARE
+}
+
 /// Produces the threads of one run (parameters, seed, count); like [`super::CallGenerator`],
 /// any draw can be produced on its own.
 #[derive(Debug, Clone)]
@@ -128,7 +148,7 @@ impl SmsGenerator {
             .submit_times
             .volume
             .zone(submit_ms, rng::unit(&mut rng));
-        let subscriber = people.caller_in(zone, &mut rng);
+        let subscriber = self.texter_in(zone, &mut rng);
         let statuses = if kind.is_a2p() {
             &self.a2p_status_cum
         } else {
@@ -285,6 +305,31 @@ impl SmsGenerator {
         cells::ecgi(net.operator().code, eci)
     }
 
+    /// A subscriber of `zone` drawn by activity, as a call's caller is, but not a hub line
+    /// (a call centre's line neither sends nor receives texts), when another can be drawn.
+    fn texter_in(&self, zone: usize, rng: &mut DocRng) -> u64 {
+        let people = &self.population;
+        let mut k = people.caller_in(zone, rng);
+        for _ in 0..HUB_REDRAWS {
+            if !people.is_hub(k) {
+                break;
+            }
+            k = people.caller_in(zone, rng);
+        }
+        self.not_hub(k)
+    }
+
+    /// `k`, or when it is a hub line the next subscriber that is not (hubs are spread out, so
+    /// that is the next one but for the rarest populations), for draws that kept landing on hubs.
+    fn not_hub(&self, k: u64) -> u64 {
+        let people = &self.population;
+        let n = people.size();
+        (0..n)
+            .map(|j| (k + j) % n)
+            .find(|&x| !people.is_hub(x))
+            .unwrap_or(k)
+    }
+
     /// A person's recipient: a contact or anyone, as for calls, but never a hub line.
     fn recipient(&self, from: u64, rng: &mut DocRng) -> u64 {
         let people = &self.population;
@@ -295,7 +340,10 @@ impl SmsGenerator {
             }
             to = people.callee(from, rng);
         }
-        to
+        match self.not_hub(to) {
+            k if k == from => self.not_hub((from + 1) % people.size()),
+            k => k,
+        }
     }
 
     /// The short code of rank drawn by `u`: 5 digits for most, 6 for the tail.

@@ -408,3 +408,38 @@ fn records_are_bson_documents_with_one_id_range_per_run() {
     ids.dedup();
     assert_eq!(ids.len(), expected, "every record has its own _id");
 }
+
+#[test]
+fn the_daily_count_gives_each_subscriber_the_sourced_messages_a_day_and_no_hub_texts() {
+    // The call centre's model: its hub lines take a large share of calls.
+    let params = SmsParams {
+        subscribers: 2_000,
+        days: 7,
+        model: crate::generate::model::Preset::CallCenter.model(),
+        ..four_weeks()
+    };
+    let threads = params.daily_threads();
+    let g = SmsGenerator::new(params, 9, threads);
+    let mut messages = 0usize;
+    let hubs: std::collections::HashSet<String> = {
+        let people = Population::new(9, params.subscribers, &params.model);
+        (0..u64::from(params.model.hubs))
+            .map(|h| people.number(people.hub(h)))
+            .collect()
+    };
+    assert!(!hubs.is_empty());
+    for i in 0..u64::from(threads) {
+        for m in g.thread(i).messages() {
+            messages += 1;
+            assert!(
+                !hubs.contains(&m.sender) && !hubs.contains(&m.recipient),
+                "{m:?}"
+            );
+        }
+    }
+    let per_day = messages as f64 / (2_000.0 * 7.0);
+    assert!(
+        (per_day - DAILY_MESSAGES).abs() < 0.1,
+        "{per_day} messages a subscriber a day"
+    );
+}
