@@ -67,6 +67,9 @@ pub struct Population {
     tables: Option<Arc<Tables>>,
 }
 
+/// Draws made again when they land on a hub line, before stepping to the next subscriber.
+const HUB_REDRAWS: usize = 8;
+
 impl Population {
     /// The population of `size` subscribers (at least [`MIN_SUBSCRIBERS`]) of `seed`, shaped by
     /// `model`'s activity, contact and hub numbers.
@@ -150,6 +153,44 @@ impl Population {
                 return callee;
             }
         }
+    }
+
+    /// A person of `zone` drawn by activity as [`Self::caller_in`] draws a caller, but not a
+    /// hub line (a call centre's line neither texts nor browses), for kinds other than calls.
+    pub fn person_in(&self, zone: usize, rng: &mut DocRng) -> u64 {
+        let mut k = self.caller_in(zone, rng);
+        for _ in 0..HUB_REDRAWS {
+            if !self.is_hub(k) {
+                break;
+            }
+            k = self.caller_in(zone, rng);
+        }
+        self.not_hub(k)
+    }
+
+    /// Someone `from` writes to, drawn as [`Self::callee`] draws a callee but not a hub line, and
+    /// never `from`.
+    pub fn contact_of(&self, from: u64, rng: &mut DocRng) -> u64 {
+        let mut to = self.callee(from, rng);
+        for _ in 0..HUB_REDRAWS {
+            if !self.is_hub(to) {
+                break;
+            }
+            to = self.callee(from, rng);
+        }
+        match self.not_hub(to) {
+            k if k == from => self.not_hub((from + 1) % self.size),
+            k => k,
+        }
+    }
+
+    /// `k`, or when it is a hub line the next subscriber that is not (hubs are spread out, so
+    /// the next one but in the smallest populations), for draws that kept landing on hubs.
+    fn not_hub(&self, k: u64) -> u64 {
+        (0..self.size)
+            .map(|j| (k + j) % self.size)
+            .find(|&x| !self.is_hub(x))
+            .unwrap_or(k)
     }
 
     /// Hub line `h`: hubs are spread evenly over the subscribers (so over the zones too).

@@ -85,6 +85,12 @@ pub fn normal(rng: &mut DocRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// A log-normal draw with `median` and `sigma` (of the logarithm).
+#[inline]
+pub fn lognormal(rng: &mut DocRng, median: f64, sigma: f64) -> f64 {
+    median * (sigma * normal(rng)).exp()
+}
+
 /// Index drawn from cumulative weights (`cumulative` is increasing, last element is the total).
 #[inline]
 pub fn weighted(rng: &mut DocRng, cumulative: &[f64]) -> usize {

@@ -41,8 +41,6 @@ const MESSAGE_STREAM: u64 = 0x736d_7300_0000_0000;
 const CELL_STREAM: u64 = 0x736d_7363_0000_0000;
 const REPLY_CELL_STREAM: u64 = 0x736d_7372_0000_0000;
 const PLAN_STREAM: u64 = 0x736d_7370_0000_0000;
-/// Most recipients drawn again when the first is a hub line (which receives no texts).
-const HUB_REDRAWS: usize = 8;
 
 /// What a request chooses about the messages it generates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,7 +146,7 @@ impl SmsGenerator {
             .submit_times
             .volume
             .zone(submit_ms, rng::unit(&mut rng));
-        let subscriber = self.texter_in(zone, &mut rng);
+        let subscriber = people.person_in(zone, &mut rng);
         let statuses = if kind.is_a2p() {
             &self.a2p_status_cum
         } else {
@@ -164,7 +162,7 @@ impl SmsGenerator {
             self.set_recipient(&mut m, subscriber, None, index ^ CELL_STREAM);
             (m, subscriber)
         } else {
-            let to = self.recipient(subscriber, &mut rng);
+            let to = people.contact_of(subscriber, &mut rng);
             let sender = people.number(subscriber);
             let mut m = self.blank(ascii(&message_id), kind, sender, status, submit_ms);
             self.set_sender(&mut m, subscriber, index ^ CELL_STREAM);
@@ -192,7 +190,7 @@ impl SmsGenerator {
         rng: &mut DocRng,
     ) -> Option<Message> {
         let answered = rng::unit(rng) < REPLY_SHARE;
-        let delay = lognormal(rng, REPLY_MEDIAN_S, REPLY_SIGMA);
+        let delay = rng::lognormal(rng, REPLY_MEDIAN_S, REPLY_SIGMA);
         let id = uuid_v4(rng);
         let (Some(delivered), SmsKind::Person) = (m.delivery_ms, m.kind) else {
             return None;
@@ -305,47 +303,6 @@ impl SmsGenerator {
         cells::ecgi(net.operator().code, eci)
     }
 
-    /// A subscriber of `zone` drawn by activity, as a call's caller is, but not a hub line
-    /// (a call centre's line neither sends nor receives texts), when another can be drawn.
-    fn texter_in(&self, zone: usize, rng: &mut DocRng) -> u64 {
-        let people = &self.population;
-        let mut k = people.caller_in(zone, rng);
-        for _ in 0..HUB_REDRAWS {
-            if !people.is_hub(k) {
-                break;
-            }
-            k = people.caller_in(zone, rng);
-        }
-        self.not_hub(k)
-    }
-
-    /// `k`, or when it is a hub line the next subscriber that is not (hubs are spread out, so
-    /// that is the next one but for the rarest populations), for draws that kept landing on hubs.
-    fn not_hub(&self, k: u64) -> u64 {
-        let people = &self.population;
-        let n = people.size();
-        (0..n)
-            .map(|j| (k + j) % n)
-            .find(|&x| !people.is_hub(x))
-            .unwrap_or(k)
-    }
-
-    /// A person's recipient: a contact or anyone, as for calls, but never a hub line.
-    fn recipient(&self, from: u64, rng: &mut DocRng) -> u64 {
-        let people = &self.population;
-        let mut to = people.callee(from, rng);
-        for _ in 0..HUB_REDRAWS {
-            if !people.is_hub(to) {
-                break;
-            }
-            to = people.callee(from, rng);
-        }
-        match self.not_hub(to) {
-            k if k == from => self.not_hub((from + 1) % people.size()),
-            k => k,
-        }
-    }
-
     /// The short code of rank drawn by `u`: 5 digits for most, 6 for the tail.
     fn short_code(&self, u: f64) -> String {
         let total = self.short_code_cum[self.short_code_cum.len() - 1];
@@ -365,8 +322,11 @@ impl SmsGenerator {
     /// The same draws whatever the status.
     fn delivery(&self, status: SmsStatus, submit_ms: i64, rng: &mut DocRng) -> Option<i64> {
         let u = rng::unit(rng);
-        let (at_once, v) = (lognormal(rng, DELAY_MEDIAN_S, DELAY_SIGMA), rng::unit(rng));
-        let off = lognormal(rng, OFF_MEDIAN_S, OFF_SIGMA);
+        let (at_once, v) = (
+            rng::lognormal(rng, DELAY_MEDIAN_S, DELAY_SIGMA),
+            rng::unit(rng),
+        );
+        let off = rng::lognormal(rng, OFF_MEDIAN_S, OFF_SIGMA);
         if status != SmsStatus::Delivered {
             return None;
         }
@@ -396,7 +356,7 @@ impl SmsGenerator {
 /// 160 (or 70 in UCS-2) for one alone and 153 (67) each once concatenated; at most 10.
 fn segments(kind: SmsKind, rng: &mut DocRng) -> u32 {
     let (median, sigma) = LENGTHS[kind as usize];
-    let chars = lognormal(rng, median, sigma).ceil().max(1.0) as u32;
+    let chars = rng::lognormal(rng, median, sigma).ceil().max(1.0) as u32;
     let (single, each) = if rng::unit(rng) < UCS2_SHARES[kind as usize] {
         (70, 67)
     } else {
@@ -408,11 +368,6 @@ fn segments(kind: SmsKind, rng: &mut DocRng) -> u32 {
     } else {
         chars.div_ceil(each)
     }
-}
-
-/// A log-normal draw with `median` and `sigma`.
-fn lognormal(rng: &mut DocRng, median: f64, sigma: f64) -> f64 {
-    median * (sigma * rng::normal(rng)).exp()
 }
 
 /// The text of a fixed ASCII buffer.
