@@ -21,8 +21,10 @@ pub mod points;
 pub mod population;
 pub mod rng;
 pub mod scenario;
+pub mod sessions;
 pub mod sms;
 mod tally;
+pub mod traffic;
 pub mod zones;
 
 pub use self::bson::{DocWriter, to_extended_json};

@@ -1,8 +1,9 @@
 //! Scenario `generation`: documents per second of generation alone, and of generation with the
 //! rollup contribution a run's producer thread computes, on one core; no database. Calls twice:
 //! with network identities (mobile phones, the default) and without (desk phones), so the cost of
-//! the identities shows in one run. Then text messages (issue 39: not yet part of a run): records
-//! per second of the generator writing a thread's records as BSON.
+//! the identities shows in one run. Then text messages and data sessions (issue 39: not yet part
+//! of a run): records per second of the generators writing a thread's or a session's records as
+//! BSON.
 //! `BENCH_GEN_COUNT` documents of each kind a round (default 2,000,000), `BENCH_REPS` rounds
 //! (default 3), medians.
 
@@ -13,7 +14,8 @@ use linq_datagen::pipeline::{RunSpec, Spares};
 
 use linq_datagen::generate::Params;
 use linq_datagen::generate::model::Phones;
-use linq_datagen::generate::sms::{SmsGenerator, SmsParams};
+use linq_datagen::generate::sessions::SessionGenerator;
+use linq_datagen::generate::sms::{SmsGenerator, TrafficParams};
 
 use crate::shared::{call_spec, env_or, median, metric_spec};
 
@@ -48,45 +50,20 @@ pub fn run() {
             median(producer)
         );
     }
-    let sms: Vec<(f64, f64)> = (0..reps).map(|_| sms_rate(count)).collect();
-    let bytes = sms[0].1;
-    println!(
-        "  {:<40} generation {:>10.0} records/s (median of {reps}), {bytes:.0} bytes a record",
-        "sms (records of `count` threads)",
-        median(sms.into_iter().map(|(r, _)| r).collect())
-    );
-}
-
-/// Records per second of the text-message generator over `count` threads of the default
-/// (mobile) model over 30 days, and their mean size in bytes.
-fn sms_rate(count: u32) -> (f64, f64) {
-    let p = match call_spec(count).params {
-        Params::Calls(p) => p,
-        _ => unreachable!("a call spec"),
-    };
-    let params = SmsParams {
-        end: p.end,
-        days: p.days,
-        subscribers: p.subscribers,
-        model: p.model,
-    };
-    let g = SmsGenerator::new(params, 1, count);
-    let run = RunId::new(1, 2);
-    let started = Instant::now();
-    let (mut records, mut bytes) = (0usize, 0usize);
-    let mut out = Vec::with_capacity(5_000);
-    for i in 0..count {
-        g.documents(run, i, &mut out);
-        if out.len() >= 4_096 {
-            records += out.len();
-            bytes += out.iter().map(|d| d.as_bytes().len()).sum::<usize>();
-            out.clear();
-        }
+    for (kind, rate) in [
+        (
+            "sms (records of `count` threads)",
+            sms_rate as fn(u32) -> (f64, f64),
+        ),
+        ("sessions (records of `count` sessions)", session_rate),
+    ] {
+        let rounds: Vec<(f64, f64)> = (0..reps).map(|_| rate(count)).collect();
+        let bytes = rounds[0].1;
+        println!(
+            "  {kind:<40} generation {:>10.0} records/s (median of {reps}), {bytes:.0} bytes a record",
+            median(rounds.into_iter().map(|(r, _)| r).collect())
+        );
     }
-    records += out.len();
-    bytes += out.iter().map(|d| d.as_bytes().len()).sum::<usize>();
-    let secs = started.elapsed().as_secs_f64();
-    (records as f64 / secs, bytes as f64 / records as f64)
 }
 
 /// Documents per second of generation alone, on this thread (one core); each batch is given back
@@ -121,4 +98,54 @@ fn producer_rate(spec: &RunSpec) -> f64 {
     let secs = started.elapsed().as_secs_f64();
     assert!(parts > 0);
     f64::from(spec.count) / secs
+}
+
+/// The default (mobile) model's window of the call spec (30 days, 10,000 subscribers).
+fn traffic_params(count: u32) -> TrafficParams {
+    let p = match call_spec(count).params {
+        Params::Calls(p) => p,
+        _ => unreachable!("a call spec"),
+    };
+    TrafficParams {
+        end: p.end,
+        days: p.days,
+        subscribers: p.subscribers,
+        model: p.model,
+    }
+}
+
+/// Records per second of `write` over `count` draws, and their mean size in bytes.
+fn records_rate(
+    count: u32,
+    mut write: impl FnMut(u32, &mut Vec<bson::RawDocumentBuf>),
+) -> (f64, f64) {
+    let started = Instant::now();
+    let (mut records, mut bytes) = (0usize, 0usize);
+    let mut out = Vec::with_capacity(5_000);
+    for i in 0..count {
+        write(i, &mut out);
+        if out.len() >= 4_096 {
+            records += out.len();
+            bytes += out.iter().map(|d| d.as_bytes().len()).sum::<usize>();
+            out.clear();
+        }
+    }
+    records += out.len();
+    bytes += out.iter().map(|d| d.as_bytes().len()).sum::<usize>();
+    let secs = started.elapsed().as_secs_f64();
+    (records as f64 / secs, bytes as f64 / records as f64)
+}
+
+/// Records per second of the data-session generator over `count` sessions.
+fn session_rate(count: u32) -> (f64, f64) {
+    let g = SessionGenerator::new(traffic_params(count), 1, count).expect("mobile phones");
+    let run = RunId::new(1, 2);
+    records_rate(count, |i, out| g.documents(run, i, out))
+}
+
+/// Records per second of the text-message generator over `count` threads.
+fn sms_rate(count: u32) -> (f64, f64) {
+    let g = SmsGenerator::new(traffic_params(count), 1, count);
+    let run = RunId::new(1, 2);
+    records_rate(count, |i, out| g.documents(run, i, out))
 }

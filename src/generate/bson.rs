@@ -105,6 +105,12 @@ impl DocWriter {
         self.element(0x10, key, value.to_le_bytes());
     }
 
+    /// A 64-bit integer element (BSON type 0x12).
+    #[inline(always)]
+    pub fn int64(&mut self, key: &'static str, value: i64) {
+        self.element(0x12, key, value.to_le_bytes());
+    }
+
     /// A double element (BSON type 0x01).
     #[inline(always)]
     pub fn double(&mut self, key: &'static str, value: f64) {

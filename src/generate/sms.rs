@@ -21,17 +21,11 @@
 //! - records: an MO record where the sender is a subscriber and an MT record where the recipient
 //!   is one, both carrying the message's id (see [`Message::directions`]).
 
-use chrono::{DateTime, Utc};
-
-use super::calls::CallParams;
 use super::calls::call_id::uuid_v4;
-use super::calls::times::StartTimes;
-use super::cells::mobility::Mobility;
-use super::cells::{self, Eci};
-use super::model::CallModel;
-use super::network::{Network, OPERATORS, Party, country_of};
-use super::population::Population;
+use super::network::{OPERATORS, Party, country_of};
 use super::rng::{self, DocRng};
+use super::traffic::Traffic;
+pub use super::traffic::TrafficParams;
 pub use document::{MAX_THREADS, RECORD_SLOTS};
 pub use figures::*;
 pub use record::{Direction, Message, SmsKind, SmsStatus, Thread};
@@ -42,29 +36,14 @@ const CELL_STREAM: u64 = 0x736d_7363_0000_0000;
 const REPLY_CELL_STREAM: u64 = 0x736d_7372_0000_0000;
 const PLAN_STREAM: u64 = 0x736d_7370_0000_0000;
 
-/// What a request chooses about the messages it generates.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SmsParams {
-    /// End of the time window (exclusive); messages are submitted in `[end - days, end)`.
-    pub end: DateTime<Utc>,
-    /// Length of the window in days.
-    pub days: u32,
-    /// Subscribers the messages are sent between (the calls' population for the same seed).
-    pub subscribers: u32,
-    /// The calls' model: its population, network and time zone settings apply to texts too.
-    pub model: CallModel,
-}
-
-impl SmsParams {
-    /// Threads that give the subscribers [`DAILY_MESSAGES`] messages each a day over the window
-    /// (a thread holds [`messages_per_thread`] on average): what a request that omits `count`
-    /// gets. At least 1, at most [`MAX_THREADS`].
-    pub fn daily_threads(&self) -> u32 {
-        let messages = f64::from(self.subscribers) * f64::from(self.days) * DAILY_MESSAGES;
-        (messages / messages_per_thread())
-            .round()
-            .clamp(1.0, f64::from(MAX_THREADS)) as u32
-    }
+/// Threads that give the subscribers of `params` [`DAILY_MESSAGES`] messages each a day over the
+/// window (a thread holds [`messages_per_thread`] on average): what a request that omits `count`
+/// gets. At least 1, at most [`MAX_THREADS`].
+pub fn daily_threads(params: &TrafficParams) -> u32 {
+    let messages = f64::from(params.subscribers) * f64::from(params.days) * DAILY_MESSAGES;
+    (messages / messages_per_thread())
+        .round()
+        .clamp(1.0, f64::from(MAX_THREADS)) as u32
 }
 
 /// Messages a thread holds on average: the first, and a reply to a delivered person's message
@@ -80,41 +59,17 @@ pub fn messages_per_thread() -> f64 {
 #[derive(Debug, Clone)]
 pub struct SmsGenerator {
     seed: u64,
-    population: Population,
-    submit_times: StartTimes,
+    traffic: Traffic,
     kind_cum: [f64; 4],
     person_status_cum: [f64; 3],
     a2p_status_cum: [f64; 3],
     short_code_cum: Vec<f64>,
-    network: Option<Network>,
-    mobility: Option<Mobility>,
 }
 
 impl SmsGenerator {
     /// A generator for a run of `count` draws with `params` and `seed`.
-    pub fn new(params: SmsParams, seed: u64, count: u32) -> Self {
-        let mut population = Population::new(seed, params.subscribers, &params.model);
-        if u64::from(count) >= population.size() {
-            population = population.tabled();
-        }
-        let texting = CallModel {
-            hour_weights: SMS_HOUR_WEIGHTS,
-            weekday_weights: SMS_WEEKDAY_WEIGHTS,
-            ..params.model
-        };
-        let window = CallParams {
-            end: params.end,
-            days: params.days,
-            subscribers: params.subscribers,
-            scenario: None,
-            model: texting,
-        };
-        let submit_times = StartTimes::new(&window, count, population.zone_shares());
-        let network = params
-            .model
-            .network
-            .mobile()
-            .map(|op| Network::new(seed, op));
+    pub fn new(params: TrafficParams, seed: u64, count: u32) -> Self {
+        let traffic = Traffic::new(&params, seed, count, SMS_HOUR_WEIGHTS, SMS_WEEKDAY_WEIGHTS);
         let zipf: Vec<f64> = (1..=SHORT_CODES)
             .map(|r| 1.0 / (r as f64).powf(SHORT_CODE_ZIPF))
             .scan(0.0, |sum, w| {
@@ -124,14 +79,11 @@ impl SmsGenerator {
             .collect();
         Self {
             seed,
-            population,
-            submit_times,
+            traffic,
             kind_cum: rng::cumulative(KIND_WEIGHTS),
             person_status_cum: rng::cumulative(PERSON_STATUS_WEIGHTS),
             a2p_status_cum: rng::cumulative(A2P_STATUS_WEIGHTS),
             short_code_cum: zipf,
-            network,
-            mobility: network.map(|_| Mobility::new(seed)),
         }
     }
 
@@ -140,10 +92,11 @@ impl SmsGenerator {
         let mut rng = rng::stream_rng(self.seed ^ MESSAGE_STREAM, index);
         let message_id = uuid_v4(&mut rng);
         let kind = SmsKind::ALL[rng::weighted(&mut rng, &self.kind_cum)];
-        let submit_ms = self.submit_times.at(index, rng::unit(&mut rng));
-        let people = &self.population;
+        let submit_ms = self.traffic.times.at(index, rng::unit(&mut rng));
+        let people = &self.traffic.people;
         let zone = self
-            .submit_times
+            .traffic
+            .times
             .volume
             .zone(submit_ms, rng::unit(&mut rng));
         let subscriber = people.person_in(zone, &mut rng);
@@ -254,7 +207,7 @@ impl SmsGenerator {
 
     /// The sender's identities and cell: senders are the run's subscribers.
     fn set_sender(&self, m: &mut Message, k: u64, stream: u64) {
-        if let Some(net) = &self.network {
+        if let Some(net) = &self.traffic.network {
             m.sender_imsi = Some(ascii(&net.imsi(k)).to_owned());
             m.sender_cell = Some(self.cell_of(k, m.submit_ms, stream));
         }
@@ -263,8 +216,8 @@ impl SmsGenerator {
     /// The recipient `k`'s number, and its identities and cell when on the run's network. A
     /// person's recipient (`from` the sender) may be on another operator's, with a number there.
     fn set_recipient(&self, m: &mut Message, k: u64, from: Option<u64>, stream: u64) {
-        let people = &self.population;
-        let Some(net) = &self.network else {
+        let people = &self.traffic.people;
+        let Some(net) = &self.traffic.network else {
             m.recipient = people.number(k);
             return;
         };
@@ -289,18 +242,10 @@ impl SmsGenerator {
 
     /// Where subscriber `k` is at `t_ms`, as an ECGI (a message has no duration: no hand-over).
     fn cell_of(&self, k: u64, t_ms: i64, stream: u64) -> String {
-        let (Some(net), Some(moves)) = (&self.network, &self.mobility) else {
-            return String::new();
-        };
-        let people = &self.population;
-        let city = cells::city_of(people.area_code(k)).unwrap_or(0) as u16;
-        let at = self
-            .submit_times
-            .volume
-            .clocks_at(t_ms)
-            .of(people.zone_of(k));
-        let eci: Eci = moves.callee(k, city, at, stream, None);
-        cells::ecgi(net.operator().code, eci)
+        let t = &self.traffic;
+        t.cell(k, t_ms, stream)
+            .map(|c| t.ecgi(c))
+            .unwrap_or_default()
     }
 
     /// The short code of rank drawn by `u`: 5 digits for most, 6 for the tail.

@@ -3,17 +3,19 @@
 //! run they read is here.
 
 use super::*;
+use crate::generate::CallModel;
 use crate::generate::model::TimeZoneMode;
 use crate::generate::params::DEFAULT_SUBSCRIBERS;
-use chrono::TimeZone;
+use crate::generate::population::Population;
+use chrono::{TimeZone, Utc};
 use std::sync::OnceLock;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// Four whole weeks, every subscriber on UTC: each hour of the week occurs four times, so the
 /// hour shares expected are the hour table itself.
-pub(super) fn four_weeks() -> SmsParams {
-    SmsParams {
+pub(super) fn four_weeks() -> TrafficParams {
+    TrafficParams {
         end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
         days: 28,
         subscribers: DEFAULT_SUBSCRIBERS,
@@ -100,7 +102,10 @@ fn every_message_keeps_the_invariants_and_produces_the_records_its_parties_imply
             );
             assert_eq!(m.sender_imsi.is_some(), m.sender_cell.is_some(), "{m:?}");
             for cell in m.sender_cell.iter().chain(&m.recipient_cell) {
-                assert!(cells::eci_of(code, cell).is_some(), "{cell}");
+                assert!(
+                    crate::generate::cells::eci_of(code, cell).is_some(),
+                    "{cell}"
+                );
             }
             let directions: Vec<Direction> = m.directions().collect();
             if m.kind.is_a2p() {
@@ -183,7 +188,7 @@ fn prices_follow_who_pays() {
 
 #[test]
 fn desk_phones_text_without_identities() {
-    let params = SmsParams {
+    let params = TrafficParams {
         model: crate::generate::model::Preset::Enterprise.model(),
         ..four_weeks()
     };
@@ -258,13 +263,13 @@ fn records_are_bson_documents_with_one_id_range_per_run() {
 #[test]
 fn the_daily_count_gives_each_subscriber_the_sourced_messages_a_day_and_no_hub_texts() {
     // The call centre's model: its hub lines take a large share of calls.
-    let params = SmsParams {
+    let params = TrafficParams {
         subscribers: 2_000,
         days: 7,
         model: crate::generate::model::Preset::CallCenter.model(),
         ..four_weeks()
     };
-    let threads = params.daily_threads();
+    let threads = daily_threads(&params);
     let g = SmsGenerator::new(params, 9, threads);
     let mut messages = 0usize;
     let hubs: std::collections::HashSet<String> = {

@@ -5,7 +5,7 @@ use super::*;
 use crate::generate::goodness_of_fit::{
     assert_fits, ks_continuous, ks_critical, normal_cdf, quantile,
 };
-use chrono::{TimeZone, Timelike};
+use chrono::{TimeZone, Timelike, Utc};
 
 #[test]
 fn kinds_and_statuses_have_the_model_shares() {

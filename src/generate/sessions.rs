@@ -1,0 +1,187 @@
+//! Data sessions of the run's subscribers, as a packet gateway records them (the fields of a
+//! 3GPP TS 32.298 PGW record; figures and sources in docs/sources/sessions-research.md).
+//!
+//! The model:
+//! - a run of `count` sessions; session `i` starts at `F⁻¹((i + u) / count)` of the data volume
+//!   over the window, on each zone's local clock with data's own hour profile;
+//! - a subscriber drawn by activity (as a caller is, hub lines aside), on an APN (internet, IMS,
+//!   MMS) and a radio (LTE or NR);
+//! - volume log-normal per APN, heavy-tailed; an internet session lasts as long as its volume
+//!   takes at a throughput drawn for its radio; IMS and MMS sessions have their own durations;
+//!   downlink several times uplink;
+//! - cells at start and end from where the subscriber is (moving for some, handing over);
+//! - records: a gateway closes a record when it reaches a time or volume limit and opens the
+//!   next ([`SessionGenerator::partials`]); the records of a session chain exactly: contiguous
+//!   spans, sequence numbers from 1, bytes summing to the session's.
+
+use super::rng::{self, DocRng};
+use super::traffic::Traffic;
+pub use super::traffic::TrafficParams;
+pub use document::{MAX_SESSIONS, RECORD_SLOTS};
+pub use figures::*;
+pub use record::{Apn, Closing, Partial, Rat, Session};
+
+/// Seed streams of the sessions, apart from the calls' and the texts'.
+const SESSION_STREAM: u64 = 0x7365_7373_0000_0000;
+const CELL_STREAM: u64 = 0x7365_7363_0000_0000;
+const CHARGING_STREAM: u64 = 0x7365_7369_0000_0000;
+
+/// Sessions that give the subscribers of `params` [`DAILY_SESSIONS`] sessions each a day over
+/// the window: what a request that omits `count` gets. At least 1, at most [`MAX_SESSIONS`].
+pub fn daily_sessions(params: &TrafficParams) -> u32 {
+    let n = f64::from(params.subscribers) * f64::from(params.days) * DAILY_SESSIONS;
+    n.round().clamp(1.0, f64::from(MAX_SESSIONS)) as u32
+}
+
+/// Produces the sessions of one run (parameters, seed, count); any session can be produced on
+/// its own.
+#[derive(Debug, Clone)]
+pub struct SessionGenerator {
+    seed: u64,
+    traffic: Traffic,
+    apn_cum: [f64; 3],
+    rat_cum: [f64; 2],
+    /// The charging id of session 0; session `i` has this plus `i` (unique in a run).
+    charging_base: u32,
+}
+
+impl SessionGenerator {
+    /// A generator for a run of `count` sessions with `params` and `seed`; `None` for desk
+    /// phones, which have no data sessions.
+    pub fn new(params: TrafficParams, seed: u64, count: u32) -> Option<Self> {
+        params.model.network.mobile()?;
+        let traffic = Traffic::new(
+            &params,
+            seed,
+            count,
+            DATA_HOUR_WEIGHTS,
+            DATA_WEEKDAY_WEIGHTS,
+        );
+        Some(Self {
+            seed,
+            traffic,
+            apn_cum: rng::cumulative(APN_WEIGHTS),
+            rat_cum: rng::cumulative(RAT_WEIGHTS),
+            charging_base: rng::mix(seed ^ CHARGING_STREAM, 0) as u32,
+        })
+    }
+
+    /// Session number `index` of the run, whole.
+    pub fn session(&self, index: u64) -> Session {
+        let mut rng = rng::stream_rng(self.seed ^ SESSION_STREAM, index);
+        let apn = Apn::ALL[rng::weighted(&mut rng, &self.apn_cum)];
+        let t = &self.traffic;
+        let start_ms = t.times.at(index, rng::unit(&mut rng));
+        let zone = t.times.volume.zone(start_ms, rng::unit(&mut rng));
+        let k = t.people.person_in(zone, &mut rng);
+        let rat = Rat::ALL[rng::weighted(&mut rng, &self.rat_cum)];
+        let (bytes, ms, ratio) = drawn_volume(apn, &mut rng);
+        let bytes_up = ((bytes as f64 / (1.0 + ratio)).round() as u64).clamp(1, bytes - 1);
+        let closing = if rng::unit(&mut rng) < ABNORMAL_SHARE {
+            Closing::Abnormal
+        } else {
+            Closing::Normal
+        };
+        let net = t.network.as_ref().expect("sessions are of mobile phones");
+        let path = t
+            .path(k, start_ms, ms as f64 / 1000.0, index ^ CELL_STREAM)
+            .expect("mobile phones have places");
+        let digits = t.people.digits(k);
+        Session {
+            charging_id: self.charging_base.wrapping_add(index as u32),
+            imsi: ascii(&net.imsi(k)),
+            imei: ascii(&net.imei(k)),
+            msisdn: ascii(&digits[1..]),
+            apn,
+            rat,
+            start_ms,
+            end_ms: start_ms + ms,
+            bytes_up,
+            bytes_down: bytes - bytes_up,
+            cell_start: t.ecgi(path.start),
+            cell_end: t.ecgi(path.end),
+            closing,
+        }
+    }
+
+    /// The records a gateway writes of `s`: one when it fits the limits; otherwise a record
+    /// closed each time the time limit ([`TIME_LIMIT_MS`]) or the volume limit
+    /// ([`VOLUME_LIMIT`], up and down together) is reached, whichever comes first at the
+    /// session's even pace, and a last one closed as the session ended. At most
+    /// [`RECORD_SLOTS`]; their spans are contiguous and their bytes sum to the session's.
+    pub fn partials(s: &Session) -> Vec<Partial> {
+        let span = (s.end_ms - s.start_ms).max(1);
+        let total = s.bytes_up + s.bytes_down;
+        // A record's length in ms, and what closes it when it is not the last.
+        let by_volume =
+            (u128::from(VOLUME_LIMIT) * span as u128 / u128::from(total.max(1))).max(1) as i64;
+        let (len, limit) = if by_volume < TIME_LIMIT_MS {
+            (by_volume, Closing::VolumeLimit)
+        } else {
+            (TIME_LIMIT_MS, Closing::TimeLimit)
+        };
+        let n = (((span + len - 1) / len) as u32).clamp(1, RECORD_SLOTS);
+        let slots = i64::from(RECORD_SLOTS);
+        let len = if n == RECORD_SLOTS {
+            (span + slots - 1) / slots
+        } else {
+            len
+        };
+        // Bytes up to `x` ms into the session, at an even pace (exact integers at both ends).
+        let upto = |bytes: u64, x: i64| (u128::from(bytes) * x as u128 / span as u128) as u64;
+        let handover = span / 2;
+        let cell = |x: i64| {
+            if x <= handover {
+                &s.cell_start
+            } else {
+                &s.cell_end
+            }
+        };
+        (0..n)
+            .map(|i| {
+                let (a, b) = (i64::from(i) * len, (i64::from(i + 1) * len).min(span));
+                let last = i + 1 == n;
+                let b = if last { span } else { b };
+                Partial {
+                    sequence: if n == 1 { 0 } else { i + 1 },
+                    start_ms: s.start_ms + a,
+                    end_ms: s.start_ms + b,
+                    bytes_up: upto(s.bytes_up, b) - upto(s.bytes_up, a),
+                    bytes_down: upto(s.bytes_down, b) - upto(s.bytes_down, a),
+                    cell_start: cell(a).clone(),
+                    cell_end: if last {
+                        s.cell_end.clone()
+                    } else {
+                        cell(b).clone()
+                    },
+                    closing: if last { s.closing } else { limit },
+                }
+            })
+            .collect()
+    }
+}
+
+/// A session's bytes (at least 2: one each way; at most [`MAX_VOLUME`]), its length in ms (at
+/// least 1 s, at most [`MAX_SESSION_MS`]) and its downlink over uplink ratio, on `apn`: the bytes
+/// are an hourly rate over the length.
+fn drawn_volume(apn: Apn, rng: &mut DocRng) -> (u64, i64, f64) {
+    let a = apn as usize;
+    let seconds = rng::lognormal(rng, DURATIONS_S[a].0, DURATIONS_S[a].1);
+    let ms = ((seconds * 1000.0).round() as i64).clamp(1_000, MAX_SESSION_MS);
+    let hourly = rng::lognormal(rng, HOURLY_BYTES[a].0, HOURLY_BYTES[a].1);
+    let bytes = (hourly * ms as f64 / 3_600_000.0).clamp(2.0, MAX_VOLUME as f64) as u64;
+    let ratio = rng::lognormal(rng, DOWN_UP[a].0, DOWN_UP[a].1);
+    (bytes, ms, ratio)
+}
+
+/// The text of a fixed ASCII buffer.
+fn ascii(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+mod document;
+mod figures;
+mod record;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! Unit tests of the data-session generator: invariants, partial records chaining exactly,
+//! records as BSON, and the distributions against the model's tables (each fails when its table
+//! is replaced by a uniform draw), with the monthly volume per subscriber near the sourced one.
+
+use super::*;
+use crate::generate::CallModel;
+use crate::generate::goodness_of_fit::{assert_fits, ks_continuous, ks_critical, normal_cdf};
+use crate::generate::model::TimeZoneMode;
+use chrono::{TimeZone, Timelike, Utc};
+use std::sync::OnceLock;
+
+/// Four whole weeks of 2,000 subscribers on UTC: the hour shares expected are the table's.
+fn four_weeks() -> TrafficParams {
+    TrafficParams {
+        end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        days: 28,
+        subscribers: 2_000,
+        model: CallModel {
+            time_zone: TimeZoneMode::Utc,
+            ..CallModel::default()
+        },
+    }
+}
+
+/// The run of the daily count over [`four_weeks`] (168,000 sessions), generated once.
+fn run() -> &'static [Session] {
+    static RUN: OnceLock<Vec<Session>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let n = daily_sessions(&four_weeks());
+        let g = SessionGenerator::new(four_weeks(), 5, n).unwrap();
+        (0..u64::from(n)).map(|i| g.session(i)).collect()
+    })
+}
+
+fn counts<T: PartialEq>(all: &[T], values: impl Iterator<Item = T>) -> Vec<u64> {
+    let mut out = vec![0u64; all.len()];
+    for v in values {
+        out[all.iter().position(|a| *a == v).unwrap()] += 1;
+    }
+    out
+}
+
+#[test]
+fn sessions_keep_the_invariants_and_desk_phones_have_none() {
+    let code = OPERATORS_CODE.with(|c| *c);
+    let end = four_weeks().end.timestamp_millis();
+    let mut ids = std::collections::HashSet::new();
+    let mut last = 0;
+    for s in run() {
+        assert!(
+            s.start_ms >= last && s.start_ms < end,
+            "in start order, in the window"
+        );
+        last = s.start_ms;
+        assert!(s.end_ms - s.start_ms >= 1_000 && s.end_ms - s.start_ms <= MAX_SESSION_MS);
+        assert!(s.bytes_up >= 1 && s.bytes_down >= 1 && s.bytes_up + s.bytes_down <= MAX_VOLUME);
+        assert_eq!(
+            (s.imsi.len(), s.imei.len(), s.msisdn.len()),
+            (15, 15, 11),
+            "{s:?}"
+        );
+        assert!(s.msisdn.starts_with('1') && s.imsi.starts_with(&code[..3]));
+        for cell in [&s.cell_start, &s.cell_end] {
+            assert!(
+                crate::generate::cells::eci_of(code, cell).is_some(),
+                "{cell}"
+            );
+        }
+        assert!(
+            ids.insert(s.charging_id),
+            "charging ids are unique in a run"
+        );
+    }
+    let desk = TrafficParams {
+        model: crate::generate::model::Preset::Enterprise.model(),
+        ..four_weeks()
+    };
+    assert!(SessionGenerator::new(desk, 5, 10).is_none());
+}
+
+thread_local! {
+    static OPERATORS_CODE: &'static str = crate::generate::network::OPERATORS
+        [CallModel::default().network.mobile().unwrap()]
+        .code;
+}
+
+#[test]
+fn partial_records_chain_exactly_into_their_session() {
+    let (mut cut, mut by_volume, mut by_time) = (0, 0, 0);
+    for s in run() {
+        let parts = SessionGenerator::partials(s);
+        assert!(!parts.is_empty() && parts.len() <= RECORD_SLOTS as usize);
+        let sum = |f: fn(&Partial) -> u64| parts.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|p| p.bytes_up), s.bytes_up, "{s:?}");
+        assert_eq!(sum(|p| p.bytes_down), s.bytes_down, "{s:?}");
+        assert_eq!(parts[0].start_ms, s.start_ms);
+        assert_eq!(parts.last().unwrap().end_ms, s.end_ms);
+        assert_eq!(parts[0].cell_start, s.cell_start);
+        assert_eq!(parts.last().unwrap().cell_end, s.cell_end);
+        assert_eq!(parts.last().unwrap().closing, s.closing);
+        for w in parts.windows(2) {
+            assert_eq!(w[0].end_ms, w[1].start_ms, "contiguous");
+            assert_eq!(w[0].cell_end, w[1].cell_start);
+        }
+        if parts.len() == 1 {
+            assert_eq!(
+                parts[0].sequence, 0,
+                "a whole session has no sequence number"
+            );
+            continue;
+        }
+        cut += 1;
+        for (j, p) in parts.iter().enumerate() {
+            assert_eq!(p.sequence as usize, j + 1);
+            assert!(p.end_ms - p.start_ms <= TIME_LIMIT_MS, "{p:?}");
+            // A part is cut at the volume limit, so it holds about that much at most.
+            assert!(p.bytes_up + p.bytes_down <= VOLUME_LIMIT + 2, "{p:?}");
+            if j + 1 < parts.len() {
+                match p.closing {
+                    Closing::VolumeLimit => by_volume += 1,
+                    Closing::TimeLimit => by_time += 1,
+                    other => panic!("an inner record closed by {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(
+        cut > 10_000 && by_volume > 1_000 && by_time > 10_000,
+        "{cut} {by_volume} {by_time}"
+    );
+}
+
+#[test]
+fn records_are_bson_documents_in_one_id_range() {
+    let g = SessionGenerator::new(four_weeks(), 5, 10_000).unwrap();
+    let run = crate::generate::RunId::new(1_700_000_000, 9);
+    let mut docs = Vec::new();
+    for i in 0..500u32 {
+        let before = docs.len();
+        g.documents(run, i, &mut docs);
+        let s = g.session(u64::from(i));
+        let parts = SessionGenerator::partials(&s);
+        assert_eq!(docs.len() - before, parts.len());
+        for (j, (doc, p)) in docs[before..].iter().zip(&parts).enumerate() {
+            let d = doc.to_document().unwrap();
+            assert_eq!(d.get_i64("charging_id").unwrap(), i64::from(s.charging_id));
+            assert_eq!(d.get_i64("bytes_up").unwrap() as u64, p.bytes_up);
+            assert_eq!(d.get_i64("bytes_down").unwrap() as u64, p.bytes_down);
+            assert_eq!(d.get_str("apn").unwrap(), s.apn.as_str());
+            assert_eq!(d.get_i32("cause_code").unwrap(), p.closing.code());
+            assert_eq!(
+                d.get_i32("record_sequence").ok(),
+                (p.sequence > 0).then_some(p.sequence as i32)
+            );
+            let id = d.get_object_id("_id").unwrap().bytes();
+            let n = u32::from_be_bytes(id[8..].try_into().unwrap());
+            assert_eq!(n, RECORD_SLOTS * i + j as u32);
+        }
+    }
+}
+
+#[test]
+fn apns_radios_and_start_hours_have_the_model_shares() {
+    assert_fits(
+        "apn",
+        &counts(&Apn::ALL, run().iter().map(|s| s.apn)),
+        &APN_WEIGHTS,
+    );
+    assert_fits(
+        "rat",
+        &counts(&Rat::ALL, run().iter().map(|s| s.rat)),
+        &RAT_WEIGHTS,
+    );
+    let hours = counts(
+        &(0..24).collect::<Vec<u32>>(),
+        run()
+            .iter()
+            .map(|s| Utc.timestamp_millis_opt(s.start_ms).unwrap().hour()),
+    );
+    assert_fits("start hour", &hours, &DATA_HOUR_WEIGHTS);
+}
+
+#[test]
+fn lengths_rates_and_directions_follow_each_apns_laws() {
+    for apn in Apn::ALL {
+        let a = apn as usize;
+        let of = || run().iter().filter(move |s| s.apn == apn);
+        // Lengths (clamped at both ends, which the CDF knows).
+        let mut lengths: Vec<f64> = of()
+            .map(|s| (s.end_ms - s.start_ms) as f64 / 1000.0)
+            .collect();
+        lengths.sort_by(f64::total_cmp);
+        let (median, sigma) = DURATIONS_S[a];
+        let max = MAX_SESSION_MS as f64 / 1000.0;
+        let cdf = |x: f64| {
+            if x >= max {
+                1.0
+            } else if x < 1.0 {
+                0.0
+            } else {
+                normal_cdf((x / median).ln() / sigma)
+            }
+        };
+        let d = ks_continuous(&lengths, cdf);
+        assert!(
+            d < ks_critical(lengths.len()) + 0.001,
+            "{apn:?} lengths: KS {d}"
+        );
+        // The hourly rate, of sessions picked by their length (independent of the rate) among
+        // those too short for the volume clamp to touch.
+        let mut rates: Vec<f64> = of()
+            .filter(|s| s.end_ms - s.start_ms <= 2 * 3_600_000)
+            .map(|s| (s.bytes_up + s.bytes_down) as f64 * 3.6e6 / (s.end_ms - s.start_ms) as f64)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let (median, sigma) = HOURLY_BYTES[a];
+        let d = ks_continuous(&rates, |x| normal_cdf((x / median).ln() / sigma));
+        assert!(
+            d < ks_critical(rates.len()) + 0.002,
+            "{apn:?} rates: KS {d}"
+        );
+        // Downlink over uplink.
+        let mut ratios: Vec<f64> = of()
+            .filter(|s| s.bytes_up > 1_000 && s.bytes_down > 1_000)
+            .map(|s| s.bytes_down as f64 / s.bytes_up as f64)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let (median, _) = DOWN_UP[a];
+        let m = ratios[ratios.len() / 2];
+        assert!(
+            (m / median - 1.0).abs() < 0.05,
+            "{apn:?}: median ratio {m}, model {median}"
+        );
+    }
+}
+
+#[test]
+fn subscribers_move_the_sourced_volume_a_month() {
+    let days = f64::from(four_weeks().days);
+    let subscribers = f64::from(four_weeks().subscribers);
+    let bytes: f64 = run()
+        .iter()
+        .map(|s| (s.bytes_up + s.bytes_down) as f64)
+        .sum();
+    let per_day = bytes / subscribers / days;
+    assert!(
+        (per_day / DAILY_BYTES - 1.0).abs() < 0.1,
+        "{per_day} bytes a day, sourced {DAILY_BYTES}"
+    );
+    // Uplink is a small share of the internet's bytes (Ericsson: about 8 %).
+    let internet = run().iter().filter(|s| s.apn == Apn::Internet);
+    let (up, all) = internet.fold((0.0, 0.0), |(u, a), s| {
+        (
+            u + s.bytes_up as f64,
+            a + (s.bytes_up + s.bytes_down) as f64,
+        )
+    });
+    assert!(
+        (0.06..0.11).contains(&(up / all)),
+        "uplink share {}",
+        up / all
+    );
+}
