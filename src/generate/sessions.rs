@@ -6,9 +6,9 @@
 //!   over the window, on each zone's local clock with data's own hour profile;
 //! - a subscriber drawn by activity (as a caller is, hub lines aside), on an APN (internet, IMS,
 //!   MMS) and a radio (LTE or NR);
-//! - volume log-normal per APN, heavy-tailed; an internet session lasts as long as its volume
-//!   takes at a throughput drawn for its radio; IMS and MMS sessions have their own durations;
-//!   downlink several times uplink;
+//! - a length log-normal per APN (internet and IMS connections last hours, an MMS seconds), and
+//!   bytes an hourly rate over it: log-normal per APN, times the subscriber's own usage factor
+//!   (so a sixth of the subscribers move most of the bytes); downlink several times uplink;
 //! - cells at start and end from where the subscriber is (moving for some, handing over);
 //! - records: a gateway closes a record when it reaches a time or volume limit and opens the
 //!   next ([`SessionGenerator::partials`]); the records of a session chain exactly: contiguous
@@ -25,6 +25,7 @@ pub use record::{Apn, Closing, Partial, Rat, Session};
 const SESSION_STREAM: u64 = 0x7365_7373_0000_0000;
 const CELL_STREAM: u64 = 0x7365_7363_0000_0000;
 const CHARGING_STREAM: u64 = 0x7365_7369_0000_0000;
+const USAGE_STREAM: u64 = 0x7365_7375_0000_0000;
 
 /// Sessions that give the subscribers of `params` [`DAILY_SESSIONS`] sessions each a day over
 /// the window: what a request that omits `count` gets. At least 1, at most [`MAX_SESSIONS`].
@@ -75,7 +76,7 @@ impl SessionGenerator {
         let zone = t.times.volume.zone(start_ms, rng::unit(&mut rng));
         let k = t.people.person_in(zone, &mut rng);
         let rat = Rat::ALL[rng::weighted(&mut rng, &self.rat_cum)];
-        let (bytes, ms, ratio) = drawn_volume(apn, &mut rng);
+        let (bytes, ms, ratio) = drawn_volume(apn, self.usage(k), &mut rng);
         let bytes_up = ((bytes as f64 / (1.0 + ratio)).round() as u64).clamp(1, bytes - 1);
         let closing = if rng::unit(&mut rng) < ABNORMAL_SHARE {
             Closing::Abnormal
@@ -88,6 +89,7 @@ impl SessionGenerator {
             .expect("mobile phones have places");
         let digits = t.people.digits(k);
         Session {
+            subscriber: k,
             charging_id: self.charging_base.wrapping_add(index as u32),
             imsi: ascii(&net.imsi(k)),
             imei: ascii(&net.imei(k)),
@@ -102,6 +104,13 @@ impl SessionGenerator {
             cell_end: t.ecgi(path.end),
             closing,
         }
+    }
+
+    /// How many times the average subscriber's bytes an hour subscriber `k` moves: a stable
+    /// log-normal factor of mean 1 (σ [`USAGE_SIGMA`]), so heavy users stay heavy.
+    pub fn usage(&self, k: u64) -> f64 {
+        let z = rng::normal(&mut rng::stream_rng(self.seed ^ USAGE_STREAM, k));
+        (USAGE_SIGMA * z - USAGE_SIGMA * USAGE_SIGMA / 2.0).exp()
     }
 
     /// The records a gateway writes of `s`: one when it fits the limits; otherwise a record
@@ -162,13 +171,13 @@ impl SessionGenerator {
 }
 
 /// A session's bytes (at least 2: one each way; at most [`MAX_VOLUME`]), its length in ms (at
-/// least 1 s, at most [`MAX_SESSION_MS`]) and its downlink over uplink ratio, on `apn`: the bytes
-/// are an hourly rate over the length.
-fn drawn_volume(apn: Apn, rng: &mut DocRng) -> (u64, i64, f64) {
+/// least 1 s, at most [`MAX_SESSION_MS`]) and its downlink over uplink ratio, on `apn`, for a
+/// subscriber who uses `usage` times the average: the bytes are an hourly rate over the length.
+fn drawn_volume(apn: Apn, usage: f64, rng: &mut DocRng) -> (u64, i64, f64) {
     let a = apn as usize;
     let seconds = rng::lognormal(rng, DURATIONS_S[a].0, DURATIONS_S[a].1);
     let ms = ((seconds * 1000.0).round() as i64).clamp(1_000, MAX_SESSION_MS);
-    let hourly = rng::lognormal(rng, HOURLY_BYTES[a].0, HOURLY_BYTES[a].1);
+    let hourly = usage * rng::lognormal(rng, HOURLY_BYTES[a].0, HOURLY_BYTES[a].1);
     let bytes = (hourly * ms as f64 / 3_600_000.0).clamp(2.0, MAX_VOLUME as f64) as u64;
     let ratio = rng::lognormal(rng, DOWN_UP[a].0, DOWN_UP[a].1);
     (bytes, ms, ratio)

@@ -4,9 +4,9 @@ use super::{Partial, Session, SessionGenerator};
 use crate::generate::RunId;
 use crate::generate::bson::DocWriter;
 
-/// `_id` slots a session takes: one per record, and a session has at most this many (48 hours
-/// at the time limit, 4 GB at the volume limit, whichever cuts more).
-pub const RECORD_SLOTS: u32 = 64;
+/// `_id` slots a session takes: one per record, and a session has at most this many (48 records
+/// at the time limit over 48 hours, 250 at the volume limit over 25 GB, whichever cuts more).
+pub const RECORD_SLOTS: u32 = 256;
 
 /// Most sessions a run may have: their slots must fit the `_id`'s 32-bit index.
 pub const MAX_SESSIONS: u32 = u32::MAX / RECORD_SLOTS;

@@ -85,6 +85,8 @@ impl Closing {
 /// One data session of a subscriber, whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
+    /// The subscriber's place in the run's population (not written: the IMSI names them).
+    pub subscriber: u64,
     /// The gateway's charging id, shared by the session's records (unique in a run).
     pub charging_id: u32,
     /// The subscriber's IMSI.
