@@ -145,7 +145,7 @@ fn session_rate(count: u32) -> (f64, f64) {
 
 /// Records per second of the text-message generator over `count` threads.
 fn sms_rate(count: u32) -> (f64, f64) {
-    let g = SmsGenerator::new(traffic_params(count), 1, count);
+    let g = SmsGenerator::new(traffic_params(count), 1, count).expect("mobile phones");
     let run = RunId::new(1, 2);
     records_rate(count, |i, out| g.documents(run, i, out))
 }

@@ -129,12 +129,18 @@ impl SessionGenerator {
         } else {
             (TIME_LIMIT_MS, Closing::TimeLimit)
         };
-        let n = (((span + len - 1) / len) as u32).clamp(1, RECORD_SLOTS);
-        let slots = i64::from(RECORD_SLOTS);
-        let len = if n == RECORD_SLOTS {
-            (span + slots - 1) / slots
-        } else {
-            len
+        let wanted = (span + len - 1) / len;
+        let n = wanted.clamp(1, i64::from(RECORD_SLOTS)) as u32;
+        // Where record `i` starts: every `len` ms, or (a session too long or too large for the
+        // slots, which `session` never draws) evenly.
+        let cut = |i: u32| -> i64 {
+            if i >= n {
+                span
+            } else if wanted > i64::from(RECORD_SLOTS) {
+                (i128::from(span) * i128::from(i) / i128::from(n)) as i64
+            } else {
+                (i64::from(i) * len).min(span)
+            }
         };
         // Bytes up to `x` ms into the session, at an even pace (exact integers at both ends).
         let upto = |bytes: u64, x: i64| (u128::from(bytes) * x as u128 / span as u128) as u64;
@@ -148,9 +154,8 @@ impl SessionGenerator {
         };
         (0..n)
             .map(|i| {
-                let (a, b) = (i64::from(i) * len, (i64::from(i + 1) * len).min(span));
+                let (a, b) = (cut(i), cut(i + 1));
                 let last = i + 1 == n;
-                let b = if last { span } else { b };
                 Partial {
                     sequence: if n == 1 { 0 } else { i + 1 },
                     start_ms: s.start_ms + a,

@@ -35,6 +35,7 @@ const MESSAGE_STREAM: u64 = 0x736d_7300_0000_0000;
 const CELL_STREAM: u64 = 0x736d_7363_0000_0000;
 const REPLY_CELL_STREAM: u64 = 0x736d_7372_0000_0000;
 const PLAN_STREAM: u64 = 0x736d_7370_0000_0000;
+const RECIPIENT_CELL_STREAM: u64 = 0x736d_7274_0000_0000;
 
 /// Threads that give the subscribers of `params` [`DAILY_MESSAGES`] messages each a day over the
 /// window (a thread holds [`messages_per_thread`] on average): what a request that omits `count`
@@ -68,7 +69,8 @@ pub struct SmsGenerator {
 
 impl SmsGenerator {
     /// A generator for a run of `count` draws with `params` and `seed`.
-    pub fn new(params: TrafficParams, seed: u64, count: u32) -> Self {
+    pub fn new(params: TrafficParams, seed: u64, count: u32) -> Option<Self> {
+        params.model.network.mobile()?;
         let traffic = Traffic::new(&params, seed, count, SMS_HOUR_WEIGHTS, SMS_WEEKDAY_WEIGHTS);
         let zipf: Vec<f64> = (1..=SHORT_CODES)
             .map(|r| 1.0 / (r as f64).powf(SHORT_CODE_ZIPF))
@@ -77,14 +79,14 @@ impl SmsGenerator {
                 Some(*sum)
             })
             .collect();
-        Self {
+        Some(Self {
             seed,
             traffic,
             kind_cum: rng::cumulative(KIND_WEIGHTS),
             person_status_cum: rng::cumulative(PERSON_STATUS_WEIGHTS),
             a2p_status_cum: rng::cumulative(A2P_STATUS_WEIGHTS),
             short_code_cum: zipf,
-        }
+        })
     }
 
     /// Draw number `index` of the run: a message and perhaps its reply.
@@ -165,9 +167,13 @@ impl SmsGenerator {
         r.sender_imsi = m.recipient_imsi.clone();
         r.sender_network = m.recipient_network;
         if r.sender_imsi.is_some() {
-            r.sender_cell = Some(self.cell_of(to, submit_ms, index ^ REPLY_CELL_STREAM));
+            // Minutes later, each is still where the first message left or found them.
+            r.sender_cell = m.recipient_cell.clone();
         }
         self.set_recipient(&mut r, from, None, index ^ REPLY_CELL_STREAM);
+        if m.sender_cell.is_some() {
+            r.recipient_cell = m.sender_cell.clone();
+        }
         r.delivery_ms = self.delivery(status, submit_ms, rng);
         r.segments = segments(SmsKind::Person, rng);
         if r.sender_imsi.is_some() {
@@ -235,7 +241,7 @@ impl SmsGenerator {
                 m.recipient = people.number(k);
                 m.recipient_imsi = Some(ascii(&net.imsi(k)).to_owned());
                 let at = m.submit_ms;
-                m.recipient_cell = Some(self.cell_of(k, at, stream.wrapping_add(1)));
+                m.recipient_cell = Some(self.cell_of(k, at, stream ^ RECIPIENT_CELL_STREAM));
             }
         }
     }
@@ -255,12 +261,14 @@ impl SmsGenerator {
             .short_code_cum
             .partition_point(|&c| c <= u * total)
             .min(self.short_code_cum.len() - 1) as u64;
-        let h = rng::mix(self.seed ^ MESSAGE_STREAM, rank);
-        if rank < SHORT_CODES * 4 / 5 {
-            (20_000 + h % 80_000).to_string()
+        // A shuffle of the codes, one to one: the rank times a prime, plus a shift of the run.
+        let shift = rng::mix(self.seed ^ MESSAGE_STREAM, 0);
+        let (first, span) = if rank < SHORT_CODES * 4 / 5 {
+            (20_000, 80_000)
         } else {
-            (200_000 + h % 800_000).to_string()
-        }
+            (200_000, 800_000)
+        };
+        (first + (rank * 7_919 + shift % span) % span).to_string()
     }
 
     /// When a message of `status` submitted at `submit_ms` reached the handset (delivered only).

@@ -16,7 +16,8 @@ use super::population::Population;
 /// What a request chooses about the texts or sessions it generates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrafficParams {
-    /// End of the time window (exclusive); records start in `[end - days, end)`.
+    /// End of the time window (exclusive): draws (a thread's first message, a session) start in
+    /// `[end - days, end)`; a reply, or a session's later records, may come after `end`.
     pub end: DateTime<Utc>,
     /// Length of the window in days.
     pub days: u32,

@@ -16,7 +16,7 @@ impl SessionGenerator {
     /// the run's `_id` of document `RECORD_SLOTS × index + j`, so a run's records lie in one `_id`
     /// range. `index` must be below [`MAX_SESSIONS`].
     pub fn documents(&self, run: RunId, index: u32, out: &mut Vec<bson::RawDocumentBuf>) {
-        debug_assert!(index < MAX_SESSIONS);
+        assert!(index < MAX_SESSIONS, "session {index} has no _id slots");
         let s = self.session(u64::from(index));
         for (j, p) in Self::partials(&s).iter().enumerate() {
             out.push(record(

@@ -6,7 +6,7 @@ use super::*;
 use crate::generate::CallModel;
 use crate::generate::goodness_of_fit::{assert_fits, ks_continuous, ks_critical, normal_cdf};
 use crate::generate::model::TimeZoneMode;
-use chrono::{TimeZone, Timelike, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 use std::sync::OnceLock;
 
 /// Four whole weeks of 2,000 subscribers on UTC: the hour shares expected are the table's.
@@ -183,6 +183,14 @@ fn apns_radios_and_start_hours_have_the_model_shares() {
             .map(|s| Utc.timestamp_millis_opt(s.start_ms).unwrap().hour()),
     );
     assert_fits("start hour", &hours, &DATA_HOUR_WEIGHTS);
+    let days = counts(
+        &(0..7).collect::<Vec<u32>>(),
+        run().iter().map(|s| {
+            let at = Utc.timestamp_millis_opt(s.start_ms).unwrap();
+            at.weekday().num_days_from_monday()
+        }),
+    );
+    assert_fits("start weekday", &days, &DATA_WEEKDAY_WEIGHTS);
 }
 
 #[test]
@@ -309,4 +317,23 @@ fn a_sixth_of_the_subscribers_move_most_of_the_bytes() {
         (0.72..0.88).contains(&share),
         "the top 15 % move {share:.3}"
     );
+}
+
+#[test]
+fn a_session_too_large_for_the_slots_is_cut_evenly_into_all_of_them() {
+    let s = Session {
+        end_ms: run()[0].start_ms + 1_999,
+        bytes_up: 1_000_000_000,
+        bytes_down: 24_000_000_000,
+        ..run()[0].clone()
+    };
+    let parts = SessionGenerator::partials(&s);
+    assert_eq!(parts.len(), RECORD_SLOTS as usize);
+    assert_eq!(parts.iter().map(|p| p.bytes_up).sum::<u64>(), s.bytes_up);
+    assert_eq!(
+        parts.iter().map(|p| p.bytes_down).sum::<u64>(),
+        s.bytes_down
+    );
+    assert_eq!(parts.last().unwrap().end_ms, s.end_ms);
+    assert!(parts.windows(2).all(|w| w[0].end_ms == w[1].start_ms));
 }

@@ -16,7 +16,7 @@ impl SmsGenerator {
     /// records lie in one `_id` range, with gaps where a party is off the network. `index` must
     /// be below [`MAX_THREADS`].
     pub fn documents(&self, run: RunId, index: u32, out: &mut Vec<bson::RawDocumentBuf>) {
-        debug_assert!(index < MAX_THREADS);
+        assert!(index < MAX_THREADS, "thread {index} has no _id slots");
         let thread = self.thread(u64::from(index));
         for (m, first_slot) in thread.messages().zip([0, 2]) {
             for direction in m.directions() {

@@ -130,8 +130,9 @@ impl Message {
     }
 
     /// What its record at `direction` charges, in thousandths of a cent (integers, so sums are
-    /// exact): the sender's price where it is billed per text, the application's where it is
-    /// delivered, otherwise 0.
+    /// exact): the sender's price where it is billed per text (on its MO record), the
+    /// application's on its MT record whatever the status (a platform charges for a text sent),
+    /// otherwise 0.
     pub fn price(&self, direction: Direction) -> i64 {
         self.price_millicents[direction as usize]
     }

@@ -5,7 +5,7 @@ use super::*;
 use crate::generate::goodness_of_fit::{
     assert_fits, ks_continuous, ks_critical, normal_cdf, quantile,
 };
-use chrono::{TimeZone, Timelike, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 
 #[test]
 fn kinds_and_statuses_have_the_model_shares() {
@@ -38,6 +38,15 @@ fn texting_follows_its_hour_profile_and_peaks_later_than_calling() {
         }),
     );
     assert_fits("hour of day", &hours, &SMS_HOUR_WEIGHTS);
+    // Every weekday occurs four times in the window, at every hour.
+    let days = counts(
+        &(0..7).collect::<Vec<u32>>(),
+        run().iter().map(|t| {
+            let at = Utc.timestamp_millis_opt(t.message.submit_ms).unwrap();
+            at.weekday().num_days_from_monday()
+        }),
+    );
+    assert_fits("weekday", &days, &SMS_WEEKDAY_WEIGHTS);
     let peak = |w: &[f64]| (0..w.len()).max_by(|&a, &b| w[a].total_cmp(&w[b])).unwrap();
     let calls = crate::generate::defaults::HOUR_WEIGHTS;
     assert!(peak(&SMS_HOUR_WEIGHTS) >= peak(&calls) + 4);
@@ -79,6 +88,13 @@ fn delivery_delays_are_seconds_for_most_with_a_long_tail() {
 
 #[test]
 fn segments_follow_each_kinds_length_and_alphabet() {
+    let sample_of = |kind: SmsKind| {
+        run()
+            .iter()
+            .flat_map(|t| t.messages())
+            .filter(move |m| m.kind == kind)
+    };
+    let mut tested = 0;
     for kind in SmsKind::ALL {
         let (median, sigma) = LENGTHS[kind as usize];
         let ucs2 = UCS2_SHARES[kind as usize];
@@ -95,11 +111,7 @@ fn segments_follow_each_kinds_length_and_alphabet() {
             (1.0 - ucs2) * of(160.0, 153.0) + ucs2 * of(70.0, 67.0)
         };
         let weights = [at_most(1), at_most(2) - at_most(1), 1.0 - at_most(2)];
-        let sample = run()
-            .iter()
-            .flat_map(|t| t.messages())
-            .filter(|m| m.kind == kind);
-        let observed = counts(&[1, 2, 3], sample.map(|m| m.segments.min(3)));
+        let observed = counts(&[1, 2, 3], sample_of(kind).map(|m| m.segments.min(3)));
         // Bins expected to hold fewer than 5 are merged into their neighbour.
         let n = observed.iter().sum::<u64>() as f64;
         let (mut o, mut w) = (vec![], vec![]);
@@ -117,9 +129,20 @@ fn segments_follow_each_kinds_length_and_alphabet() {
         }
         if o.len() > 1 {
             assert_fits(&format!("segments of {}", kind.as_str()), &o, &w);
+            tested += 1;
+        } else {
+            // Codes are short: texts past one segment are too rare to test as a share.
+            let long = sample_of(kind).filter(|m| m.segments > 1).count();
+            assert!(
+                long <= 10,
+                "{long} {} texts past one segment",
+                kind.as_str()
+            );
         }
     }
-    // A person's text is longer than one segment about a sixth of the time.
+    assert_eq!(tested, 3, "every kind but codes has its segments tested");
+    // A person's text is longer than one segment about a fifth of the time (a sixth in GSM-7,
+    // more in UCS-2).
     let person = run()
         .iter()
         .flat_map(|t| t.messages())
