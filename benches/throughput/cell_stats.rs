@@ -12,7 +12,7 @@ use mongodb::Client;
 use serde_json::{Value, json};
 
 use crate::service::Service;
-use crate::shared::{Settings, latencies};
+use crate::shared::{Settings, answer, latencies};
 
 pub async fn run(
     s: &Settings,
@@ -41,14 +41,7 @@ pub async fn run(
     let base = format!("{}/stats/cells?to={}", svc.base, latest + 1);
     let url = move |top: usize| format!("{base}&top={top}");
     let t = Instant::now();
-    let first: Value = http
-        .get(url(100))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first: Value = answer(http.get(url(100))).await;
     println!(
         "  GET /stats/cells?top=100 over {} to {}: {} cells, {} calls; first answer {:.0} ms \
          (nothing kept)",
@@ -68,26 +61,15 @@ pub async fn run(
     }
     // Under ingest: a live run writes calls now, so every batch changes today's documents and no
     // answer is kept for long; the range is the default one (the last 30 days, today included).
-    let live: Value = http
-        .post(format!("{}/live", svc.base))
-        .json(&json!({ "calls_per_second": 200, "step_seconds": 5, "hosts": 3, "seed": 9 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let live: Value = answer(
+        http.post(format!("{}/live", svc.base))
+            .json(&json!({ "calls_per_second": 200, "step_seconds": 5, "hosts": 3, "seed": 9 })),
+    )
+    .await;
     let id = live["id"].as_str().expect("a live run").to_owned();
     let recent = format!("{}/stats/cells?top=100", svc.base);
     let (mut ms, errors) = poll(http, &move |_| recent.clone(), pollers, secs, false).await;
-    let stopped: Value = http
-        .post(format!("{}/live/{id}/stop", svc.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stopped: Value = answer(http.post(format!("{}/live/{id}/stop", svc.base))).await;
     println!(
         "  GET /stats/cells (the last 30 days), {pollers} clients once a second while a live run \
          wrote {} calls: {errors} errors, {} (target p99 ≤ 50 ms)",
@@ -159,14 +141,7 @@ async fn rebuild(svc: &Service, http: &reqwest::Client) {
         .to_owned();
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
-        let job: Value = http
-            .get(format!("{}/jobs/{id}", svc.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job: Value = answer(http.get(format!("{}/jobs/{id}", svc.base))).await;
         if job["state"] != "running" {
             assert_eq!(job["state"], "done", "{job}");
             println!(

@@ -14,7 +14,7 @@ use mongodb::Client;
 use serde_json::{Value, json};
 
 use crate::service::Service;
-use crate::shared::{env_or, percentile};
+use crate::shared::{answer, env_or, percentile};
 
 /// Seconds a rate is measured over, after a warm-up.
 const WINDOW: u64 = 60;
@@ -178,15 +178,11 @@ async fn job_watched(uri: &str, client: &Client, count: u64, clients: usize) -> 
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
-    let job: Value = http
-        .post(format!("{}/generate/calls", svc.base))
-        .json(&json!({ "count": count, "seed": 7, "async": true }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let job: Value = answer(
+        http.post(format!("{}/generate/calls", svc.base))
+            .json(&json!({ "count": count, "seed": 7, "async": true })),
+    )
+    .await;
     let id = job["id"].as_str().expect("a job id").to_string();
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -175,6 +175,16 @@ pub fn cpu_per_million(server: Option<u32>, before: Option<f64>, docs: u64) -> O
     Some((cpu_seconds(pid) - before) * 1e6 / docs as f64)
 }
 
+/// Sends `req` and reads its answer as JSON: a benchmark has no use for a request that failed.
+pub async fn answer(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
 /// Variable `name` parsed, or `default` when unset or unreadable.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
