@@ -363,8 +363,8 @@ struct Draw {
     effect: Option<&'static str>,
 }
 
-/// The text of a fixed ASCII buffer of [`Draw`].
-fn ascii(bytes: &[u8]) -> &str {
+/// The text of a fixed ASCII buffer (of [`Draw`], or of the other kinds' identities).
+pub(crate) fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 

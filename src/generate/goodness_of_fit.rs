@@ -4,6 +4,16 @@
 //!
 //! Pure and dependency-free on purpose: the tests must not share code with what they test.
 
+/// How many of `values` are each of `all` (every value must be one of them): the observed
+/// counts [`chi_square`] compares with weights in the same order.
+pub fn counts<T: PartialEq>(all: &[T], values: impl Iterator<Item = T>) -> Vec<u64> {
+    let mut out = vec![0u64; all.len()];
+    for v in values {
+        out[all.iter().position(|a| *a == v).expect("a known value")] += 1;
+    }
+    out
+}
+
 /// Pearson's chi-square statistic of `observed` counts against expected shares proportional to
 /// `weights` (which need not sum to 1).
 pub fn chi_square(observed: &[u64], weights: &[f64]) -> f64 {

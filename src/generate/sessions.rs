@@ -14,6 +14,7 @@
 //!   next ([`SessionGenerator::partials`]); the records of a session chain exactly: contiguous
 //!   spans, sequence numbers from 1, bytes summing to the session's.
 
+use super::calls::ascii;
 use super::rng::{self, DocRng};
 use super::traffic::Traffic;
 pub use super::traffic::TrafficParams;
@@ -91,9 +92,9 @@ impl SessionGenerator {
         Session {
             subscriber: k,
             charging_id: self.charging_base.wrapping_add(index as u32),
-            imsi: ascii(&net.imsi(k)),
-            imei: ascii(&net.imei(k)),
-            msisdn: ascii(&digits[1..]),
+            imsi: ascii(&net.imsi(k)).to_owned(),
+            imei: ascii(&net.imei(k)).to_owned(),
+            msisdn: ascii(&digits[1..]).to_owned(),
             apn,
             rat,
             start_ms,
@@ -186,11 +187,6 @@ fn drawn_volume(apn: Apn, usage: f64, rng: &mut DocRng) -> (u64, i64, f64) {
     let bytes = (hourly * ms as f64 / 3_600_000.0).clamp(2.0, MAX_VOLUME as f64) as u64;
     let ratio = rng::lognormal(rng, DOWN_UP[a].0, DOWN_UP[a].1);
     (bytes, ms, ratio)
-}
-
-/// The text of a fixed ASCII buffer.
-fn ascii(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 mod document;

@@ -21,6 +21,7 @@
 //! - records: an MO record where the sender is a subscriber and an MT record where the recipient
 //!   is one, both carrying the message's id (see [`Message::directions`]).
 
+use super::calls::ascii;
 use super::calls::call_id::uuid_v4;
 use super::network::{OPERATORS, Party, country_of};
 use super::rng::{self, DocRng};
@@ -33,7 +34,6 @@ pub use record::{Direction, Message, SmsKind, SmsStatus, Thread};
 /// Seed streams of the messages, apart from the calls' (a run's calls keep their values).
 const MESSAGE_STREAM: u64 = 0x736d_7300_0000_0000;
 const CELL_STREAM: u64 = 0x736d_7363_0000_0000;
-const REPLY_CELL_STREAM: u64 = 0x736d_7372_0000_0000;
 const PLAN_STREAM: u64 = 0x736d_7370_0000_0000;
 const RECIPIENT_CELL_STREAM: u64 = 0x736d_7274_0000_0000;
 
@@ -114,14 +114,22 @@ impl SmsGenerator {
         let (mut message, to) = if kind.is_a2p() {
             let code = self.short_code(rng::unit(&mut rng));
             let mut m = self.blank(ascii(&message_id), kind, code, status, submit_ms);
-            self.set_recipient(&mut m, subscriber, None, index ^ CELL_STREAM);
+            let cell = || {
+                self.cell_of(
+                    subscriber,
+                    submit_ms,
+                    index ^ CELL_STREAM ^ RECIPIENT_CELL_STREAM,
+                )
+            };
+            self.set_recipient(&mut m, subscriber, None, cell);
             (m, subscriber)
         } else {
             let to = people.contact_of(subscriber, &mut rng);
             let sender = people.number(subscriber);
             let mut m = self.blank(ascii(&message_id), kind, sender, status, submit_ms);
             self.set_sender(&mut m, subscriber, index ^ CELL_STREAM);
-            self.set_recipient(&mut m, to, Some(subscriber), index ^ CELL_STREAM);
+            let cell = || self.cell_of(to, submit_ms, index ^ CELL_STREAM ^ RECIPIENT_CELL_STREAM);
+            self.set_recipient(&mut m, to, Some(subscriber), cell);
             (m, to)
         };
         message.delivery_ms = delivery_ms;
@@ -131,19 +139,13 @@ impl SmsGenerator {
         } else {
             [self.per_use(subscriber, segments), 0]
         };
-        let reply = self.reply(&message, (subscriber, to), index, &mut rng);
+        let reply = self.reply(&message, (subscriber, to), &mut rng);
         Thread { message, reply }
     }
 
     /// The recipient's answer to `m` (a delivered person's message between the subscribers
     /// `(from, to)`), if any.
-    fn reply(
-        &self,
-        m: &Message,
-        (from, to): (u64, u64),
-        index: u64,
-        rng: &mut DocRng,
-    ) -> Option<Message> {
+    fn reply(&self, m: &Message, (from, to): (u64, u64), rng: &mut DocRng) -> Option<Message> {
         let answered = rng::unit(rng) < REPLY_SHARE;
         let delay = rng::lognormal(rng, REPLY_MEDIAN_S, REPLY_SIGMA);
         let id = uuid_v4(rng);
@@ -166,14 +168,12 @@ impl SmsGenerator {
         // Roles swap: the replier is on the network where the first message's recipient was.
         r.sender_imsi = m.recipient_imsi.clone();
         r.sender_network = m.recipient_network;
+        // Minutes later, each is still where the first message left or found them.
         if r.sender_imsi.is_some() {
-            // Minutes later, each is still where the first message left or found them.
             r.sender_cell = m.recipient_cell.clone();
         }
-        self.set_recipient(&mut r, from, None, index ^ REPLY_CELL_STREAM);
-        if m.sender_cell.is_some() {
-            r.recipient_cell = m.sender_cell.clone();
-        }
+        let cell = || m.sender_cell.clone().unwrap_or_default();
+        self.set_recipient(&mut r, from, None, cell);
         r.delivery_ms = self.delivery(status, submit_ms, rng);
         r.segments = segments(SmsKind::Person, rng);
         if r.sender_imsi.is_some() {
@@ -219,9 +219,16 @@ impl SmsGenerator {
         }
     }
 
-    /// The recipient `k`'s number, and its identities and cell when on the run's network. A
-    /// person's recipient (`from` the sender) may be on another operator's, with a number there.
-    fn set_recipient(&self, m: &mut Message, k: u64, from: Option<u64>, stream: u64) {
+    /// The recipient `k`'s number, and its identities and `cell` when on the run's network (the
+    /// cell worked out only then). A person's recipient (`from` the sender) may be on another
+    /// operator's, with a number there.
+    fn set_recipient(
+        &self,
+        m: &mut Message,
+        k: u64,
+        from: Option<u64>,
+        cell: impl FnOnce() -> String,
+    ) {
         let people = &self.traffic.people;
         let Some(net) = &self.traffic.network else {
             m.recipient = people.number(k);
@@ -240,8 +247,7 @@ impl SmsGenerator {
             _ => {
                 m.recipient = people.number(k);
                 m.recipient_imsi = Some(ascii(&net.imsi(k)).to_owned());
-                let at = m.submit_ms;
-                m.recipient_cell = Some(self.cell_of(k, at, stream ^ RECIPIENT_CELL_STREAM));
+                m.recipient_cell = Some(cell());
             }
         }
     }
@@ -321,11 +327,6 @@ fn segments(kind: SmsKind, rng: &mut DocRng) -> u32 {
     } else {
         chars.div_ceil(each)
     }
-}
-
-/// The text of a fixed ASCII buffer.
-fn ascii(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 mod document;

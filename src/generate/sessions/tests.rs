@@ -4,7 +4,9 @@
 
 use super::*;
 use crate::generate::CallModel;
-use crate::generate::goodness_of_fit::{assert_fits, ks_continuous, ks_critical, normal_cdf};
+use crate::generate::goodness_of_fit::{
+    assert_fits, counts, ks_continuous, ks_critical, normal_cdf,
+};
 use crate::generate::model::TimeZoneMode;
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use std::sync::OnceLock;
@@ -35,14 +37,6 @@ fn run() -> &'static [Session] {
 fn generator() -> &'static SessionGenerator {
     static G: OnceLock<SessionGenerator> = OnceLock::new();
     G.get_or_init(|| SessionGenerator::new(four_weeks(), 5, daily_sessions(&four_weeks())).unwrap())
-}
-
-fn counts<T: PartialEq>(all: &[T], values: impl Iterator<Item = T>) -> Vec<u64> {
-    let mut out = vec![0u64; all.len()];
-    for v in values {
-        out[all.iter().position(|a| *a == v).unwrap()] += 1;
-    }
-    out
 }
 
 #[test]

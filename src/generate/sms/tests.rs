@@ -39,14 +39,6 @@ pub(super) fn run() -> &'static [Thread] {
     })
 }
 
-pub(super) fn counts<T: PartialEq>(all: &[T], values: impl Iterator<Item = T>) -> Vec<u64> {
-    let mut out = vec![0u64; all.len()];
-    for v in values {
-        out[all.iter().position(|a| *a == v).unwrap()] += 1;
-    }
-    out
-}
-
 #[test]
 fn a_thread_is_a_function_of_seed_and_index_and_first_messages_come_in_time_order() {
     let (a, b) = (

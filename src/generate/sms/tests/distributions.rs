@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::generate::goodness_of_fit::{
-    assert_fits, ks_continuous, ks_critical, normal_cdf, quantile,
+    assert_fits, counts, ks_continuous, ks_critical, normal_cdf, quantile,
 };
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 
