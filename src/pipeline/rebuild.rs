@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bson::oid::ObjectId;
+use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Progress, RunError, RunReport};
-use crate::generate::Kind;
+use crate::generate::{Kind, RunId, rng};
 use crate::store::kinds::stored;
-use crate::store::rollup::by_cell::CellTotals;
+use crate::store::rollup::by_cell::{CellTotals, run_tokens};
 use crate::store::rollup::{DAY_MS, documents, fine_ms};
 use crate::store::stats::KeyFilter;
 use crate::store::{DbError, Store};
@@ -56,6 +57,14 @@ async fn days(
     let Some((first, last)) = store.time_bounds(kind).await? else {
         return Ok(false);
     };
+    // Tokens of a run of the rebuild's own, retired at the end like a finished job's (an update
+    // delivered late is refused then too); one per contribution.
+    let run = RunId::new(Utc::now().timestamp() as u32, rng::random_seed() as u32);
+    let mut tokens = 0u32;
+    let mut token = || {
+        tokens += 1;
+        ObjectId::from_bytes(run.object_id(tokens - 1))
+    };
     let mut day = first - first.rem_euclid(DAY_MS);
     while day <= last {
         if cancel.is_cancelled() {
@@ -70,10 +79,9 @@ async fn days(
                 &KeyFilter::default(),
             )
             .await?;
-        // A fresh token per day: the collection was cleared, so nothing can be applied twice.
-        store.apply_rollup(kind, ObjectId::new(), &cells).await?;
+        store.apply_rollup(kind, token(), &cells).await?;
         if by_cell {
-            per_cell(store, day).await?;
+            per_cell(store, day, &mut token).await?;
         }
         let n = documents(kind, &cells);
         progress.add(n.max(0) as u64);
@@ -83,30 +91,27 @@ async fn days(
             None => break,
         }
     }
-    store.clear_rollup_tokens(kind).await?;
+    store.prune_rollup_tokens(kind, run, tokens).await?;
     if by_cell {
-        store
-            .prune_cell_tokens(
-                (
-                    ObjectId::from_bytes([0; 12]),
-                    ObjectId::from_bytes([0xff; 12]),
-                ),
-                None,
-            )
-            .await?;
+        store.prune_cell_tokens(run_tokens(run), None).await?;
     }
     Ok(false)
 }
 
-/// The per-cell rollup of `day`, from its raw calls: one contribution per operator.
-async fn per_cell(store: &Store, day: i64) -> Result<(), DbError> {
+/// The per-cell rollup of `day`, from its raw calls: one contribution per operator, each under
+/// a token of its own from `token`.
+async fn per_cell(
+    store: &Store,
+    day: i64,
+    token: &mut impl FnMut() -> ObjectId,
+) -> Result<(), DbError> {
     let mut by_operator: BTreeMap<std::sync::Arc<str>, CellTotals> = BTreeMap::new();
     for c in store.raw_cell_totals(day, day + DAY_MS).await? {
         let totals = by_operator.entry(c.operator.clone()).or_default();
         totals.add(&c.operator, c.day, c.eci, &c.counts);
     }
     for totals in by_operator.values() {
-        store.apply_cell_rollup(ObjectId::new(), totals).await?;
+        store.apply_cell_rollup(token(), totals).await?;
     }
     Ok(())
 }

@@ -23,7 +23,8 @@
 //! - Hourly cells live in one document per day (and host), updated with `{_id, applied: {$ne:
 //!   token}}` as the filter and `$push: {applied: token}` in the update. A single-document update is
 //!   atomic, so a contribution lands at most once however often it is retried or repaired; a run
-//!   that ended cleanly pulls its tokens again. Few documents, few statements per batch.
+//!   that ended cleanly retires its tokens into one watermark per document ([`tokens`]), which
+//!   still refuses a contribution delivered late. Few documents, few statements per batch.
 //! - Fine cells are inserted: a batch's cells of one hour (and host) become one document
 //!   whose `_id` is `{start, host?, k: token}`, so a retry or repair is a duplicate key. An update
 //!   of an hour of fine slots' fields costs the server several times what an insert does (its cost
@@ -43,6 +44,7 @@ mod apply;
 mod batch;
 pub mod by_cell;
 mod cells;
+pub mod tokens;
 mod version;
 mod writes;
 
@@ -207,7 +209,9 @@ impl Store {
             }
             let filter = match res {
                 Resolution::Day | Resolution::Hour => {
-                    doc! { "_id": { "$in": ids.clone() }, "applied": token }
+                    let mut held = doc! { "_id": { "$in": ids.clone() } };
+                    held.extend(tokens::applied(token));
+                    held
                 }
                 Resolution::Fine => {
                     let ids: Vec<Document> = ids
@@ -225,7 +229,8 @@ impl Store {
         Ok(true)
     }
 
-    /// Forgets the tokens of a run that ended cleanly, so `applied` lists stay short.
+    /// Retires the tokens of a run that ended cleanly, so `applied` lists stay short (see
+    /// [`tokens`]).
     pub async fn prune_rollup_tokens(
         &self,
         kind: Kind,
@@ -236,8 +241,8 @@ impl Store {
             .await
     }
 
-    /// Pulls the tokens of the run's first `count` documents from the `applied` lists of `kind`'s
-    /// rollups at `resolutions`.
+    /// Retires the tokens of the run's first `count` documents in `kind`'s rollups at
+    /// `resolutions`.
     pub(super) async fn prune_tokens(
         &self,
         kind: Kind,
@@ -249,17 +254,14 @@ impl Store {
             return Ok(());
         }
         let (first, last) = run.id_range(count);
-        let range = doc! {
-            "$gte": ObjectId::from_bytes(first),
-            "$lte": ObjectId::from_bytes(last),
-        };
         // Few documents (one per day and host): a scan is cheaper than keeping an index on
         // `applied` up to date with every batch.
+        let (first, last) = (ObjectId::from_bytes(first), ObjectId::from_bytes(last));
         for &res in resolutions {
             self.rollup(kind, res)
                 .update_many(
-                    doc! { "applied": { "$elemMatch": range.clone() } },
-                    doc! { "$pull": { "applied": range.clone() } },
+                    doc! { "applied": { "$elemMatch": { "$gte": first, "$lte": last } } },
+                    tokens::retire(first, last),
                 )
                 .await?;
         }
@@ -272,16 +274,6 @@ impl Store {
             self.rollup(kind, res).delete_many(doc! {}).await?;
         }
         self.bump_version(kind).await
-    }
-
-    /// Forgets every token of `kind`'s rollups (the last step of a rebuild, whose days need none).
-    pub async fn clear_rollup_tokens(&self, kind: Kind) -> Result<(), DbError> {
-        for res in Resolution::GUARDED {
-            self.rollup(kind, res)
-                .update_many(doc! {}, doc! { "$set": { "applied": [] } })
-                .await?;
-        }
-        Ok(())
     }
 
     /// The number of documents of `kind`, from the collection's metadata (no scan).

@@ -27,6 +27,7 @@ mod page;
 mod preview;
 mod processes;
 mod proxy;
+mod redelivery;
 mod replicas;
 mod rollups;
 mod scenarios;

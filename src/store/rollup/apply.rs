@@ -7,6 +7,7 @@ use bson::{Bson, Document, RawDocumentBuf, doc, oid::ObjectId};
 use futures::TryStreamExt;
 use mongodb::error::ErrorKind;
 
+use super::tokens;
 use super::writes::{Sums, cell_update, contribution, resolutions};
 use super::{Cell, Cells, Place, Resolution, doc_id, doc_key};
 use crate::generate::{Kind, RunId};
@@ -77,8 +78,9 @@ impl Store {
         Ok(touched)
     }
 
-    /// Forgets the tokens in `[first, last]` from the rollup documents `touched` (a live run's
-    /// batches that can no longer be written again), so their `applied` lists stay short.
+    /// Retires the tokens in `[first, last]` in the rollup documents `touched` (a live run's
+    /// batches that can no longer be written again), so their `applied` lists stay short (see
+    /// [`tokens`]).
     pub async fn prune_live_tokens(
         &self,
         kind: Kind,
@@ -86,7 +88,6 @@ impl Store {
         first: ObjectId,
         last: ObjectId,
     ) -> Result<(), DbError> {
-        let range = doc! { "$gte": first, "$lte": last };
         for res in Resolution::ALL {
             let ids: Vec<&Document> = touched
                 .iter()
@@ -97,10 +98,7 @@ impl Store {
                 continue;
             }
             self.rollup(kind, res)
-                .update_many(
-                    doc! { "_id": { "$in": ids } },
-                    doc! { "$pull": { "applied": range.clone() } },
-                )
+                .update_many(doc! { "_id": { "$in": ids } }, tokens::retire(first, last))
                 .await?;
         }
         Ok(())
@@ -153,7 +151,7 @@ impl Store {
     }
 
     /// Applies each `(id, update)` of `todo` to its document in `collection` unless the
-    /// document's `applied` list already holds `token` (the update pushes it), creating documents
+    /// document already holds `token` (listed, or retired: [`tokens`]; the update pushes it), creating documents
     /// as needed: exactly once, however often it is called again.
     pub(super) async fn guarded_upserts(
         &self,
@@ -168,7 +166,9 @@ impl Store {
             let statements: Vec<Document> = todo
                 .iter()
                 .map(|(id, u)| {
-                    doc! { "q": { "_id": id, "applied": { "$ne": token } }, "u": u, "upsert": true }
+                    let mut q = doc! { "_id": id };
+                    q.extend(tokens::unapplied(token));
+                    doc! { "q": q, "u": u, "upsert": true }
                 })
                 .collect();
             let clashed = self.update_command(collection, statements).await?;
@@ -176,10 +176,12 @@ impl Store {
                 return Ok(());
             }
             let ids: Vec<Bson> = clashed.iter().map(|&i| todo[i].0.clone()).collect();
+            let mut held = doc! { "_id": { "$in": ids } };
+            held.extend(tokens::applied(token));
             let done: Vec<Document> = self
                 .db()
                 .collection::<Document>(collection)
-                .find(doc! { "_id": { "$in": ids }, "applied": token })
+                .find(held)
                 .projection(doc! { "_id": 1 })
                 .await?
                 .try_collect()

@@ -10,7 +10,7 @@
 //! the network has (100k cells are ~8 cities' worth of blocks spread over 224).
 //!
 //! Exact as the hourly rollups are: every contribution is a guarded update carrying a token
-//! (`applied: {$ne: token}`, `$push: {applied: token}`). A job sums groups of consecutive batches
+//! (`applied: {$ne: token}`, `$push: {applied: token}`, retired into a watermark: [`tokens`]). A job sums groups of consecutive batches
 //! in memory ([`CellTotals`]) and adds each group under a token of its own, counting down from the
 //! top of the run's `_id` range ([`flush_token`]), which a repair can add again; a live run adds
 //! every batch under the batch's token.
@@ -28,7 +28,7 @@ mod read;
 
 pub use read::{CellDay, CellDoc};
 
-use super::DAY_MS;
+use super::{DAY_MS, tokens};
 use crate::generate::cells::{Eci, SITES_PER_CITY, site_in_city};
 use crate::generate::{Kind, RunId};
 use crate::store::{DbError, Store};
@@ -223,28 +223,31 @@ impl Store {
         let n = self
             .db()
             .collection::<Document>(CELLS_ROLLUP)
-            .count_documents(doc! { "_id": { "$in": &ids }, "applied": token })
+            .count_documents({
+                let mut held = doc! { "_id": { "$in": &ids } };
+                held.extend(tokens::applied(token));
+                held
+            })
             .await?;
         Ok(n as usize == ids.len())
     }
 
-    /// Forgets the tokens in `[first, last]` (a run's, or a live run's batches that can no
-    /// longer be written again) from the documents `ids` (all of them when `None`: a scan of
+    /// Retires the tokens in `[first, last]` (a run's, or a live run's batches that can no
+    /// longer be written again; see [`tokens`]) in the documents `ids` (all of them when `None`: a scan of
     /// the collection, after a repair or for a stopped live run).
     pub async fn prune_cell_tokens(
         &self,
         (first, last): (ObjectId, ObjectId),
         ids: Option<&[Bson]>,
     ) -> Result<(), DbError> {
-        let range = doc! { "$gte": first, "$lte": last };
         let filter = match ids {
             Some([]) => return Ok(()),
             Some(ids) => doc! { "_id": { "$in": ids } },
-            None => doc! { "applied": { "$elemMatch": range.clone() } },
+            None => doc! { "applied": { "$elemMatch": { "$gte": first, "$lte": last } } },
         };
         self.db()
             .collection::<Document>(CELLS_ROLLUP)
-            .update_many(filter, doc! { "$pull": { "applied": range } })
+            .update_many(filter, tokens::retire(first, last))
             .await?;
         Ok(())
     }

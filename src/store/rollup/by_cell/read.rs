@@ -11,7 +11,7 @@ use futures::TryStreamExt;
 use super::{CELLS_ROLLUP, CellCounts, day_key};
 use crate::generate::Kind;
 use crate::generate::cells::{Eci, eci_in};
-use crate::store::rollup::DAY_MS;
+use crate::store::rollup::{DAY_MS, tokens};
 use crate::store::{DbError, Store};
 
 /// `(day, operator, block)` of a document's `_id`.
@@ -113,7 +113,7 @@ impl Store {
             .db()
             .collection::<RawDocumentBuf>(CELLS_ROLLUP)
             .find(filter)
-            .projection(doc! { "applied": 0 })
+            .projection(doc! { "applied": 0, tokens::WATERMARKS: 0 })
             .await?;
         let (mut out, mut operators) = (Vec::new(), Vec::new());
         while let Some(d) = cursor.try_next().await? {
