@@ -234,17 +234,24 @@ async fn connections_reset_every_two_seconds_leave_a_million_call_job_exact() {
     let job = app
         .start_job("/generate/calls", &json!({ "count": 1_000_000, "seed": 6 }))
         .await;
-    let mut resets = 0;
+    let (mut resets, mut unanswered) = (0, 0);
     let done = loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let job: Value = app.get(&format!("/jobs/{job}")).await.json().await.unwrap();
+        let res = app.get(&format!("/jobs/{job}")).await;
+        // A status read whose connections keep being reset may run out of its time: a 503 the
+        // poller (a dashboard) asks again after.
+        if res.status() == 503 && unanswered < 100 {
+            unanswered += 1;
+            continue;
+        }
+        let job: Value = res.json().await.unwrap();
         if job["state"] != "running" || resets == 600 {
             break job;
         }
         proxy.reset_all();
         resets += 1;
     };
-    eprintln!("{resets} resets; {done}");
+    eprintln!("{resets} resets, {unanswered} status reads unanswered; {done}");
     assert!(resets >= 3, "the job ended before the faults: {done}");
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["inserted"], 1_000_000, "{done}");
