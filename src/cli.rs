@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{DbSettings, GenerateArgs, GenerateWhat, HealthcheckArgs, StatsCommand};
 use crate::export::Format;
 use crate::generate::scenario::ScenarioRequest;
+use crate::generate::sms::{self, TrafficParams};
 use crate::generate::{CallParams, Kind, ParamError, Params, PointParams, params};
 use crate::pipeline::{self, Progress, Run, RunSpec, Tuning};
 use crate::store::{RetryPolicy, Store};
@@ -50,6 +51,19 @@ pub fn spec(what: GenerateWhat) -> Result<RunSpec, ParamError> {
             .with_scenario(count, scenario(&a.scenario)?.as_ref())?
             .with_model(model(&a.model)?.as_ref())?;
             RunSpec::new(Params::Metrics(p), count, a.seed)
+        }
+        GenerateWhat::Sms(a) => {
+            let p = TrafficParams::new(
+                Some(a.days.into()),
+                Some(a.subscribers.into()),
+                a.end,
+                model(&a.model)?.as_ref(),
+                now,
+            )?;
+            let threads = a.count.unwrap_or(u64::from(sms::daily_threads(&p)));
+            let threads = i64::try_from(threads).unwrap_or(i64::MAX);
+            let count = params::count(threads, u64::from(sms::MAX_THREADS))?;
+            RunSpec::new(Params::Sms(p), count, a.seed)
         }
     })
 }
@@ -125,7 +139,8 @@ pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()>
             on_ctrl_c.cancel();
         }
     });
-    let reporter = tokio::spawn(report(progress.clone(), u64::from(spec.count)));
+    let total = documents(spec).await;
+    let reporter = tokio::spawn(report(progress.clone(), total));
     let reconcile = RetryPolicy::for_up_to(RECONCILE_PATIENCE);
     let report = run
         .execute(&store, Tuning::from(db), &progress, &cancel, &reconcile)
@@ -135,8 +150,7 @@ pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()>
     let written = report.written;
     let at_least = if report.exact { "" } else { "at least " };
     println!(
-        "inserted {at_least}{written} of {} documents into {}.{} in {:.2} s ({:.0} docs/s), seed {}",
-        spec.count,
+        "inserted {at_least}{written} of {total} documents into {}.{} in {:.2} s ({:.0} docs/s), seed {}",
         db.mongo_db,
         spec.kind().collection(),
         report.elapsed.as_secs_f64(),
@@ -151,6 +165,15 @@ pub async fn generate(db: &DbSettings, args: GenerateArgs) -> anyhow::Result<()>
         bail!("interrupted after {at_least}{written} documents");
     }
     Ok(())
+}
+
+/// The documents `spec` writes: its count, or, for a kind of several records a draw, its draws
+/// generated once before the run and their records counted (a second or so a million threads).
+pub(crate) async fn documents(spec: &RunSpec) -> u64 {
+    let spec = spec.clone();
+    tokio::task::spawn_blocking(move || spec.documents())
+        .await
+        .unwrap_or_default()
 }
 
 /// Shows progress until aborted: an indicatif bar on a terminal, a line every 2 s otherwise.

@@ -60,13 +60,43 @@ struct Column {
 }
 
 /// Columns of the widest kind, for a fixed-size row buffer.
-const MAX_COLUMNS: usize = if CALL_COLUMNS.len() > POINT_COLUMNS.len() {
-    CALL_COLUMNS.len()
-} else {
-    POINT_COLUMNS.len()
-};
+const MAX_COLUMNS: usize = max(
+    max(CALL_COLUMNS.len(), POINT_COLUMNS.len()),
+    SMS_COLUMNS.len(),
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 const DATE: &str = "date(2006-01-02T15:04:05.000Z)";
+
+/// A column of `field` typed `ty`.
+const fn col(field: &'static str, ty: &'static str) -> Column {
+    Column { field, ty }
+}
+
+/// A text record's columns: every field the generator writes, in its order.
+const SMS_COLUMNS: &[Column] = &[
+    col("message_id", "string()"),
+    col("direction", "string()"),
+    col("kind", "string()"),
+    col("sender", "string()"),
+    col("recipient", "string()"),
+    col("sender_imsi", "string()"),
+    col("sender_network", "string()"),
+    col("recipient_imsi", "string()"),
+    col("recipient_network", "string()"),
+    col("sender_cell", "string()"),
+    col("recipient_cell", "string()"),
+    col("status", "string()"),
+    col("submit_time", DATE),
+    col("delivery_time", DATE),
+    col("segments", "int32()"),
+    col("price_cents", "double()"),
+    col("price_millicents", "int32()"),
+    col("in_reply_to", "string()"),
+];
 
 const CALL_COLUMNS: &[Column] = &[
     Column {
@@ -190,6 +220,7 @@ impl Encoder {
         let columns = match kind {
             Kind::Calls => CALL_COLUMNS,
             Kind::Metrics => POINT_COLUMNS,
+            Kind::Sms => SMS_COLUMNS,
         };
         Self { format, columns }
     }

@@ -38,10 +38,13 @@ fn route_table() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
     vec![
         ("/generate/calls", Method::POST, post(generate::calls)),
         ("/generate/metrics", Method::POST, post(generate::metrics)),
+        ("/generate/sms", Method::POST, post(generate::sms)),
         ("/preview/calls", Method::GET, get(preview::calls)),
         ("/preview/metrics", Method::GET, get(preview::metrics)),
+        ("/preview/sms", Method::GET, get(preview::sms)),
         ("/export/calls", Method::GET, get(export::calls)),
         ("/export/metrics", Method::GET, get(export::metrics)),
+        ("/export/sms", Method::GET, get(export::sms)),
         ("/cells", Method::GET, get(cells::list)),
         ("/stats", Method::GET, get(stats::stats)),
         ("/stats/cells", Method::GET, get(stats::cells)),

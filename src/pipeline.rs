@@ -32,7 +32,7 @@ mod spec;
 pub use produce::Spares;
 pub use rebuild::rebuild;
 pub use report::{Progress, RunError, RunReport};
-pub use spec::{RunSpec, Tuning, now_millis};
+pub use spec::{RunSpec, Tuning, id_count, now_millis};
 
 use batch::{Applied, Batch, Inserted};
 use by_cell::{RunTotals, add_group};
@@ -110,7 +110,7 @@ impl Run {
         } else {
             record_cells(store, &radio, reconcile).await;
         }
-        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.id_count());
         let (written, exact) = if streamed.uncertain {
             match until_answered("counting a run", reconcile, || {
                 store.count_run(kind, id, count)
@@ -150,7 +150,7 @@ impl Run {
         streamed: &mut Streamed,
         exact: bool,
     ) -> bool {
-        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.count);
+        let (kind, id, count) = (self.spec.kind(), self.id, self.spec.id_count());
         // The per-cell totals of the batches applied, even for a run that stopped early: its
         // other rollups count those batches too.
         let by_cell = &mut streamed.by_cell;
@@ -222,6 +222,7 @@ impl Run {
                 Some(done) = applying.next(), if !applying.is_empty() => {
                     let done: Applied = done;
                     out.radio.add(done.radio);
+                    progress.reached(u64::from(done.end));
                     let failed = out.count(done.outcome, done.applied, done.resent, progress);
                     out.by_cell.add(done.first, done.by_cell);
                     // Added beside the inserts, never awaited here: a batch in flight holds a
@@ -277,13 +278,11 @@ impl Run {
         let (spec, id) = (self.spec.clone(), self.id);
         let kind = spec.kind();
         tokio::task::spawn_blocking(move || {
-            let mut first = 0u32;
             let size = tuning.batch_size.max(1);
             for batch in spec.tallied_batches_reusing(id, size, spares.clone()) {
                 metrics::counter!("documents_generated_total", "collection" => kind.collection())
                     .increment(batch.0.len() as u64);
-                let batch = Batch::new(kind, id, first, batch, spares.clone());
-                first += batch.docs.len() as u32;
+                let batch = Batch::new(kind, batch, spares.clone());
                 if tx.blocking_send(batch).is_err() {
                     break; // the consumer stopped: cancelled or failed
                 }

@@ -26,8 +26,12 @@ pub async fn to_file(run: Run, path: PathBuf, format: Format, dry_run: bool) -> 
             on_ctrl_c.store(true, Ordering::Relaxed);
         }
     });
-    let reporter = (!to_stdout)
-        .then(|| tokio::spawn(super::report(progress.clone(), u64::from(run.spec().count))));
+    let total = if to_stdout {
+        0
+    } else {
+        super::documents(run.spec()).await
+    };
+    let reporter = (!to_stdout).then(|| tokio::spawn(super::report(progress.clone(), total)));
     let started = Instant::now();
     let (writer_progress, writer_stop, target) = (progress.clone(), stop.clone(), path.clone());
     let spec = run.spec().clone();

@@ -35,6 +35,36 @@ pub enum GenerateWhat {
     Calls(CallArgs),
     /// Metric points into `<MONGO_DB>.metrics`.
     Metrics(MetricArgs),
+    /// Text message records (MO and MT) into `<MONGO_DB>.sms`.
+    Sms(SmsArgs),
+}
+
+/// Arguments of `generate sms`.
+#[derive(Debug, Args)]
+pub struct SmsArgs {
+    /// Threads (a message and perhaps its reply, up to four records); default the subscribers'
+    /// 10.4 messages a day over --days.
+    #[arg(long, env = "NUM_SMS",
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(MAX_COUNT)))]
+    pub count: Option<u64>,
+    /// Threads start over this many days before --end.
+    #[arg(long, env = "DAYS", default_value_t = DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
+    pub days: u32,
+    /// Subscribers texting (the same seed's calls' subscribers).
+    #[arg(long, env = "SUBSCRIBERS", default_value_t = DEFAULT_SUBSCRIBERS,
+          value_parser = clap::value_parser!(u32)
+              .range(i64::from(MIN_SUBSCRIBERS)..=i64::from(MAX_SUBSCRIBERS)))]
+    pub subscribers: u32,
+    /// End of the time window (RFC 3339); default now.
+    #[arg(long, env = "END")]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// The model, as for `generate calls` (texts need one with mobile phones).
+    #[arg(long, env = "MODEL")]
+    pub model: Option<String>,
+    /// Seed; the same seed and parameters give the same documents. Default random.
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
 }
 
 /// Arguments of `generate calls`.

@@ -15,6 +15,8 @@ pub enum Kind {
     Calls,
     /// Metric points, into `metrics`.
     Metrics,
+    /// Text messages' records (MO and MT), into `sms`.
+    Sms,
 }
 
 /// How a kind's measure is summed, exactly, in an integer unit.
@@ -25,6 +27,8 @@ pub enum Measure {
     Seconds,
     /// A value every document has, summed in hundredths, with its smallest and largest.
     Hundredths,
+    /// A whole number every document has (a text's segments), with a price summed beside it.
+    Count,
 }
 
 /// What a kind's documents look like to the code that stores and reads them.
@@ -40,8 +44,14 @@ pub struct KindInfo {
     pub measure_field: &'static str,
     /// How that measure is summed.
     pub measure: Measure,
-    /// The field holding a price (in currency units, summed in cents beside the measure), if any.
-    pub price_field: Option<&'static str>,
+    /// The field holding a price, summed beside the measure as an integer, if any, and what its
+    /// value is multiplied by to give that integer (a call's `cost` in dollars: 100, for cents; a
+    /// text's `price_millicents`: 1).
+    pub price_field: Option<(&'static str, f64)>,
+    /// `_id` slots one draw of a run takes: a draw (a call, a point) is one document, or several
+    /// records of one event, each in a slot of its own, so a run's documents still lie in one
+    /// `_id` range (with gaps where a draw writes fewer).
+    pub slots: u32,
 }
 
 const CALLS: KindInfo = KindInfo {
@@ -50,7 +60,8 @@ const CALLS: KindInfo = KindInfo {
     key_fields: ("status", "call_type"),
     measure_field: "duration",
     measure: Measure::Seconds,
-    price_field: Some("cost"),
+    price_field: Some(("cost", 100.0)),
+    slots: 1,
 };
 
 const METRICS: KindInfo = KindInfo {
@@ -60,17 +71,31 @@ const METRICS: KindInfo = KindInfo {
     measure_field: "value",
     measure: Measure::Hundredths,
     price_field: None,
+    slots: 1,
+};
+
+/// Texts: a thread (a message and its reply) is a draw of up to four records, each message's MO
+/// record and, when its recipient is on the network, its MT record; priced in millicents.
+const SMS: KindInfo = KindInfo {
+    collection: "sms",
+    time_field: "submit_time",
+    key_fields: ("status", "kind"),
+    measure_field: "segments",
+    measure: Measure::Count,
+    price_field: Some(("price_millicents", 1.0)),
+    slots: super::sms::RECORD_SLOTS,
 };
 
 impl Kind {
     /// Every kind, in the order per-kind arrays ([`Kind::index`]) hold them.
-    pub const ALL: [Kind; 2] = [Kind::Calls, Kind::Metrics];
+    pub const ALL: [Kind; 3] = [Kind::Calls, Kind::Metrics, Kind::Sms];
 
     /// What this kind's documents look like.
     pub fn info(self) -> &'static KindInfo {
         match self {
             Kind::Calls => &CALLS,
             Kind::Metrics => &METRICS,
+            Kind::Sms => &SMS,
         }
     }
 
@@ -89,8 +114,8 @@ impl Measure {
     /// `m` in the integer unit its sums are kept in.
     pub fn units(self, m: f64) -> i64 {
         match self {
-            Measure::Seconds => {
-                debug_assert_eq!(m.fract(), 0.0, "a duration is whole seconds");
+            Measure::Seconds | Measure::Count => {
+                debug_assert_eq!(m.fract(), 0.0, "a duration or a count is whole");
                 m as i64
             }
             Measure::Hundredths => (m * 100.0).round() as i64,
@@ -99,7 +124,7 @@ impl Measure {
 
     /// Whether every document has the measure (so the count of documents with one is the count).
     pub fn always_present(self) -> bool {
-        self == Measure::Hundredths
+        self != Measure::Seconds
     }
 }
 

@@ -10,6 +10,7 @@ pub use super::kind::Kind;
 use super::model::{CallModel, MetricModel};
 use super::points::{Category, PointParams};
 use super::scenario::ScenarioRequest;
+use super::traffic::TrafficParams;
 
 /// The parameters of one run, of either kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,8 @@ pub enum Params {
     Calls(CallParams),
     /// Metric points.
     Metrics(PointParams),
+    /// Text messages' records.
+    Sms(TrafficParams),
 }
 
 impl Params {
@@ -26,6 +29,7 @@ impl Params {
         match self {
             Params::Calls(_) => Kind::Calls,
             Params::Metrics(_) => Kind::Metrics,
+            Params::Sms(_) => Kind::Sms,
         }
     }
 
@@ -34,6 +38,7 @@ impl Params {
         match self {
             Params::Calls(p) => p.end,
             Params::Metrics(p) => p.end,
+            Params::Sms(p) => p.end,
         }
     }
 }
@@ -211,6 +216,33 @@ impl CallParams {
         let hosts = DEFAULT_HOSTS;
         let scenario = request.map(|r| r.parse(hosts, middle)).transpose()?;
         Ok(Self { scenario, ..self })
+    }
+}
+
+impl TrafficParams {
+    /// The window, subscribers and model of a run of texts (or sessions), bounded and defaulted as
+    /// calls' are; the model must have mobile phones: the records are a mobile network's.
+    pub fn new(
+        days: Option<i64>,
+        subscribers: Option<i64>,
+        end: Option<DateTime<Utc>>,
+        model: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ParamError> {
+        let calls = CallParams::new(days, subscribers, end, now)?.with_model(model)?;
+        if calls.model.network.mobile().is_none() {
+            return Err(ParamError::new(
+                "model",
+                "texts and data sessions are a mobile network's records: choose a model with \
+                 mobile phones (`model.network.phones` \"mobile\", as every preset but `enterprise` has)",
+            ));
+        }
+        Ok(Self {
+            end: calls.end,
+            days: calls.days,
+            subscribers: calls.subscribers,
+            model: calls.model,
+        })
     }
 }
 

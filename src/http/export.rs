@@ -31,6 +31,16 @@ pub async fn calls(
     stream(&state, &headers, spec)
 }
 
+/// `GET /export/sms`.
+pub async fn sms(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let spec = spec_from_query(query, Kind::Sms, None, state.settings.max_count)?;
+    stream(&state, &headers, spec)
+}
+
 /// `GET /export/metrics`.
 pub async fn metrics(
     State(state): State<AppState>,

@@ -1,4 +1,4 @@
-//! `POST /generate/calls` and `POST /generate/metrics`: parse into a [`RunSpec`] (every bound checked
+//! `POST /generate/calls`, `/generate/metrics` and `/generate/sms`: parse into a [`RunSpec`] (every bound checked
 //! before anything touches the database), then run it here (small counts) or as a background job.
 //!
 //! A synchronous run is not cut by `REQUEST_TIMEOUT_SECS` (its size is bounded by
@@ -18,6 +18,7 @@ use super::idempotency::{self, Answer, KeyedJson};
 use super::state::AppState;
 use crate::error::ApiError;
 use crate::generate::scenario::ScenarioRequest;
+use crate::generate::sms::{self, TrafficParams};
 use crate::generate::{CallParams, ParamError, Params, PointParams, params};
 use crate::jobs;
 use crate::pipeline::{self, Progress, Run, RunError, RunSpec, Tuning};
@@ -53,6 +54,21 @@ pub struct MetricsRequest {
     seed: Option<u64>,
     end: Option<DateTime<Utc>>,
     scenario: Option<ScenarioRequest>,
+    model: Option<serde_json::Value>,
+    #[serde(rename = "async")]
+    run_async: Option<bool>,
+}
+
+/// Body of `POST /generate/sms`: texts between the subscribers of the same seed's calls; `count`
+/// (threads: a message and perhaps its reply) defaults to what the subscribers send over the days.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRequest {
+    count: Option<i64>,
+    seed: Option<u64>,
+    days: Option<i64>,
+    subscribers: Option<i64>,
+    end: Option<DateTime<Utc>>,
     model: Option<serde_json::Value>,
     #[serde(rename = "async")]
     run_async: Option<bool>,
@@ -114,10 +130,55 @@ impl MetricsRequest {
     }
 }
 
+impl SmsRequest {
+    /// The run this request asks for, and whether it asked to run in the background.
+    pub fn into_spec(self, max_count: u64) -> Result<(RunSpec, bool), ParamError> {
+        let p = TrafficParams::new(
+            self.days,
+            self.subscribers,
+            self.end,
+            self.model.as_ref(),
+            pipeline::now_millis(),
+        )?;
+        let max = max_count.min(u64::from(sms::MAX_THREADS));
+        let count = match self.count {
+            Some(n) => params::count(n, max)?,
+            None => {
+                let n = sms::daily_threads(&p);
+                if u64::from(n) > max {
+                    return Err(ParamError::new(
+                        "count",
+                        format!(
+                            "omitted, it is {n} threads ({} subscribers × {} days × {} messages \
+                             a day), more than the largest count, {max}: give a count, or fewer \
+                             subscribers or days",
+                            p.subscribers,
+                            p.days,
+                            sms::DAILY_MESSAGES
+                        ),
+                    ));
+                }
+                n
+            }
+        };
+        let spec = RunSpec::new(Params::Sms(p), count, self.seed);
+        Ok((spec, self.run_async.unwrap_or(false)))
+    }
+}
+
 /// `POST /generate/calls`.
 pub async fn calls(
     State(state): State<AppState>,
     KeyedJson { body, key }: KeyedJson<CallsRequest>,
+) -> Result<Response, ApiError> {
+    let (spec, run_async) = body.into_spec(state.settings.max_count)?;
+    idempotency::once(&state, key, move |state| generate(state, spec, run_async)).await
+}
+
+/// `POST /generate/sms`.
+pub async fn sms(
+    State(state): State<AppState>,
+    KeyedJson { body, key }: KeyedJson<SmsRequest>,
 ) -> Result<Response, ApiError> {
     let (spec, run_async) = body.into_spec(state.settings.max_count)?;
     idempotency::once(&state, key, move |state| generate(state, spec, run_async)).await

@@ -1,4 +1,4 @@
-//! `GET /preview/calls` and `GET /preview/metrics`: the documents a generation with the same
+//! `GET /preview/calls`, `/preview/metrics` and `/preview/sms`: the documents a generation with the same
 //! parameters and seed writes, returned instead of written, so a user can look before a large job.
 //!
 //! The query string is turned into the generate endpoints' JSON body (each value typed as the body
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::extract::parse_json;
-use super::generate::{CallsRequest, MetricsRequest};
+use super::generate::{CallsRequest, MetricsRequest, SmsRequest};
 use crate::error::ApiError;
 use crate::generate::Kind;
 use crate::pipeline::{Run, RunSpec};
@@ -45,6 +45,15 @@ const SCENARIO: &[(&str, Ty)] = &[
 ];
 
 const CALLS: &[(&str, Ty)] = &[
+    ("count", Ty::Int),
+    ("seed", Ty::Seed),
+    ("days", Ty::Int),
+    ("subscribers", Ty::Int),
+    ("end", Ty::Text),
+    ("model", Ty::Model),
+];
+
+const SMS: &[(&str, Ty)] = &[
     ("count", Ty::Int),
     ("seed", Ty::Seed),
     ("days", Ty::Int),
@@ -95,6 +104,12 @@ pub async fn calls(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError>
     Ok(Json(Preview::of(spec)))
 }
 
+/// `GET /preview/sms` (`count` threads, each one to four records).
+pub async fn sms(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
+    let spec = spec_from_query(query, Kind::Sms, Some(DEFAULT_PREVIEW), MAX_PREVIEW)?;
+    Ok(Json(Preview::of(spec)))
+}
+
 /// `GET /preview/metrics`.
 pub async fn metrics(RawQuery(query): RawQuery) -> Result<Json<Preview>, ApiError> {
     let spec = spec_from_query(query, Kind::Metrics, Some(DEFAULT_PREVIEW), MAX_PREVIEW)?;
@@ -119,6 +134,10 @@ pub(super) fn spec_from_query(
         Kind::Metrics => {
             let body = body_from_query(&query, METRICS, default_count)?;
             parse_json::<MetricsRequest>(body.as_bytes())?.into_spec(max_count)?
+        }
+        Kind::Sms => {
+            let body = body_from_query(&query, SMS, default_count)?;
+            parse_json::<SmsRequest>(body.as_bytes())?.into_spec(max_count)?
         }
     };
     Ok(spec)

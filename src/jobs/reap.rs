@@ -4,7 +4,7 @@
 use super::JobManager;
 use super::view::spec_of;
 use crate::error::ApiError;
-use crate::pipeline::Run;
+use crate::pipeline::{Run, id_count};
 use crate::store::jobs::{JobRecord, JobState, Task};
 
 impl JobManager {
@@ -41,12 +41,20 @@ impl JobManager {
                 .await?
                 .ok_or_else(|| Self::not_found(&record.id));
         }
-        let written = store
-            .count_run(record.kind, record.run_id(), record.requested as u32)
-            .await?;
+        let span = id_count(record.kind, record.requested as u32);
+        let written = store.count_run(record.kind, record.run_id(), span).await?;
+        // The documents a whole run writes: one a draw, or (several records a draw) as many as
+        // its draws, generated again, say.
+        let mut expected = record.requested.max(0) as u64;
         // The lost instance may have written documents whose rollup update never happened.
         match (spec_of(&record), record.batch_size) {
             (Some(spec), Some(batch_size)) => {
+                if record.kind.info().slots > 1 {
+                    let spec = spec.clone();
+                    expected = tokio::task::spawn_blocking(move || spec.documents())
+                        .await
+                        .unwrap_or(u64::MAX);
+                }
                 Run::resume(spec, record.run_id())
                     .repair_rollups(store, batch_size.max(1) as usize)
                     .await?;
@@ -56,7 +64,7 @@ impl JobManager {
                 "a stale job's rollups cannot be repaired from its record; POST /stats/rebuild"
             ),
         }
-        let (state, error) = if written as i64 == record.requested {
+        let (state, error) = if written == expected {
             (JobState::Done, None)
         } else {
             (

@@ -95,7 +95,8 @@ impl JobManager {
             tick.tick().await;
             let n = progress.written();
             // A failed heartbeat is not fatal: the run meets the same outage itself.
-            match store.job_heartbeat(id, owner, n, rate(n)).await {
+            let at = (n, progress.drawn());
+            match store.job_heartbeat(id, owner, at, rate(n)).await {
                 Ok(Some(true)) => token.cancel(),
                 Ok(None) if !token.is_cancelled() => {
                     // Another replica took the job for lost and settled it: stop.

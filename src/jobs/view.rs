@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::generate::model;
 use crate::generate::params::DEFAULT_HOSTS;
 use crate::generate::scenario::Scenario;
+use crate::generate::sms::TrafficParams;
 use crate::generate::{CallParams, Kind, Params, PointParams};
 use crate::pipeline::RunSpec;
 use crate::store::jobs::{JobRecord, JobState, Task};
@@ -18,11 +19,11 @@ pub struct JobView {
     pub id: String,
     /// `generate` or `rebuild` (of the rollups).
     pub task: Task,
-    /// `calls` or `metrics`.
+    /// `calls`, `metrics` or `sms`.
     pub kind: Kind,
     /// Life-cycle state.
     pub state: JobState,
-    /// Documents asked for.
+    /// Documents asked for (threads, for texts).
     pub requested: u64,
     /// Documents in the database so far (`inserted` on the wire).
     #[serde(rename = "inserted")]
@@ -53,9 +54,18 @@ pub struct JobView {
 pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
     let requested = record.requested.max(0) as u64;
     let written = record.written.max(0) as u64;
-    let eta_seconds =
-        (record.state == JobState::Running && record.docs_per_second > 0.0).then(|| {
-            let left = requested.saturating_sub(written) as f64 / record.docs_per_second;
+    // How far it is, in what `requested` counts: documents, or draws of several records.
+    let done = match record.drawn {
+        Some(d) if record.kind.info().slots > 1 => d.max(0) as u64,
+        _ => written,
+    };
+    let eta_seconds = (record.state == JobState::Running
+        && record.docs_per_second > 0.0
+        && done > 0)
+        .then(|| {
+            let left = requested.saturating_sub(done) as f64 * written as f64
+                / done as f64
+                / record.docs_per_second;
             let since_update =
                 (now - record.updated_at.to_chrono()).num_milliseconds() as f64 / 1000.0;
             ((left - since_update.max(0.0)).max(0.0) * 10.0).round() / 10.0
@@ -72,7 +82,7 @@ pub fn view(record: &JobRecord, now: DateTime<Utc>) -> JobView {
         progress: if requested == 0 || record.state == JobState::Done {
             1.0
         } else {
-            (written as f64 / requested as f64).min(1.0)
+            (done as f64 / requested as f64).min(1.0)
         },
         docs_per_second: record.docs_per_second.round(),
         eta_seconds,
@@ -107,6 +117,15 @@ pub(super) fn params_doc(params: &Params) -> Document {
                 "model": { "metrics": bson::to_document(&p.model.to_json()).unwrap_or_default() },
             },
             p.scenario,
+        ),
+        Params::Sms(p) => (
+            doc! {
+                "days": p.days,
+                "subscribers": p.subscribers,
+                "end": rfc3339(p.end),
+                "model": bson::to_document(&p.model.to_json()).unwrap_or_default(),
+            },
+            None,
         ),
     };
     if let Some(s) = scenario {
@@ -171,10 +190,42 @@ pub(super) fn spec_of(record: &JobRecord) -> Option<RunSpec> {
                 ..m
             })
         }
+        Kind::Sms => {
+            let c = CallParams::new(int("days"), int("subscribers"), end, end?).ok()?;
+            let model = model::of_record(p.get_document("model").ok()).ok()?.0;
+            Params::Sms(TrafficParams {
+                end: c.end,
+                days: c.days,
+                subscribers: c.subscribers,
+                model,
+            })
+        }
     };
     Some(RunSpec {
         params,
         count,
         seed: record.seed as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_show_their_progress_in_threads_and_calls_in_documents() {
+        let now = Utc::now();
+        let mut record = JobRecord::start(Task::Generate, Kind::Sms, 1_000, "me", now);
+        record.written = 1_900; // records: more than the threads asked for
+        record.drawn = Some(250);
+        record.docs_per_second = 100.0;
+        let v = view(&record, now);
+        assert_eq!(v.progress, 0.25);
+        // 750 threads left at 7.6 records a thread so far: 5,700 records at 100 a second.
+        assert_eq!(v.eta_seconds, Some(57.0));
+        record.kind = Kind::Calls;
+        record.written = 250;
+        record.drawn = None;
+        assert_eq!(view(&record, now).progress, 0.25);
+    }
 }

@@ -4,38 +4,58 @@
 use std::time::Instant;
 
 use bson::RawDocumentBuf;
+use bson::oid::ObjectId;
 
 use super::Spares;
-use crate::generate::{Kind, RunId};
+use crate::generate::Kind;
 use crate::store::rollup::BatchRollup;
 use crate::store::rollup::by_cell::CellTotals;
 use crate::store::write::BatchOutcome;
 use crate::store::{DbError, RetryPolicy, Store, until_answered};
 
+/// The `_id` of a batch's first document (generated documents always have one).
+pub(super) fn first_id(docs: &[RawDocumentBuf]) -> ObjectId {
+    docs.first()
+        .and_then(|d| d.get_object_id("_id").ok())
+        .unwrap_or_else(|| ObjectId::from_bytes([0; 12]))
+}
+
+/// The index within its run of the document with `_id` `id` (see [`crate::generate::RunId::object_id`]).
+pub(super) fn index_of(id: ObjectId) -> u32 {
+    let b = id.bytes();
+    u32::from_be_bytes([b[8], b[9], b[10], b[11]])
+}
+
 /// One batch on its way to the database: its documents and their contribution to the rollups.
 pub(super) struct Batch {
     kind: Kind,
+    /// Its first draw's index.
     first: u32,
-    token: bson::oid::ObjectId,
+    /// The index after its last draw that wrote a document.
+    end: u32,
+    token: ObjectId,
     pub(super) docs: Vec<RawDocumentBuf>,
     rollup: BatchRollup,
     spares: Spares,
 }
 
 impl Batch {
-    /// Batch of `docs`, documents `first..` of run `id`, which add `rollup` to the rollups; once
-    /// the database has answered for them, the documents go back to `spares` for their buffers.
+    /// Batch of `docs` (at least one), whole draws of a run, which add `rollup` to the rollups;
+    /// once the database has answered for them, the documents go back to `spares` for their
+    /// buffers. Its token is its first document's `_id`.
     pub(super) fn new(
         kind: Kind,
-        id: RunId,
-        first: u32,
         (docs, rollup): (Vec<RawDocumentBuf>, BatchRollup),
         spares: Spares,
     ) -> Self {
+        let token = first_id(&docs);
+        let slots = kind.info().slots;
+        let last = docs.last().and_then(|d| d.get_object_id("_id").ok());
         Self {
             kind,
-            first,
-            token: bson::oid::ObjectId::from_bytes(id.object_id(first)),
+            first: index_of(token) / slots,
+            end: last.map_or(0, |id| index_of(id) / slots + 1),
+            token,
             docs,
             rollup,
             spares,
@@ -69,6 +89,7 @@ impl Batch {
         Inserted {
             kind,
             first: self.first,
+            end: self.end,
             token: self.token,
             rollup: self.rollup,
             outcome,
@@ -81,7 +102,8 @@ impl Batch {
 pub(super) struct Inserted {
     kind: Kind,
     first: u32,
-    token: bson::oid::ObjectId,
+    end: u32,
+    token: ObjectId,
     rollup: BatchRollup,
     outcome: BatchOutcome,
     resent: bool,
@@ -94,6 +116,7 @@ impl Inserted {
         let Inserted {
             kind,
             first,
+            end,
             token,
             rollup,
             outcome,
@@ -111,6 +134,7 @@ impl Inserted {
                 resent,
                 radio,
                 first,
+                end,
                 by_cell,
             };
         }
@@ -135,6 +159,7 @@ impl Inserted {
             resent,
             radio,
             first,
+            end,
             by_cell,
         }
     }
@@ -142,7 +167,7 @@ impl Inserted {
 
 /// A batch done with: the server's answer, whether its rollup contribution was applied, whether it
 /// was sent again, the radio cells its documents name (written once the run's calls are in), its
-/// first document's index, and its per-cell totals (`None` when they are in doubt: the batch's
+/// first draw's index and the index after its last, and its per-cell totals (`None` when they are in doubt: the batch's
 /// answer was lost or its rollup update failed).
 pub(super) struct Applied {
     pub(super) outcome: BatchOutcome,
@@ -150,5 +175,6 @@ pub(super) struct Applied {
     pub(super) resent: bool,
     pub(super) radio: Option<(&'static str, Vec<u32>)>,
     pub(super) first: u32,
+    pub(super) end: u32,
     pub(super) by_cell: Option<CellTotals>,
 }

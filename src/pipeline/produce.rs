@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use bson::RawDocumentBuf;
 
 use super::{MAX_BATCH_BYTES, RunSpec};
+use crate::generate::sms::SmsGenerator;
 use crate::generate::{CallGenerator, Params, PointGenerator, RunId, Tally};
 use crate::store::rollup::BatchRollup;
 
@@ -60,8 +61,29 @@ impl RunSpec {
         )
     }
 
+    /// How many documents the whole run writes: `count` for a kind of one document a draw;
+    /// otherwise its draws are generated again and their records counted (pure, so exact).
+    pub fn documents(&self) -> u64 {
+        if self.kind().info().slots == 1 {
+            return u64::from(self.count);
+        }
+        let mut generator = Generator::new(&self.params, self.seed, self.count);
+        let (mut n, mut buffers, mut spent) = (0u64, Vec::new(), Vec::new());
+        for index in 0..self.count {
+            generator.draw(RunId::new(0, 0), index, &mut buffers, |doc, _| {
+                n += 1;
+                spent.push(doc.into_bytes());
+            });
+            buffers.append(&mut spent);
+        }
+        n
+    }
+
     /// The batches, each with what `add` made of its documents' tallies, starting from
-    /// `begin(capacity)`, written into the buffers of batches given back to `spares`.
+    /// `begin(capacity)`, written into the buffers of batches given back to `spares`. A batch
+    /// holds whole draws: it stops at the first draw that reaches `batch_size` documents (or
+    /// [`MAX_BATCH_BYTES`]), so a kind of several records a draw may pass `batch_size` by a draw's
+    /// records less one. A batch whose draws wrote nothing is skipped.
     fn batches_with<T, B, A>(
         &self,
         run: RunId,
@@ -77,23 +99,28 @@ impl RunSpec {
         let mut generator = Generator::new(&self.params, self.seed, self.count);
         let count = self.count;
         let mut next = 0u32;
+        let slots = self.kind().info().slots as usize;
         std::iter::from_fn(move || {
-            if next >= count {
-                return None;
+            loop {
+                if next >= count {
+                    return None;
+                }
+                let capacity = batch_size.min((count - next) as usize * slots);
+                let (mut batch, mut buffers) = spares.take(capacity);
+                let mut sum = begin(capacity);
+                let mut bytes = 0;
+                while next < count && batch.len() < batch_size && bytes < MAX_BATCH_BYTES {
+                    generator.draw(run, next, &mut buffers, |doc, tally| {
+                        add(&mut sum, tally);
+                        bytes += doc.as_bytes().len();
+                        batch.push(doc);
+                    });
+                    next += 1;
+                }
+                if !batch.is_empty() {
+                    return Some((batch, sum));
+                }
             }
-            let capacity = batch_size.min((count - next) as usize);
-            let (mut batch, mut buffers) = spares.take(capacity);
-            let mut sum = begin(capacity);
-            let mut bytes = 0;
-            while next < count && batch.len() < batch_size && bytes < MAX_BATCH_BYTES {
-                let buf = buffers.pop().unwrap_or_default();
-                let (doc, tally) = generator.document(run, next, buf);
-                add(&mut sum, &tally);
-                bytes += doc.as_bytes().len();
-                batch.push(doc);
-                next += 1;
-            }
-            Some((batch, sum))
         })
     }
 }
@@ -144,10 +171,11 @@ impl Spares {
     }
 }
 
-/// The generator of either kind, behind one call.
+/// The generator of any kind, behind one call.
 enum Generator {
     Calls(Box<CallGenerator>),
     Points(PointGenerator),
+    Sms(Box<SmsGenerator>),
 }
 
 impl Generator {
@@ -155,179 +183,35 @@ impl Generator {
         match params {
             Params::Calls(p) => Generator::Calls(Box::new(CallGenerator::new(*p, seed, count))),
             Params::Metrics(p) => Generator::Points(PointGenerator::new(p, seed)),
+            Params::Sms(p) => Generator::Sms(Box::new(
+                SmsGenerator::new(*p, seed, count)
+                    .expect("texts' parameters have mobile phones (TrafficParams::new checks)"),
+            )),
         }
     }
 
+    /// The documents of draw `index`, each handed to `emit` with its tally, written into
+    /// `buffers` while they last.
     #[inline]
-    fn document(&mut self, run: RunId, index: u32, buf: Vec<u8>) -> (RawDocumentBuf, Tally<'_>) {
-        match self {
-            Generator::Calls(g) => g.tallied_document_in(run, index, buf),
-            Generator::Points(g) => g.next_tallied_document_in(run, index, buf),
-        }
+    fn draw(
+        &mut self,
+        run: RunId,
+        index: u32,
+        buffers: &mut Vec<Vec<u8>>,
+        mut emit: impl FnMut(RawDocumentBuf, &Tally<'_>),
+    ) {
+        let (doc, tally) = match self {
+            Generator::Calls(g) => {
+                g.tallied_document_in(run, index, buffers.pop().unwrap_or_default())
+            }
+            Generator::Points(g) => {
+                g.next_tallied_document_in(run, index, buffers.pop().unwrap_or_default())
+            }
+            Generator::Sms(g) => return g.tallied_documents(run, index, buffers, emit),
+        };
+        emit(doc, &tally);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use bson::RawDocument;
-    use chrono::{DateTime, Utc};
-    use serde_json::json;
-
-    use super::*;
-    use crate::generate::scenario::ScenarioRequest;
-    use crate::generate::{CallParams, Kind, PointParams};
-    use crate::store::rollup::{Cell, CellKey, Cells, add_cell, fine_ms};
-
-    /// A tally as the fields of the document it came with say, read by the `bson` crate.
-    fn read(doc: &RawDocument, calls: bool) -> (i64, String, String, Option<f64>, i64) {
-        let text = |k: &str| doc.get_str(k).unwrap().to_owned();
-        if calls {
-            let duration = doc.get_i32("duration").ok().map(f64::from);
-            let time = doc.get_datetime("start_time").unwrap().timestamp_millis();
-            let cents = i64::from(doc.get_i32("cost_cents").unwrap());
-            (time, text("status"), text("call_type"), duration, cents)
-        } else {
-            let time = doc.get_datetime("timestamp").unwrap().timestamp_millis();
-            let value = doc.get_f64("value").unwrap();
-            (time, text("category"), text("host"), Some(value), 0)
-        }
-    }
-
-    /// The fine cells of `docs`, summed from what the documents say.
-    fn cells_of(docs: &[RawDocumentBuf], kind: Kind) -> Cells {
-        let mut cells = Cells::new();
-        for doc in docs {
-            let (t, a, b, measure, cents) = read(doc, kind == Kind::Calls);
-            let units = measure.map_or(0, |m| match kind {
-                Kind::Calls => i64::from(doc.get_i32("duration").unwrap()),
-                Kind::Metrics => (m * 100.0).round() as i64,
-            });
-            let key = CellKey {
-                t: t - t.rem_euclid(fine_ms(kind)),
-                a,
-                b,
-            };
-            let cell = Cell {
-                n: 1,
-                nx: i64::from(measure.is_some()),
-                sx: units,
-                min: measure,
-                max: measure,
-                cents,
-            };
-            add_cell(&mut cells, key, &cell);
-        }
-        cells
-    }
-
-    fn scenario(kind: &str) -> ScenarioRequest {
-        serde_json::from_value(json!({ "kind": kind, "minutes": 600, "factor": 5 })).unwrap()
-    }
-
-    #[test]
-    fn every_tally_and_every_batch_rollup_says_what_the_documents_say() {
-        let end: DateTime<Utc> = "2026-11-20T13:37:00Z".parse().unwrap();
-        let calls = CallParams::new(Some(2), Some(500), Some(end), end).unwrap();
-        // Each spec, and whether a scenario alters some of its documents.
-        let mut specs = vec![(RunSpec::new(Params::Calls(calls), 30_000, Some(7)), false)];
-        for model in ["mobile", "enterprise", "call_center"] {
-            let p = calls.with_model(Some(&json!(model))).unwrap();
-            specs.push((RunSpec::new(Params::Calls(p), 5_000, Some(3)), false));
-        }
-        for kind in ["surge", "outage", "fraud_burst"] {
-            let p = calls.with_scenario(Some(&scenario(kind))).unwrap();
-            specs.push((RunSpec::new(Params::Calls(p), 20_000, Some(2)), true));
-        }
-        let points = PointParams::new(20_000, None, None, Some(4), Some(end), end).unwrap();
-        for kind in ["surge", "outage"] {
-            let p = points
-                .clone()
-                .with_scenario(20_000, Some(&scenario(kind)))
-                .unwrap();
-            specs.push((RunSpec::new(Params::Metrics(p), 20_000, Some(4)), true));
-        }
-        for (spec, altered) in &specs {
-            let calls = spec.kind() == Kind::Calls;
-            let run = RunId::new(1, 2);
-            let owned = |t: &Tally| (t.time_ms, t.a.into(), t.b.into(), t.measure, t.cents);
-            let tallies = spec.batches_with(
-                run,
-                3_000,
-                Spares::none(),
-                |_| Vec::new(),
-                |v, t| v.push(owned(t)),
-            );
-            let (mut missed, mut anomalies, mut n) = (0, 0, 0);
-            for ((docs, rollup), (_, tallies)) in spec.tallied_batches(run, 3_000).zip(tallies) {
-                for (doc, tally) in docs.iter().zip(tallies) {
-                    assert_eq!(read(doc, calls), tally, "{spec:?}");
-                    missed += usize::from(tally.3.is_none());
-                    anomalies += usize::from(doc.get_str("anomaly").is_ok());
-                    n += 1;
-                }
-                assert_eq!(
-                    rollup.cells(|_| true),
-                    cells_of(&docs, spec.kind()),
-                    "{spec:?}"
-                );
-            }
-            assert_eq!(n, spec.count);
-            // The runs hold what a tally can get wrong: calls without a duration, and documents
-            // a scenario altered.
-            assert!(!calls || missed > 0, "{spec:?}");
-            assert!(!altered || anomalies > 0, "{spec:?}");
-        }
-    }
-
-    /// The capacity of a [`marked`] buffer.
-    const MARK: usize = 4_099;
-
-    /// A copy of `bytes` in a buffer of capacity [`MARK`].
-    fn marked(bytes: &[u8]) -> RawDocumentBuf {
-        let mut v = Vec::with_capacity(MARK);
-        v.extend_from_slice(bytes);
-        RawDocumentBuf::from_bytes(v).unwrap()
-    }
-
-    #[test]
-    fn batches_written_into_spent_buffers_are_the_same_batches() {
-        let end: DateTime<Utc> = "2026-11-20T13:37:00Z".parse().unwrap();
-        let calls = CallParams::new(Some(2), Some(500), Some(end), end).unwrap();
-        let calls = RunSpec::new(Params::Calls(calls), 5_500, Some(7));
-        let points = PointParams::new(5_500, None, None, Some(4), Some(end), end).unwrap();
-        let points = RunSpec::new(Params::Metrics(points), 5_500, Some(4));
-        let run = RunId::new(1, 2);
-        for (spec, other) in [(&calls, &points), (&points, &calls)] {
-            // Spent batches of the other kind, each document in a buffer of a capacity no
-            // document is written with, so a document written into one can be told apart.
-            let spares = Spares::up_to(2);
-            for batch in other.batches(run, 700).take(2) {
-                spares.give(batch.iter().map(|d| marked(d.as_bytes())).collect());
-            }
-            let fresh = spec.tallied_batches(run, 1_000);
-            let reused = spec.tallied_batches_reusing(run, 1_000, spares.clone());
-            let (mut n, mut into_spent) = (0, 0);
-            for ((a, a_rollup), (b, b_rollup)) in fresh.zip(reused) {
-                let bytes = |docs: &[RawDocumentBuf]| -> Vec<Vec<u8>> {
-                    docs.iter().map(|d| d.as_bytes().to_vec()).collect()
-                };
-                assert_eq!(bytes(&a), bytes(&b), "{spec:?}");
-                assert_eq!(a_rollup.cells(|_| true), b_rollup.cells(|_| true));
-                n += b.len();
-                let b: Vec<Vec<u8>> = b.into_iter().map(RawDocumentBuf::into_bytes).collect();
-                into_spent += b.iter().filter(|v| v.capacity() == MARK).count();
-                spares.give(
-                    b.into_iter()
-                        .map(|v| RawDocumentBuf::from_bytes(v).unwrap())
-                        .collect(),
-                );
-            }
-            assert_eq!(n, spec.count as usize);
-            // Every marked buffer was written into at least once.
-            assert!(
-                into_spent >= 1_400,
-                "{into_spent} documents written into spent buffers"
-            );
-        }
-    }
-}
+mod tests;

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use bson::oid::ObjectId;
 
 use super::Run;
+use super::batch::{first_id, index_of};
 use super::by_cell::{GROUP, group_token};
 use crate::generate::Kind;
 use crate::store::rollup::BatchRollup;
@@ -50,17 +51,15 @@ impl Run {
     pub async fn repair_rollups(&self, store: &Store, batch_size: usize) -> Result<(), DbError> {
         let kind = self.spec.kind();
         let (spec, id) = (self.spec.clone(), self.id);
-        let Some(last_index) = store.last_run_index(kind, id, spec.count).await? else {
+        let Some(last_index) = store.last_run_index(kind, id, spec.id_count()).await? else {
             return Ok(()); // nothing of the run is in the database
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let producer = tokio::task::spawn_blocking(move || {
-            let mut first = 0u64;
             for (docs, rollup) in spec.tallied_batches(id, batch_size) {
-                if first > u64::from(last_index) {
+                if index_of(first_id(&docs)) > last_index {
                     break; // no document of this batch or any later one reached the database
                 }
-                first += docs.len() as u64;
                 let ids: Vec<ObjectId> = docs
                     .iter()
                     .map(|d| {

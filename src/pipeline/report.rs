@@ -9,9 +9,21 @@ use crate::store::DbError;
 #[derive(Debug, Default)]
 pub struct Progress {
     written: AtomicU64,
+    drawn: AtomicU64,
 }
 
 impl Progress {
+    /// Draws (threads, sessions) up to the furthest batch answered for: a kind of several
+    /// records a draw shows its progress by these, as its records per draw vary.
+    pub fn drawn(&self) -> u64 {
+        self.drawn.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a batch ending before draw `end` was answered for.
+    pub(super) fn reached(&self, end: u64) {
+        self.drawn.fetch_max(end, Ordering::Relaxed);
+    }
+
     /// Documents acknowledged so far.
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)

@@ -30,6 +30,16 @@ impl RunSpec {
     pub fn kind(&self) -> Kind {
         self.params.kind()
     }
+
+    /// How many `_id`s the run's range holds: `count` draws of the kind's slots each.
+    pub fn id_count(&self) -> u32 {
+        id_count(self.kind(), self.count)
+    }
+}
+
+/// The `_id`s a run of `count` draws of `kind` spans (the bounds on `count` keep it in a `u32`).
+pub fn id_count(kind: Kind, count: u32) -> u32 {
+    count.saturating_mul(kind.info().slots)
 }
 
 /// How a run is spread over the database.

@@ -227,8 +227,8 @@ mod tests {
     #[test]
     fn answers_are_kept_per_version_within_the_budget() {
         let mut a = Answers::default();
-        let v1 = DataVersion([1, 1]);
-        let v2 = DataVersion([2, 1]);
+        let v1 = DataVersion([1, 1, 1]);
+        let v2 = DataVersion([2, 1, 1]);
         a.put("k".into(), v1, Arc::new(vec![1; 10]), 10);
         assert_eq!(a.get("k", v1).as_deref(), Some(&vec![1; 10]));
         assert_eq!(a.get("k", v2), None, "another version is another answer");

@@ -34,16 +34,18 @@ impl StatsReader {
                 finest: Resolution::Day,
                 grouping: Grouping::every(DAY_MS),
             };
-            let (calls, metrics) = (ask(Kind::Calls), ask(Kind::Metrics));
-            let (calls, metrics) = tokio::try_join!(
+            let (calls, metrics, sms) = (ask(Kind::Calls), ask(Kind::Metrics), ask(Kind::Sms));
+            let (calls, metrics, sms) = tokio::try_join!(
                 reader.cells(&calls, source, version),
                 reader.cells(&metrics, source, version),
+                reader.cells(&sms, source, version),
             )?;
             let stats = Stats {
                 from: from.and_then(DateTime::from_timestamp_millis),
                 to: to.and_then(DateTime::from_timestamp_millis),
                 calls: self::calls(&calls),
                 metrics: self::metrics(&metrics),
+                sms: self::sms(&sms),
             };
             serde_json::to_vec(&stats).map_err(|e| ApiError::Internal(e.into()))
         })
@@ -62,6 +64,43 @@ pub struct Stats {
     pub calls: CallStats,
     /// Metric statistics.
     pub metrics: MetricStats,
+    /// Text record statistics.
+    pub sms: SmsStats,
+}
+
+/// Text records (MO and MT) grouped three ways.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct SmsStats {
+    /// Records in the range.
+    pub total: i64,
+    /// Per UTC day (submit time) and status, oldest day first.
+    pub by_day: Vec<SmsGroup>,
+    /// Per status.
+    pub by_status: Vec<SmsGroup>,
+    /// Per kind (person to person, or an application's one-time code, alert or marketing).
+    pub by_kind: Vec<SmsGroup>,
+}
+
+/// One group of text records.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct SmsGroup {
+    /// UTC day, `YYYY-MM-DD` (in `by_day`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub date: Option<String>,
+    /// Status (in `by_day` and `by_status`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    /// Kind (in `by_kind`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<String>,
+    /// Number of records.
+    pub count: i64,
+    /// Sum of segments.
+    pub total_segments: i64,
+    /// Mean segments a record; null when there is none.
+    pub avg_segments: Option<f64>,
+    /// Sum of prices, US cents (exact: summed in thousandths of a cent).
+    pub total_price_cents: f64,
 }
 
 /// Call records grouped three ways.
@@ -224,5 +263,40 @@ pub fn metrics(cells: &Cells) -> MetricStats {
         total: by_category.iter().map(|c| c.count).sum(),
         by_day,
         by_category,
+    }
+}
+
+/// The texts part of the overview, from marginal cells (per status, per kind).
+pub fn sms(cells: &Cells) -> SmsStats {
+    let row = |date: Option<String>, status: Option<&str>, kind: Option<&str>, c: &Cell| SmsGroup {
+        date,
+        status: status.map(str::to_owned),
+        kind: kind.map(str::to_owned),
+        count: c.n,
+        total_segments: c.sx,
+        avg_segments: (c.n > 0).then(|| round2(c.sx as f64 / c.n as f64)),
+        total_price_cents: c.cents as f64 / 1000.0,
+    };
+    let (by_status_cells, by_kind_cells): (Cells, Cells) = cells
+        .iter()
+        .map(|(k, c)| (k.clone(), c.clone()))
+        .partition(|(k, _)| k.b.is_empty());
+    let by_day = group(&by_status_cells, |t, a, _| (date(t), a.to_owned()))
+        .iter()
+        .map(|((d, s), c)| row(Some(d.clone()), Some(s), None, c))
+        .collect();
+    let by_status: Vec<SmsGroup> = group(&by_status_cells, |_, a, _| a.to_owned())
+        .iter()
+        .map(|(s, c)| row(None, Some(s), None, c))
+        .collect();
+    let by_kind = group(&by_kind_cells, |_, _, b| b.to_owned())
+        .iter()
+        .map(|(k, c)| row(None, None, Some(k), c))
+        .collect();
+    SmsStats {
+        total: by_status.iter().map(|s| s.count).sum(),
+        by_day,
+        by_status,
+        by_kind,
     }
 }

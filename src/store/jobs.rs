@@ -95,6 +95,10 @@ pub struct JobRecord {
     /// the rollup tokens a repair must use.
     #[serde(default)]
     pub batch_size: Option<i64>,
+    /// Draws (threads, sessions) up to the furthest batch written, for a kind of several records
+    /// a draw, whose `written` cannot say how far it is (see `Progress::drawn`).
+    #[serde(default)]
+    pub drawn: Option<i64>,
 }
 
 impl JobRecord {
@@ -127,6 +131,7 @@ impl JobRecord {
             cancel_requested: false,
             owner: owner.to_owned(),
             batch_size: None,
+            drawn: None,
         }
     }
 
@@ -168,18 +173,23 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a running job's progress and heartbeat (at the database's time: replicas' clocks
+    /// Writes a running job's progress (documents `written`, and `drawn`: see [`JobRecord::drawn`])
+    /// and heartbeat (at the database's time: replicas' clocks
     /// may disagree); answers whether a cancellation was asked for (on any replica), or `None`
     /// when the record is no longer a running job of `owner` (another replica settled it).
     pub async fn job_heartbeat(
         &self,
         id: &str,
         owner: &str,
-        written: u64,
+        (written, drawn): (u64, u64),
         docs_per_second: f64,
     ) -> Result<Option<bool>, DbError> {
         let update = doc! {
-            "$set": { "inserted": written as i64, "docs_per_second": docs_per_second },
+            "$set": {
+                "inserted": written as i64,
+                "drawn": drawn as i64,
+                "docs_per_second": docs_per_second,
+            },
             "$currentDate": { "updated_at": true },
         };
         let before = self

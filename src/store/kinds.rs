@@ -7,7 +7,7 @@
 use bson::{Document, doc};
 
 use super::rollup::{Cell, FIVE_MINUTES_MS, MINUTE_MS};
-use super::schema::{calls_validator, metrics_validator};
+use super::schema::{calls_validator, metrics_validator, sms_validator};
 use crate::generate::Kind;
 use crate::generate::kind::Measure;
 
@@ -72,11 +72,23 @@ const METRICS: StoredKind = StoredKind {
     per_cell: false,
 };
 
+/// Texts: a minute fine, as calls (a text is as dense in time), marginal cells (status × kind).
+const SMS: StoredKind = StoredKind {
+    rollups: ["sms_rollup", "sms_rollup_1m"],
+    fine_ms: MINUTE_MS,
+    layout: Layout::Marginals,
+    validator: sms_validator,
+    indexes: || vec![doc! { "submit_time": 1, "status": 1 }],
+    feed: false,
+    per_cell: false,
+};
+
 /// The store's facts of `kind`.
 pub fn stored(kind: Kind) -> &'static StoredKind {
     match kind {
         Kind::Calls => &CALLS,
         Kind::Metrics => &METRICS,
+        Kind::Sms => &SMS,
     }
 }
 
@@ -93,7 +105,7 @@ pub enum Figure {
 
 /// The figures of `cell` as a rollup of a kind measured by `measure` stores them: `n` (documents),
 /// then for seconds `nd` (documents with a duration), `d` (seconds) and `c` (cents), for
-/// hundredths `s` (their sum) and `min`/`max`.
+/// hundredths `s` (their sum) and `min`/`max`, for a count `d` (its sum) and `c` (the price).
 pub fn figures(measure: Measure, cell: &Cell) -> impl Iterator<Item = Figure> {
     let n = Some(Figure::Sum("n", cell.n));
     let rest = match measure {
@@ -110,6 +122,11 @@ pub fn figures(measure: Measure, cell: &Cell) -> impl Iterator<Item = Figure> {
                 both.map(|(_, hi)| Figure::Max("max", hi)),
             ]
         }
+        Measure::Count => [
+            Some(Figure::Sum("d", cell.sx)),
+            Some(Figure::Sum("c", cell.cents)),
+            None,
+        ],
     };
     std::iter::once(n).chain(rest).flatten()
 }
@@ -125,8 +142,8 @@ pub fn read_figure(measure: Measure, cell: &mut Cell, name: &str, x: f64) {
             }
         }
         (Measure::Seconds, "nd") => cell.nx = i,
-        (Measure::Seconds, "d") => cell.sx = i,
-        (Measure::Seconds, "c") => cell.cents = i,
+        (Measure::Seconds | Measure::Count, "d") => cell.sx = i,
+        (Measure::Seconds | Measure::Count, "c") => cell.cents = i,
         (Measure::Hundredths, "s") => cell.sx = i,
         (Measure::Hundredths, "min") => cell.min = Some(x),
         (Measure::Hundredths, "max") => cell.max = Some(x),
@@ -149,11 +166,15 @@ pub fn raw_sums(kind: Kind) -> Document {
             "nx": { "$sum": 1 },
             "sx": { "$sum": { "$round": [{ "$multiply": [&m, 100] }, 0] } },
         }),
+        Measure::Count => group.extend(doc! {
+            "nx": { "$sum": 1 },
+            "sx": { "$sum": &m },
+        }),
     }
     group.extend(doc! { "min": { "$min": &m }, "max": { "$max": &m } });
-    if let Some(price) = info.price_field {
-        let cents = doc! { "$round": [{ "$multiply": [format!("${price}"), 100] }, 0] };
-        group.insert("cents", doc! { "$sum": cents });
+    if let Some((price, scale)) = info.price_field {
+        let units = doc! { "$round": [{ "$multiply": [format!("${price}"), scale] }, 0] };
+        group.insert("cents", doc! { "$sum": units });
     }
     group
 }
@@ -203,6 +224,15 @@ mod tests {
                 Cell {
                     nx: 5,
                     cents: 0,
+                    ..cell.clone()
+                },
+            ),
+            (
+                Measure::Count,
+                Cell {
+                    nx: 5,
+                    min: None,
+                    max: None,
                     ..cell.clone()
                 },
             ),

@@ -9,6 +9,7 @@ use mongodb::options::IndexOptions;
 use super::kinds::stored;
 use super::{DbError, Store};
 use crate::generate::scenario::ScenarioKind;
+use crate::generate::sms::{SmsKind, SmsStatus};
 use crate::generate::{CallStatus, CallType, Category, Kind};
 
 impl Store {
@@ -154,5 +155,46 @@ pub fn metrics_validator() -> Document {
             },
         },
         "$or": per_category,
+    }
+}
+
+/// `$jsonSchema` for `sms`: required fields and types, enums, the segment and price bounds, and
+/// "a delivery time exactly when delivered".
+pub fn sms_validator() -> Document {
+    let kinds: Vec<&str> = SmsKind::ALL.iter().map(|k| k.as_str()).collect();
+    let statuses: Vec<&str> = SmsStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let imsi = doc! { "bsonType": "string", "minLength": 15, "maxLength": 15 };
+    let network = doc! { "bsonType": "string", "minLength": 6, "maxLength": 7 };
+    let cell = doc! { "bsonType": "string", "minLength": ECGI_MIN, "maxLength": ECGI_MAX };
+    doc! {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "required": ["message_id", "direction", "kind", "sender", "recipient", "status",
+                         "submit_time", "segments", "price_cents", "price_millicents"],
+            "properties": {
+                "message_id": { "bsonType": "string", "minLength": 36, "maxLength": 36 },
+                "in_reply_to": { "bsonType": "string", "minLength": 36, "maxLength": 36 },
+                "direction": { "enum": ["mo", "mt"] },
+                "kind": { "enum": kinds },
+                "sender": { "bsonType": "string", "minLength": 5 },
+                "recipient": { "bsonType": "string", "minLength": 5 },
+                "sender_imsi": imsi.clone(),
+                "recipient_imsi": imsi,
+                "sender_network": network.clone(),
+                "recipient_network": network,
+                "sender_cell": cell.clone(),
+                "recipient_cell": cell,
+                "status": { "enum": statuses },
+                "submit_time": { "bsonType": "date" },
+                "delivery_time": { "bsonType": "date" },
+                "segments": { "bsonType": "int", "minimum": 1, "maximum": 10 },
+                "price_cents": { "bsonType": "double", "minimum": 0 },
+                "price_millicents": { "bsonType": "int", "minimum": 0 },
+            },
+        },
+        "$or": [
+            { "status": "delivered", "delivery_time": { "$exists": true } },
+            { "status": { "$ne": "delivered" }, "delivery_time": { "$exists": false } },
+        ],
     }
 }

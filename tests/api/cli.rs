@@ -110,6 +110,37 @@ async fn generate_calls_takes_num_calls_and_mongo_uri_like_the_python_script() {
 }
 
 #[tokio::test]
+async fn generate_sms_writes_every_record_of_its_threads_or_the_subscribers_daily_texts() {
+    use linq_datagen::generate::Params;
+    use linq_datagen::generate::sms::{TrafficParams, daily_threads};
+    use linq_datagen::pipeline::RunSpec;
+    let temp = TempDb::unique();
+    let end = "2026-11-01T00:00:00Z";
+    let t: chrono::DateTime<chrono::Utc> = end.parse().unwrap();
+    let params =
+        |subscribers| TrafficParams::new(Some(2), Some(subscribers), Some(t), None, t).unwrap();
+    let args = [
+        "generate", "sms", "--days", "2", "--end", end, "--seed", "3",
+    ];
+    let out = run(&temp, &args, &[("NUM_SMS", "400"), ("SUBSCRIBERS", "900")]).await;
+    let records = RunSpec::new(Params::Sms(params(900)), 400, Some(3)).documents();
+    assert!(records > 400, "{records}");
+    assert_eq!(summary(&out, records, &format!("{}.sms", temp.name)), 3);
+    // Without a count: the subscribers' daily texts over the days.
+    let temp = TempDb::unique();
+    let out = run(&temp, &args, &[("SUBSCRIBERS", "300")]).await;
+    let threads = daily_threads(&params(300));
+    let records = RunSpec::new(Params::Sms(params(300)), threads, Some(3)).documents();
+    summary(&out, records, &format!("{}.sms", temp.name));
+    let db = temp.handle().await;
+    let texts = db.collection::<Document>("sms");
+    assert_eq!(texts.count_documents(doc! {}).await.unwrap(), records);
+    // A desk model has no texts: a usage error before any database is asked.
+    let out = generate(&["sms", "--model", "enterprise"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[tokio::test]
 async fn generate_metrics_takes_count_and_step_seconds_like_the_python_script() {
     let temp = TempDb::unique();
     let out = run(

@@ -12,6 +12,7 @@ mod export;
 mod faults;
 mod generate_calls;
 mod generate_metrics;
+mod generate_sms;
 mod grafana;
 mod health;
 mod helpers;

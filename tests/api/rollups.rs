@@ -103,6 +103,30 @@ async fn raw_metrics(app: &TestApp) -> BTreeMap<String, (i64, f64, f64, f64)> {
         .collect()
 }
 
+/// Per value of `field`: (records, segments, price in millicents), straight from the raw texts.
+async fn raw_sms(app: &TestApp, field: &str) -> BTreeMap<String, (i64, i64, i64)> {
+    let rows = aggregate(
+        app,
+        "sms",
+        vec![doc! { "$group": {
+            "_id": format!("${field}"),
+            "n": { "$sum": 1 },
+            "s": { "$sum": "$segments" },
+            "p": { "$sum": "$price_millicents" },
+        } }],
+    )
+    .await;
+    rows.iter()
+        .map(|r| {
+            let n = |k: &str| num(&r[k]) as i64;
+            (
+                r.get_str("_id").unwrap().to_owned(),
+                (n("n"), n("s"), n("p")),
+            )
+        })
+        .collect()
+}
+
 async fn stats(app: &TestApp, query: &str) -> Value {
     let res = app.get(&format!("/stats{query}")).await;
     assert_eq!(res.status(), 200, "{query}");
@@ -137,6 +161,21 @@ pub async fn assert_exact(app: &TestApp) {
             (row["avg"].as_f64().unwrap() - avg).abs() <= 0.0051,
             "{row} vs {avg}"
         );
+    }
+    for (group, field) in [("by_status", "status"), ("by_kind", "kind")] {
+        let texts = raw_sms(app, field).await;
+        let rows = rolled["sms"][group].as_array().unwrap();
+        assert_eq!(rows.len(), texts.len(), "{rolled}");
+        for row in rows {
+            let (n, segments, millicents) = texts[row[field].as_str().unwrap()];
+            assert_eq!(row["count"].as_i64().unwrap(), n, "{row}");
+            assert_eq!(row["total_segments"].as_i64().unwrap(), segments, "{row}");
+            assert_eq!(
+                row["total_price_cents"].as_f64().unwrap(),
+                millicents as f64 / 1000.0,
+                "{row}"
+            );
+        }
     }
     assert_eq!(rolled, stats(app, "?source=raw").await);
     crate::cell_stats::assert_cells_exact(app).await;
@@ -526,6 +565,8 @@ async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
     assert_eq!(app.post("/generate/calls", &body).await.status(), 201);
     let body = json!({ "count": 3000, "seed": 12, "end": end });
     assert_eq!(app.post("/generate/metrics", &body).await.status(), 201);
+    let body = json!({ "count": 1000, "seed": 13, "end": end, "days": 5 });
+    assert_eq!(app.post("/generate/sms", &body).await.status(), 201);
     // The reader keeps the per-cell rollup's documents from here on.
     crate::cell_stats::assert_cells_exact(&app).await;
     // Another tool deletes some calls (a whole day's inside the range among them: its per-cell
@@ -533,6 +574,8 @@ async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
     // own.
     let calls = app.db.collection::<Document>("calls");
     calls.delete_many(doc! { "status": "busy" }).await.unwrap();
+    let texts = app.db.collection::<Document>("sms");
+    texts.delete_many(doc! { "direction": "mt" }).await.unwrap();
     let day = |s: &str| bson::DateTime::parse_rfc3339_str(s).unwrap();
     let middle_day =
         doc! { "$gte": day("2026-10-12T00:00:00Z"), "$lt": day("2026-10-13T00:00:00Z") };
@@ -556,7 +599,7 @@ async fn a_rebuild_takes_in_data_written_and_deleted_by_other_tools() {
         "the rollups miss the change"
     );
 
-    for kind in ["calls", "metrics"] {
+    for kind in ["calls", "metrics", "sms"] {
         let res = app.post("/stats/rebuild", &json!({ "kind": kind })).await;
         assert_eq!(res.status(), 202);
         let job: Value = res.json().await.unwrap();

@@ -1,8 +1,8 @@
 //! A thread's records as the BSON documents that are inserted.
 
 use super::{Direction, Message, SmsGenerator};
-use crate::generate::RunId;
 use crate::generate::bson::DocWriter;
+use crate::generate::{RunId, Tally};
 
 /// `_id` slots a thread takes: the first message's MO and MT records, the reply's MO and MT.
 pub const RECORD_SLOTS: u32 = 4;
@@ -16,24 +16,47 @@ impl SmsGenerator {
     /// records lie in one `_id` range, with gaps where a party is off the network. `index` must
     /// be below [`MAX_THREADS`].
     pub fn documents(&self, run: RunId, index: u32, out: &mut Vec<bson::RawDocumentBuf>) {
+        self.tallied_documents(run, index, &mut Vec::new(), |doc, _| out.push(doc));
+    }
+
+    /// [`Self::documents`], each handed to `emit` with what the rollups count of it (submit time,
+    /// status, kind, segments, price in millicents), written into `buffers` while they last.
+    pub fn tallied_documents(
+        &self,
+        run: RunId,
+        index: u32,
+        buffers: &mut Vec<Vec<u8>>,
+        mut emit: impl FnMut(bson::RawDocumentBuf, &Tally<'static>),
+    ) {
         assert!(index < MAX_THREADS, "thread {index} has no _id slots");
         let thread = self.thread(u64::from(index));
         for (m, first_slot) in thread.messages().zip([0, 2]) {
             for direction in m.directions() {
                 let slot = first_slot + direction as u32;
-                out.push(record(
-                    run.object_id(RECORD_SLOTS * index + slot),
-                    m,
-                    direction,
-                ));
+                let id = run.object_id(RECORD_SLOTS * index + slot);
+                let buf = buffers.pop().unwrap_or_default();
+                let tally = Tally {
+                    time_ms: m.submit_ms,
+                    a: m.status.as_str(),
+                    b: m.kind.as_str(),
+                    measure: Some(f64::from(m.segments)),
+                    cents: m.price(direction),
+                    radio: None,
+                };
+                emit(record_in(buf, id, m, direction), &tally);
             }
         }
     }
 }
 
-/// The record of `m` at `direction`, with `_id` `id`.
-pub fn record(id: [u8; 12], m: &Message, direction: Direction) -> bson::RawDocumentBuf {
-    let mut w = DocWriter::with_capacity(512);
+/// The record of `m` at `direction`, with `_id` `id`, written into `buf`.
+fn record_in(
+    buf: Vec<u8>,
+    id: [u8; 12],
+    m: &Message,
+    direction: Direction,
+) -> bson::RawDocumentBuf {
+    let mut w = DocWriter::reusing(buf, 512);
     w.object_id("_id", id);
     w.string("message_id", &m.message_id);
     w.string("direction", direction.as_str());
