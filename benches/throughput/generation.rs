@@ -1,9 +1,9 @@
 //! Scenario `generation`: documents per second of generation alone, and of generation with the
 //! rollup contribution a run's producer thread computes, on one core; no database. Calls twice:
 //! with network identities (mobile phones, the default) and without (desk phones), so the cost of
-//! the identities shows in one run. Then text messages and data sessions (issue 39: not yet part
-//! of a run): records per second of the generators writing a thread's or a session's records as
-//! BSON.
+//! the identities shows in one run. Text messages through the same pipeline (records per second,
+//! `count` threads). Then data sessions (issue 39: not yet part of a run): records per second of
+//! the generator writing a session's records as BSON.
 //! `BENCH_GEN_COUNT` documents of each kind a round (default 2,000,000), `BENCH_REPS` rounds
 //! (default 3), medians.
 
@@ -15,7 +15,7 @@ use linq_datagen::pipeline::{RunSpec, Spares};
 use linq_datagen::generate::Params;
 use linq_datagen::generate::model::Phones;
 use linq_datagen::generate::sessions::SessionGenerator;
-use linq_datagen::generate::sms::{SmsGenerator, TrafficParams};
+use linq_datagen::generate::sms::TrafficParams;
 
 use crate::shared::{call_spec, env_or, median, metric_spec};
 
@@ -41,6 +41,10 @@ pub fn run() {
             desk_call_spec(count),
         ),
         ("metrics", metric_spec(count)),
+        (
+            "sms (records of `count` threads)",
+            RunSpec::new(Params::Sms(traffic_params(count)), count, Some(1)),
+        ),
     ] {
         let alone: Vec<f64> = (0..reps).map(|_| generation_rate(&spec)).collect();
         let producer: Vec<f64> = (0..reps).map(|_| producer_rate(&spec)).collect();
@@ -50,20 +54,13 @@ pub fn run() {
             median(producer)
         );
     }
-    for (kind, rate) in [
-        (
-            "sms (records of `count` threads)",
-            sms_rate as fn(u32) -> (f64, f64),
-        ),
-        ("sessions (records of `count` sessions)", session_rate),
-    ] {
-        let rounds: Vec<(f64, f64)> = (0..reps).map(|_| rate(count)).collect();
-        let bytes = rounds[0].1;
-        println!(
-            "  {kind:<40} generation {:>10.0} records/s (median of {reps}), {bytes:.0} bytes a record",
-            median(rounds.into_iter().map(|(r, _)| r).collect())
-        );
-    }
+    let kind = "sessions (records of `count` sessions)";
+    let rounds: Vec<(f64, f64)> = (0..reps).map(|_| session_rate(count)).collect();
+    let bytes = rounds[0].1;
+    println!(
+        "  {kind:<40} generation {:>10.0} records/s (median of {reps}), {bytes:.0} bytes a record",
+        median(rounds.into_iter().map(|(r, _)| r).collect())
+    );
 }
 
 /// Documents per second of generation alone, on this thread (one core); each batch is given back
@@ -71,15 +68,16 @@ pub fn run() {
 fn generation_rate(spec: &RunSpec) -> f64 {
     let run = RunId::new(1, 2);
     let started = Instant::now();
-    let mut bytes = 0usize;
+    let (mut bytes, mut docs) = (0usize, 0usize);
     let spares = Spares::up_to(1);
     for batch in spec.batches_reusing(run, 5000, spares.clone()) {
         bytes += batch.iter().map(|d| d.as_bytes().len()).sum::<usize>();
+        docs += batch.len();
         spares.give(batch);
     }
     let secs = started.elapsed().as_secs_f64();
     assert!(bytes > 0);
-    f64::from(spec.count) / secs
+    docs as f64 / secs
 }
 
 /// Documents per second of what a run's producer thread does per batch, on this thread: the
@@ -88,16 +86,17 @@ fn generation_rate(spec: &RunSpec) -> f64 {
 fn producer_rate(spec: &RunSpec) -> f64 {
     let run = RunId::new(1, 2);
     let started = Instant::now();
-    let mut parts = 0usize;
+    let (mut parts, mut docs) = (0usize, 0usize);
     let spares = Spares::up_to(1);
     for (batch, rollup) in spec.tallied_batches_reusing(run, 10_000, spares.clone()) {
         std::hint::black_box(&batch);
         parts += rollup.cells(|_| true).len();
+        docs += batch.len();
         spares.give(batch);
     }
     let secs = started.elapsed().as_secs_f64();
     assert!(parts > 0);
-    f64::from(spec.count) / secs
+    docs as f64 / secs
 }
 
 /// The default (mobile) model's window of the call spec (30 days, 10,000 subscribers).
@@ -139,13 +138,6 @@ fn records_rate(
 /// Records per second of the data-session generator over `count` sessions.
 fn session_rate(count: u32) -> (f64, f64) {
     let g = SessionGenerator::new(traffic_params(count), 1, count).expect("mobile phones");
-    let run = RunId::new(1, 2);
-    records_rate(count, |i, out| g.documents(run, i, out))
-}
-
-/// Records per second of the text-message generator over `count` threads.
-fn sms_rate(count: u32) -> (f64, f64) {
-    let g = SmsGenerator::new(traffic_params(count), 1, count).expect("mobile phones");
     let run = RunId::new(1, 2);
     records_rate(count, |i, out| g.documents(run, i, out))
 }
