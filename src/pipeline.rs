@@ -112,10 +112,9 @@ impl Run {
         }
         let (kind, id, count) = (self.spec.kind(), self.id, self.spec.id_count());
         let (written, exact) = if streamed.uncertain {
-            match until_answered("counting a run", reconcile, || {
-                store.count_run(kind, id, count)
-            })
-            .await
+            match store
+                .count_run(kind, id, streamed.sent.min(count), Some(reconcile))
+                .await
             {
                 Ok(n) => (n, true),
                 Err(_) => (streamed.acknowledged, false),
@@ -162,7 +161,7 @@ impl Run {
         if streamed.rollups_pending && exact {
             let batch_size = tuning.batch_size.max(1);
             rollups_exact &= until_answered("repairing rollups", reconcile, || {
-                self.repair_rollups(store, batch_size)
+                self.repair_rollups(store, batch_size, streamed.sent)
             })
             .await
             .inspect_err(|e| tracing::error!(error = %e, "rollups of a run left for repair"))
@@ -253,7 +252,10 @@ impl Run {
                 batch = rx.recv(), if accepting
                     && inserting.len() < inflight
                     && applying.len() < inflight => match batch {
-                    Some(batch) => inserting.push(batch.insert(store, outage)),
+                    Some(batch) => {
+                        out.sent = out.sent.max(batch.id_end());
+                        inserting.push(batch.insert(store, outage))
+                    }
                     None => accepting = false,
                 },
                 else => break,
@@ -317,6 +319,8 @@ async fn record_cells(store: &Store, radio: &RunCells, reconcile: &RetryPolicy) 
 #[derive(Debug, Default)]
 struct Streamed {
     acknowledged: u64,
+    /// The index after the last `_id` of any batch sent: no document of the run lies beyond.
+    sent: u32,
     /// The radio cells the run's calls name, for the `cells` collection.
     radio: RunCells,
     /// The calls per cell and day, for the per-cell rollup.

@@ -42,7 +42,9 @@ impl JobManager {
                 .ok_or_else(|| Self::not_found(&record.id));
         }
         let span = id_count(record.kind, record.requested as u32);
-        let written = store.count_run(record.kind, record.run_id(), span).await?;
+        let written = store
+            .count_run(record.kind, record.run_id(), span, None)
+            .await?;
         // The documents a whole run writes: one a draw, or (several records a draw) as many as
         // its draws, generated again, say.
         let mut expected = record.requested.max(0) as u64;
@@ -56,7 +58,7 @@ impl JobManager {
                         .unwrap_or(u64::MAX);
                 }
                 Run::resume(spec, record.run_id())
-                    .repair_rollups(store, batch_size.max(1) as usize)
+                    .repair_rollups(store, batch_size.max(1) as usize, span)
                     .await?;
             }
             _ => tracing::warn!(

@@ -62,6 +62,14 @@ impl Batch {
         }
     }
 
+    /// The index after its last document's `_id` within the run.
+    pub(super) fn id_end(&self) -> u32 {
+        self.docs
+            .last()
+            .and_then(|d| d.get_object_id("_id").ok())
+            .map_or(0, |id| index_of(id) + 1)
+    }
+
     /// Inserts the documents (with `outage`, a batch the unreachable database did not take is
     /// sent again, whole, until it answers: its `_id`s already in are recognised, so the second
     /// answer is exact), then gives them back to the run's spares. What is left is the batch's

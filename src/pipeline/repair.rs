@@ -47,11 +47,18 @@ impl Run {
     /// the spec) and, for every batch whose contribution is not in the rollups, applies the
     /// contribution of those of its documents that are in the database; then the same for every
     /// group of batches' per-cell contribution. `batch_size` must be the one the run was written
-    /// with: it decides the batches and so their tokens.
-    pub async fn repair_rollups(&self, store: &Store, batch_size: usize) -> Result<(), DbError> {
+    /// with: it decides the batches and so their tokens. No document of the run lies at or beyond
+    /// `_id` index `within` (what it sent, when known; its whole range otherwise).
+    pub async fn repair_rollups(
+        &self,
+        store: &Store,
+        batch_size: usize,
+        within: u32,
+    ) -> Result<(), DbError> {
         let kind = self.spec.kind();
         let (spec, id) = (self.spec.clone(), self.id);
-        let Some(last_index) = store.last_run_index(kind, id, spec.id_count()).await? else {
+        let within = within.min(spec.id_count());
+        let Some(last_index) = store.last_run_index(kind, id, within).await? else {
             return Ok(()); // nothing of the run is in the database
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);

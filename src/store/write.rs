@@ -4,8 +4,11 @@ use bson::{RawDocumentBuf, doc, oid::ObjectId};
 use mongodb::error::ErrorKind;
 
 use super::kinds::stored;
-use super::{DbError, Store};
+use super::{DbError, RetryPolicy, Store, until_answered};
 use crate::generate::{Kind, RunId};
+
+/// `_id`s of a run counted in one request by [`Store::count_run`].
+pub const COUNT_CHUNK: u32 = 1 << 16;
 
 /// How one `insert_many` ended.
 #[derive(Debug)]
@@ -105,47 +108,72 @@ impl Store {
         }
     }
 
-    /// The highest index of the run's documents in the database, if any is: batches past it need
-    /// no repair.
+    /// The highest index of the run's documents (of `count` `_id`s) in the database, if any is:
+    /// batches past it need no repair. Asked [`COUNT_CHUNK`] `_id`s at a time from the top: the
+    /// test server's cost of a range query grows with the documents in the range, whatever the
+    /// limit (8 s for the last of a million calls in one query, 0.3 s per chunk).
     pub async fn last_run_index(
         &self,
         kind: Kind,
         run: RunId,
         count: u32,
     ) -> Result<Option<u32>, DbError> {
-        if count == 0 {
-            return Ok(None);
+        let mut hi = count;
+        while hi > 0 {
+            let lo = hi.saturating_sub(COUNT_CHUNK);
+            let found = self
+                .db()
+                .collection::<bson::Document>(kind.collection())
+                .find_one(doc! { "_id": {
+                    "$gte": ObjectId::from_bytes(run.object_id(lo)),
+                    "$lte": ObjectId::from_bytes(run.object_id(hi - 1)),
+                } })
+                .sort(doc! { "_id": -1 })
+                .projection(doc! { "_id": 1 })
+                .await?;
+            if let Some(id) = found.and_then(|d| d.get_object_id("_id").ok()) {
+                let b = id.bytes();
+                return Ok(Some(u32::from_be_bytes([b[8], b[9], b[10], b[11]])));
+            }
+            hi = lo;
         }
-        let (first, last) = run.id_range(count);
-        let found = self
-            .db()
-            .collection::<bson::Document>(kind.collection())
-            .find_one(doc! { "_id": {
-                "$gte": ObjectId::from_bytes(first),
-                "$lte": ObjectId::from_bytes(last),
-            } })
-            .sort(doc! { "_id": -1 })
-            .projection(doc! { "_id": 1 })
-            .await?;
-        Ok(found.and_then(|d| d.get_object_id("_id").ok()).map(|id| {
-            let b = id.bytes();
-            u32::from_be_bytes([b[8], b[9], b[10], b[11]])
-        }))
+        Ok(None)
     }
 
-    /// How many documents of the run of `count` documents are in the `kind` collection: the exact
-    /// figure after a failure whose outcome was lost.
-    pub async fn count_run(&self, kind: Kind, run: RunId, count: u32) -> Result<u64, DbError> {
-        if count == 0 {
-            return Ok(0);
+    /// How many documents of the run of `count` `_id`s are in the `kind` collection: the exact
+    /// figure after a failure whose outcome was lost. Counted [`COUNT_CHUNK`] `_id`s a request,
+    /// each asked again per `policy` until answered (once without one): a large run's count then
+    /// finishes on a network that drops connections every few seconds, keeping what it counted,
+    /// and no request holds the server long. (One count of a million-call run, cut by resets
+    /// every 2 s on a loaded machine, was asked again and again until the test server, which went
+    /// on with each abandoned count, ran out of memory.)
+    pub async fn count_run(
+        &self,
+        kind: Kind,
+        run: RunId,
+        count: u32,
+        policy: Option<&RetryPolicy>,
+    ) -> Result<u64, DbError> {
+        let mut total = 0;
+        let mut lo = 0u32;
+        while lo < count {
+            let hi = lo.saturating_add(COUNT_CHUNK).min(count);
+            let chunk = || self.count_ids(kind, run, lo, hi - 1);
+            total += match policy {
+                Some(policy) => until_answered("counting a run", policy, chunk).await?,
+                None => chunk().await?,
+            };
+            lo = hi;
         }
-        let (first, last) = run.id_range(count);
-        Ok(self
-            .raw(kind)
-            .count_documents(doc! { "_id": {
-                "$gte": ObjectId::from_bytes(first),
-                "$lte": ObjectId::from_bytes(last),
-            } })
-            .await?)
+        Ok(total)
+    }
+
+    /// How many of the run's documents `lo..=hi` are in the `kind` collection.
+    async fn count_ids(&self, kind: Kind, run: RunId, lo: u32, hi: u32) -> Result<u64, DbError> {
+        let filter = doc! { "_id": {
+            "$gte": ObjectId::from_bytes(run.object_id(lo)),
+            "$lte": ObjectId::from_bytes(run.object_id(hi)),
+        } };
+        Ok(self.raw(kind).count_documents(filter).await?)
     }
 }
