@@ -38,6 +38,10 @@ CROSS_FIELD_RULES = [
     ("model.calls.time_zone", "is not an IANA time zone"),
     ("model.calls.time_zone", "not whole hours"),
     ("model", "expected a preset name or a JSON object"),
+    # Texts (POST /generate/sms, its preview and export): a model without mobile phones, and a
+    # count left out whose default (subscribers × days × the daily texts) passes MAX_COUNT.
+    ("model", "a mobile network's records"),
+    ("count", "more than the largest count"),
     # GET /cells: a box's ranges and order, an ECI's 28 bits, and a box holding more cells than an
     # answer does (what the database holds, not the request).
     ("bbox", "is outside ±"),
